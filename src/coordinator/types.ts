@@ -1,0 +1,119 @@
+// The coordinator's contract with the APIs above it (native JSON, S3, KV):
+// what a request asks for and everything it reports back, so that the API
+// can show what Dynamo usually hides (who coordinated, where a write landed,
+// every replica's clock, the siblings, the context).
+
+import type { NodeId, SiblingMeta, SiblingSet, VersionVector } from '../version/dvv.js';
+
+export interface Quorum {
+  readonly n: number;
+  readonly r: number;
+  readonly w: number;
+}
+
+export const DEFAULT_QUORUM: Quorum = { n: 3, r: 2, w: 2 };
+
+export interface PutRequest {
+  readonly bucket: string;
+  readonly key: string;
+  /** null writes a tombstone (delete). */
+  readonly value: Uint8Array | null;
+  readonly meta?: Omit<SiblingMeta, 'ts'>;
+  /** The causal context from a read; null: the client has seen nothing. */
+  readonly context: VersionVector | null;
+  /**
+   * With no context: supersede every version the origin replica holds, as an
+   * S3 PUT "replace" must, instead of adding a sibling. Ignored with a context.
+   */
+  readonly supersedeVisible?: boolean;
+  readonly n?: number;
+  readonly w?: number;
+  /** false forbids fallback nodes (strict quorum, like Riak's pw). */
+  readonly sloppy?: boolean;
+}
+
+export interface HintedWrite {
+  /** The fallback node that took the write. */
+  readonly node: NodeId;
+  /** The preference-list owner it stands in for. */
+  readonly for: NodeId;
+}
+
+export interface PutResult {
+  readonly coordinator: NodeId;
+  /** The replica that minted the write's dot. */
+  readonly origin: NodeId;
+  readonly partition: number;
+  readonly preferenceList: readonly NodeId[];
+  /** Replicas (owners or fallbacks) that acknowledged before the answer. */
+  readonly replicasWritten: readonly NodeId[];
+  readonly hinted: readonly HintedWrite[];
+  /** The clock of every replica that answered, after the write. */
+  readonly vectorClocks: Readonly<Record<NodeId, VersionVector>>;
+  /** The merged state of the acknowledging replicas. */
+  readonly set: SiblingSet;
+  /** Context for a follow-up write that supersedes this one. */
+  readonly context: VersionVector;
+}
+
+export interface GetRequest {
+  readonly bucket: string;
+  readonly key: string;
+  readonly n?: number;
+  readonly r?: number;
+}
+
+export interface GetResult {
+  readonly coordinator: NodeId;
+  readonly partition: number;
+  readonly preferenceList: readonly NodeId[];
+  readonly replicasRead: readonly NodeId[];
+  /** Per replica that answered: its clock, or null when it held nothing. */
+  readonly vectorClocks: Readonly<Record<NodeId, VersionVector | null>>;
+  /** Reconciled siblings, tombstones included (an all-tombstone set reads as not found). */
+  readonly set: SiblingSet;
+  readonly context: VersionVector;
+}
+
+export interface ListRequest {
+  readonly bucket: string;
+  readonly prefix?: string;
+  /** Start strictly after this key. */
+  readonly after?: string;
+  readonly limit: number;
+}
+
+export interface ListResult {
+  readonly keys: readonly { readonly key: string; readonly set: SiblingSet }[];
+  readonly truncated: boolean;
+}
+
+export interface ReplicaFailure {
+  readonly node: NodeId;
+  readonly reason: string;
+}
+
+/**
+ * A request that could not gather its quorum. For writes, `outcome` says
+ * whether the write may have been applied on some replica ('unknown') or was
+ * certainly applied nowhere ('not_applied').
+ */
+export class QuorumError extends Error {
+  override name = 'QuorumError';
+  readonly code = 'QuorumNotReached';
+  constructor(
+    readonly op: 'read' | 'write',
+    readonly needed: number,
+    readonly answered: readonly NodeId[],
+    readonly failed: readonly ReplicaFailure[],
+    readonly outcome: 'not_applied' | 'unknown' | 'none',
+  ) {
+    const names = answered.length > 0 ? answered.join(', ') : 'none';
+    const why = failed.map((f) => `${f.node}: ${f.reason}`).join('; ');
+    super(
+      `${op} needed ${needed} replicas, ${answered.length} answered (${names})` +
+        (why ? `; failed: ${why}` : '') +
+        (op === 'write' ? `; outcome ${outcome === 'unknown' ? 'unknown: the write may have been applied on some replicas' : 'not applied'}` : ''),
+    );
+  }
+}

@@ -1,0 +1,91 @@
+// The inter-node protocol as TypeScript types: one discriminated union of
+// requests, each with its matching response. proto/ringstore.proto carries
+// exactly these over gRPC (codec.ts maps between the two); the simulator's
+// in-memory transport carries them as they are.
+
+import type { NodeId, SiblingMeta, SiblingSet, VersionVector } from '../version/dvv.js';
+
+/** Apply a new write as its origin replica: mint the dot, merge, persist. */
+export interface PutOriginReq {
+  readonly type: 'putOrigin';
+  readonly bucket: string;
+  readonly key: string;
+  readonly value: Uint8Array | null;
+  readonly meta: Omit<SiblingMeta, 'ts'>;
+  /** The causal context the client sent; null means "none". */
+  readonly context: VersionVector | null;
+  /** No client context: supersede everything the origin holds (S3 "replace" semantics). */
+  readonly supersedeLocal: boolean;
+  /** Set when the receiver stands in for this owner (sloppy quorum). */
+  readonly hintFor: NodeId | null;
+}
+
+/** Merge a sibling set computed elsewhere into this replica and persist it. */
+export interface PutReplicaReq {
+  readonly type: 'putReplica';
+  readonly bucket: string;
+  readonly key: string;
+  readonly set: SiblingSet;
+  readonly hintFor: NodeId | null;
+}
+
+export interface GetReq {
+  readonly type: 'get';
+  readonly bucket: string;
+  readonly key: string;
+}
+
+/** Keys of one bucket held by this node, in key order, after `after`. */
+export interface ListKeysReq {
+  readonly type: 'listKeys';
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly after: string;
+  readonly limit: number;
+}
+
+export interface PingReq {
+  readonly type: 'ping';
+}
+
+export type Request = PutOriginReq | PutReplicaReq | GetReq | ListKeysReq | PingReq;
+
+export interface PutOk {
+  readonly type: 'putOk';
+  /** The replica's sibling set after the write: its clock is reported to the client. */
+  readonly set: SiblingSet;
+}
+
+export interface GetOk {
+  readonly type: 'getOk';
+  /** null: the replica holds nothing for the key. */
+  readonly set: SiblingSet | null;
+}
+
+export interface ListKeysOk {
+  readonly type: 'listKeysOk';
+  readonly keys: readonly { readonly key: string; readonly set: SiblingSet }[];
+  readonly truncated: boolean;
+}
+
+export interface Pong {
+  readonly type: 'pong';
+  readonly node: NodeId;
+}
+
+/** A handler-level failure on the remote node (its store failed, it is stopping...). */
+export interface ErrorResp {
+  readonly type: 'error';
+  readonly code: string;
+  readonly message: string;
+}
+
+export type Response = PutOk | GetOk | ListKeysOk | Pong | ErrorResp;
+
+export interface ResponseFor {
+  putOrigin: PutOk;
+  putReplica: PutOk;
+  get: GetOk;
+  listKeys: ListKeysOk;
+  ping: Pong;
+}
