@@ -20,20 +20,15 @@ export function murmur3(input: string | Uint8Array, seed = 0): number {
     h = (Math.imul(h, 5) + 0xe6546b64) >>> 0;
   }
   const tail = blocks << 2;
-  let k1 = 0;
-  switch (data.length & 3) {
-    case 3:
-      k1 ^= data[tail + 2]! << 16;
-    // falls through
-    case 2:
-      k1 ^= data[tail + 1]! << 8;
-    // falls through
-    case 1:
-      k1 ^= data[tail]!;
-      k1 = Math.imul(k1, c1);
-      k1 = (k1 << 15) | (k1 >>> 17);
-      k1 = Math.imul(k1, c2);
-      h ^= k1;
+  // The 1-3 trailing bytes, little-endian, as the reference tail switch does.
+  const rem = data.length & 3;
+  if (rem > 0) {
+    let k1 = 0;
+    for (let i = rem - 1; i >= 0; i--) k1 = (k1 << 8) | data[tail + i]!;
+    k1 = Math.imul(k1, c1);
+    k1 = (k1 << 15) | (k1 >>> 17);
+    k1 = Math.imul(k1, c2);
+    h ^= k1;
   }
   h ^= data.length;
   h ^= h >>> 16;
