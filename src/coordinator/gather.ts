@@ -1,0 +1,42 @@
+// Fan-out to replicas with an early answer: `quorum` resolves as soon as
+// `needed` calls succeeded (or when it can no longer happen), `all` once every
+// call has settled. Late replies keep landing in `ok`/`failed` after the
+// quorum answered, which is what read repair and hinted writes need.
+
+import type { NodeId } from '../version/dvv.js';
+import type { ReplicaFailure } from './types.js';
+
+export interface Gathered<T> {
+  readonly ok: { readonly node: NodeId; readonly value: T }[];
+  readonly failed: ReplicaFailure[];
+  readonly quorum: Promise<void>;
+  readonly all: Promise<void>;
+}
+
+export function gather<T>(nodes: readonly NodeId[], call: (node: NodeId) => Promise<T>, needed: number, describe: (err: unknown) => string): Gathered<T> {
+  const ok: { node: NodeId; value: T }[] = [];
+  const failed: ReplicaFailure[] = [];
+  let resolveQuorum!: () => void;
+  const quorum = new Promise<void>((r) => (resolveQuorum = r));
+  let pending = nodes.length;
+  const settle = () => {
+    pending--;
+    if (ok.length >= needed || ok.length + pending < needed) resolveQuorum();
+  };
+  if (needed <= 0 || nodes.length < needed) resolveQuorum();
+  const all = Promise.all(
+    nodes.map((node) =>
+      call(node).then(
+        (value) => {
+          ok.push({ node, value });
+          settle();
+        },
+        (err: unknown) => {
+          failed.push({ node, reason: describe(err) });
+          settle();
+        },
+      ),
+    ),
+  ).then(() => resolveQuorum());
+  return { ok, failed, quorum, all };
+}
