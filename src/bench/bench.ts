@@ -1,0 +1,110 @@
+// `npm run bench`: starts a 3-node dev cluster in a temporary folder, drives
+// 4 KiB puts then gets through the native API at concurrency 16 and 64,
+// checks every value it reads, and prints one JSON line per phase.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
+import { request, runPhase, type PhaseResult } from './load.js';
+
+export interface BenchOptions {
+  readonly nodes: number;
+  readonly seconds: number;
+  readonly valueBytes: number;
+  readonly concurrencies: readonly number[];
+  /** Use an already running cluster (its cluster.json) instead of starting one. */
+  readonly clusterFile?: string;
+}
+
+interface ClusterInfo {
+  readonly nodes: readonly { id: string; pid: number; http: string }[];
+}
+
+const BIN = fileURLToPath(new URL('../../../bin/ringstore.js', import.meta.url));
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function startDevCluster(nodes: number): Promise<{ info: ClusterInfo; child: ChildProcess; dir: string }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ringstore-bench-'));
+  const child = spawn(process.execPath, [BIN, 'dev', '--nodes', String(nodes), '--data', dir, '--base-port', '0'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const file = path.join(dir, 'cluster.json');
+  const agent = new http.Agent({ keepAlive: true });
+  const info = await waitFor('the dev cluster', 60_000, async () => {
+    if (!existsSync(file)) return undefined;
+    const c = JSON.parse(readFileSync(file, 'utf8')) as ClusterInfo;
+    for (const n of c.nodes) if ((await request(agent, new URL('/health', n.http), 'GET')).status !== 200) return undefined;
+    return c;
+  });
+  agent.destroy();
+  return { info, child, dir };
+}
+
+/** The value for key i: deterministic, so a read can be checked without remembering it. */
+function valueFor(i: number, size: number): Buffer {
+  const out = Buffer.alloc(size);
+  let seed = createHash('sha256').update(`bench-${i}`).digest();
+  for (let o = 0; o < size; o += seed.length) {
+    seed.copy(out, o);
+    seed = createHash('sha256').update(seed).digest();
+  }
+  return out;
+}
+
+export async function bench(opts: BenchOptions): Promise<PhaseResult[]> {
+  const started = opts.clusterFile === undefined ? await startDevCluster(opts.nodes) : undefined;
+  const info = started?.info ?? (JSON.parse(readFileSync(opts.clusterFile as string, 'utf8')) as ClusterInfo);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const bases = info.nodes.map((n) => n.http);
+  const results: PhaseResult[] = [];
+  try {
+    const mk = await request(agent, new URL('/buckets/bench', bases[0]), 'PUT');
+    if (mk.status !== 200) throw new Error(`creating the bench bucket failed: ${mk.status} ${mk.body.toString()}`);
+    // A sample of values, reused round-robin, so generating them costs nothing during the phase.
+    const samples = Array.from({ length: 256 }, (_, i) => valueFor(i, opts.valueBytes));
+    let written = 0;
+    for (const c of opts.concurrencies) {
+      const base = written;
+      const r = await runPhase(`put-c${c}`, 'put', c, opts.seconds, async (i, w) => {
+        const k = base + i;
+        const res = await request(agent, new URL(`/buckets/bench/k${k}`, bases[w % bases.length]), 'PUT', samples[k % 256], { 'content-type': 'application/octet-stream' });
+        if (res.status !== 200) throw new Error(`put ${res.status}: ${res.body.toString().slice(0, 200)}`);
+        return { bytes: opts.valueBytes, verified: true };
+      });
+      written = base + r.ops + r.errors;
+      results.push(r);
+      console.log(JSON.stringify(r));
+    }
+    const okKeys = written;
+    for (const c of opts.concurrencies) {
+      const r = await runPhase(`get-c${c}`, 'get', c, opts.seconds, async (i, w) => {
+        const k = (i * 7919) % okKeys;
+        const res = await request(agent, new URL(`/buckets/bench/k${k}`, bases[(w + 1) % bases.length]), 'GET');
+        if (res.status === 404) return { bytes: 0, verified: true }; // a put that errored
+        if (res.status !== 200) throw new Error(`get ${res.status}: ${res.body.toString().slice(0, 200)}`);
+        return { bytes: res.body.length, verified: res.body.equals(samples[k % 256]!) };
+      });
+      results.push(r);
+      console.log(JSON.stringify(r));
+    }
+  } finally {
+    agent.destroy();
+    if (started !== undefined) {
+      started.child.kill('SIGTERM');
+      await new Promise((r) => started.child.once('exit', r));
+      rmSync(started.dir, { recursive: true, force: true });
+    }
+  }
+  return results;
+}
