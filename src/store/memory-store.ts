@@ -1,0 +1,224 @@
+// The in-memory ReplicaStore the simulator runs. Same contract as LmdbStore:
+//
+// - update() applies `fn` on a later microtask, in call order, so like LMDB a
+//   read() issued right after update() still sees the old value, and `fn`
+//   sees every update queued before it. The promise resolves once applied.
+// - Everything applied is "durable": a simulated crash keeps the data. Model
+//   a crash/restart by dropping the node and handing `store.reopen()` (a new
+//   handle on the same data, like reopening the LMDB directory) to the
+//   restarted node; the old handle is closed.
+// - Iteration order is (bucket, key) by Unicode code point, the order LMDB's
+//   ordered-binary keys give.
+// - Stored sets are copied on write (binary values too), so a caller reusing
+//   its buffers cannot change what is stored; callers must not mutate what
+//   read() returns (it is shared, as the types' readonly says).
+
+import type { ReplicaStore, StoredKey } from './store.js';
+import { EMPTY_SET, type SiblingSet } from '../version/dvv.js';
+
+interface Entry {
+  readonly partition: number;
+  set: SiblingSet;
+}
+
+class Shared {
+  /** bucket -> key -> entry */
+  readonly buckets = new Map<string, Map<string, Entry>>();
+  /** partition -> bucket -> set of keys */
+  readonly partitions = new Map<number, Map<string, Set<string>>>();
+  readonly meta = new Map<string, unknown>();
+  /** Sorted key lists, invalidated when a key is added or removed. */
+  readonly sortedKeys = new Map<string, string[]>();
+}
+
+export class MemoryStore implements ReplicaStore {
+  private closed = false;
+
+  constructor(private readonly s: Shared = new Shared()) {}
+
+  /** A new handle on the same data (the "disk"), closing this one. */
+  reopen(): MemoryStore {
+    this.closed = true;
+    return new MemoryStore(this.s);
+  }
+
+  read(bucket: string, key: string): SiblingSet | undefined {
+    this.checkOpen();
+    return this.s.buckets.get(bucket)?.get(key)?.set;
+  }
+
+  update(
+    partition: number,
+    bucket: string,
+    key: string,
+    fn: (current: SiblingSet | undefined) => SiblingSet,
+  ): Promise<SiblingSet> {
+    return Promise.resolve().then(() => {
+      this.checkOpen();
+      const current = this.read(bucket, key);
+      const next = fn(current);
+      if (next === current || next === undefined) return current ?? EMPTY_SET;
+      if (next.siblings.length === 0) {
+        this.delete(bucket, key);
+        return next;
+      }
+      const stored = copySet(next);
+      const entry = this.s.buckets.get(bucket)?.get(key);
+      if (entry !== undefined && entry.partition === partition) entry.set = stored;
+      else {
+        if (entry !== undefined) this.delete(bucket, key);
+        this.insert(partition, bucket, key, stored);
+      }
+      return stored;
+    });
+  }
+
+  remove(partition: number, bucket: string, key: string): Promise<void> {
+    void partition; // the key's entry names its partition
+    return Promise.resolve().then(() => {
+      this.checkOpen();
+      this.delete(bucket, key);
+    });
+  }
+
+  *scanPartition(partition: number): Iterable<StoredKey> {
+    this.checkOpen();
+    const byBucket = this.s.partitions.get(partition);
+    if (byBucket === undefined) return;
+    const buckets = [...byBucket.keys()].sort(compareCodePoints);
+    for (const bucket of buckets) {
+      const keys = [...(byBucket.get(bucket) ?? [])].sort(compareCodePoints);
+      for (const key of keys) {
+        const entry = this.s.buckets.get(bucket)?.get(key);
+        // Changed during the scan: skip what moved away or was removed.
+        if (entry === undefined || entry.partition !== partition) continue;
+        yield { partition, bucket, key, set: entry.set };
+      }
+    }
+  }
+
+  *scanBucket(bucket: string, opts: { prefix?: string; after?: string; limit?: number }): Iterable<StoredKey> {
+    this.checkOpen();
+    const prefix = opts.prefix ?? '';
+    const limit = opts.limit ?? Infinity;
+    if (limit <= 0) return;
+    const keys = this.sorted(bucket);
+    // First index whose key is >= prefix, or > after, whichever is later.
+    let i = lowerBound(keys, prefix);
+    if (opts.after !== undefined) {
+      let j = lowerBound(keys, opts.after);
+      if (j < keys.length && keys[j] === opts.after) j++;
+      if (j > i) i = j;
+    }
+    let n = 0;
+    for (; i < keys.length; i++) {
+      const key = keys[i]!;
+      if (!key.startsWith(prefix)) return;
+      const entry = this.s.buckets.get(bucket)?.get(key);
+      if (entry === undefined) continue; // removed during the scan
+      yield { partition: entry.partition, bucket, key, set: entry.set };
+      if (++n >= limit) return;
+    }
+  }
+
+  getMeta<T>(name: string): T | undefined {
+    this.checkOpen();
+    const v = this.s.meta.get(name);
+    return v === undefined ? undefined : (structuredClone(v) as T);
+  }
+
+  putMeta(name: string, value: unknown): Promise<void> {
+    // Copy now, as LMDB encodes at call time.
+    const copy = value === undefined ? undefined : structuredClone(value);
+    return Promise.resolve().then(() => {
+      this.checkOpen();
+      if (copy === undefined) this.s.meta.delete(name);
+      else this.s.meta.set(name, copy);
+    });
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error('MemoryStore is closed');
+  }
+
+  private insert(partition: number, bucket: string, key: string, set: SiblingSet): void {
+    let keys = this.s.buckets.get(bucket);
+    if (keys === undefined) this.s.buckets.set(bucket, (keys = new Map()));
+    keys.set(key, { partition, set });
+    let byBucket = this.s.partitions.get(partition);
+    if (byBucket === undefined) this.s.partitions.set(partition, (byBucket = new Map()));
+    let inPartition = byBucket.get(bucket);
+    if (inPartition === undefined) byBucket.set(bucket, (inPartition = new Set()));
+    inPartition.add(key);
+    this.s.sortedKeys.delete(bucket);
+  }
+
+  private delete(bucket: string, key: string): void {
+    const keys = this.s.buckets.get(bucket);
+    const entry = keys?.get(key);
+    if (keys === undefined || entry === undefined) return;
+    keys.delete(key);
+    if (keys.size === 0) this.s.buckets.delete(bucket);
+    const byBucket = this.s.partitions.get(entry.partition);
+    const inPartition = byBucket?.get(bucket);
+    inPartition?.delete(key);
+    if (byBucket !== undefined && inPartition?.size === 0) {
+      byBucket.delete(bucket);
+      if (byBucket.size === 0) this.s.partitions.delete(entry.partition);
+    }
+    this.s.sortedKeys.delete(bucket);
+  }
+
+  private sorted(bucket: string): string[] {
+    let keys = this.s.sortedKeys.get(bucket);
+    if (keys === undefined) {
+      keys = [...(this.s.buckets.get(bucket)?.keys() ?? [])].sort(compareCodePoints);
+      this.s.sortedKeys.set(bucket, keys);
+    }
+    return keys;
+  }
+}
+
+function lowerBound(sorted: readonly string[], target: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareCodePoints(sorted[mid]!, target) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function copySet(set: SiblingSet): SiblingSet {
+  return {
+    siblings: set.siblings.map((s) => ({
+      dot: { ...s.dot },
+      past: { ...s.past },
+      value: s.value === null ? null : new Uint8Array(s.value),
+      meta: s.meta.headers === undefined ? { ...s.meta } : { ...s.meta, headers: { ...s.meta.headers } },
+    })),
+  };
+}
+
+/** Compares strings by Unicode code point (= UTF-8 byte order = ordered-binary order). */
+export function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    // Surrogates (0xD800-0xDFFF) encode code points above 0xFFFF, which sort
+    // after every BMP character, including 0xE000-0xFFFF.
+    const xs = x >= 0xd800 && x <= 0xdfff;
+    const ys = y >= 0xd800 && y <= 0xdfff;
+    if (xs !== ys) return xs ? 1 : -1;
+    return x - y;
+  }
+  return a.length - b.length;
+}
