@@ -31,6 +31,24 @@ export interface CoordinatorConfig {
   readonly readRepair: boolean;
   /** Bound on read repairs in flight; beyond it, repairs are skipped (anti-entropy catches up). */
   readonly maxRepairsInFlight: number;
+  /** Test-only broken behaviour for the simulator's checkers to catch (src/sim). Never set in production. */
+  readonly bugs?: CoordinatorBugs;
+}
+
+/**
+ * BUGGIFY-style switches (FoundationDB): each turns on one deliberately wrong
+ * behaviour so that test/sim/checkers-catch-bugs.test.ts can show the
+ * simulator's checkers notice it. All default off.
+ */
+export interface CoordinatorBugs {
+  /** Replicas answer putOk before the write is stored (it is stored 100 ms later, or lost in a crash). */
+  readonly ackBeforeStore?: boolean;
+  /** The origin mints the new dot with an empty context, ignoring the client's. */
+  readonly ignoreContext?: boolean;
+  /** A replica replaces its sibling set with the incoming one instead of merging. */
+  readonly overwriteOnReplica?: boolean;
+  /** The coordinator acknowledges a write after W-1 replicas. */
+  readonly quorumOffByOne?: boolean;
 }
 
 export const DEFAULT_COORDINATOR_CONFIG: CoordinatorConfig = {
@@ -125,7 +143,7 @@ export class Coordinator {
     // and the ones beyond W still receive it after we answer.
     const rest = targets.chosen.filter((t) => t !== origin);
     const hintOf = new Map(rest.map((t) => [t.node, t.hintFor]));
-    const needed = quorum.w;
+    const needed = quorum.w - (this.config.bugs?.quorumOffByOne === true && quorum.w > 1 ? 1 : 0);
     const replicas = gather(
       rest.map((t) => t.node),
       (node) => this.call(node, { type: 'putReplica', bucket: req.bucket, key: req.key, set: originSet, hintFor: hintOf.get(node) ?? null }),
@@ -283,9 +301,9 @@ export class Coordinator {
       case 'putOrigin': {
         const partition = this.deps.ring().partitionOf(req.bucket, req.key);
         const now = this.deps.clock.now();
-        const set = await store.update(partition, req.bucket, req.key, (cur) => {
+        const set = await this.persist(partition, req.bucket, req.key, (cur) => {
           const current = cur ?? EMPTY_SET;
-          const context = req.context ?? (req.supersedeLocal ? setClock(current) : {});
+          const context = this.config.bugs?.ignoreContext === true ? {} : req.context ?? (req.supersedeLocal ? setClock(current) : {});
           return newEvent(current, this.self, context, req.value, req.meta, now).set;
         });
         if (req.hintFor !== null) await this.deps.onHintedWrite?.(req.hintFor, partition, req.bucket, req.key, set);
@@ -293,8 +311,8 @@ export class Coordinator {
       }
       case 'putReplica': {
         const partition = this.deps.ring().partitionOf(req.bucket, req.key);
-        const set = await store.update(partition, req.bucket, req.key, (cur) => {
-          if (cur === undefined) return req.set;
+        const set = await this.persist(partition, req.bucket, req.key, (cur) => {
+          if (cur === undefined || this.config.bugs?.overwriteOnReplica === true) return req.set;
           const next = sync(cur, req.set);
           return sameSet(next, cur) ? cur : next;
         });
@@ -321,6 +339,15 @@ export class Coordinator {
   }
 
   // ----------------------------------------------------------------- helpers
+
+  private persist(partition: number, bucket: string, key: string, fn: (cur: SiblingSet | undefined) => SiblingSet): Promise<SiblingSet> {
+    const { store, clock } = this.deps;
+    if (this.config.bugs?.ackBeforeStore !== true) return store.update(partition, bucket, key, fn);
+    // BUGGIFY ackBeforeStore: answer with the new state now, store it later.
+    const next = fn(store.read(bucket, key));
+    clock.setTimer(100, () => void store.update(partition, bucket, key, (cur) => (cur === undefined ? next : sync(cur, next))).catch(() => undefined));
+    return Promise.resolve(next);
+  }
 
   /**
    * Sloppy quorum (Dynamo §4.6): owners the local view holds dead are
