@@ -1,0 +1,66 @@
+// Bucket operations: ListBuckets, CreateBucket, DeleteBucket, HeadBucket,
+// GetBucketLocation, GetBucketVersioning. Bucket metadata lives in the
+// coordinator's BucketCatalog; each bucket belongs to the user of the key
+// that created it, and only that user may use it.
+
+import { requireBucket, validBucketName, type Ctx } from './context.js';
+import { S3Error } from './errors.js';
+import { drain, isoDate, sendEmpty, sendXml } from './http-util.js';
+import { BodyReader } from './body.js';
+import { parseXml, xmlString } from './xml.js';
+
+export async function listBuckets(ctx: Ctx): Promise<void> {
+  const all = await ctx.deps.catalog.list();
+  const mine = all.filter((b) => b.owner === ctx.auth.owner);
+  sendXml(ctx.res, 200, 'ListAllMyBucketsResult', {
+    Owner: { ID: ctx.auth.owner, DisplayName: ctx.auth.owner },
+    Buckets: mine.length === 0 ? '' : { Bucket: mine.map((b) => ({ Name: b.name, CreationDate: isoDate(b.createdMs) })) },
+  });
+}
+
+export async function createBucket(ctx: Ctx): Promise<void> {
+  const name = ctx.bucket!;
+  if (!validBucketName(name)) throw new S3Error('InvalidBucketName', 'The specified bucket is not valid.', { BucketName: name });
+  const body = await new BodyReader(ctx.req, ctx.auth, 1 << 20).readAll(64 * 1024);
+  if (body.length > 0) {
+    const cfg = parseXml(body.toString('utf8'), 'CreateBucketConfiguration');
+    const loc = xmlString(cfg['LocationConstraint']);
+    const region = ctx.deps.region ?? 'us-east-1';
+    if (loc !== undefined && loc !== '' && loc !== region) {
+      throw new S3Error('InvalidArgument', `this cluster serves region ${region}, not ${loc}`, { ArgumentName: 'LocationConstraint', ArgumentValue: loc });
+    }
+  }
+  if (ctx.req.headers['x-amz-bucket-object-lock-enabled'] === 'true') throw new S3Error('NotImplemented', 'object lock is not supported by ringstore');
+  const { created, bucket } = await ctx.deps.catalog.create(name, { owner: ctx.auth.owner });
+  if (!created) {
+    if (bucket.owner === ctx.auth.owner) throw new S3Error('BucketAlreadyOwnedByYou', 'Your previous request to create the named bucket succeeded and you already own it.', { BucketName: name });
+    throw new S3Error('BucketAlreadyExists', 'The requested bucket name is not available. Please select a different name and try again.', { BucketName: name });
+  }
+  sendEmpty(ctx.res, 200, { location: `/${name}` });
+}
+
+export async function deleteBucket(ctx: Ctx): Promise<void> {
+  await drain(ctx.req);
+  const info = await requireBucket(ctx);
+  await ctx.deps.catalog.remove(info.name);
+  sendEmpty(ctx.res, 204);
+}
+
+export async function headBucket(ctx: Ctx): Promise<void> {
+  await requireBucket(ctx);
+  sendEmpty(ctx.res, 200, { 'x-amz-bucket-region': ctx.deps.region ?? 'us-east-1' });
+}
+
+export async function getBucketLocation(ctx: Ctx): Promise<void> {
+  await requireBucket(ctx);
+  const region = ctx.deps.region ?? 'us-east-1';
+  // S3 answers an empty constraint for us-east-1.
+  sendXml(ctx.res, 200, 'LocationConstraint', { '#text': region === 'us-east-1' ? '' : region });
+}
+
+export async function getBucketVersioning(ctx: Ctx): Promise<void> {
+  await requireBucket(ctx);
+  // Versioning was never enabled: an empty configuration is the truthful S3 answer.
+  // (Concurrent siblings are still listed by ListObjectVersions.)
+  sendXml(ctx.res, 200, 'VersioningConfiguration', {});
+}

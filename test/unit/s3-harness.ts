@@ -1,0 +1,88 @@
+// An in-process ringstore cluster behind the S3 server, for S3 unit tests:
+// real Coordinators, Ring, MemoryStores and the in-memory network, on the
+// system clock; the S3 server listens on a loopback port and the AWS SDK
+// talks to it over real HTTP.
+
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { S3Client } from '@aws-sdk/client-s3';
+import { BucketCatalog } from '../../src/coordinator/buckets.js';
+import { Coordinator } from '../../src/coordinator/coordinator.js';
+import { PassiveLiveness } from '../../src/membership/liveness.js';
+import { systemClock } from '../../src/node/real-runtime.js';
+import { Ring } from '../../src/ring/ring.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+import { MemoryNetwork } from '../../src/transport/memory.js';
+import { SeededRandom } from '../../src/util/runtime.js';
+import { StaticCredentials, type AccessKey } from '../../src/s3/credentials.js';
+import { createS3Server } from '../../src/s3/server.js';
+import { transportReplicaReader } from '../../src/s3/replica-reader.js';
+import type { ChunkStore } from '../../src/s3/chunks.js';
+
+export const KEY: AccessKey = { accessKey: 'AKIATESTKEY000000001', secretKey: 'test-secret-key-0123456789', owner: 'dev', createdMs: 0 };
+export const OTHER: AccessKey = { accessKey: 'AKIAOTHERKEY00000002', secretKey: 'other-secret-key-9876543210', owner: 'mallory', createdMs: 0 };
+
+export interface Harness {
+  readonly endpoint: string;
+  readonly port: number;
+  readonly stores: ReadonlyMap<string, MemoryStore>;
+  readonly coordinators: ReadonlyMap<string, Coordinator>;
+  readonly chunks: ChunkStore;
+  client(key?: AccessKey, extra?: Record<string, unknown>): S3Client;
+  close(): Promise<void>;
+}
+
+export async function startHarness(opts: { nodes?: number } = {}): Promise<Harness> {
+  const ids = Array.from({ length: opts.nodes ?? 3 }, (_, i) => `n${i + 1}`);
+  const clock = systemClock;
+  const net = new MemoryNetwork({ clock, random: new SeededRandom(7), minLatencyMs: 0, maxLatencyMs: 0 });
+  const ring = new Ring({ epoch: 1, partitions: 64, nodes: ids.map((id) => ({ id, zone: id, weight: 1 })) });
+  const stores = new Map<string, MemoryStore>();
+  const coordinators = new Map<string, Coordinator>();
+  const livenesses: PassiveLiveness[] = [];
+  for (const id of ids) {
+    const store = new MemoryStore();
+    const transport = net.transport(id);
+    const liveness = new PassiveLiveness(clock, (node) => transport.request(node, { type: 'ping' }, 1000).then(() => true, () => false));
+    livenesses.push(liveness);
+    const c = new Coordinator({ self: id, store, transport, clock, random: new SeededRandom(id.length), ring: () => ring, liveness, config: { replicaTimeoutMs: 10_000 } });
+    transport.serve(c.handle);
+    stores.set(id, store);
+    coordinators.set(id, c);
+  }
+  const self = ids[0]!;
+  const coordinator = coordinators.get(self)!;
+  const catalog = new BucketCatalog(coordinator, clock, { cacheMs: 0 });
+  const server: Server = createS3Server({
+    coordinator,
+    catalog,
+    clock,
+    credentials: new StaticCredentials([KEY, OTHER]),
+    replicaReader: transportReplicaReader({ transport: net.transport(self), ring: () => ring, n: Math.min(3, ids.length) }),
+    chunkCacheBytes: 0,
+    logger: { error: (obj, msg) => process.stderr.write(`[s3] ${msg} ${String((obj as { err?: unknown }).err)}\n`) },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const endpoint = `http://127.0.0.1:${port}`;
+  const clients: S3Client[] = [];
+  const chunks = (server.listeners('request')[0] as unknown as { chunks: ChunkStore }).chunks;
+  return {
+    endpoint,
+    port,
+    stores,
+    coordinators,
+    chunks,
+    client(key = KEY, extra = {}) {
+      const c = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: key.accessKey, secretAccessKey: key.secretKey }, ...extra });
+      clients.push(c);
+      return c;
+    },
+    async close() {
+      for (const c of clients) c.destroy();
+      for (const l of livenesses) l.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
