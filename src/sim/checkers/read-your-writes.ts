@@ -1,0 +1,57 @@
+// Read your acknowledged writes: a read that starts after a write was
+// acknowledged sees it — the write's dot is among the read's siblings, or a
+// sibling the read returned supersedes it (directly or through a chain) —
+// whenever the quorum argument says it must:
+//
+// - the replicas that acknowledged the write and the replicas that answered
+//   the read share a node (that node stored the write before acknowledging
+//   it, and answered the read after); or
+// - R + W > N and both the write and the read were answered only by the
+//   key's owners (no sloppy quorum), so by pigeonhole they share an owner.
+//
+// The second rule is the user-facing promise of R + W > N; it checks the
+// coordinator's claim that W replicas stored the write. Sloppy quorums void
+// it (a write may land on fallbacks only), hence the owner condition; with no
+// faults there are no fallbacks and every R + W > N pair is judged.
+
+import { dotKey } from '../../version/dvv.js';
+import type { ReadOp } from '../history.js';
+import { dotsOfWrite, KeyModel, showWrite, type Checker, type CheckInput, type Violation } from './model.js';
+
+export const readYourWrites: Checker = {
+  name: 'read-your-writes',
+  check(input: CheckInput): Violation[] {
+    const { config, history } = input;
+    const out: Violation[] = [];
+    const models = new Map<string, KeyModel>();
+    const reads = history.ops.filter((o): o is ReadOp => o.kind === 'get' && o.outcome === 'ok');
+    const writes = [...history.writes.values()].filter((w) => w.outcome === 'ok');
+    const strict = config.r + config.w > config.n;
+    for (const read of reads) {
+      let model = models.get(read.key);
+      if (model === undefined) models.set(read.key, (model = new KeyModel(read.key, history)));
+      const owners = new Set(input.final.byKey.get(read.key)?.owners ?? []);
+      const readOwnersOnly = read.replicas.every((n) => owners.has(n));
+      const returned = read.siblings.map((s) => model.events.get(dotKey(s.dot))).filter((e) => e !== undefined);
+      for (const w of writes) {
+        if (w.key !== read.key || w.completedAt >= read.invokedAt) continue;
+        const shared = w.replicas.some((n) => read.replicas.includes(n));
+        const byQuorum = strict && readOwnersOnly && w.replicas.every((n) => owners.has(n));
+        if (!shared && !byQuorum) continue;
+        for (const d of dotsOfWrite(history, w)) {
+          if (returned.some((e) => model.reaches(e, d))) continue;
+          out.push({
+            checker: this.name,
+            message: `${describeRead(read)} misses ${showWrite(w)} (dot ${dotKey(d)}, written to ${w.replicas.join(',')}; ${shared ? 'a replica answered both' : `R+W>N over owners ${[...owners].join(',')}`})`,
+          });
+        }
+      }
+    }
+    return out;
+  },
+};
+
+function describeRead(r: ReadOp): string {
+  const sibs = r.siblings.map((s) => `${s.tombstone ? 'del' : 'val'}:${dotKey(s.dot)}/w${s.writeId}`).join(' ');
+  return `get ${r.key} (c${r.client} via ${r.node}, invoked@${r.invokedAt.toFixed(0)}, read ${r.replicas.join(',')}) returned [${sibs}]`;
+}

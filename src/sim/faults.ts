@@ -1,0 +1,237 @@
+// Fault workloads (FoundationDB's "clogging", "swizzle", machine kills),
+// drawn from the seed and applied to the production MemoryNetwork.
+//
+// MemoryNetwork already does loss, duplication, latency (reordering through
+// jitter) and crash/restart. What it lacks, this file adds through its
+// per-message filter, without touching src/transport/:
+// - links cut and restored one direction at a time (its heal(a, b) heals
+//   both directions, so a one-way cut could not be undone alone);
+// - slow nodes (extra latency on everything a node sends or receives);
+// - a trace line for every message sent, for replay and failure reports.
+
+import type { Message } from '../transport/codec.js';
+import type { FaultAction, MemoryNetwork } from '../transport/memory.js';
+import type { Random } from '../util/runtime.js';
+import type { NodeId } from '../version/dvv.js';
+import type { FaultMix, RunConfig } from './config.js';
+import type { Scheduler } from './scheduler.js';
+
+/** Link cuts and slow nodes, consulted for every message. */
+export class LinkControl {
+  private readonly cut = new Set<string>();
+  private readonly slow = new Map<NodeId, number>();
+
+  constructor(private readonly sched: Scheduler) {}
+
+  install(net: MemoryNetwork): void {
+    net.setFilter((from, to, msg) => this.decide(from, to, msg));
+  }
+
+  cutLink(from: NodeId, to: NodeId): void {
+    this.cut.add(`${from}>${to}`);
+  }
+
+  restoreLink(from: NodeId, to: NodeId): void {
+    this.cut.delete(`${from}>${to}`);
+  }
+
+  isCut(from: NodeId, to: NodeId): boolean {
+    return this.cut.has(`${from}>${to}`);
+  }
+
+  setSlow(node: NodeId, extraMs: number): void {
+    if (extraMs > 0) this.slow.set(node, extraMs);
+    else this.slow.delete(node);
+  }
+
+  healAll(): void {
+    this.cut.clear();
+    this.slow.clear();
+  }
+
+  get cutCount(): number {
+    return this.cut.size;
+  }
+
+  private decide(from: NodeId, to: NodeId, msg: Message): FaultAction {
+    const what = describeMessage(msg);
+    if (this.cut.has(`${from}>${to}`)) {
+      this.sched.note(`${from}>${to} ${what} dropped (link cut)`);
+      return 'drop';
+    }
+    this.sched.note(`${from}>${to} ${what}`);
+    const extra = (this.slow.get(from) ?? 0) + (this.slow.get(to) ?? 0);
+    return extra > 0 ? { delayMs: extra } : 'pass';
+  }
+}
+
+function describeMessage(msg: Message): string {
+  switch (msg.type) {
+    case 'putOrigin':
+      return `putOrigin ${msg.key} ${msg.value === null ? 'del' : 'val'}${msg.hintFor !== null ? ' hint:' + msg.hintFor : ''}`;
+    case 'putReplica':
+      return `putReplica ${msg.key} [${msg.set.siblings.map((s) => `${s.dot.node}:${s.dot.counter}`).join(',')}]${msg.hintFor !== null ? ' hint:' + msg.hintFor : ''}`;
+    case 'get':
+      return `get ${msg.key}`;
+    case 'putOk':
+      return `putOk [${msg.set.siblings.map((s) => `${s.dot.node}:${s.dot.counter}`).join(',')}]`;
+    case 'getOk':
+      return `getOk [${msg.set === null ? '-' : msg.set.siblings.map((s) => `${s.dot.node}:${s.dot.counter}`).join(',')}]`;
+    case 'error':
+      return `error ${msg.code}`;
+    default:
+      return msg.type;
+  }
+}
+
+/** What the fault driver needs from the world. */
+export interface FaultTarget {
+  readonly nodeIds: readonly NodeId[];
+  readonly links: LinkControl;
+  isUp(node: NodeId): boolean;
+  crash(node: NodeId): void;
+  restart(node: NodeId): void;
+}
+
+/**
+ * Injects faults during the safety phase: every few hundred ms of virtual
+ * time it picks one enabled fault, applies it, and schedules its undoing.
+ * `stop()` ends injection; the world then heals everything at once.
+ */
+export class FaultDriver {
+  private running = false;
+  private readonly kinds: string[] = [];
+  private active = 0;
+
+  constructor(
+    private readonly sched: Scheduler,
+    private readonly random: Random,
+    private readonly mix: FaultMix,
+    private readonly target: FaultTarget,
+  ) {
+    if (mix.partitions) this.kinds.push('partition');
+    if (mix.oneWay) this.kinds.push('oneWay');
+    if (mix.swizzle) this.kinds.push('swizzle');
+    if (mix.crashes) this.kinds.push('crash', 'crash');
+    if (mix.slowNodes) this.kinds.push('slow');
+  }
+
+  start(): void {
+    if (this.kinds.length === 0) return;
+    this.running = true;
+    this.next();
+  }
+
+  stop(): void {
+    this.running = false;
+  }
+
+  private next(): void {
+    if (!this.running) return;
+    this.sched.schedule(50 + this.random.int(800), 'fault tick', () => {
+      if (!this.running) return;
+      // Bound concurrent faults so that the cluster is sometimes whole.
+      if (this.active < 3) this.inject(this.kinds[this.random.int(this.kinds.length)] as string);
+      this.next();
+    });
+  }
+
+  /** Runs `undo` after a random hold, unless faults were stopped meanwhile (healing undoes everything). */
+  private later(holdMs: number, label: string, undo: () => void): void {
+    this.active++;
+    this.sched.schedule(holdMs, label, () => {
+      this.active--;
+      if (this.running) undo();
+    });
+  }
+
+  private inject(kind: string): void {
+    const { nodeIds, links } = this.target;
+    const r = this.random;
+    const hold = () => 100 + r.int(3000);
+    switch (kind) {
+      case 'partition': {
+        // Two random sides, both directions cut.
+        const side = nodeIds.filter(() => r.next() < 0.5);
+        if (side.length === 0 || side.length === nodeIds.length) return;
+        const other = nodeIds.filter((n) => !side.includes(n));
+        this.sched.note(`FAULT partition [${side.join(',')}] | [${other.join(',')}]`);
+        for (const a of side) for (const b of other) (links.cutLink(a, b), links.cutLink(b, a));
+        this.later(hold(), 'FAULT heal partition', () => {
+          for (const a of side) for (const b of other) (links.restoreLink(a, b), links.restoreLink(b, a));
+        });
+        return;
+      }
+      case 'oneWay': {
+        const a = nodeIds[r.int(nodeIds.length)] as NodeId;
+        const others = nodeIds.filter((n) => n !== a && r.next() < 0.6);
+        if (others.length === 0) return;
+        const inbound = r.next() < 0.5;
+        this.sched.note(`FAULT one-way ${inbound ? `[${others.join(',')}] -/-> ${a}` : `${a} -/-> [${others.join(',')}]`}`);
+        for (const b of others) (inbound ? links.cutLink(b, a) : links.cutLink(a, b));
+        this.later(hold(), 'FAULT heal one-way', () => {
+          for (const b of others) (inbound ? links.restoreLink(b, a) : links.restoreLink(a, b));
+        });
+        return;
+      }
+      case 'swizzle': {
+        // Cut a random subset of directed links one by one, then restore
+        // them one by one in a different random order.
+        const all: [NodeId, NodeId][] = [];
+        for (const a of nodeIds) for (const b of nodeIds) if (a !== b && r.next() < 0.4) all.push([a, b]);
+        if (all.length === 0) return;
+        const stepMs = 20 + r.int(200);
+        this.sched.note(`FAULT swizzle ${all.length} links every ${stepMs}ms`);
+        all.forEach(([a, b], i) => this.sched.schedule(stepMs * i, `FAULT swizzle cut ${a}>${b}`, () => this.running && links.cutLink(a, b)));
+        const order = shuffled(all, r);
+        const start = stepMs * all.length + hold();
+        this.active++;
+        order.forEach(([a, b], i) =>
+          this.sched.schedule(start + stepMs * i, `FAULT swizzle restore ${a}>${b}`, () => {
+            if (i === order.length - 1) this.active--;
+            if (this.running) links.restoreLink(a, b);
+          }),
+        );
+        return;
+      }
+      case 'crash': {
+        const up = nodeIds.filter((n) => this.target.isUp(n));
+        // Keep at least one node up so that the workload sometimes proceeds.
+        if (up.length <= 1) return;
+        const node = up[r.int(up.length)] as NodeId;
+        this.sched.note(`FAULT crash ${node}`);
+        this.target.crash(node);
+        this.later(hold(), `FAULT restart ${node}`, () => this.target.restart(node));
+        return;
+      }
+      case 'slow': {
+        const node = nodeIds[r.int(nodeIds.length)] as NodeId;
+        const extra = 20 + r.int(800);
+        this.sched.note(`FAULT slow ${node} +${extra}ms`);
+        links.setSlow(node, extra);
+        this.later(hold(), `FAULT fast ${node}`, () => links.setSlow(node, 0));
+        return;
+      }
+    }
+  }
+}
+
+function shuffled<T>(items: readonly T[], random: Random): T[] {
+  const out = items.slice();
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = random.int(i + 1);
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
+
+/** Per-node clock offsets and rates drawn from the mix. */
+export function drawClocks(config: RunConfig, random: Random): { skewMs: number; rate: number }[] {
+  const out: { skewMs: number; rate: number }[] = [];
+  for (let i = 0; i < config.nodes; i++) {
+    const skewMs = config.faults.skewMs > 0 ? (random.next() * 2 - 1) * config.faults.skewMs : 0;
+    const rate = config.faults.driftMax > 0 ? 1 + (random.next() * 2 - 1) * config.faults.driftMax : 1;
+    out.push({ skewMs, rate });
+  }
+  return out;
+}

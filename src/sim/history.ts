@@ -1,0 +1,163 @@
+// What the checkers judge: every client operation with its invocation,
+// outcome and returned versions, plus every event (dot) that any store ever
+// persisted. Each written value carries a unique write id, in its value bytes
+// and in its metadata (tombstones have no bytes), so a sibling found anywhere
+// names the client write it came from.
+//
+// Outcomes follow the coordinator's contract: 'ok' is acknowledged; 'failed'
+// is certainly not applied (QuorumError 'not_applied', or the coordinator
+// refused the connection); 'unknown' may or may not have been applied
+// (QuorumError 'unknown', a client timeout, the coordinator crashed).
+
+import { dotKey, type Dot, type Sibling, type SiblingSet, type VersionVector } from '../version/dvv.js';
+
+export type Outcome = 'ok' | 'failed' | 'unknown' | 'pending';
+export type Phase = 'safety' | 'heal';
+
+export const WRITE_HEADER = 'x-sim-write';
+
+export interface SeenSibling {
+  readonly dot: Dot;
+  /** The write id the sibling carries, or -1 when it carries none (a bug). */
+  readonly writeId: number;
+  readonly tombstone: boolean;
+}
+
+export interface WriteOp {
+  readonly kind: 'put' | 'delete';
+  readonly opId: number;
+  readonly writeId: number;
+  readonly client: number;
+  readonly node: string;
+  readonly key: string;
+  /** The context the client sent; null: none. */
+  readonly context: VersionVector | null;
+  readonly w: number;
+  readonly phase: Phase;
+  readonly invokedAt: number;
+  completedAt: number;
+  outcome: Outcome;
+  /** The dots of this write found in the answer's sibling set (normally exactly one). */
+  dots: Dot[];
+  /** Replicas the coordinator said it wrote. */
+  replicas: string[];
+  /** The context the answer handed back (for a follow-up write). */
+  resultContext: VersionVector | undefined;
+  error: string | undefined;
+}
+
+export interface ReadOp {
+  readonly kind: 'get';
+  readonly opId: number;
+  readonly client: number;
+  readonly node: string;
+  readonly key: string;
+  readonly r: number;
+  readonly phase: Phase;
+  readonly invokedAt: number;
+  completedAt: number;
+  outcome: Outcome;
+  siblings: SeenSibling[];
+  context: VersionVector | undefined;
+  /** Replicas the coordinator said answered the read. */
+  replicas: string[];
+  error: string | undefined;
+}
+
+export type Op = WriteOp | ReadOp;
+
+/** One event as persisted by some store. */
+export interface PersistedEvent {
+  readonly key: string;
+  readonly dot: Dot;
+  readonly writeId: number;
+  readonly past: VersionVector;
+  readonly tombstone: boolean;
+  /** Where and when (virtual ms) it was first persisted. */
+  readonly firstNode: string;
+  readonly firstAt: number;
+}
+
+export interface Anomaly {
+  readonly what: string;
+  readonly at: number;
+}
+
+export class History {
+  readonly ops: Op[] = [];
+  readonly writes = new Map<number, WriteOp>();
+  /** key NUL dotKey -> the event, as first persisted anywhere (dots are per key). */
+  readonly persisted = new Map<string, PersistedEvent>();
+  /** Things observed while running that are wrong on their face (a dot reused for another write...). */
+  readonly anomalies: Anomaly[] = [];
+  private nextOp = 0;
+  private nextWrite = 0;
+
+  newWriteId(): number {
+    return ++this.nextWrite;
+  }
+
+  newOpId(): number {
+    return ++this.nextOp;
+  }
+
+  addWrite(op: WriteOp): void {
+    this.ops.push(op);
+    this.writes.set(op.writeId, op);
+  }
+
+  addRead(op: ReadOp): void {
+    this.ops.push(op);
+  }
+
+  /** Called with every sibling set a store persists. */
+  observePersisted(node: string, key: string, set: SiblingSet, at: number): void {
+    for (const s of set.siblings) {
+      const k = dotKey(s.dot);
+      const prev = this.persisted.get(`${key}\u0000${k}`);
+      const writeId = writeIdOf(s);
+      if (prev === undefined) {
+        this.persisted.set(`${key}\u0000${k}`, { key, dot: s.dot, writeId, past: s.past, tombstone: s.value === null, firstNode: node, firstAt: at });
+        if (writeId < 0) this.anomalies.push({ what: `sibling ${k} of ${key} on ${node} carries no write id`, at });
+      } else if (prev.writeId !== writeId) {
+        this.anomalies.push({ what: `dot ${k} of ${key} names two events: write ${prev.writeId} and write ${writeId}, seen on ${node}`, at });
+      }
+    }
+  }
+
+  /** Every persisted event of one key. */
+  eventsOf(key: string): PersistedEvent[] {
+    return [...this.persisted.values()].filter((e) => e.key === key);
+  }
+}
+
+export function encodeValue(writeId: number, key: string): Uint8Array {
+  return new TextEncoder().encode(`sim:${writeId}:${key}`);
+}
+
+/** The write id a sibling carries; checks that the value bytes agree with the metadata. */
+export function writeIdOf(s: Sibling): number {
+  const header = s.meta.headers?.[WRITE_HEADER];
+  const id = header === undefined ? NaN : Number(header);
+  if (!Number.isSafeInteger(id)) return -1;
+  if (s.value !== null) {
+    const text = new TextDecoder().decode(s.value);
+    if (!text.startsWith(`sim:${id}:`)) return -1;
+  }
+  return id;
+}
+
+export function seen(set: SiblingSet): SeenSibling[] {
+  return set.siblings.map((s) => ({ dot: s.dot, writeId: writeIdOf(s), tombstone: s.value === null }));
+}
+
+export function describeOp(op: Op): string {
+  const end = op.outcome === 'pending' ? 'pending' : `${op.outcome}@${op.completedAt.toFixed(0)}`;
+  if (op.kind === 'get') {
+    const sibs = op.siblings.map((s) => `${s.tombstone ? 'del' : 'w'}${s.writeId}(${dotKey(s.dot)})`).join(',');
+    return `op${op.opId} c${op.client} get ${op.key} r=${op.r} via ${op.node} @${op.invokedAt.toFixed(0)} -> ${end} [${sibs}]`;
+  }
+  const ctx = op.context === null ? 'none' : JSON.stringify(op.context);
+  const dots = op.dots.map(dotKey).join(',');
+  return `op${op.opId} c${op.client} ${op.kind} w${op.writeId} ${op.key} ctx=${ctx} w=${op.w} via ${op.node} @${op.invokedAt.toFixed(0)} -> ${end} dots=[${dots}]`;
+}

@@ -1,0 +1,286 @@
+// The simulated cluster: virtual time, one seeded random source, the
+// production MemoryNetwork, and per node the production Coordinator over a
+// MemoryStore. Everything below the checkers is the code servers run; only
+// time, the network's fate and the disk are simulated.
+//
+// Crash and restart follow the store's durability contract: a crash kills
+// the node's process (its Coordinator, liveness view, timers, transport and
+// in-flight requests); what its store had applied survives. Restart builds a
+// new Coordinator over a reopened handle on the same store.
+//
+// Background drivers (liveness probes, hinted-handoff delivery, and later
+// anti-entropy ticks) are per node incarnation and started by `boot()`:
+// adding one more driver is one more line there.
+
+import { Coordinator, type CoordinatorBugs } from '../coordinator/coordinator.js';
+import { PassiveLiveness } from '../membership/liveness.js';
+import { Ring } from '../ring/ring.js';
+import type { Layout } from '../ring/layout.js';
+import { MemoryStore } from '../store/memory-store.js';
+import type { ReplicaStore, StoredKey } from '../store/store.js';
+import { MemoryNetwork, type MemoryTransport } from '../transport/memory.js';
+import { murmur3 } from '../util/hash.js';
+import { SeededRandom, type Clock, type Random, type Timer } from '../util/runtime.js';
+import type { NodeId, SiblingSet } from '../version/dvv.js';
+import type { RunConfig } from './config.js';
+import { drawClocks, LinkControl, type FaultTarget } from './faults.js';
+import { HandoffStandIn, HintLog } from './handoff-standin.js';
+import type { History } from './history.js';
+import { NodeClock, type Scheduler } from './scheduler.js';
+
+export const BUCKET = 'sim';
+export const PARTITIONS = 64;
+
+/** A store that reports every set it persists to the history, so checkers know every event that ever existed. */
+class ObservedStore implements ReplicaStore {
+  constructor(
+    readonly inner: MemoryStore,
+    private readonly observe: (key: string, set: SiblingSet) => void,
+  ) {}
+  read(bucket: string, key: string): SiblingSet | undefined {
+    return this.inner.read(bucket, key);
+  }
+  async update(partition: number, bucket: string, key: string, fn: (current: SiblingSet | undefined) => SiblingSet): Promise<SiblingSet> {
+    const set = await this.inner.update(partition, bucket, key, fn);
+    this.observe(key, set);
+    return set;
+  }
+  remove(partition: number, bucket: string, key: string): Promise<void> {
+    return this.inner.remove(partition, bucket, key);
+  }
+  scanPartition(partition: number): Iterable<StoredKey> {
+    return this.inner.scanPartition(partition);
+  }
+  scanBucket(bucket: string, opts: { prefix?: string; after?: string; limit?: number }): Iterable<StoredKey> {
+    return this.inner.scanBucket(bucket, opts);
+  }
+  getMeta<T>(name: string): T | undefined {
+    return this.inner.getMeta<T>(name);
+  }
+  putMeta(name: string, value: unknown): Promise<void> {
+    return this.inner.putMeta(name, value);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** The scheduler's true time as a Clock, for the network (its latencies are not any node's). */
+class TrueClock implements Clock {
+  constructor(private readonly sched: Scheduler) {}
+  now(): number {
+    return this.sched.now;
+  }
+  setTimer(ms: number, fn: () => void): Timer {
+    return this.sched.schedule(ms, 'net', fn);
+  }
+}
+
+interface SimNode {
+  readonly id: NodeId;
+  readonly skewMs: number;
+  readonly rate: number;
+  /** The durable part: survives crashes. */
+  disk: MemoryStore;
+  readonly hints: HintLog;
+  incarnation: number;
+  up: boolean;
+  // The volatile part of the current incarnation.
+  clock: NodeClock | undefined;
+  transport: MemoryTransport | undefined;
+  liveness: PassiveLiveness | undefined;
+  coordinator: Coordinator | undefined;
+  handoff: HandoffStandIn | undefined;
+}
+
+export interface KeyState {
+  readonly key: string;
+  readonly partition: number;
+  readonly owners: readonly NodeId[];
+  /** Per node (owners and others): what its store holds. */
+  readonly byNode: ReadonlyMap<NodeId, SiblingSet | undefined>;
+}
+
+export class World implements FaultTarget {
+  readonly random: Random;
+  readonly net: MemoryNetwork;
+  readonly links: LinkControl;
+  readonly ring: Ring;
+  readonly nodeIds: readonly NodeId[];
+  private readonly nodes = new Map<NodeId, SimNode>();
+  private readonly crashListeners: ((node: NodeId) => void)[] = [];
+
+  constructor(
+    readonly sched: Scheduler,
+    readonly config: RunConfig,
+    readonly history: History,
+  ) {
+    this.random = new SeededRandom(config.seed);
+    this.nodeIds = Array.from({ length: config.nodes }, (_, i) => `n${i + 1}`);
+    const layout: Layout = {
+      epoch: 1,
+      partitions: PARTITIONS,
+      nodes: this.nodeIds.map((id, i) => ({ id, zone: `z${i % 3}`, weight: 1 })),
+    };
+    this.ring = new Ring(layout);
+    this.net = new MemoryNetwork({
+      clock: new TrueClock(sched),
+      random: new SeededRandom(config.seed ^ 0x6e6574),
+      minLatencyMs: config.latencyMs,
+      maxLatencyMs: config.latencyMs + config.baseJitterMs,
+    });
+    this.links = new LinkControl(sched);
+    this.links.install(this.net);
+    const clocks = drawClocks(config, this.random);
+    this.nodeIds.forEach((id, i) => {
+      const c = clocks[i] ?? { skewMs: 0, rate: 1 };
+      this.nodes.set(id, {
+        id,
+        skewMs: c.skewMs,
+        rate: c.rate,
+        disk: new MemoryStore(),
+        hints: new HintLog(),
+        incarnation: 0,
+        up: false,
+        clock: undefined,
+        transport: undefined,
+        liveness: undefined,
+        coordinator: undefined,
+        handoff: undefined,
+      });
+    });
+    for (const id of this.nodeIds) this.boot(id);
+  }
+
+  // -------------------------------------------------------------- network
+
+  /** Faults on: loss, duplication and jitter as the run's mix says. */
+  faultyNetwork(): void {
+    const f = this.config.faults;
+    this.net.setDropRate(f.lossP);
+    this.net.setDuplicateRate(f.dupP);
+    this.net.setLatency(this.config.latencyMs, this.config.latencyMs + this.config.baseJitterMs + f.jitterMs);
+  }
+
+  /** Faults off: every link restored, no loss, no duplication, no slow node, every node up. */
+  heal(): void {
+    this.sched.note('HEAL all faults off, every node up');
+    this.net.setDropRate(0);
+    this.net.setDuplicateRate(0);
+    this.net.setLatency(this.config.latencyMs, this.config.latencyMs + this.config.baseJitterMs);
+    this.links.healAll();
+    for (const id of this.nodeIds) if (!this.isUp(id)) this.restart(id);
+  }
+
+  // ---------------------------------------------------------- node lives
+
+  isUp(node: NodeId): boolean {
+    return this.node(node).up;
+  }
+
+  coordinator(node: NodeId): Coordinator | undefined {
+    const n = this.node(node);
+    return n.up ? n.coordinator : undefined;
+  }
+
+  onCrash(fn: (node: NodeId) => void): void {
+    this.crashListeners.push(fn);
+  }
+
+  crash(node: NodeId): void {
+    const n = this.node(node);
+    if (!n.up) return;
+    this.net.crash(node);
+    n.up = false;
+    n.clock?.kill();
+    n.liveness?.stop();
+    n.handoff?.stop();
+    void n.transport?.close();
+    // The old handle closes: stores the dead process had not applied fail.
+    n.disk = n.disk.reopen();
+    n.clock = n.transport = n.liveness = n.coordinator = n.handoff = undefined;
+    for (const fn of this.crashListeners) fn(node);
+  }
+
+  restart(node: NodeId): void {
+    const n = this.node(node);
+    if (n.up) return;
+    this.net.restart(node);
+    this.boot(node);
+  }
+
+  private boot(id: NodeId): void {
+    const n = this.node(id);
+    n.incarnation++;
+    n.up = true;
+    const clock = new NodeClock(this.sched, id, n.skewMs, n.rate);
+    const transport = this.net.transport(id);
+    const store = new ObservedStore(n.disk, (key, set) => this.history.observePersisted(id, key, set, this.sched.now));
+    const pingMs = Math.max(50, Math.floor(this.config.replicaTimeoutMs / 2));
+    const liveness = new PassiveLiveness(
+      clock,
+      (peer) => transport.request(peer, { type: 'ping' }, pingMs).then(
+        () => true,
+        () => false,
+      ),
+      { retryMs: 500, timeoutsToDown: 3 },
+    );
+    const bugs: CoordinatorBugs = this.config.bugs;
+    const coordinator = new Coordinator({
+      self: id,
+      store,
+      transport,
+      clock,
+      random: new SeededRandom(this.config.seed ^ murmur3(`${id}/${n.incarnation}`)),
+      ring: () => this.ring,
+      liveness,
+      config: {
+        defaultQuorum: { n: this.config.n, r: this.config.r, w: this.config.w },
+        replicaTimeoutMs: this.config.replicaTimeoutMs,
+        readRepair: true,
+        bugs,
+      },
+      onHintedWrite: (owner, partition, bucket, key) => {
+        n.hints.add(owner, partition, bucket, key);
+        return Promise.resolve();
+      },
+    });
+    transport.serve(coordinator.handle);
+    const handoff = new HandoffStandIn(id, clock, store, transport, liveness, n.hints, this.config.replicaTimeoutMs);
+    handoff.start();
+    n.clock = clock;
+    n.transport = transport;
+    n.liveness = liveness;
+    n.coordinator = coordinator;
+    n.handoff = handoff;
+    if (n.incarnation > 1) this.sched.note(`${id} restarted (incarnation ${n.incarnation})`);
+  }
+
+  // ------------------------------------------------------------- inspection
+
+  /** Hints still waiting for delivery, over all nodes. */
+  pendingHints(): number {
+    let total = 0;
+    for (const n of this.nodes.values()) total += n.hints.size;
+    return total;
+  }
+
+  ownersOf(key: string): { partition: number; owners: NodeId[] } {
+    const partition = this.ring.partitionOf(BUCKET, key);
+    return { partition, owners: this.ring.preference(partition, this.config.n).owners };
+  }
+
+  /** What every node's store holds for `key` (read straight from the "disks"). */
+  keyState(key: string): KeyState {
+    const { partition, owners } = this.ownersOf(key);
+    const byNode = new Map<NodeId, SiblingSet | undefined>();
+    for (const n of this.nodes.values()) byNode.set(n.id, n.disk.read(BUCKET, key));
+    return { key, partition, owners, byNode };
+  }
+
+  private node(id: NodeId): SimNode {
+    const n = this.nodes.get(id);
+    if (n === undefined) throw new Error(`unknown node ${id}`);
+    return n;
+  }
+}
