@@ -49,6 +49,8 @@ export interface CoordinatorBugs {
   readonly overwriteOnReplica?: boolean;
   /** The coordinator acknowledges a write after W-1 replicas. */
   readonly quorumOffByOne?: boolean;
+  /** A fallback stores a hinted write but never records the hint, so it is never handed off. */
+  readonly dropHints?: boolean;
 }
 
 export const DEFAULT_COORDINATOR_CONFIG: CoordinatorConfig = {
@@ -306,7 +308,7 @@ export class Coordinator {
           const context = this.config.bugs?.ignoreContext === true ? {} : req.context ?? (req.supersedeLocal ? setClock(current) : {});
           return newEvent(current, this.self, context, req.value, req.meta, now).set;
         });
-        if (req.hintFor !== null) await this.deps.onHintedWrite?.(req.hintFor, partition, req.bucket, req.key, set);
+        if (req.hintFor !== null && this.config.bugs?.dropHints !== true) await this.deps.onHintedWrite?.(req.hintFor, partition, req.bucket, req.key, set);
         return { type: 'putOk', set };
       }
       case 'putReplica': {
@@ -316,7 +318,7 @@ export class Coordinator {
           const next = sync(cur, req.set);
           return sameSet(next, cur) ? cur : next;
         });
-        if (req.hintFor !== null) await this.deps.onHintedWrite?.(req.hintFor, partition, req.bucket, req.key, set);
+        if (req.hintFor !== null && this.config.bugs?.dropHints !== true) await this.deps.onHintedWrite?.(req.hintFor, partition, req.bucket, req.key, set);
         return { type: 'putOk', set };
       }
       case 'get':
