@@ -128,7 +128,7 @@ export class FaultDriver {
 
   private next(): void {
     if (!this.running) return;
-    this.sched.schedule(50 + this.random.int(800), 'fault tick', () => {
+    this.sched.schedule(50 + this.random.int(800), '', () => {
       if (!this.running) return;
       // Bound concurrent faults so that the cluster is sometimes whole.
       if (this.active < 3) this.inject(this.kinds[this.random.int(this.kinds.length)] as string);
@@ -139,9 +139,11 @@ export class FaultDriver {
   /** Runs `undo` after a random hold, unless faults were stopped meanwhile (healing undoes everything). */
   private later(holdMs: number, label: string, undo: () => void): void {
     this.active++;
-    this.sched.schedule(holdMs, label, () => {
+    this.sched.schedule(holdMs, '', () => {
       this.active--;
-      if (this.running) undo();
+      if (!this.running) return;
+      this.sched.note(label);
+      undo();
     });
   }
 
@@ -182,14 +184,22 @@ export class FaultDriver {
         if (all.length === 0) return;
         const stepMs = 20 + r.int(200);
         this.sched.note(`FAULT swizzle ${all.length} links every ${stepMs}ms`);
-        all.forEach(([a, b], i) => this.sched.schedule(stepMs * i, `FAULT swizzle cut ${a}>${b}`, () => this.running && links.cutLink(a, b)));
+        all.forEach(([a, b], i) =>
+          this.sched.schedule(stepMs * i, '', () => {
+            if (!this.running) return;
+            this.sched.note(`FAULT swizzle cut ${a}>${b}`);
+            links.cutLink(a, b);
+          }),
+        );
         const order = shuffled(all, r);
         const start = stepMs * all.length + hold();
         this.active++;
         order.forEach(([a, b], i) =>
-          this.sched.schedule(start + stepMs * i, `FAULT swizzle restore ${a}>${b}`, () => {
+          this.sched.schedule(start + stepMs * i, '', () => {
             if (i === order.length - 1) this.active--;
-            if (this.running) links.restoreLink(a, b);
+            if (!this.running) return;
+            this.sched.note(`FAULT swizzle restore ${a}>${b}`);
+            links.restoreLink(a, b);
           }),
         );
         return;

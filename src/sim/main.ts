@@ -18,7 +18,7 @@ interface Args {
   verbose: boolean;
 }
 
-const USAGE = 'usage: npm run sim -- [--seeds N] [--start S] [--seed S [--trace]] [--bug ackBeforeStore|ignoreContext|overwriteOnReplica|quorumOffByOne] [--verbose]';
+const USAGE = 'usage: npm run sim -- [--seeds N] [--start S] [--seed S [--trace]] [--bug ackBeforeStore|ignoreContext|overwriteOnReplica|quorumOffByOne|dropHints] [--verbose]';
 
 function parseArgs(argv: readonly string[]): Args {
   const a: Args = { seeds: 100, start: undefined, seed: undefined, trace: false, bugs: {}, verbose: false };
