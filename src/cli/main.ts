@@ -1,0 +1,174 @@
+// The `ringstore` command: `server` runs one node, `dev` a local cluster of
+// node processes, `bench` the load benchmark.
+
+import { Command, InvalidArgumentError, Option } from 'commander';
+import path from 'node:path';
+import { ConfigError, loadConfig, type RawConfig } from '../node/config.js';
+import { startNode, stopOnSignals } from '../node/node.js';
+import { startDevCluster, type DevCluster } from './dev.js';
+
+function int(name: string, min: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+    return n;
+  };
+}
+
+const program = new Command();
+program.name('ringstore').description('A Dynamo-style distributed object and key-value store').showHelpAfterError();
+
+interface ServerFlags {
+  config?: string;
+  id?: string;
+  zone?: string;
+  weight?: string;
+  data?: string;
+  http?: string;
+  grpc?: string;
+  advertiseHttp?: string;
+  advertiseGrpc?: string;
+  members?: string;
+  partitions?: string;
+  quorum?: string;
+  maxObjectSize?: string;
+  logLevel?: string;
+  exitWithParent?: boolean;
+}
+
+program
+  .command('server')
+  .description('run one node of a cluster (settings: flags > RINGSTORE_* environment > --config file > defaults)')
+  .option('-c, --config <file>', 'JSON config file (env RINGSTORE_CONFIG)')
+  .option('--id <id>', 'node id, stable across restarts (env RINGSTORE_ID; default n1)')
+  .option('--zone <zone>', 'failure domain; replicas prefer distinct zones (env RINGSTORE_ZONE; default "default")')
+  .option('--weight <w>', 'relative capacity (env RINGSTORE_WEIGHT; default 1)')
+  .option('-d, --data <dir>', 'data folder (env RINGSTORE_DATA; default ./.data/<id>)')
+  .option('--http <addr>', 'HTTP listen host:port (env RINGSTORE_HTTP; default 0.0.0.0:9001)')
+  .option('--grpc <addr>', 'gRPC listen host:port (env RINGSTORE_GRPC; default 0.0.0.0:9101)')
+  .option('--advertise-http <addr>', 'host:port clients use to reach this node (env RINGSTORE_ADVERTISE_HTTP)')
+  .option('--advertise-grpc <addr>', 'host:port other nodes dial (env RINGSTORE_ADVERTISE_GRPC)')
+  .option('--members <list>', 'initial members: "n1=host:9101,n2=host:9101" or a JSON array of {id,grpc,http,zone,weight} (env RINGSTORE_MEMBERS)')
+  .option('--partitions <n>', 'ring partitions, a power of two, the same on every node (env RINGSTORE_PARTITIONS; default 1024)')
+  .option('--quorum <n,r,w>', 'default N,R,W for new buckets (env RINGSTORE_QUORUM; default 3,2,2)')
+  .option('--max-object-size <size>', 'largest object of the native API (env RINGSTORE_MAX_OBJECT_SIZE; default 16MiB)')
+  .option('--log-level <level>', 'trace|debug|info|warn|error (env RINGSTORE_LOG_LEVEL; default info)')
+  .addOption(new Option('--exit-with-parent', 'stop when the spawning process goes away (used by dev)').hideHelp())
+  .action(async (flags: ServerFlags) => {
+    const raw: RawConfig & { config?: string } = {
+      config: flags.config,
+      id: flags.id,
+      zone: flags.zone,
+      weight: flags.weight,
+      data: flags.data,
+      http: flags.http,
+      grpc: flags.grpc,
+      advertiseHttp: flags.advertiseHttp,
+      advertiseGrpc: flags.advertiseGrpc,
+      members: flags.members,
+      partitions: flags.partitions,
+      quorum: flags.quorum,
+      maxObjectSize: flags.maxObjectSize,
+      logLevel: flags.logLevel,
+    };
+    let config;
+    try {
+      config = loadConfig(raw);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        console.error(`ringstore server: ${err.message}`);
+        process.exit(2);
+      }
+      throw err;
+    }
+    const node = await startNode(config);
+    stopOnSignals(node, { exitWithParent: flags.exitWithParent ?? false });
+  });
+
+program
+  .command('dev')
+  .description('start a local cluster of node processes, with its data in one folder')
+  .option('-n, --nodes <n>', 'number of nodes (default 3, or what the folder was created with)', int('--nodes', 1))
+  .option('-d, --data <dir>', 'cluster folder: data, logs, cluster.json', path.join('.data', 'dev'))
+  .option('--base-port <port>', 'first HTTP port (gRPC: +100); 0 picks free ports (default 9001, or the ports the folder used last)', int('--base-port', 0))
+  .option('--log-level <level>', 'node log level', 'info')
+  .action(async (flags: { nodes?: number; data: string; basePort?: number; logLevel: string }) => {
+    let cluster: DevCluster | undefined;
+    let stopping = false;
+    const stop = (why: string): void => {
+      if (stopping) return;
+      stopping = true;
+      console.error(`ringstore dev: ${why}; stopping the nodes...`);
+      void (cluster?.stop() ?? Promise.resolve()).then(
+        () => {
+          console.error('ringstore dev: stopped; data kept in ' + path.resolve(flags.data));
+          process.exit(0);
+        },
+        (err: unknown) => {
+          console.error(`ringstore dev: stop failed: ${(err as Error).message}`);
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    try {
+      cluster = await startDevCluster({
+        dir: flags.data,
+        ...(flags.nodes !== undefined ? { nodes: flags.nodes } : {}),
+        ...(flags.basePort !== undefined ? { basePort: flags.basePort } : {}),
+        logLevel: flags.logLevel,
+        onUnexpectedExit: (node, code, signal) => {
+          console.error(
+            `ringstore dev: node ${node.id} (pid ${node.pid}) exited unexpectedly (${signal ?? `code ${code}`}); the others keep running. Its log: ${node.log}`,
+          );
+        },
+      });
+    } catch (err) {
+      console.error(`ringstore dev: ${(err as Error).message}`);
+      process.exit(1);
+    }
+    if (stopping) return;
+    const info = {
+      nodes: cluster.nodes.map((n) => ({ id: n.id, pid: n.pid, http: n.http, grpc: n.grpc, data: n.data, log: n.log })),
+      quorum: cluster.quorum,
+    };
+    const a = cluster.nodes[0]!.http;
+    const b = cluster.nodes[1 % cluster.nodes.length]!.http;
+    console.log(JSON.stringify(info, null, 2));
+    console.log(`
+ringstore dev: ${cluster.nodes.length} nodes up; cluster file ${cluster.clusterFile}; node logs in ${path.resolve(flags.data)}/<id>/node.log
+
+Try:
+  curl -X POST ${a}/buckets/photos
+  curl -X PUT --data-binary 'hello ringstore' -H 'content-type: text/plain' ${a}/buckets/photos/notes/hello.txt
+  curl ${b}/buckets/photos/notes/hello.txt
+  curl -H 'accept: application/json' ${b}/buckets/photos/notes/hello.txt
+  curl -F file=@package.json ${a}/buckets/photos/files
+  curl ${a}/buckets/photos
+  curl -X DELETE ${a}/buckets/photos/notes/hello.txt
+
+Ctrl-C stops the cluster; run the same command again to restart it with its data.`);
+  });
+
+program
+  .command('bench')
+  .description('load benchmark: 4 KiB puts then gets against a fresh dev cluster (or --cluster FILE)')
+  .option('-n, --nodes <n>', 'nodes of the dev cluster it starts', int('--nodes', 1), 3)
+  .option('--seconds <s>', 'duration of each phase', int('--seconds', 1), 10)
+  .option('--value-size <bytes>', 'value size', int('--value-size', 1), 4096)
+  .option('--concurrency <list>', 'comma-separated concurrencies', '16,64')
+  .option('--cluster <file>', "use a running cluster's cluster.json instead of starting one")
+  .action(async (flags: { nodes: number; seconds: number; valueSize: number; concurrency: string; cluster?: string }) => {
+    const { bench } = await import('../bench/bench.js');
+    const concurrencies = flags.concurrency.split(',').map((c) => int('--concurrency', 1)(c.trim()));
+    await bench({
+      nodes: flags.nodes,
+      seconds: flags.seconds,
+      valueBytes: flags.valueSize,
+      concurrencies,
+      ...(flags.cluster !== undefined ? { clusterFile: flags.cluster } : {}),
+    });
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,340 @@
+// A node's configuration, from (lowest to highest precedence) defaults, a
+// JSON config file, RINGSTORE_* environment variables and command-line
+// flags. Everything is validated here, once, with messages that name the
+// setting and where it came from; the rest of the server trusts the result.
+
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DEFAULT_QUORUM, type Quorum } from '../coordinator/types.js';
+import { DEFAULT_PARTITIONS } from '../ring/layout.js';
+import type { NodeId } from '../version/dvv.js';
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface MemberConfig {
+  readonly id: NodeId;
+  /** host:port other nodes dial for gRPC. */
+  readonly grpc: string;
+  /** host:port of its HTTP API, when known (informational: clients, dashboards). */
+  readonly http?: string;
+  readonly zone: string;
+  readonly weight: number;
+}
+
+export interface NodeConfig {
+  readonly id: NodeId;
+  readonly zone: string;
+  readonly weight: number;
+  readonly dataDir: string;
+  readonly http: HostPort;
+  readonly grpc: HostPort;
+  /** host:port others should use to reach this node. */
+  readonly advertiseHttp: string;
+  readonly advertiseGrpc: string;
+  /** The initial cluster, this node included. */
+  readonly members: readonly MemberConfig[];
+  readonly partitions: number;
+  /** Defaults for buckets created without their own settings. */
+  readonly quorum: Quorum;
+  /** Largest value the native API accepts in one PUT or uploaded file. */
+  readonly maxObjectBytes: number;
+  readonly logLevel: string;
+}
+
+/** Raw settings as a config file, the environment or flags give them (strings or JSON values). */
+export interface RawConfig {
+  id?: unknown;
+  zone?: unknown;
+  weight?: unknown;
+  data?: unknown;
+  http?: unknown;
+  grpc?: unknown;
+  advertiseHttp?: unknown;
+  advertiseGrpc?: unknown;
+  members?: unknown;
+  partitions?: unknown;
+  quorum?: unknown;
+  maxObjectSize?: unknown;
+  logLevel?: unknown;
+}
+
+export const DEFAULT_HTTP_PORT = 9001;
+export const DEFAULT_GRPC_PORT = 9101;
+export const DEFAULT_MAX_OBJECT_BYTES = 16 * 1024 * 1024;
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** RINGSTORE_* variable for each setting. */
+export const ENV_NAMES: Readonly<Record<keyof RawConfig | 'config', string>> = {
+  config: 'RINGSTORE_CONFIG',
+  id: 'RINGSTORE_ID',
+  zone: 'RINGSTORE_ZONE',
+  weight: 'RINGSTORE_WEIGHT',
+  data: 'RINGSTORE_DATA',
+  http: 'RINGSTORE_HTTP',
+  grpc: 'RINGSTORE_GRPC',
+  advertiseHttp: 'RINGSTORE_ADVERTISE_HTTP',
+  advertiseGrpc: 'RINGSTORE_ADVERTISE_GRPC',
+  members: 'RINGSTORE_MEMBERS',
+  partitions: 'RINGSTORE_PARTITIONS',
+  quorum: 'RINGSTORE_QUORUM',
+  maxObjectSize: 'RINGSTORE_MAX_OBJECT_SIZE',
+  logLevel: 'RINGSTORE_LOG_LEVEL',
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+// Config files may spell a few settings the long way.
+const FILE_ALIASES: Readonly<Record<string, keyof RawConfig>> = {
+  dataDir: 'data',
+  maxObjectBytes: 'maxObjectSize',
+  advertise_http: 'advertiseHttp',
+  advertise_grpc: 'advertiseGrpc',
+  log_level: 'logLevel',
+};
+
+export function readConfigFile(file: string): RawConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${file} must hold a JSON object`);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+    const name = FILE_ALIASES[k] ?? k;
+    if (!(name in ENV_NAMES) || name === 'config') throw new ConfigError(`config file ${file}: unknown setting ${JSON.stringify(k)}`);
+    out[name] = v;
+  }
+  // Relative data paths in a file are relative to the file, not to wherever the server starts.
+  if (typeof out['data'] === 'string' && !path.isAbsolute(out['data'])) out['data'] = path.resolve(path.dirname(file), out['data']);
+  return out as RawConfig;
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv): RawConfig {
+  const out: Record<string, unknown> = {};
+  for (const [name, variable] of Object.entries(ENV_NAMES)) {
+    if (name === 'config') continue;
+    const v = env[variable];
+    if (v !== undefined && v !== '') out[name] = v;
+  }
+  return out as RawConfig;
+}
+
+/**
+ * Merges the sources (flags over environment over file over defaults) and
+ * validates the result. `flags.config` or RINGSTORE_CONFIG names the file.
+ */
+export function loadConfig(flags: RawConfig & { config?: string }, env: NodeJS.ProcessEnv = process.env): NodeConfig {
+  const file = flags.config ?? env[ENV_NAMES.config];
+  const fromFile = file ? readConfigFile(file) : {};
+  const merged: RawConfig = { ...fromFile, ...configFromEnv(env), ...stripUndefined(flags) };
+  delete (merged as { config?: unknown }).config;
+  return resolveConfig(merged);
+}
+
+function stripUndefined(o: RawConfig): RawConfig {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
+  return out as RawConfig;
+}
+
+export function resolveConfig(raw: RawConfig): NodeConfig {
+  const id = str(raw.id, 'id') ?? 'n1';
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(id)) throw new ConfigError(`id ${JSON.stringify(id)}: use 1-63 letters, digits, dots, underscores or hyphens`);
+  const http = parseListen(raw.http, 'http', DEFAULT_HTTP_PORT);
+  const grpc = parseListen(raw.grpc, 'grpc', DEFAULT_GRPC_PORT);
+  const advertiseHttp = str(raw.advertiseHttp, 'advertiseHttp') ?? advertiseFor(http);
+  const advertiseGrpc = str(raw.advertiseGrpc, 'advertiseGrpc') ?? advertiseFor(grpc);
+  checkHostPort(advertiseHttp, 'advertiseHttp');
+  checkHostPort(advertiseGrpc, 'advertiseGrpc');
+  const zoneGiven = str(raw.zone, 'zone');
+  const weightGiven = raw.weight === undefined ? undefined : num(raw.weight, 'weight', { min: 0.001 });
+
+  const members = parseMembers(raw.members);
+  const me = members.find((m) => m.id === id);
+  let zone = zoneGiven ?? 'default';
+  let weight = weightGiven ?? 1;
+  if (me === undefined) {
+    members.push({ id, grpc: advertiseGrpc, http: advertiseHttp, zone, weight });
+  } else {
+    // Every node must compute the same ring, so the member list is the truth
+    // about this node too; a flag that contradicts it is a mistake.
+    if (zoneGiven !== undefined && zoneGiven !== me.zone) throw new ConfigError(`zone ${zoneGiven} contradicts the member list, which gives ${id} zone ${me.zone}`);
+    if (weightGiven !== undefined && weightGiven !== me.weight) throw new ConfigError(`weight ${weightGiven} contradicts the member list, which gives ${id} weight ${me.weight}`);
+    zone = me.zone;
+    weight = me.weight;
+  }
+  members.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+
+  const partitions = raw.partitions === undefined ? DEFAULT_PARTITIONS : num(raw.partitions, 'partitions', { min: 1, integer: true });
+  if ((partitions & (partitions - 1)) !== 0 || partitions > 1 << 20) throw new ConfigError(`partitions ${partitions}: must be a power of two, at most 1048576`);
+
+  const quorum = parseQuorum(raw.quorum);
+  const maxObjectBytes = raw.maxObjectSize === undefined ? DEFAULT_MAX_OBJECT_BYTES : parseSize(raw.maxObjectSize, 'maxObjectSize');
+  const logLevel = str(raw.logLevel, 'logLevel') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`logLevel ${logLevel}: one of ${LOG_LEVELS.join(', ')}`);
+  const dataDir = path.resolve(str(raw.data, 'data') ?? path.join('.data', id));
+
+  return { id, zone, weight, dataDir, http, grpc, advertiseHttp, advertiseGrpc, members, partitions, quorum, maxObjectBytes, logLevel };
+}
+
+// ---------------------------------------------------------------------------
+
+function str(v: unknown, name: string): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'number') return String(v);
+  if (typeof v !== 'string') throw new ConfigError(`${name}: expected a string, got ${JSON.stringify(v)}`);
+  return v.trim() === '' ? undefined : v.trim();
+}
+
+function num(v: unknown, name: string, opts: { min?: number; integer?: boolean } = {}): number {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  if (!Number.isFinite(n) || (opts.integer && !Number.isInteger(n)) || (opts.min !== undefined && n < opts.min)) {
+    throw new ConfigError(`${name}: expected ${opts.integer ? 'an integer' : 'a number'}${opts.min !== undefined ? ` >= ${opts.min}` : ''}, got ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
+/** "host:port", ":port", "port" or "[v6]:port". */
+export function parseHostPort(text: string, defaultHost: string): HostPort | undefined {
+  const t = text.trim();
+  let host = defaultHost;
+  let portText = t;
+  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(t);
+  if (v6) {
+    host = v6[1] as string;
+    portText = v6[2] as string;
+  } else if (t.includes(':')) {
+    const i = t.lastIndexOf(':');
+    host = t.slice(0, i) || defaultHost;
+    portText = t.slice(i + 1);
+  }
+  if (!/^\d{1,5}$/.test(portText)) return undefined;
+  const port = Number(portText);
+  if (port > 65535) return undefined;
+  return { host, port };
+}
+
+function parseListen(v: unknown, name: string, defaultPort: number): HostPort {
+  const text = str(v, name);
+  if (text === undefined) return { host: '0.0.0.0', port: defaultPort };
+  const hp = parseHostPort(text, '0.0.0.0');
+  if (hp === undefined) throw new ConfigError(`${name}: expected host:port or a port, got ${JSON.stringify(text)}`);
+  return hp;
+}
+
+function checkHostPort(text: string, name: string): void {
+  const hp = parseHostPort(text, '');
+  if (hp === undefined || hp.host === '' || hp.port === 0) throw new ConfigError(`${name}: expected host:port with a real port, got ${JSON.stringify(text)}`);
+}
+
+function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Where others reach a listener by default: a wildcard listener is advertised under the host name. */
+function advertiseFor(l: HostPort): string {
+  const wildcard = l.host === '0.0.0.0' || l.host === '::' || l.host === '';
+  return formatHostPort(wildcard ? os.hostname() : l.host, l.port);
+}
+
+/**
+ * The member list: a JSON array of { id, grpc, http?, zone?, weight? }, or
+ * the compact form "n1=10.0.0.1:9101,n2=10.0.0.2:9101" (zone "default",
+ * weight 1).
+ */
+export function parseMembers(v: unknown): MemberConfig[] {
+  if (v === undefined || v === null || v === '') return [];
+  let list: unknown = v;
+  if (typeof v === 'string') {
+    const t = v.trim();
+    if (t.startsWith('[')) {
+      try {
+        list = JSON.parse(t);
+      } catch (err) {
+        throw new ConfigError(`members: not valid JSON: ${(err as Error).message}`);
+      }
+    } else {
+      list = t
+        .split(',')
+        .map((e) => e.trim())
+        .filter((e) => e !== '')
+        .map((e) => {
+          const eq = e.indexOf('=');
+          if (eq <= 0) throw new ConfigError(`members: expected id=host:port, got ${JSON.stringify(e)}`);
+          return { id: e.slice(0, eq), grpc: e.slice(eq + 1) };
+        });
+    }
+  }
+  if (!Array.isArray(list)) throw new ConfigError('members: expected a list');
+  const out: MemberConfig[] = [];
+  const seen = new Set<string>();
+  for (const item of list) {
+    if (item === null || typeof item !== 'object') throw new ConfigError(`members: expected objects, got ${JSON.stringify(item)}`);
+    const m = item as Record<string, unknown>;
+    const id = str(m['id'], 'members[].id');
+    const grpc = str(m['grpc'], 'members[].grpc');
+    if (id === undefined || grpc === undefined) throw new ConfigError(`members: each member needs an id and a grpc address: ${JSON.stringify(item)}`);
+    if (seen.has(id)) throw new ConfigError(`members: ${id} is listed twice`);
+    seen.add(id);
+    checkHostPort(grpc, `members ${id} grpc`);
+    const http = str(m['http'], 'members[].http');
+    const member: MemberConfig = {
+      id,
+      grpc,
+      zone: str(m['zone'], 'members[].zone') ?? 'default',
+      weight: m['weight'] === undefined ? 1 : num(m['weight'], `members ${id} weight`, { min: 0.001 }),
+      ...(http !== undefined ? { http } : {}),
+    };
+    out.push(member);
+  }
+  return out;
+}
+
+/** "n,r,w" (e.g. "3,2,2") or { n, r, w } with any subset given. */
+export function parseQuorum(v: unknown): Quorum {
+  if (v === undefined || v === null || v === '') return DEFAULT_QUORUM;
+  let parts: Partial<Record<'n' | 'r' | 'w', unknown>>;
+  if (typeof v === 'string') {
+    const xs = v.split(',').map((x) => x.trim());
+    if (xs.length !== 3) throw new ConfigError(`quorum: expected n,r,w such as 3,2,2, got ${JSON.stringify(v)}`);
+    parts = { n: xs[0], r: xs[1], w: xs[2] };
+  } else if (typeof v === 'object') {
+    parts = v as Record<string, unknown>;
+  } else {
+    throw new ConfigError(`quorum: expected n,r,w, got ${JSON.stringify(v)}`);
+  }
+  const q: Quorum = {
+    n: parts.n === undefined ? DEFAULT_QUORUM.n : num(parts.n, 'quorum n', { min: 1, integer: true }),
+    r: parts.r === undefined ? DEFAULT_QUORUM.r : num(parts.r, 'quorum r', { min: 1, integer: true }),
+    w: parts.w === undefined ? DEFAULT_QUORUM.w : num(parts.w, 'quorum w', { min: 1, integer: true }),
+  };
+  if (q.r > q.n || q.w > q.n) throw new ConfigError(`quorum: r and w must not exceed n (got n=${q.n} r=${q.r} w=${q.w})`);
+  return q;
+}
+
+const UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3 };
+
+/** A byte count: 16777216, "16MiB", "16 MB", "512k". */
+export function parseSize(v: unknown, name: string): number {
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v > 0) return v;
+  const m = typeof v === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(v) : null;
+  const unit = m ? UNITS[(m[2] as string).toLowerCase()] : undefined;
+  if (!m || unit === undefined) throw new ConfigError(`${name}: expected a size such as 16MiB, got ${JSON.stringify(v)}`);
+  const bytes = Math.floor(Number(m[1]) * unit);
+  if (!(bytes > 0)) throw new ConfigError(`${name}: must be positive`);
+  return bytes;
+}

@@ -1,0 +1,242 @@
+// One running node: the real effects (LMDB, gRPC, the system clock, crypto
+// randomness) wired to the protocol pieces (ring, coordinator, bucket
+// catalog, liveness) and the HTTP front. Everything a node owns is closed
+// by stop(), in the order that loses nothing: stop taking requests, let
+// the ones in flight finish, then close the network and the store.
+
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino, type Logger } from 'pino';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { createHttpServer } from '../api/http.js';
+import { createNativeApi } from '../api/native.js';
+import { BucketCatalog } from '../coordinator/buckets.js';
+import { Coordinator } from '../coordinator/coordinator.js';
+import type { Quorum } from '../coordinator/types.js';
+import { PassiveLiveness } from '../membership/liveness.js';
+import type { Layout } from '../ring/layout.js';
+import { Ring } from '../ring/ring.js';
+import { openLmdbStore } from '../store/lmdb-store.js';
+import type { ReplicaStore } from '../store/store.js';
+import { createGrpcTransport, type GrpcTransport } from '../transport/grpc.js';
+import type { NodeConfig } from './config.js';
+import { cryptoRandom, systemClock } from './real-runtime.js';
+
+export interface RunningNode {
+  readonly config: NodeConfig;
+  readonly logger: Logger;
+  /** Actual bound ports (differ from the config when it asked for port 0). */
+  readonly httpPort: number;
+  readonly grpcPort: number;
+  readonly coordinator: Coordinator;
+  readonly buckets: BucketCatalog;
+  readonly registry: Registry;
+  /** Graceful and idempotent: closes HTTP (waiting briefly for requests in flight), the transport, then the store. */
+  stop(): Promise<void>;
+}
+
+export interface StartNodeOptions {
+  /** A logger to use instead of a new pino logger on stdout. */
+  readonly logger?: Logger;
+  /** How long stop() lets HTTP requests in flight finish before cutting them. */
+  readonly drainMs?: number;
+}
+
+/** The cluster-wide default quorum, clamped to what a cluster this small can give. */
+export function clampQuorum(q: Quorum, nodes: number): Quorum {
+  const n = Math.max(1, Math.min(q.n, nodes));
+  return { n, r: Math.min(q.r, n), w: Math.min(q.w, n) };
+}
+
+export function layoutOf(config: NodeConfig): Layout {
+  return { epoch: 1, partitions: config.partitions, nodes: config.members.map((m) => ({ id: m.id, zone: m.zone, weight: m.weight })) };
+}
+
+export async function startNode(config: NodeConfig, opts: StartNodeOptions = {}): Promise<RunningNode> {
+  const logger = opts.logger ?? pino({ level: config.logLevel, base: { node: config.id } });
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const undo = async (): Promise<void> => {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        logger.warn({ err }, 'cleanup failed');
+      }
+    }
+  };
+
+  try {
+    mkdirSync(config.dataDir, { recursive: true });
+    const store: ReplicaStore = await openLmdbStore(config.dataDir);
+    cleanups.push(() => store.close());
+
+    const peers = new Map(config.members.filter((m) => m.id !== config.id).map((m) => [m.id, m.grpc] as const));
+    const transport: GrpcTransport = await createGrpcTransport({
+      self: config.id,
+      listen: `${config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host}:${config.grpc.port}`,
+      peers,
+      log: (msg) => logger.debug({ component: 'transport' }, msg),
+    });
+    cleanups.push(() => transport.close());
+
+    const layout = layoutOf(config);
+    const ring = new Ring(layout);
+    const clusterSize = layout.nodes.length;
+    const defaultQuorum = clampQuorum(config.quorum, clusterSize);
+
+    const liveness = new PassiveLiveness(systemClock, (node) =>
+      transport.request(node, { type: 'ping' }, 1000).then(
+        () => true,
+        () => false,
+      ),
+    );
+    cleanups.push(() => liveness.stop());
+
+    const registry = new Registry();
+    registry.setDefaultLabels({ node: config.id });
+    collectDefaultMetrics({ register: registry });
+    const readRepairs = new Counter({ name: 'ringstore_read_repairs_total', help: 'Stale replicas repaired after a read', registers: [registry] });
+    const hintedWrites = new Counter({ name: 'ringstore_hinted_writes_total', help: 'Writes sent to a fallback node in place of an owner', registers: [registry] });
+    new Gauge({
+      name: 'ringstore_nodes_believed_down',
+      help: 'Members this node currently believes down',
+      registers: [registry],
+      collect() {
+        this.set(liveness.downNodes().length);
+      },
+    });
+
+    const coordinator = new Coordinator({
+      self: config.id,
+      store,
+      transport,
+      clock: systemClock,
+      random: cryptoRandom,
+      ring: () => ring,
+      liveness,
+      config: { defaultQuorum },
+      events: {
+        readRepair: () => readRepairs.inc(),
+        hintedWrite: () => hintedWrites.inc(),
+      },
+    });
+    transport.serve(coordinator.handle);
+    const buckets = new BucketCatalog(coordinator, systemClock);
+
+    const native = createNativeApi({
+      self: config.id,
+      coordinator,
+      buckets,
+      clusterSize: () => clusterSize,
+      defaultQuorum,
+      maxObjectBytes: config.maxObjectBytes,
+      onInternalError: (err, what) => logger.error({ err }, `internal error in ${what}`),
+    });
+    const server = createHttpServer({
+      self: config.id,
+      logger,
+      registry,
+      mounts: [{ prefix: '/buckets', handler: native }],
+      health: () => ({ zone: config.zone, http: config.advertiseHttp, grpc: config.advertiseGrpc, members: clusterSize, down: liveness.downNodes() }),
+    });
+    await listen(server, config.http.host, config.http.port);
+    const httpPort = (server.address() as AddressInfo).port;
+    cleanups.push(() => closeHttp(server, opts.drainMs ?? 5000));
+
+    logger.info(
+      {
+        http: `${config.http.host}:${httpPort}`,
+        grpc: `${config.grpc.host}:${transport.boundPort}`,
+        data: config.dataDir,
+        members: config.members.map((m) => m.id),
+        partitions: config.partitions,
+        quorum: defaultQuorum,
+      },
+      'node started',
+    );
+
+    let stopping: Promise<void> | undefined;
+    return {
+      config,
+      logger,
+      httpPort,
+      grpcPort: transport.boundPort,
+      coordinator,
+      buckets,
+      registry,
+      stop: () => {
+        stopping ??= (async () => {
+          logger.info('node stopping');
+          await undo();
+          logger.info('node stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/** Stops accepting, lets requests in flight finish for up to drainMs, then cuts what remains. */
+function closeHttp(server: Server, drainMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const cut = setTimeout(() => server.closeAllConnections(), drainMs);
+    cut.unref();
+    server.close(() => {
+      clearTimeout(cut);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+/**
+ * Stops the node on SIGTERM or SIGINT (a second signal exits at once), and
+ * when `exitWithParent` is set, when the parent process that spawned this one
+ * over IPC goes away (`ringstore dev`), so a killed dev cluster leaves no
+ * orphans.
+ */
+export function stopOnSignals(node: RunningNode, opts: { exitWithParent?: boolean } = {}): void {
+  let signalled = false;
+  const shutdown = (why: string): void => {
+    if (signalled) {
+      node.logger.warn({ why }, 'second stop request: exiting now');
+      process.exit(1);
+    }
+    signalled = true;
+    node.logger.info({ why }, 'stopping');
+    const force = setTimeout(() => {
+      node.logger.error('stop took too long: exiting');
+      process.exit(1);
+    }, 15_000);
+    force.unref();
+    node.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        node.logger.error({ err }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  if (opts.exitWithParent && process.send !== undefined) {
+    process.on('disconnect', () => shutdown('parent exited'));
+    // The IPC channel must not by itself keep this process alive.
+    (process as unknown as { channel?: { unref(): void } }).channel?.unref();
+  }
+}

@@ -1,0 +1,109 @@
+// Real clusters for integration tests: separate `ringstore server` processes
+// on loopback, started the way `ringstore dev` starts them (same code), in a
+// temporary folder, on free ports. Plus waitFor, the only way tests wait:
+// poll a condition under a generous deadline, never sleep a fixed time.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startDevCluster, type DevNode } from '../../src/cli/dev.js';
+import type { Quorum } from '../../src/coordinator/types.js';
+
+export interface TestNode {
+  readonly id: string;
+  /** http://127.0.0.1:PORT */
+  readonly http: string;
+  readonly grpc: string;
+  /** 0 while stopped. */
+  readonly pid: number;
+  readonly log: string;
+}
+
+export interface TestCluster {
+  readonly dir: string;
+  /** Live view: pids change after restart. */
+  readonly nodes: readonly TestNode[];
+  readonly quorum: Quorum;
+  /** Sends `signal` (default SIGKILL) to the node and waits for it to exit. */
+  kill(id: string, signal?: NodeJS.Signals): Promise<void>;
+  /** Starts the node again on the same ports and data; resolves once it answers /health. */
+  restart(id: string): Promise<TestNode>;
+  /** Stops every node; removes the folder if the helper created it. */
+  stop(): Promise<void>;
+}
+
+export interface StartClusterOptions {
+  readonly nodes?: number;
+  /** Use (and keep) this folder instead of a fresh temporary one. */
+  readonly dir?: string;
+  readonly quorum?: Quorum;
+  readonly logLevel?: string;
+}
+
+export async function startCluster(opts: StartClusterOptions = {}): Promise<TestCluster> {
+  const ownDir = opts.dir === undefined;
+  const dir = opts.dir ?? mkdtempSync(path.join(os.tmpdir(), 'ringstore-test-'));
+  const unexpected: string[] = [];
+  let cluster;
+  try {
+    cluster = await startDevCluster({
+      dir,
+      nodes: opts.nodes ?? 3,
+      basePort: 0,
+      logLevel: opts.logLevel ?? 'info',
+      healthTimeoutMs: 90_000,
+      ...(opts.quorum !== undefined ? { quorum: opts.quorum } : {}),
+      onUnexpectedExit: (node: DevNode, code, signal) => {
+        const line = `node ${node.id} exited unexpectedly (${signal ?? `code ${code}`}); log: ${node.log}`;
+        unexpected.push(line);
+        process.stderr.write(`[cluster helper] ${line}\n`);
+      },
+    });
+  } catch (err) {
+    if (ownDir) rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const dev = cluster;
+  return {
+    dir,
+    nodes: dev.nodes,
+    quorum: dev.quorum,
+    kill: (id, signal = 'SIGKILL') => dev.kill(id, signal),
+    restart: (id) => dev.restart(id),
+    stop: async () => {
+      await dev.stop();
+      // Keep the logs of a run where a node died on its own: they are the bug report.
+      if (!ownDir) return;
+      if (unexpected.length === 0 && process.env['RINGSTORE_KEEP_TEST_DATA'] === undefined) rmSync(dir, { recursive: true, force: true });
+      else process.stderr.write(`[cluster helper] cluster folder kept: ${dir}\n`);
+    },
+  };
+}
+
+export interface WaitForOptions {
+  /** Default 30 s: generous, since CI machines stall. */
+  readonly timeoutMs?: number;
+  /** What is awaited, for the timeout message. */
+  readonly what: string;
+  readonly intervalMs?: number;
+}
+
+/** Polls `cond` until it returns true (a throw counts as false) or the deadline passes. */
+export async function waitFor(cond: () => boolean | Promise<boolean>, opts: WaitForOptions): Promise<void> {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      if (await cond()) return;
+      lastError = undefined;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      const why = lastError === undefined ? '' : ` (last attempt threw: ${lastError instanceof Error ? lastError.message : String(lastError)})`;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${opts.what}${why}`);
+    }
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
+  }
+}
