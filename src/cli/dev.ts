@@ -11,7 +11,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Quorum } from '../coordinator/types.js';
 import { DEFAULT_PARTITIONS } from '../ring/layout.js';
-import { DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT } from '../node/config.js';
+import { DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, DEFAULT_S3_PORT } from '../node/config.js';
+import { credentialsFromEnv } from '../s3/credentials.js';
 
 export interface DevClusterOptions {
   readonly dir: string;
@@ -41,8 +42,11 @@ export interface DevNode {
   readonly http: string;
   /** 127.0.0.1:PORT */
   readonly grpc: string;
+  /** http://127.0.0.1:PORT of the S3 API */
+  readonly s3: string;
   readonly httpPort: number;
   readonly grpcPort: number;
+  readonly s3Port: number;
   /** The node's LMDB folder. */
   readonly data: string;
   readonly log: string;
@@ -66,7 +70,7 @@ export interface DevCluster {
 interface DevState {
   readonly version: 1;
   readonly partitions: number;
-  readonly nodes: readonly { readonly id: string; readonly httpPort: number; readonly grpcPort: number }[];
+  readonly nodes: readonly { readonly id: string; readonly httpPort: number; readonly grpcPort: number; readonly s3Port?: number }[];
 }
 
 const STATE_FILE = 'dev-state.json';
@@ -211,18 +215,21 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
 
     // Ports: remembered ones first, then the requested base, then any free one.
     const taken = new Set<number>();
-    const ports: { id: string; httpPort: number; grpcPort: number }[] = [];
+    const ports: { id: string; httpPort: number; grpcPort: number; s3Port: number }[] = [];
     for (let i = 0; i < count; i++) {
       const id = `n${i + 1}`;
       const prev = previous?.nodes.find((n) => n.id === id);
       const base = opts.basePort;
       const wantHttp = base === undefined ? (prev?.httpPort ?? DEFAULT_HTTP_PORT + i) : base === 0 ? prev?.httpPort : base + i;
       const wantGrpc = base === undefined ? (prev?.grpcPort ?? DEFAULT_GRPC_PORT + i) : base === 0 ? prev?.grpcPort : base + 100 + i;
-      ports.push({ id, httpPort: await choosePort(wantHttp, taken), grpcPort: await choosePort(wantGrpc, taken) });
+      const wantS3 = base === undefined ? (prev?.s3Port ?? DEFAULT_S3_PORT + i) : base === 0 ? prev?.s3Port : base + 200 + i;
+      ports.push({ id, httpPort: await choosePort(wantHttp, taken), grpcPort: await choosePort(wantGrpc, taken), s3Port: await choosePort(wantS3, taken) });
     }
     const state: DevState = { version: 1, partitions, nodes: ports };
     writeJsonAtomic(path.join(dir, STATE_FILE), state);
 
+    // The S3 key every node accepts: RINGSTORE_ACCESS_KEY / RINGSTORE_SECRET_KEY of the caller, or the dev default.
+    const credentials = credentialsFromEnv(process.env);
     const members = ports.map((p) => ({ id: p.id, grpc: `127.0.0.1:${p.grpcPort}`, http: `127.0.0.1:${p.httpPort}`, zone: 'local', weight: 1 }));
     const nodes: DevNode[] = ports.map((p) => {
       const home = path.join(dir, p.id);
@@ -232,8 +239,10 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
         pid: 0,
         http: `http://127.0.0.1:${p.httpPort}`,
         grpc: `127.0.0.1:${p.grpcPort}`,
+        s3: `http://127.0.0.1:${p.s3Port}`,
         httpPort: p.httpPort,
         grpcPort: p.grpcPort,
+        s3Port: p.s3Port,
         data: path.join(home, 'data'),
         log: path.join(home, 'node.log'),
         configFile: path.join(home, 'config.json'),
@@ -252,6 +261,9 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
         partitions,
         quorum,
         logLevel: opts.logLevel ?? 'info',
+        s3: `127.0.0.1:${p.s3Port}`,
+        accessKey: credentials.accessKey,
+        secretKey: credentials.secretKey,
       });
       return node;
     });
@@ -259,7 +271,9 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
     const clusterFile = path.join(dir, 'cluster.json');
     const writeClusterFile = (): void => {
       writeJsonAtomic(clusterFile, {
-        nodes: nodes.map((n) => ({ id: n.id, pid: n.pid, http: n.http, grpc: n.grpc, data: n.data, log: n.log, running: n.running })),
+        nodes: nodes.map((n) => ({ id: n.id, pid: n.pid, http: n.http, grpc: n.grpc, s3: n.s3, data: n.data, log: n.log, running: n.running })),
+        access_key: credentials.accessKey,
+        secret_key: credentials.secretKey,
         quorum,
         partitions,
         dir,
