@@ -19,9 +19,9 @@ export interface DevClusterOptions {
   /** Default: as many as the directory was created with, else 3. */
   readonly nodes?: number;
   /**
-   * First HTTP port (gRPC ports start 100 above). Default: the ports this
-   * directory used last time, else 9001/9101. 0: any free ports. A busy
-   * port is replaced by a free one either way.
+   * First HTTP port (gRPC ports start 100 above, S3 ports 200 above).
+   * Default: the ports this directory used last time, else 9001/9101/9201.
+   * 0: any free ports. A busy port is replaced by a free one either way.
    */
   readonly basePort?: number;
   readonly logLevel?: string;
@@ -59,6 +59,9 @@ export interface DevCluster {
   readonly clusterFile: string;
   readonly nodes: readonly DevNode[];
   readonly quorum: Quorum;
+  /** The S3 key every node accepts. */
+  readonly accessKey: string;
+  readonly secretKey: string;
   /** Sends `signal` (default SIGKILL) to one node and waits until it has exited. */
   kill(id: string, signal?: NodeJS.Signals): Promise<void>;
   /** Starts a stopped node again (stopping it first if it runs) and waits until it answers /health. */
@@ -377,6 +380,8 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
       clusterFile,
       nodes,
       quorum,
+      accessKey: credentials.accessKey,
+      secretKey: credentials.secretKey,
       kill,
       restart: async (id: string): Promise<DevNode> => {
         const node = find(id);

@@ -33,6 +33,9 @@ interface ServerFlags {
   quorum?: string;
   maxObjectSize?: string;
   logLevel?: string;
+  s3?: string;
+  accessKey?: string;
+  secretKey?: string;
   exitWithParent?: boolean;
 }
 
@@ -46,6 +49,9 @@ program
   .option('-d, --data <dir>', 'data folder (env RINGSTORE_DATA; default ./.data/<id>)')
   .option('--http <addr>', 'HTTP listen host:port (env RINGSTORE_HTTP; default 0.0.0.0:9001)')
   .option('--grpc <addr>', 'gRPC listen host:port (env RINGSTORE_GRPC; default 0.0.0.0:9101)')
+  .option('--s3 <addr>', 'S3 API listen host:port (env RINGSTORE_S3; default 0.0.0.0:9201)')
+  .option('--access-key <key>', 'S3 access key id (env RINGSTORE_ACCESS_KEY; default the dev key)')
+  .option('--secret-key <secret>', 'S3 secret key (env RINGSTORE_SECRET_KEY; default the dev secret)')
   .option('--advertise-http <addr>', 'host:port clients use to reach this node (env RINGSTORE_ADVERTISE_HTTP)')
   .option('--advertise-grpc <addr>', 'host:port other nodes dial (env RINGSTORE_ADVERTISE_GRPC)')
   .option('--members <list>', 'initial members: "n1=host:9101,n2=host:9101" or a JSON array of {id,grpc,http,zone,weight} (env RINGSTORE_MEMBERS)')
@@ -70,6 +76,9 @@ program
       quorum: flags.quorum,
       maxObjectSize: flags.maxObjectSize,
       logLevel: flags.logLevel,
+      s3: flags.s3,
+      accessKey: flags.accessKey,
+      secretKey: flags.secretKey,
     };
     let config;
     try {
@@ -130,7 +139,9 @@ program
     }
     if (stopping) return;
     const info = {
-      nodes: cluster.nodes.map((n) => ({ id: n.id, pid: n.pid, http: n.http, grpc: n.grpc, data: n.data, log: n.log })),
+      nodes: cluster.nodes.map((n) => ({ id: n.id, pid: n.pid, http: n.http, s3: n.s3, grpc: n.grpc, data: n.data, log: n.log })),
+      access_key: cluster.accessKey,
+      secret_key: cluster.secretKey,
       quorum: cluster.quorum,
     };
     const a = cluster.nodes[0]!.http;
@@ -147,6 +158,9 @@ Try:
   curl -F file=@package.json ${a}/buckets/photos/files
   curl ${a}/buckets/photos
   curl -X DELETE ${a}/buckets/photos/notes/hello.txt
+
+S3 on every node (first: ${cluster.nodes[0]!.s3}), access key ${cluster.accessKey}, secret key ${cluster.secretKey}:
+  AWS_ACCESS_KEY_ID=${cluster.accessKey} AWS_SECRET_ACCESS_KEY=${cluster.secretKey} aws --endpoint-url ${cluster.nodes[0]!.s3} s3 ls
 
 Ctrl-C stops the cluster; run the same command again to restart it with its data.`);
   });

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { DEFAULT_QUORUM, type Quorum } from '../coordinator/types.js';
 import { DEFAULT_PARTITIONS } from '../ring/layout.js';
 import type { NodeId } from '../version/dvv.js';
+import { DEV_ACCESS_KEY, DEV_SECRET_KEY } from '../s3/credentials.js';
 
 export interface HostPort {
   readonly host: string;
@@ -43,6 +44,11 @@ export interface NodeConfig {
   /** Largest value the native API accepts in one PUT or uploaded file. */
   readonly maxObjectBytes: number;
   readonly logLevel: string;
+  /** Where the S3 API listens. */
+  readonly s3: HostPort;
+  /** The configured S3 access key (more are created at run time; see src/s3/credentials.ts). */
+  readonly accessKey: string;
+  readonly secretKey: string;
 }
 
 /** Raw settings as a config file, the environment or flags give them (strings or JSON values). */
@@ -60,10 +66,14 @@ export interface RawConfig {
   quorum?: unknown;
   maxObjectSize?: unknown;
   logLevel?: unknown;
+  s3?: unknown;
+  accessKey?: unknown;
+  secretKey?: unknown;
 }
 
 export const DEFAULT_HTTP_PORT = 9001;
 export const DEFAULT_GRPC_PORT = 9101;
+export const DEFAULT_S3_PORT = 9201;
 export const DEFAULT_MAX_OBJECT_BYTES = 16 * 1024 * 1024;
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
@@ -83,6 +93,9 @@ export const ENV_NAMES: Readonly<Record<keyof RawConfig | 'config', string>> = {
   quorum: 'RINGSTORE_QUORUM',
   maxObjectSize: 'RINGSTORE_MAX_OBJECT_SIZE',
   logLevel: 'RINGSTORE_LOG_LEVEL',
+  s3: 'RINGSTORE_S3',
+  accessKey: 'RINGSTORE_ACCESS_KEY',
+  secretKey: 'RINGSTORE_SECRET_KEY',
 };
 
 export class ConfigError extends Error {
@@ -96,6 +109,8 @@ const FILE_ALIASES: Readonly<Record<string, keyof RawConfig>> = {
   advertise_http: 'advertiseHttp',
   advertise_grpc: 'advertiseGrpc',
   log_level: 'logLevel',
+  access_key: 'accessKey',
+  secret_key: 'secretKey',
 };
 
 export function readConfigFile(file: string): RawConfig {
@@ -188,7 +203,11 @@ export function resolveConfig(raw: RawConfig): NodeConfig {
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`logLevel ${logLevel}: one of ${LOG_LEVELS.join(', ')}`);
   const dataDir = path.resolve(str(raw.data, 'data') ?? path.join('.data', id));
 
-  return { id, zone, weight, dataDir, http, grpc, advertiseHttp, advertiseGrpc, members, partitions, quorum, maxObjectBytes, logLevel };
+  const s3 = parseListen(raw.s3, 's3', DEFAULT_S3_PORT);
+  const accessKey = str(raw.accessKey, 'accessKey') ?? DEV_ACCESS_KEY;
+  const secretKey = str(raw.secretKey, 'secretKey') ?? DEV_SECRET_KEY;
+
+  return { id, zone, weight, dataDir, http, grpc, advertiseHttp, advertiseGrpc, members, partitions, quorum, maxObjectBytes, logLevel, s3, accessKey, secretKey };
 }
 
 // ---------------------------------------------------------------------------

@@ -22,6 +22,9 @@ import type { ReplicaStore } from '../store/store.js';
 import { createGrpcTransport, type GrpcTransport } from '../transport/grpc.js';
 import type { NodeConfig } from './config.js';
 import { cryptoRandom, systemClock } from './real-runtime.js';
+import { createS3Server } from '../s3/server.js';
+import { DEFAULT_OWNER, RingCredentialStore } from '../s3/credentials.js';
+import { transportReplicaReader } from '../s3/replica-reader.js';
 
 export interface RunningNode {
   readonly config: NodeConfig;
@@ -29,6 +32,7 @@ export interface RunningNode {
   /** Actual bound ports (differ from the config when it asked for port 0). */
   readonly httpPort: number;
   readonly grpcPort: number;
+  readonly s3Port: number;
   readonly coordinator: Coordinator;
   readonly buckets: BucketCatalog;
   readonly registry: Registry;
@@ -144,9 +148,22 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     const httpPort = (server.address() as AddressInfo).port;
     cleanups.push(() => closeHttp(server, opts.drainMs ?? 5000));
 
+    const s3Server = createS3Server({
+      coordinator,
+      catalog: buckets,
+      clock: systemClock,
+      credentials: new RingCredentialStore(coordinator, systemClock, [{ accessKey: config.accessKey, secretKey: config.secretKey, owner: DEFAULT_OWNER, createdMs: 0 }]),
+      replicaReader: transportReplicaReader({ transport, ring: () => ring, n: defaultQuorum.n }),
+      logger: { error: (obj, msg) => logger.error(obj, msg) },
+    });
+    await listen(s3Server, config.s3.host, config.s3.port);
+    const s3Port = (s3Server.address() as AddressInfo).port;
+    cleanups.push(() => closeHttp(s3Server, opts.drainMs ?? 5000));
+
     logger.info(
       {
         http: `${config.http.host}:${httpPort}`,
+        s3: `${config.s3.host}:${s3Port}`,
         grpc: `${config.grpc.host}:${transport.boundPort}`,
         data: config.dataDir,
         members: config.members.map((m) => m.id),
@@ -162,6 +179,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       logger,
       httpPort,
       grpcPort: transport.boundPort,
+      s3Port,
       coordinator,
       buckets,
       registry,

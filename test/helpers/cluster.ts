@@ -14,6 +14,8 @@ export interface TestNode {
   /** http://127.0.0.1:PORT */
   readonly http: string;
   readonly grpc: string;
+  /** http://127.0.0.1:PORT, the node's S3 endpoint. */
+  readonly s3: string;
   /** 0 while stopped. */
   readonly pid: number;
   readonly log: string;
@@ -24,6 +26,9 @@ export interface TestCluster {
   /** Live view: pids change after restart. */
   readonly nodes: readonly TestNode[];
   readonly quorum: Quorum;
+  /** The S3 key every node accepts. */
+  readonly accessKey: string;
+  readonly secretKey: string;
   /** Sends `signal` (default SIGKILL) to the node and waits for it to exit. */
   kill(id: string, signal?: NodeJS.Signals): Promise<void>;
   /** Starts the node again on the same ports and data; resolves once it answers /health. */
@@ -68,6 +73,8 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Test
     dir,
     nodes: dev.nodes,
     quorum: dev.quorum,
+    accessKey: dev.accessKey,
+    secretKey: dev.secretKey,
     kill: (id, signal = 'SIGKILL') => dev.kill(id, signal),
     restart: (id) => dev.restart(id),
     stop: async () => {
