@@ -1,6 +1,7 @@
 // Fan-out to replicas with an early answer: `quorum` resolves as soon as
-// `needed` calls succeeded (or when it can no longer happen), `all` once every
-// call has settled. Late replies keep landing in `ok`/`failed` after the
+// `needed` calls succeeded, or once every call has settled when that cannot
+// happen (so a failure reports every replica that did apply the write);
+// `all` resolves once every call has settled. Late replies keep landing in `ok`/`failed` after the
 // quorum answered, which is what read repair and hinted writes need.
 
 import type { NodeId } from '../version/dvv.js';
@@ -21,9 +22,9 @@ export function gather<T>(nodes: readonly NodeId[], call: (node: NodeId) => Prom
   let pending = nodes.length;
   const settle = () => {
     pending--;
-    if (ok.length >= needed || ok.length + pending < needed) resolveQuorum();
+    if (ok.length >= needed) resolveQuorum();
   };
-  if (needed <= 0 || nodes.length < needed) resolveQuorum();
+  if (needed <= 0) resolveQuorum();
   const all = Promise.all(
     nodes.map((node) =>
       call(node).then(
