@@ -26,6 +26,30 @@ export const CHUNK_SIZE = 4 * 1024 * 1024;
 export const INLINE_MAX = 64 * 1024;
 export const WRITE_PARALLEL = 4;
 export const READ_AHEAD = 3;
+/**
+ * Chunk writes in flight per node, across all requests: each is 4 MiB to
+ * three replicas; beyond a handful the links and fsyncs queue up, replica
+ * deadlines pass and live nodes are taken for dead. Requests wait here instead.
+ */
+export const NODE_WRITES_MAX = 8;
+export const NODE_READS_MAX = 16;
+
+/** A counting semaphore with a FIFO queue. */
+export class Semaphore {
+  private readonly waiting: (() => void)[] = [];
+  constructor(private free: number) {}
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next !== undefined) next();
+      else this.free++;
+    }
+  }
+}
 
 /** [sha256 hex, byte length] */
 export type ChunkRef = readonly [string, number];
@@ -76,6 +100,8 @@ class ChunkCache {
 export class ChunkStore {
   readonly stats: ChunkStats = { written: 0, read: 0, corruptSkipped: 0, repaired: 0, cacheHits: 0, cacheMisses: 0 };
   private readonly cache: ChunkCache | undefined;
+  private readonly writes = new Semaphore(NODE_WRITES_MAX);
+  private readonly reads = new Semaphore(NODE_READS_MAX);
 
   constructor(
     private readonly coordinator: Coordinator,
@@ -95,7 +121,7 @@ export class ChunkStore {
   private async write(h: string, data: Buffer): Promise<void> {
     // Replace rather than add a sibling: the same bytes again (dedupe) or
     // a resurrection of a chunk a collector had deleted.
-    await this.coordinator.put({ bucket: CHUNK_BUCKET, key: h, value: data, context: null, supersedeVisible: true });
+    await this.writes.run(() => this.coordinator.put({ bucket: CHUNK_BUCKET, key: h, value: data, context: null, supersedeVisible: true }));
   }
 
   /** The chunk's verified bytes; tries every replica before giving up. */
@@ -121,14 +147,14 @@ export class ChunkStore {
     let good: Buffer | undefined;
     if (this.reader !== undefined) {
       for (const node of this.reader.replicas(CHUNK_BUCKET, h)) {
-        const set = await this.reader.read(node, CHUNK_BUCKET, h).catch(() => null);
+        const set = await this.reads.run(() => this.reader!.read(node, CHUNK_BUCKET, h)).catch(() => null);
         good = check(set);
         if (good !== undefined) break;
         if (set !== null) corrupt = true;
       }
     } else {
       // Without per-replica reads: the first replica to answer, then a quorum.
-      good = check((await this.coordinator.get({ bucket: CHUNK_BUCKET, key: h, r: 1 })).set);
+      good = check((await this.reads.run(() => this.coordinator.get({ bucket: CHUNK_BUCKET, key: h, r: 1 }))).set);
       if (good === undefined) good = check((await this.coordinator.get({ bucket: CHUNK_BUCKET, key: h })).set);
     }
     if (good === undefined) throw new S3Error('InternalError', `chunk ${h} is missing or corrupt on every replica read`);
