@@ -17,6 +17,8 @@ export interface FaultMix {
   readonly swizzle: boolean;
   readonly crashes: boolean;
   readonly slowNodes: boolean;
+  /** Store updates stall (each waits its turn, then a delay): crashes then catch writes in flight to disk. */
+  readonly slowDisks: boolean;
   /** Max clock offset between nodes, ms, and max oscillator drift (fraction). */
   readonly skewMs: number;
   readonly driftMax: number;
@@ -31,6 +33,7 @@ export const NO_FAULTS: FaultMix = {
   swizzle: false,
   crashes: false,
   slowNodes: false,
+  slowDisks: false,
   skewMs: 0,
   driftMax: 0,
 };
@@ -103,6 +106,8 @@ export function drawConfig(seed: number, opts: DrawOptions = {}): RunConfig {
       slowNodes: chance(random, 0.3),
       skewMs: chance(random, 0.5) ? random.int(10_000) : 0,
       driftMax: chance(random, 0.3) ? random.next() * 0.05 : 0,
+      // Drawn last so that adding it did not change the earlier draws of existing seeds.
+      slowDisks: chance(random, 0.4),
     };
   }
   return {
@@ -136,6 +141,7 @@ export function describeConfig(c: RunConfig): string {
   if (f.swizzle) on.push('swizzle');
   if (f.crashes) on.push('crashes');
   if (f.slowNodes) on.push('slow');
+  if (f.slowDisks) on.push('slow-disk');
   if (f.skewMs > 0) on.push(`skew=${f.skewMs}ms`);
   if (f.driftMax > 0) on.push(`drift=${(f.driftMax * 100).toFixed(1)}%`);
   const bugs = Object.entries(c.bugs).filter(([, v]) => v === true).map(([k]) => k);

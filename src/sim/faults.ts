@@ -91,6 +91,7 @@ export interface FaultTarget {
   isUp(node: NodeId): boolean;
   crash(node: NodeId): void;
   restart(node: NodeId): void;
+  setDiskDelay(node: NodeId, ms: number): void;
 }
 
 /**
@@ -114,6 +115,7 @@ export class FaultDriver {
     if (mix.swizzle) this.kinds.push('swizzle');
     if (mix.crashes) this.kinds.push('crash', 'crash');
     if (mix.slowNodes) this.kinds.push('slow');
+    if (mix.slowDisks) this.kinds.push('slowDisk');
   }
 
   start(): void {
@@ -212,6 +214,14 @@ export class FaultDriver {
         this.sched.note(`FAULT crash ${node}`);
         this.target.crash(node);
         this.later(hold(), `FAULT restart ${node}`, () => this.target.restart(node));
+        return;
+      }
+      case 'slowDisk': {
+        const node = nodeIds[r.int(nodeIds.length)] as NodeId;
+        const extra = 5 + r.int(400);
+        this.sched.note(`FAULT slow disk ${node} +${extra}ms per update`);
+        this.target.setDiskDelay(node, extra);
+        this.later(hold(), `FAULT disk ok ${node}`, () => this.target.setDiskDelay(node, 0));
         return;
       }
       case 'slow': {

@@ -32,6 +32,8 @@ export interface WriteOp {
   readonly key: string;
   /** The context the client sent; null: none. */
   readonly context: VersionVector | null;
+  /** No context, S3 "replace" semantics: supersede what the origin holds (its clock becomes the context). */
+  readonly supersedeVisible: boolean;
   readonly w: number;
   readonly phase: Phase;
   readonly invokedAt: number;
@@ -157,7 +159,7 @@ export function describeOp(op: Op): string {
     const sibs = op.siblings.map((s) => `${s.tombstone ? 'del' : 'w'}${s.writeId}(${dotKey(s.dot)})`).join(',');
     return `op${op.opId} c${op.client} get ${op.key} r=${op.r} via ${op.node} @${op.invokedAt.toFixed(0)} -> ${end} [${sibs}]`;
   }
-  const ctx = op.context === null ? 'none' : JSON.stringify(op.context);
+  const ctx = op.context === null ? (op.supersedeVisible ? 'origin' : 'none') : JSON.stringify(op.context);
   const dots = op.dots.map(dotKey).join(',');
   return `op${op.opId} c${op.client} ${op.kind} w${op.writeId} ${op.key} ctx=${ctx} w=${op.w} via ${op.node} @${op.invokedAt.toFixed(0)} -> ${end} dots=[${dots}]`;
 }

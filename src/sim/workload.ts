@@ -3,7 +3,8 @@
 // stale contexts are common. Each client remembers the context of its last
 // read of each key and uses it for most later writes to that key (Dynamo
 // §4.4: read, then write with the context), sometimes writes blind (no
-// context: a new sibling), and deletes with or without a context.
+// context: a new sibling), sometimes as S3 does (no context, replacing what
+// the origin replica holds), and deletes with or without a context.
 //
 // Every operation is recorded in the History with its outcome:
 //   ok       the coordinator answered success;
@@ -49,7 +50,7 @@ export class OpRunner {
     return this.world.config.replicaTimeoutMs * 6 + 1000;
   }
 
-  write(client: number, node: NodeId, key: string, value: 'put' | 'delete', context: VersionVector | null, phase: Phase): Promise<WriteOp> {
+  write(client: number, node: NodeId, key: string, value: 'put' | 'delete', context: VersionVector | null, phase: Phase, supersedeVisible = false): Promise<WriteOp> {
     const writeId = this.history.newWriteId();
     const op: WriteOp = {
       kind: value,
@@ -59,6 +60,7 @@ export class OpRunner {
       node,
       key,
       context,
+      supersedeVisible: context === null && supersedeVisible,
       w: this.world.config.w,
       phase,
       invokedAt: this.sched.now,
@@ -70,7 +72,7 @@ export class OpRunner {
       error: undefined,
     };
     this.history.addWrite(op);
-    this.sched.note(`c${client} invoke ${value} w${writeId} ${key} via ${node} ctx=${context === null ? 'none' : JSON.stringify(context)}`);
+    this.sched.note(`c${client} invoke ${value} w${writeId} ${key} via ${node} ctx=${context === null ? (op.supersedeVisible ? 'origin' : 'none') : JSON.stringify(context)}`);
     const coordinator = this.world.coordinator(node);
     return new Promise<WriteOp>((resolve) => {
       let done = false;
@@ -100,6 +102,7 @@ export class OpRunner {
           value: value === 'put' ? encodeValue(writeId, key) : null,
           meta: { headers: { [WRITE_HEADER]: String(writeId) } },
           context,
+          supersedeVisible: op.supersedeVisible,
           w: this.world.config.w,
         })
         .then(
@@ -229,8 +232,12 @@ export class Client {
     } else if (roll < 0.7) {
       const op = await this.runner.write(this.id, node, key, 'put', ctx, 'safety');
       this.afterWrite(key, op);
-    } else if (roll < 0.82) {
+    } else if (roll < 0.78) {
       const op = await this.runner.write(this.id, node, key, 'put', null, 'safety');
+      this.afterWrite(key, op);
+    } else if (roll < 0.82) {
+      // An S3 PUT: no context, replaces whatever the origin replica holds.
+      const op = await this.runner.write(this.id, node, key, 'put', null, 'safety', true);
       this.afterWrite(key, op);
     } else if (roll < 0.96) {
       const op = await this.runner.write(this.id, node, key, 'delete', ctx, 'safety');

@@ -31,19 +31,38 @@ import { NodeClock, type Scheduler } from './scheduler.js';
 export const BUCKET = 'sim';
 export const PARTITIONS = 64;
 
-/** A store that reports every set it persists to the history, so checkers know every event that ever existed. */
+/**
+ * A store that reports every set it persists to the history, so checkers
+ * know every event that ever existed, and that can stall like a slow disk:
+ * with a delay set, each update waits its turn in a FIFO (the store contract
+ * applies updates in call order) and then the delay before it is applied. A
+ * crash meanwhile loses it, as an unsynced write is lost; it was never
+ * acknowledged.
+ */
 class ObservedStore implements ReplicaStore {
+  private tail: Promise<unknown> = Promise.resolve();
+
   constructor(
     readonly inner: MemoryStore,
     private readonly observe: (key: string, set: SiblingSet) => void,
+    private readonly diskDelayMs: () => number,
+    private readonly clock: Clock,
   ) {}
   read(bucket: string, key: string): SiblingSet | undefined {
     return this.inner.read(bucket, key);
   }
-  async update(partition: number, bucket: string, key: string, fn: (current: SiblingSet | undefined) => SiblingSet): Promise<SiblingSet> {
-    const set = await this.inner.update(partition, bucket, key, fn);
-    this.observe(key, set);
-    return set;
+  update(partition: number, bucket: string, key: string, fn: (current: SiblingSet | undefined) => SiblingSet): Promise<SiblingSet> {
+    const run = async (): Promise<SiblingSet> => {
+      // Read at the head of the queue, so a disk that recovers drains its backlog at once.
+      const delay = this.diskDelayMs();
+      if (delay > 0) await new Promise<void>((resolve) => this.clock.setTimer(delay, resolve));
+      const set = await this.inner.update(partition, bucket, key, fn);
+      this.observe(key, set);
+      return set;
+    };
+    const p = this.tail.then(run);
+    this.tail = p.catch(() => undefined);
+    return p;
   }
   remove(partition: number, bucket: string, key: string): Promise<void> {
     return this.inner.remove(partition, bucket, key);
@@ -83,6 +102,8 @@ interface SimNode {
   /** The durable part: survives crashes. */
   disk: MemoryStore;
   readonly hints: HintLog;
+  /** Extra latency of each store update while the node's disk is slow (a fault). */
+  diskDelayMs: number;
   incarnation: number;
   up: boolean;
   // The volatile part of the current incarnation.
@@ -140,6 +161,7 @@ export class World implements FaultTarget {
         rate: c.rate,
         disk: new MemoryStore(),
         hints: new HintLog(),
+        diskDelayMs: 0,
         incarnation: 0,
         up: false,
         clock: undefined,
@@ -169,6 +191,7 @@ export class World implements FaultTarget {
     this.net.setDuplicateRate(0);
     this.net.setLatency(this.config.latencyMs, this.config.latencyMs + this.config.baseJitterMs);
     this.links.healAll();
+    for (const n of this.nodes.values()) n.diskDelayMs = 0;
     for (const id of this.nodeIds) if (!this.isUp(id)) this.restart(id);
   }
 
@@ -176,6 +199,10 @@ export class World implements FaultTarget {
 
   isUp(node: NodeId): boolean {
     return this.node(node).up;
+  }
+
+  setDiskDelay(node: NodeId, ms: number): void {
+    this.node(node).diskDelayMs = Math.max(0, ms);
   }
 
   coordinator(node: NodeId): Coordinator | undefined {
@@ -215,7 +242,12 @@ export class World implements FaultTarget {
     n.up = true;
     const clock = new NodeClock(this.sched, id, n.skewMs, n.rate);
     const transport = this.net.transport(id);
-    const store = new ObservedStore(n.disk, (key, set) => this.history.observePersisted(id, key, set, this.sched.now));
+    const store = new ObservedStore(
+      n.disk,
+      (key, set) => this.history.observePersisted(id, key, set, this.sched.now),
+      () => n.diskDelayMs,
+      clock,
+    );
     const pingMs = Math.max(50, Math.floor(this.config.replicaTimeoutMs / 2));
     const liveness = new PassiveLiveness(
       clock,

@@ -7,7 +7,9 @@
 // "Exists" means some store persisted it, or the coordinator acknowledged it
 // (an acknowledged write that no store holds is itself a lost write). The
 // context used is the one the client recorded sending, not the past stored
-// with the sibling, so a system that drops or rewrites contexts is caught.
+// with the sibling, so a system that drops or rewrites contexts is caught
+// (except for S3-style writes, whose context is the origin's own clock and
+// known only from the stored sibling).
 // Covering is transitive through existing events: contexts are read clocks,
 // which include the pasts of everything read, so if x's context covers y and
 // y's covers d, x's covers d as well; the checkers still follow chains, so
@@ -60,9 +62,13 @@ export class KeyModel {
     readonly key: string,
     history: History,
   ) {
-    const ctxOf = (writeId: number, fallback: VersionVector): VersionVector => {
+    // An S3-style write's context is the origin's clock at the time, which
+    // only the persisted sibling records; every other write's is what its
+    // client sent.
+    const ctxOf = (writeId: number, stored: VersionVector): VersionVector => {
       const w = history.writes.get(writeId);
-      return w === undefined ? fallback : (w.context ?? {});
+      if (w === undefined || w.supersedeVisible) return stored;
+      return w.context ?? {};
     };
     for (const e of history.persisted.values()) {
       if (e.key !== key) continue;
