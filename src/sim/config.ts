@@ -55,6 +55,8 @@ export interface RunConfig {
   readonly baseJitterMs: number;
   readonly faulty: boolean;
   readonly faults: FaultMix;
+  /** Which failure detector feeds the coordinators' sloppy quorum. */
+  readonly membership: 'passive' | 'swim';
   /** Virtual-time bound on the safety phase, ms. */
   readonly safetyMs: number;
   readonly bugs: CoordinatorBugs;
@@ -125,6 +127,8 @@ export function drawConfig(seed: number, opts: DrawOptions = {}): RunConfig {
     baseJitterMs: random.int(20),
     faulty,
     faults,
+    // Drawn last so that adding it did not change the earlier draws of existing seeds.
+    membership: random.next() < 0.5 ? 'passive' : 'swim',
     safetyMs: 30_000,
     bugs: opts.bugs ?? {},
   };
@@ -147,7 +151,7 @@ export function describeConfig(c: RunConfig): string {
   const bugs = Object.entries(c.bugs).filter(([, v]) => v === true).map(([k]) => k);
   return (
     `nodes=${c.nodes} N=${c.n} R=${c.r} W=${c.w} keys=${c.keys} clients=${c.clients}x${c.opsPerClient} ` +
-    `timeout=${c.replicaTimeoutMs}ms latency=${c.latencyMs}+${c.baseJitterMs}ms faults=${on.length > 0 ? on.join(',') : 'none'}` +
+    `${c.membership} timeout=${c.replicaTimeoutMs}ms latency=${c.latencyMs}+${c.baseJitterMs}ms faults=${on.length > 0 ? on.join(',') : 'none'}` +
     (bugs.length > 0 ? ` bugs=${bugs.join(',')}` : '')
   );
 }

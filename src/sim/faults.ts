@@ -44,6 +44,11 @@ export class LinkControl {
     else this.slow.delete(node);
   }
 
+  /** Extra latency slow nodes add to a message from `from` to `to`. */
+  extraDelayMs(from: NodeId, to: NodeId): number {
+    return (this.slow.get(from) ?? 0) + (this.slow.get(to) ?? 0);
+  }
+
   healAll(): void {
     this.cut.clear();
     this.slow.clear();
@@ -60,7 +65,7 @@ export class LinkControl {
       return 'drop';
     }
     this.sched.note(`${from}>${to} ${what}`);
-    const extra = (this.slow.get(from) ?? 0) + (this.slow.get(to) ?? 0);
+    const extra = this.extraDelayMs(from, to);
     return extra > 0 ? { delayMs: extra } : 'pass';
   }
 }
@@ -213,7 +218,8 @@ export class FaultDriver {
         const node = up[r.int(up.length)] as NodeId;
         this.sched.note(`FAULT crash ${node}`);
         this.target.crash(node);
-        this.later(hold(), `FAULT restart ${node}`, () => this.target.restart(node));
+        // Sometimes long enough for gossip to declare the node dead.
+        this.later(r.next() < 0.3 ? 3000 + r.int(8000) : hold(), `FAULT restart ${node}`, () => this.target.restart(node));
         return;
       }
       case 'slowDisk': {

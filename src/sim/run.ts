@@ -41,6 +41,8 @@ export interface RunResult {
 /** How long the cluster gets to settle after the faults stop, before and after the healing reads. */
 const SETTLE_MS = 3000;
 const HEAL_READ_ATTEMPTS = 10;
+/** Bound on how long membership views may take to see every node alive again after the faults stop. */
+const VIEW_HEAL_MS = 60_000;
 
 export async function runSeed(seed: number, opts: RunOptions = {}): Promise<RunResult> {
   const config = drawConfig(seed, opts);
@@ -67,6 +69,10 @@ export async function runSeed(seed: number, opts: RunOptions = {}): Promise<RunR
     faults.stop();
     world.heal();
     await sched.runUntil(sched.now + SETTLE_MS);
+    // Liveness: once the faults are gone every node's view must heal, or sloppy quorums never end.
+    const viewsBy = sched.now + VIEW_HEAL_MS;
+    await sched.runUntil(viewsBy, () => world.allViewsAlive());
+    if (!world.allViewsAlive()) runErrors.push(`liveness: some node still held a peer down ${VIEW_HEAL_MS / 1000} s after healing`);
     const keys = Array.from({ length: config.keys }, (_, i) => keyName(i));
     // Two sweeps: the first may still route around a node some view holds down.
     for (let sweep = 0; sweep < 2; sweep++) {

@@ -25,6 +25,9 @@ import type { NodeId, SiblingSet } from '../version/dvv.js';
 import type { RunConfig } from './config.js';
 import { drawClocks, LinkControl, type FaultTarget } from './faults.js';
 import { HandoffStandIn, HintLog } from './handoff-standin.js';
+import { Datagrams, SwimLiveness } from './gossip.js';
+import { DEFAULT_SWIM_CONFIG, type SwimConfig } from '../membership/swim.js';
+import type { Liveness } from '../membership/liveness.js';
 import type { History } from './history.js';
 import { NodeClock, type Scheduler } from './scheduler.js';
 
@@ -109,7 +112,7 @@ interface SimNode {
   // The volatile part of the current incarnation.
   clock: NodeClock | undefined;
   transport: MemoryTransport | undefined;
-  liveness: PassiveLiveness | undefined;
+  liveness: (Liveness & { stop(): void }) | undefined;
   coordinator: Coordinator | undefined;
   handoff: HandoffStandIn | undefined;
 }
@@ -126,10 +129,19 @@ export class World implements FaultTarget {
   readonly random: Random;
   readonly net: MemoryNetwork;
   readonly links: LinkControl;
+  /** SWIM's packets (when the run uses SWIM). */
+  readonly datagrams: Datagrams;
   readonly ring: Ring;
   readonly nodeIds: readonly NodeId[];
   private readonly nodes = new Map<NodeId, SimNode>();
   private readonly crashListeners: ((node: NodeId) => void)[] = [];
+  /**
+   * SWIM tunables, randomised per seed around faster-than-production values
+   * (FoundationDB randomises its knobs in simulation): with production
+   * timeouts a node is declared dead only after seconds, longer than most
+   * simulated crashes, and sloppy quorums would rarely be exercised.
+   */
+  private readonly swimConfig: SwimConfig;
 
   constructor(
     readonly sched: Scheduler,
@@ -152,7 +164,21 @@ export class World implements FaultTarget {
     });
     this.links = new LinkControl(sched);
     this.links.install(this.net);
+    this.datagrams = new Datagrams(sched, new SeededRandom(config.seed ^ 0x5717), this.links, {
+      latencyMs: config.latencyMs,
+      jitterMs: config.baseJitterMs,
+      lossP: 0,
+    });
     const clocks = drawClocks(config, this.random);
+    const knobs = new SeededRandom(config.seed ^ 0x6b6e6f62);
+    const probeIntervalMs = 100 + knobs.int(400);
+    this.swimConfig = {
+      ...DEFAULT_SWIM_CONFIG,
+      probeIntervalMs,
+      probeTimeoutMs: Math.max(1, Math.floor(probeIntervalMs * (0.2 + knobs.next() * 0.5))),
+      suspicionMultiplier: 1 + knobs.int(4),
+      suspicionMaxMultiplier: 1 + knobs.int(6),
+    };
     this.nodeIds.forEach((id, i) => {
       const c = clocks[i] ?? { skewMs: 0, rate: 1 };
       this.nodes.set(id, {
@@ -182,6 +208,8 @@ export class World implements FaultTarget {
     this.net.setDropRate(f.lossP);
     this.net.setDuplicateRate(f.dupP);
     this.net.setLatency(this.config.latencyMs, this.config.latencyMs + this.config.baseJitterMs + f.jitterMs);
+    this.datagrams.params.lossP = f.lossP;
+    this.datagrams.params.jitterMs = this.config.baseJitterMs + f.jitterMs;
   }
 
   /** Faults off: every link restored, no loss, no duplication, no slow node, every node up. */
@@ -190,6 +218,8 @@ export class World implements FaultTarget {
     this.net.setDropRate(0);
     this.net.setDuplicateRate(0);
     this.net.setLatency(this.config.latencyMs, this.config.latencyMs + this.config.baseJitterMs);
+    this.datagrams.params.lossP = 0;
+    this.datagrams.params.jitterMs = this.config.baseJitterMs;
     this.links.healAll();
     for (const n of this.nodes.values()) n.diskDelayMs = 0;
     for (const id of this.nodeIds) if (!this.isUp(id)) this.restart(id);
@@ -223,6 +253,7 @@ export class World implements FaultTarget {
     n.liveness?.stop();
     n.handoff?.stop();
     void n.transport?.close();
+    this.datagrams.bind(node, undefined);
     // The old handle closes: stores the dead process had not applied fail.
     n.disk = n.disk.reopen();
     n.clock = n.transport = n.liveness = n.coordinator = n.handoff = undefined;
@@ -248,22 +279,30 @@ export class World implements FaultTarget {
       () => n.diskDelayMs,
       clock,
     );
-    const pingMs = Math.max(50, Math.floor(this.config.replicaTimeoutMs / 2));
-    const liveness = new PassiveLiveness(
-      clock,
-      (peer) => transport.request(peer, { type: 'ping' }, pingMs).then(
-        () => true,
-        () => false,
-      ),
-      { retryMs: 500, timeoutsToDown: 3 },
-    );
+    const nodeRandom = new SeededRandom(this.config.seed ^ murmur3(`${id}/${n.incarnation}`));
+    let liveness: Liveness & { stop(): void };
+    if (this.config.membership === 'swim') {
+      const swim = new SwimLiveness(id, this.nodeIds, clock, nodeRandom, this.datagrams, this.swimConfig);
+      swim.start();
+      liveness = swim;
+    } else {
+      const pingMs = Math.max(50, Math.floor(this.config.replicaTimeoutMs / 2));
+      liveness = new PassiveLiveness(
+        clock,
+        (peer) => transport.request(peer, { type: 'ping' }, pingMs).then(
+          () => true,
+          () => false,
+        ),
+        { retryMs: 500, timeoutsToDown: 3 },
+      );
+    }
     const bugs: CoordinatorBugs = this.config.bugs;
     const coordinator = new Coordinator({
       self: id,
       store,
       transport,
       clock,
-      random: new SeededRandom(this.config.seed ^ murmur3(`${id}/${n.incarnation}`)),
+      random: nodeRandom,
       ring: () => this.ring,
       liveness,
       config: {
@@ -289,6 +328,15 @@ export class World implements FaultTarget {
   }
 
   // ------------------------------------------------------------- inspection
+
+  /** Every up node's liveness view holds every other node alive (the view has healed). */
+  allViewsAlive(): boolean {
+    for (const n of this.nodes.values()) {
+      if (!n.up || n.liveness === undefined) return false;
+      for (const other of this.nodeIds) if (!n.liveness.isAlive(other)) return false;
+    }
+    return true;
+  }
 
   /** Hints still waiting for delivery, over all nodes. */
   pendingHints(): number {

@@ -18,7 +18,12 @@ function verdict(r: RunResult): string {
   return `seed ${r.seed} (${describeConfig(r.config)}) failed ${v.checker}: ${v.message}`;
 }
 
-/** Seeds that once failed, each with what it caught. They must stay clean. */
+/**
+ * Seeds that once failed, each with what it caught. They must stay clean.
+ * A seed is only a faithful replay for the simulator version that found it
+ * (adding a knob changes what a seed draws), so each scenario is also pinned
+ * as a hand-built case in checkers.test.ts or a unit test beside the fix.
+ */
 const REGRESSIONS: readonly { seed: number; why: string }[] = [
   // A write whose answer held none of its dots: a concurrent write read it
   // from the origin and superseded it before the other replicas answered.
