@@ -122,7 +122,7 @@ export class History {
         this.persisted.set(`${key}\u0000${k}`, { key, dot: s.dot, writeId, past: s.past, tombstone: s.value === null, firstNode: node, firstAt: at });
         if (writeId < 0) this.anomalies.push({ what: `sibling ${k} of ${key} on ${node} carries no write id`, at });
       } else if (prev.writeId !== writeId) {
-        this.anomalies.push({ what: `dot ${k} of ${key} names two events: write ${prev.writeId} and write ${writeId}, seen on ${node}`, at });
+        this.anomalies.push({ what: `dot ${k} of ${key} names two events: w${prev.writeId} and w${writeId}, seen on ${node}`, at });
       }
     }
   }

@@ -59,16 +59,37 @@ function parseArgs(argv: readonly string[]): Args {
   return a;
 }
 
-function failureLine(r: RunResult): string {
+/**
+ * The short trace of a failure: the last lines that mention a write the
+ * first violation names (found by replaying the seed with the full trace,
+ * which is also a determinism check), else the last lines of the run.
+ */
+async function shortTrace(r: RunResult, bugs: CoordinatorBugs): Promise<string[]> {
+  const ids = new Set((r.violations[0]?.message ?? '').match(/\bw\d+\b/g) ?? []);
+  if (ids.size === 0) return r.traceTail.slice(-6);
+  const full = await runSeed(r.seed, { traceAll: true, bugs });
+  if (full.fingerprint !== r.fingerprint) return [`REPLAY DIVERGED: ${r.fingerprint} then ${full.fingerprint} (nondeterminism bug in the simulator)`];
+  const hits = (full.trace ?? []).filter((l) => !l.includes(' swim') && [...ids].some((id) => new RegExp(`\\b${id}\\b`).test(l)));
+  return hits.slice(-8);
+}
+
+function failureLine(r: RunResult, trace: readonly string[]): string {
   const v = r.violations[0];
   const checkers = [...new Set(r.violations.map((x) => x.checker))].join(',');
-  const tail = r.traceTail.slice(-6).map((l) => '      ' + l.trim()).join('\n');
+  const tail = trace.map((l) => '      ' + l.trim()).join('\n');
   return (
     `FAIL seed=${r.seed} checker=${checkers} (${r.violations.length} violations)\n` +
     `    config: ${describeConfig(r.config)}\n` +
     `    first:  ${v?.message.split('\n')[0] ?? ''}\n` +
-    `    trace tail (replay: npm run sim -- --seed ${r.seed} --trace):\n${tail}`
+    `    trace (replay: npm run sim -- --seed ${r.seed} --trace${bugFlags(r)}):\n${tail}`
   );
+}
+
+function bugFlags(r: RunResult): string {
+  return Object.entries(r.config.bugs)
+    .filter(([, on]) => on === true)
+    .map(([name]) => ` --bug ${name}`)
+    .join('');
 }
 
 async function replay(seed: number, args: Args): Promise<number> {
@@ -102,7 +123,7 @@ async function main(): Promise<number> {
     events += r.events;
     if (r.violations.length > 0) {
       failures++;
-      console.log(failureLine(r));
+      console.log(failureLine(r, await shortTrace(r, args.bugs as CoordinatorBugs)));
     } else if (args.verbose) {
       console.log(`ok   seed=${seed} ${describeConfig(r.config)} ops=${r.ops} events=${r.events}`);
     }

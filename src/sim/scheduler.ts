@@ -131,9 +131,11 @@ export class Scheduler {
     this.hash = murmur3(text, this.hash);
     // Timer firings and raw deliveries go into the fingerprint only: they would drown the trace.
     if (line.endsWith(' timer') || line === 'net') return;
+    this.all?.push(text);
+    // Gossip chatter stays out of the short tail printed for a failing seed.
+    if (line.includes(' swim')) return;
     this.tail.push(text);
     if (this.tail.length > this.tailLines) this.tail.shift();
-    this.all?.push(text);
   }
 
   /** Runs fn after delayMs of virtual time. Equal times run in scheduling order. */
