@@ -165,9 +165,19 @@ export class FaultDriver {
         if (side.length === 0 || side.length === nodeIds.length) return;
         const other = nodeIds.filter((n) => !side.includes(n));
         this.sched.note(`FAULT partition [${side.join(',')}] | [${other.join(',')}]`);
-        for (const a of side) for (const b of other) (links.cutLink(a, b), links.cutLink(b, a));
+        for (const a of side) {
+          for (const b of other) {
+            links.cutLink(a, b);
+            links.cutLink(b, a);
+          }
+        }
         this.later(hold(), 'FAULT heal partition', () => {
-          for (const a of side) for (const b of other) (links.restoreLink(a, b), links.restoreLink(b, a));
+          for (const a of side) {
+            for (const b of other) {
+              links.restoreLink(a, b);
+              links.restoreLink(b, a);
+            }
+          }
         });
         return;
       }
@@ -177,9 +187,15 @@ export class FaultDriver {
         if (others.length === 0) return;
         const inbound = r.next() < 0.5;
         this.sched.note(`FAULT one-way ${inbound ? `[${others.join(',')}] -/-> ${a}` : `${a} -/-> [${others.join(',')}]`}`);
-        for (const b of others) (inbound ? links.cutLink(b, a) : links.cutLink(a, b));
+        for (const b of others) {
+          if (inbound) links.cutLink(b, a);
+          else links.cutLink(a, b);
+        }
         this.later(hold(), 'FAULT heal one-way', () => {
-          for (const b of others) (inbound ? links.restoreLink(b, a) : links.restoreLink(a, b));
+          for (const b of others) {
+            if (inbound) links.restoreLink(b, a);
+            else links.restoreLink(a, b);
+          }
         });
         return;
       }

@@ -76,11 +76,11 @@ export class OpRunner {
     const coordinator = this.world.coordinator(node);
     return new Promise<WriteOp>((resolve) => {
       let done = false;
-      let timer: { cancel(): void } | undefined;
+      const deadline: { timer?: { cancel(): void } } = {};
       const finish = (outcome: 'ok' | 'failed' | 'unknown', why: string): void => {
         if (done) return;
         done = true;
-        timer?.cancel();
+        deadline.timer?.cancel();
         this.inFlight.delete(flight);
         op.outcome = outcome;
         op.completedAt = this.sched.now;
@@ -94,7 +94,7 @@ export class OpRunner {
         return;
       }
       this.inFlight.add(flight);
-      timer = this.sched.schedule(this.clientDeadlineMs, `c${client} deadline w${writeId}`, () => finish('unknown', 'client deadline passed'));
+      deadline.timer = this.sched.schedule(this.clientDeadlineMs, `c${client} deadline w${writeId}`, () => finish('unknown', 'client deadline passed'));
       coordinator
         .put({
           bucket: BUCKET,
@@ -148,11 +148,11 @@ export class OpRunner {
     const coordinator = this.world.coordinator(node);
     return new Promise<ReadOp>((resolve) => {
       let done = false;
-      let timer: { cancel(): void } | undefined;
+      const deadline: { timer?: { cancel(): void } } = {};
       const finish = (outcome: 'ok' | 'failed' | 'unknown', why: string): void => {
         if (done) return;
         done = true;
-        timer?.cancel();
+        deadline.timer?.cancel();
         this.inFlight.delete(flight);
         op.outcome = outcome;
         op.completedAt = this.sched.now;
@@ -167,7 +167,7 @@ export class OpRunner {
         return;
       }
       this.inFlight.add(flight);
-      timer = this.sched.schedule(this.clientDeadlineMs, `c${client} deadline get ${key}`, () => finish('unknown', 'client deadline passed'));
+      deadline.timer = this.sched.schedule(this.clientDeadlineMs, `c${client} deadline get ${key}`, () => finish('unknown', 'client deadline passed'));
       coordinator.get({ bucket: BUCKET, key, r }).then(
         (res) => {
           if (done) return;
