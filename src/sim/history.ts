@@ -35,6 +35,8 @@ export interface WriteOp {
   /** No context, S3 "replace" semantics: supersede what the origin holds (its clock becomes the context). */
   readonly supersedeVisible: boolean;
   readonly w: number;
+  /** false: strict quorum, no fallback nodes. */
+  readonly sloppy: boolean;
   readonly phase: Phase;
   readonly invokedAt: number;
   completedAt: number;
@@ -161,5 +163,5 @@ export function describeOp(op: Op): string {
   }
   const ctx = op.context === null ? (op.supersedeVisible ? 'origin' : 'none') : JSON.stringify(op.context);
   const dots = op.dots.map(dotKey).join(',');
-  return `op${op.opId} c${op.client} ${op.kind} w${op.writeId} ${op.key} ctx=${ctx} w=${op.w} via ${op.node} @${op.invokedAt.toFixed(0)} -> ${end} dots=[${dots}]`;
+  return `op${op.opId} c${op.client} ${op.kind} w${op.writeId} ${op.key} ctx=${ctx} w=${op.w}${op.sloppy ? '' : ' strict'} via ${op.node} @${op.invokedAt.toFixed(0)} -> ${end} dots=[${dots}]`;
 }

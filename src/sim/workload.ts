@@ -50,7 +50,18 @@ export class OpRunner {
     return this.world.config.replicaTimeoutMs * 6 + 1000;
   }
 
-  write(client: number, node: NodeId, key: string, value: 'put' | 'delete', context: VersionVector | null, phase: Phase, supersedeVisible = false): Promise<WriteOp> {
+  write(
+    client: number,
+    node: NodeId,
+    key: string,
+    value: 'put' | 'delete',
+    context: VersionVector | null,
+    phase: Phase,
+    opts: { supersedeVisible?: boolean; w?: number; sloppy?: boolean } = {},
+  ): Promise<WriteOp> {
+    const supersedeVisible = opts.supersedeVisible ?? false;
+    const w = opts.w ?? this.world.config.w;
+    const sloppy = opts.sloppy ?? true;
     const writeId = this.history.newWriteId();
     const op: WriteOp = {
       kind: value,
@@ -61,7 +72,8 @@ export class OpRunner {
       key,
       context,
       supersedeVisible: context === null && supersedeVisible,
-      w: this.world.config.w,
+      w,
+      sloppy,
       phase,
       invokedAt: this.sched.now,
       completedAt: -1,
@@ -72,7 +84,7 @@ export class OpRunner {
       error: undefined,
     };
     this.history.addWrite(op);
-    this.sched.note(`c${client} invoke ${value} w${writeId} ${key} via ${node} ctx=${context === null ? (op.supersedeVisible ? 'origin' : 'none') : JSON.stringify(context)}`);
+    this.sched.note(`c${client} invoke ${value} w${writeId} ${key} via ${node} ctx=${context === null ? (op.supersedeVisible ? 'origin' : 'none') : JSON.stringify(context)} w=${w}${sloppy ? '' : ' strict'}`);
     const coordinator = this.world.coordinator(node);
     return new Promise<WriteOp>((resolve) => {
       let done = false;
@@ -103,7 +115,8 @@ export class OpRunner {
           meta: { headers: { [WRITE_HEADER]: String(writeId) } },
           context,
           supersedeVisible: op.supersedeVisible,
-          w: this.world.config.w,
+          w,
+          sloppy,
         })
         .then(
           (res) => {
@@ -226,24 +239,28 @@ export class Client {
     const roll = this.readBack !== undefined ? 0 : r.next();
     this.readBack = undefined;
     const ctx = this.contexts.get(key) ?? null;
+    // Mostly the run's quorum; sometimes a per-request override, or a strict (non-sloppy) write.
+    const n = this.config.n;
+    const rq = r.next() < 0.3 ? 1 + r.int(n) : this.config.r;
+    const wopts = { w: r.next() < 0.3 ? 1 + r.int(n) : this.config.w, sloppy: r.next() >= 0.15 };
     if (roll < 0.4) {
-      const op = await this.runner.read(this.id, node, key, this.config.r, 'safety');
+      const op = await this.runner.read(this.id, node, key, rq, 'safety');
       if (op.outcome === 'ok' && op.context !== undefined) this.contexts.set(key, op.context);
     } else if (roll < 0.7) {
-      const op = await this.runner.write(this.id, node, key, 'put', ctx, 'safety');
+      const op = await this.runner.write(this.id, node, key, 'put', ctx, 'safety', wopts);
       this.afterWrite(key, op);
     } else if (roll < 0.78) {
-      const op = await this.runner.write(this.id, node, key, 'put', null, 'safety');
+      const op = await this.runner.write(this.id, node, key, 'put', null, 'safety', wopts);
       this.afterWrite(key, op);
     } else if (roll < 0.82) {
       // An S3 PUT: no context, replaces whatever the origin replica holds.
-      const op = await this.runner.write(this.id, node, key, 'put', null, 'safety', true);
+      const op = await this.runner.write(this.id, node, key, 'put', null, 'safety', { ...wopts, supersedeVisible: true });
       this.afterWrite(key, op);
     } else if (roll < 0.96) {
-      const op = await this.runner.write(this.id, node, key, 'delete', ctx, 'safety');
+      const op = await this.runner.write(this.id, node, key, 'delete', ctx, 'safety', wopts);
       this.afterWrite(key, op);
     } else {
-      const op = await this.runner.write(this.id, node, key, 'delete', null, 'safety');
+      const op = await this.runner.write(this.id, node, key, 'delete', null, 'safety', wopts);
       this.afterWrite(key, op);
     }
   }

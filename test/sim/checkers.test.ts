@@ -37,6 +37,7 @@ function write(h: History, writeId: number, opts: Partial<WriteOp> = {}): WriteO
     context: null,
     supersedeVisible: false,
     w: 2,
+    sloppy: true,
     phase: 'safety',
     invokedAt: 0,
     completedAt: 10,

@@ -32,9 +32,9 @@ const REGRESSIONS: readonly { seed: number; why: string }[] = [
   { seed: 8, why: 'acknowledged write already superseded when its answer was merged' },
 ];
 
-test('three hundred seeds run clean on the landed code', async () => {
+test('five hundred seeds run clean on the landed code', async () => {
   const failures: string[] = [];
-  for (let seed = 1; seed <= 300; seed++) {
+  for (let seed = 1; seed <= 500; seed++) {
     const r = await runSeed(seed);
     if (r.violations.length > 0) failures.push(verdict(r));
   }

@@ -6,7 +6,8 @@
 // - the replicas that acknowledged the write and the replicas that answered
 //   the read share a node (that node stored the write before acknowledging
 //   it, and answered the read after); or
-// - R + W > N and both the write and the read were answered only by the
+// - R + W > N (the read's R and the write's W: requests may override the
+//   run's quorum) and both the write and the read were answered only by the
 //   key's owners (no sloppy quorum), so by pigeonhole they share an owner.
 //
 // The second rule is the user-facing promise of R + W > N; it checks the
@@ -26,7 +27,6 @@ export const readYourWrites: Checker = {
     const models = new Map<string, KeyModel>();
     const reads = history.ops.filter((o): o is ReadOp => o.kind === 'get' && o.outcome === 'ok');
     const writes = [...history.writes.values()].filter((w) => w.outcome === 'ok');
-    const strict = config.r + config.w > config.n;
     for (const read of reads) {
       let model = models.get(read.key);
       if (model === undefined) models.set(read.key, (model = new KeyModel(read.key, history)));
@@ -36,7 +36,7 @@ export const readYourWrites: Checker = {
       for (const w of writes) {
         if (w.key !== read.key || w.completedAt >= read.invokedAt) continue;
         const shared = w.replicas.some((n) => read.replicas.includes(n));
-        const byQuorum = strict && readOwnersOnly && w.replicas.every((n) => owners.has(n));
+        const byQuorum = read.r + w.w > config.n && readOwnersOnly && w.replicas.every((n) => owners.has(n));
         if (!shared && !byQuorum) continue;
         for (const d of dotsOfWrite(history, w)) {
           if (returned.some((e) => model.reaches(e, d))) continue;
