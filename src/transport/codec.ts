@@ -1,0 +1,293 @@
+// Maps the protocol's TypeScript unions (messages.ts) to and from the objects
+// @grpc/proto-loader reads and writes for proto/ringstore.proto.
+//
+// One table, CASES, holds one entry per message type: its Envelope.body field
+// and its two conversions. Adding a message to the protocol is one oneof field
+// in the .proto (then `npm run proto:gen`) and one entry here; the compiler
+// checks that every message type has exactly one case and that each case
+// produces and consumes the generated type of its field.
+
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as protoLoader from '@grpc/proto-loader';
+
+import type { Dot, NodeId, Sibling, SiblingMeta, SiblingSet, VersionVector } from '../version/dvv.js';
+import type { Request, Response, ResponseFor } from './messages.js';
+import type { Envelope } from './generated/ringstore/v1/Envelope.js';
+import type { Envelope__Output } from './generated/ringstore/v1/Envelope.js';
+import type { Dot__Output } from './generated/ringstore/v1/Dot.js';
+import type { Sibling as PSibling, Sibling__Output } from './generated/ringstore/v1/Sibling.js';
+import type { SiblingMeta as PSiblingMeta, SiblingMeta__Output } from './generated/ringstore/v1/SiblingMeta.js';
+import type { SiblingSet as PSiblingSet, SiblingSet__Output } from './generated/ringstore/v1/SiblingSet.js';
+import type { VersionVector as PVersionVector, VersionVector__Output } from './generated/ringstore/v1/VersionVector.js';
+
+export type { Envelope, Envelope__Output };
+
+/** Everything that travels between nodes. */
+export type Message = Request | Response;
+export type MessageType = Message['type'];
+type MessageOf<T extends MessageType> = Extract<Message, { readonly type: T }>;
+
+/** The names of Envelope's `body` oneof fields. */
+export type BodyField = NonNullable<Envelope['body']>;
+
+/** A message that does not decode: missing body, unknown field, missing required part. */
+export class CodecError extends Error {
+  override name = 'CodecError';
+}
+
+// ------------------------------------------------------------------ loading
+
+/** The proto-loader options the generated types (src/transport/generated) were made with. */
+export const PROTO_LOAD_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: Number,
+  defaults: true,
+  oneofs: true,
+};
+
+/**
+ * Where proto/ringstore.proto is: compiled code runs from dist/src/transport/
+ * (three levels below the repository), sources from src/transport/ (two).
+ */
+export function protoPath(): string {
+  const candidates = [
+    new URL('../../../proto/ringstore.proto', import.meta.url),
+    new URL('../../proto/ringstore.proto', import.meta.url),
+  ];
+  for (const url of candidates) {
+    const path = fileURLToPath(url);
+    if (existsSync(path)) return path;
+  }
+  throw new Error(`proto/ringstore.proto not found (looked at ${candidates.map((u) => fileURLToPath(u)).join(', ')})`);
+}
+
+let cachedDefinition: protoLoader.PackageDefinition | undefined;
+
+/** The loaded package definition (loaded once per process). */
+export function packageDefinition(): protoLoader.PackageDefinition {
+  cachedDefinition ??= protoLoader.loadSync(protoPath(), PROTO_LOAD_OPTIONS);
+  return cachedDefinition;
+}
+
+function envelopeType(): protoLoader.MessageTypeDefinition<Envelope, Envelope__Output> {
+  const def = packageDefinition()['ringstore.v1.Envelope'];
+  if (def === undefined || !('fileDescriptorProtos' in def)) throw new Error('ringstore.v1.Envelope missing from proto');
+  return def as protoLoader.MessageTypeDefinition<Envelope, Envelope__Output>;
+}
+
+/** Envelope to wire bytes, exactly as gRPC would serialize it. */
+export function encodeEnvelope(env: Envelope): Buffer {
+  return envelopeType().serialize(env);
+}
+
+/** Wire bytes to Envelope, exactly as gRPC would deserialize it. */
+export function decodeEnvelope(bytes: Buffer): Envelope__Output {
+  return envelopeType().deserialize(bytes);
+}
+
+// ------------------------------------------------------------------ shared parts
+
+function need<T>(v: T | null | undefined, what: string): T {
+  if (v === null || v === undefined) throw new CodecError(`missing ${what}`);
+  return v;
+}
+
+function encVV(vv: VersionVector): PVersionVector {
+  return { counters: vv as Record<string, number> };
+}
+
+function decVV(p: VersionVector__Output | null | undefined, what: string): VersionVector {
+  return need(p, what).counters;
+}
+
+function decDot(p: Dot__Output | null): Dot {
+  const d = need(p, 'dot');
+  return { node: d.node, counter: d.counter };
+}
+
+/**
+ * A decoded bytes field is a Buffer viewing the received message. Return a
+ * plain Uint8Array (so that values compare equal whichever transport carried
+ * them); view the buffer when the value is most of it, copy small values out
+ * of big buffers so that they do not pin the whole message in memory.
+ */
+function decBytes(b: Buffer): Uint8Array {
+  if (b.byteLength * 2 >= b.buffer.byteLength) return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  return new Uint8Array(b);
+}
+
+function encValue(v: Uint8Array | null): Uint8Array | undefined {
+  return v === null ? undefined : v;
+}
+
+function decValue(p: { value?: Buffer; _value?: 'value' }): Uint8Array | null {
+  return p.value === undefined ? null : decBytes(p.value);
+}
+
+function encMeta(m: Omit<SiblingMeta, 'ts'> & { ts?: number }): PSiblingMeta {
+  const out: PSiblingMeta = { ts: m.ts ?? 0 };
+  if (m.contentType !== undefined) out.content_type = m.contentType;
+  if (m.headers !== undefined) out.headers = m.headers as Record<string, string>;
+  return out;
+}
+
+/** An empty header map decodes as "no headers": the wire cannot tell them apart. */
+function decMetaNoTs(p: SiblingMeta__Output | null): { contentType?: string; headers?: Record<string, string> } {
+  const m = need(p, 'meta');
+  const out: { contentType?: string; headers?: Record<string, string> } = {};
+  if (m.content_type !== undefined) out.contentType = m.content_type;
+  if (Object.keys(m.headers).length > 0) out.headers = m.headers;
+  return out;
+}
+
+function decMeta(p: SiblingMeta__Output | null): SiblingMeta {
+  return { ts: need(p, 'meta').ts, ...decMetaNoTs(p) };
+}
+
+function encSibling(s: Sibling): PSibling {
+  return { dot: s.dot, past: encVV(s.past), value: encValue(s.value), meta: encMeta(s.meta) };
+}
+
+function decSibling(p: Sibling__Output): Sibling {
+  return { dot: decDot(p.dot), past: decVV(p.past, 'past'), value: decValue(p), meta: decMeta(p.meta) };
+}
+
+export function encSet(set: SiblingSet): PSiblingSet {
+  return { siblings: set.siblings.map(encSibling) };
+}
+
+export function decSet(p: SiblingSet__Output | null | undefined): SiblingSet {
+  return { siblings: need(p, 'sibling set').siblings.map(decSibling) };
+}
+
+function optString(s: string | undefined): string | null {
+  return s === undefined ? null : s;
+}
+
+// ------------------------------------------------------------------ the table
+
+interface Case<M extends Message, F extends BodyField> {
+  readonly field: F;
+  readonly encode: (m: M) => NonNullable<Envelope[F]>;
+  readonly decode: (p: NonNullable<Envelope__Output[F]>) => M;
+}
+
+function c<M extends Message, F extends BodyField>(
+  field: F,
+  encode: (m: M) => NonNullable<Envelope[F]>,
+  decode: (p: NonNullable<Envelope__Output[F]>) => NoInfer<M>,
+): Case<M, F> {
+  return { field, encode, decode };
+}
+
+/** A case for message M on whichever body field (a union over the fields). */
+type SomeCase<M extends Message> = { [F in BodyField]: Case<M, F> }[BodyField];
+type Cases = { readonly [T in MessageType]: SomeCase<MessageOf<T>> };
+
+const CASES: Cases = {
+  // ---- requests
+  putOrigin: c('put_origin',
+    (m: MessageOf<'putOrigin'>) => ({
+      bucket: m.bucket,
+      key: m.key,
+      value: encValue(m.value),
+      meta: encMeta(m.meta),
+      context: m.context === null ? null : encVV(m.context),
+      supersede_local: m.supersedeLocal,
+      hint_for: m.hintFor ?? undefined,
+    }),
+    (p) => ({
+      type: 'putOrigin',
+      bucket: p.bucket,
+      key: p.key,
+      value: decValue(p),
+      meta: decMetaNoTs(p.meta),
+      context: p.context === null ? null : p.context.counters,
+      supersedeLocal: p.supersede_local,
+      hintFor: optString(p.hint_for),
+    })),
+  putReplica: c('put_replica',
+    (m: MessageOf<'putReplica'>) => ({ bucket: m.bucket, key: m.key, set: encSet(m.set), hint_for: m.hintFor ?? undefined }),
+    (p) => ({ type: 'putReplica', bucket: p.bucket, key: p.key, set: decSet(p.set), hintFor: optString(p.hint_for) })),
+  get: c('get',
+    (m: MessageOf<'get'>) => ({ bucket: m.bucket, key: m.key }),
+    (p) => ({ type: 'get', bucket: p.bucket, key: p.key })),
+  listKeys: c('list_keys',
+    (m: MessageOf<'listKeys'>) => ({ bucket: m.bucket, prefix: m.prefix, after: m.after, limit: m.limit }),
+    (p) => ({ type: 'listKeys', bucket: p.bucket, prefix: p.prefix, after: p.after, limit: p.limit })),
+  ping: c('ping',
+    (_m: MessageOf<'ping'>) => ({}),
+    () => ({ type: 'ping' })),
+  // ---- responses
+  putOk: c('put_ok',
+    (m: MessageOf<'putOk'>) => ({ set: encSet(m.set) }),
+    (p) => ({ type: 'putOk', set: decSet(p.set) })),
+  getOk: c('get_ok',
+    (m: MessageOf<'getOk'>) => ({ set: m.set === null ? null : encSet(m.set) }),
+    (p) => ({ type: 'getOk', set: p.set === null ? null : decSet(p.set) })),
+  listKeysOk: c('list_keys_ok',
+    (m: MessageOf<'listKeysOk'>) => ({ keys: m.keys.map((k) => ({ key: k.key, set: encSet(k.set) })), truncated: m.truncated }),
+    (p) => ({ type: 'listKeysOk', keys: p.keys.map((k) => ({ key: k.key, set: decSet(k.set) })), truncated: p.truncated })),
+  pong: c('pong',
+    (m: MessageOf<'pong'>) => ({ node: m.node }),
+    (p) => ({ type: 'pong', node: p.node as NodeId })),
+  error: c('error',
+    (m: MessageOf<'error'>) => ({ code: m.code, message: m.message }),
+    (p) => ({ type: 'error', code: p.code, message: p.message })),
+};
+
+const BY_FIELD = new Map<string, Case<Message, BodyField>>();
+for (const k of Object.keys(CASES) as MessageType[]) {
+  const cs = CASES[k] as unknown as Case<Message, BodyField>;
+  BY_FIELD.set(cs.field, cs);
+}
+
+/** The Envelope body field that carries messages of this type. */
+export function bodyField(type: MessageType): BodyField {
+  return CASES[type].field;
+}
+
+/** The response type each request type is answered with (besides 'error'). */
+export const RESPONSE_TYPE: { readonly [T in Request['type']]: ResponseFor[T]['type'] } = {
+  putOrigin: 'putOk',
+  putReplica: 'putOk',
+  get: 'getOk',
+  listKeys: 'listKeysOk',
+  ping: 'pong',
+};
+
+export function isRequest(msg: Message): msg is Request {
+  return Object.prototype.hasOwnProperty.call(RESPONSE_TYPE, msg.type);
+}
+
+// ------------------------------------------------------------------ envelopes
+
+/**
+ * Wraps a message for the wire. deadlineMs is the time budget left for a
+ * request (0 for responses); id correlates a response with its request.
+ */
+export function toEnvelope(id: number, deadlineMs: number, msg: Message): Envelope {
+  const cs = CASES[msg.type] as unknown as Case<Message, BodyField>;
+  if (cs === undefined) throw new CodecError(`no codec for message type ${String((msg as { type?: unknown }).type)}`);
+  const env: Envelope = { id, deadline_ms: deadlineMs };
+  (env as Record<string, unknown>)[cs.field] = cs.encode(msg);
+  return env;
+}
+
+export interface Unwrapped {
+  readonly id: number;
+  readonly deadlineMs: number;
+  readonly msg: Message;
+}
+
+/** Unwraps a received envelope; throws CodecError when it does not decode. */
+export function fromEnvelope(env: Envelope__Output): Unwrapped {
+  const field = env.body;
+  if (field === undefined) throw new CodecError('envelope without body');
+  const cs = BY_FIELD.get(field);
+  if (cs === undefined) throw new CodecError(`unknown envelope body ${field}`);
+  const part = (env as unknown as Record<string, unknown>)[field];
+  if (part === null || part === undefined) throw new CodecError(`envelope body ${field} is empty`);
+  return { id: env.id, deadlineMs: env.deadline_ms, msg: cs.decode(part as never) };
+}

@@ -1,0 +1,51 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { Dot as _ringstore_v1_Dot, Dot__Output as _ringstore_v1_Dot__Output } from './ringstore/v1/Dot.js';
+import type { Envelope as _ringstore_v1_Envelope, Envelope__Output as _ringstore_v1_Envelope__Output } from './ringstore/v1/Envelope.js';
+import type { ErrorResp as _ringstore_v1_ErrorResp, ErrorResp__Output as _ringstore_v1_ErrorResp__Output } from './ringstore/v1/ErrorResp.js';
+import type { GetOk as _ringstore_v1_GetOk, GetOk__Output as _ringstore_v1_GetOk__Output } from './ringstore/v1/GetOk.js';
+import type { GetReq as _ringstore_v1_GetReq, GetReq__Output as _ringstore_v1_GetReq__Output } from './ringstore/v1/GetReq.js';
+import type { KeyEntry as _ringstore_v1_KeyEntry, KeyEntry__Output as _ringstore_v1_KeyEntry__Output } from './ringstore/v1/KeyEntry.js';
+import type { ListKeysOk as _ringstore_v1_ListKeysOk, ListKeysOk__Output as _ringstore_v1_ListKeysOk__Output } from './ringstore/v1/ListKeysOk.js';
+import type { ListKeysReq as _ringstore_v1_ListKeysReq, ListKeysReq__Output as _ringstore_v1_ListKeysReq__Output } from './ringstore/v1/ListKeysReq.js';
+import type { PingReq as _ringstore_v1_PingReq, PingReq__Output as _ringstore_v1_PingReq__Output } from './ringstore/v1/PingReq.js';
+import type { Pong as _ringstore_v1_Pong, Pong__Output as _ringstore_v1_Pong__Output } from './ringstore/v1/Pong.js';
+import type { PutOk as _ringstore_v1_PutOk, PutOk__Output as _ringstore_v1_PutOk__Output } from './ringstore/v1/PutOk.js';
+import type { PutOriginReq as _ringstore_v1_PutOriginReq, PutOriginReq__Output as _ringstore_v1_PutOriginReq__Output } from './ringstore/v1/PutOriginReq.js';
+import type { PutReplicaReq as _ringstore_v1_PutReplicaReq, PutReplicaReq__Output as _ringstore_v1_PutReplicaReq__Output } from './ringstore/v1/PutReplicaReq.js';
+import type { ReplicaClient as _ringstore_v1_ReplicaClient, ReplicaDefinition as _ringstore_v1_ReplicaDefinition } from './ringstore/v1/Replica.js';
+import type { Sibling as _ringstore_v1_Sibling, Sibling__Output as _ringstore_v1_Sibling__Output } from './ringstore/v1/Sibling.js';
+import type { SiblingMeta as _ringstore_v1_SiblingMeta, SiblingMeta__Output as _ringstore_v1_SiblingMeta__Output } from './ringstore/v1/SiblingMeta.js';
+import type { SiblingSet as _ringstore_v1_SiblingSet, SiblingSet__Output as _ringstore_v1_SiblingSet__Output } from './ringstore/v1/SiblingSet.js';
+import type { VersionVector as _ringstore_v1_VersionVector, VersionVector__Output as _ringstore_v1_VersionVector__Output } from './ringstore/v1/VersionVector.js';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  ringstore: {
+    v1: {
+      Dot: MessageTypeDefinition<_ringstore_v1_Dot, _ringstore_v1_Dot__Output>
+      Envelope: MessageTypeDefinition<_ringstore_v1_Envelope, _ringstore_v1_Envelope__Output>
+      ErrorResp: MessageTypeDefinition<_ringstore_v1_ErrorResp, _ringstore_v1_ErrorResp__Output>
+      GetOk: MessageTypeDefinition<_ringstore_v1_GetOk, _ringstore_v1_GetOk__Output>
+      GetReq: MessageTypeDefinition<_ringstore_v1_GetReq, _ringstore_v1_GetReq__Output>
+      KeyEntry: MessageTypeDefinition<_ringstore_v1_KeyEntry, _ringstore_v1_KeyEntry__Output>
+      ListKeysOk: MessageTypeDefinition<_ringstore_v1_ListKeysOk, _ringstore_v1_ListKeysOk__Output>
+      ListKeysReq: MessageTypeDefinition<_ringstore_v1_ListKeysReq, _ringstore_v1_ListKeysReq__Output>
+      PingReq: MessageTypeDefinition<_ringstore_v1_PingReq, _ringstore_v1_PingReq__Output>
+      Pong: MessageTypeDefinition<_ringstore_v1_Pong, _ringstore_v1_Pong__Output>
+      PutOk: MessageTypeDefinition<_ringstore_v1_PutOk, _ringstore_v1_PutOk__Output>
+      PutOriginReq: MessageTypeDefinition<_ringstore_v1_PutOriginReq, _ringstore_v1_PutOriginReq__Output>
+      PutReplicaReq: MessageTypeDefinition<_ringstore_v1_PutReplicaReq, _ringstore_v1_PutReplicaReq__Output>
+      Replica: SubtypeConstructor<typeof grpc.Client, _ringstore_v1_ReplicaClient> & { service: _ringstore_v1_ReplicaDefinition }
+      Sibling: MessageTypeDefinition<_ringstore_v1_Sibling, _ringstore_v1_Sibling__Output>
+      SiblingMeta: MessageTypeDefinition<_ringstore_v1_SiblingMeta, _ringstore_v1_SiblingMeta__Output>
+      SiblingSet: MessageTypeDefinition<_ringstore_v1_SiblingSet, _ringstore_v1_SiblingSet__Output>
+      VersionVector: MessageTypeDefinition<_ringstore_v1_VersionVector, _ringstore_v1_VersionVector__Output>
+    }
+  }
+}
+

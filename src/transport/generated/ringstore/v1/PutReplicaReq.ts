@@ -1,0 +1,19 @@
+// Original file: proto/ringstore.proto
+
+import type { SiblingSet as _ringstore_v1_SiblingSet, SiblingSet__Output as _ringstore_v1_SiblingSet__Output } from '../../ringstore/v1/SiblingSet.js';
+
+export interface PutReplicaReq {
+  'bucket'?: (string);
+  'key'?: (string);
+  'set'?: (_ringstore_v1_SiblingSet | null);
+  'hint_for'?: (string);
+  '_hint_for'?: "hint_for";
+}
+
+export interface PutReplicaReq__Output {
+  'bucket': (string);
+  'key': (string);
+  'set': (_ringstore_v1_SiblingSet__Output | null);
+  'hint_for'?: (string);
+  '_hint_for'?: "hint_for";
+}

@@ -1,0 +1,673 @@
+// The real transport: gRPC between nodes (proto/ringstore.proto).
+//
+// A unary gRPC call costs about 175 µs of CPU per request, far too much for
+// thousands of quorum writes per second on two cores, while one bidirectional
+// stream carries tens of thousands of messages per second. So each node keeps
+// ONE long-lived `Stream` call open to each peer it talks to, and multiplexes
+// its requests on it by envelope id; the peer answers on the same stream.
+// Requests whose payload is large go by the unary `Call` instead, so that one
+// big value does not hold up everything queued behind it on the stream.
+//
+// Connection life of a peer (client side):
+//   idle ──request──► connecting ──server headers──► ready
+//     ▲                   │ fails / times out           │ stream fails
+//     │                   ▼                             │
+//     └──── backoff expires ◄── backoff                 └──► idle
+// Requests made while connecting wait in a queue and are written only once
+// the peer has answered the stream's headers, so a request is either
+// certainly not delivered (connect failed: 'unreachable') or was written to
+// an established stream (the stream dies: 'timeout', outcome unknown). In
+// backoff, requests fail at once with 'unreachable'.
+
+import * as grpc from '@grpc/grpc-js';
+
+import type { NodeId } from '../version/dvv.js';
+import type { Request, Response, ResponseFor } from './messages.js';
+import { TransportError, type Handler, type Transport } from './transport.js';
+import {
+  fromEnvelope,
+  isRequest,
+  packageDefinition,
+  RESPONSE_TYPE,
+  toEnvelope,
+  type Envelope,
+  type Envelope__Output,
+  type Message,
+} from './codec.js';
+import type { ProtoGrpcType } from './generated/ringstore.js';
+import type { ReplicaClient } from './generated/ringstore/v1/Replica.js';
+
+/** What the network does with one message (dev-only fault injection). */
+export type FaultAction = 'pass' | 'drop' | { readonly delayMs: number };
+/**
+ * Decides the fate of each message this node sends to `to`: requests on the
+ * client side, responses on the server side. Dropped requests time out.
+ */
+export type FaultFilter = (to: NodeId, msg: Message) => FaultAction;
+
+export interface GrpcTransportOptions {
+  readonly self: NodeId;
+  /** host:port to listen on; port 0 picks a free port (see boundPort). */
+  readonly listen: string;
+  /** Every other node's host:port. */
+  readonly peers: ReadonlyMap<NodeId, string>;
+  /** Largest message sent or accepted. Default 64 MiB. */
+  readonly maxMessageBytes?: number;
+  readonly log?: (msg: string) => void;
+  readonly faults?: FaultFilter;
+  /** Requests whose estimated size exceeds this go by unary Call instead of the stream. Default 1 MiB. */
+  readonly unaryAboveBytes?: number;
+  /** How long establishing a stream may take before queued requests fail 'unreachable'. Default 2000 ms. */
+  readonly connectTimeoutMs?: number;
+  /** Backoff after a failed connect: doubles from initial to max (ms), with jitter. Default 100 / 2000. */
+  readonly backoffMs?: { readonly initial: number; readonly max: number };
+}
+
+const DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024;
+const FROM_KEY = 'ringstore-from';
+
+interface Pending {
+  readonly id: number;
+  readonly to: NodeId;
+  readonly req: Request;
+  readonly deadlineAt: number;
+  readonly unary: boolean;
+  readonly resolve: (r: Response) => void;
+  readonly reject: (e: TransportError) => void;
+  timer: NodeJS.Timeout | undefined;
+  /** Handed to the network (written, or dropped/delayed by the fault filter). */
+  written: boolean;
+  settled: boolean;
+  /** Cancels a unary call in flight. */
+  cancel: (() => void) | undefined;
+}
+
+type PeerState = 'idle' | 'connecting' | 'ready' | 'backoff';
+
+class Peer {
+  state: PeerState = 'idle';
+  client: ReplicaClient | undefined;
+  stream: grpc.ClientDuplexStream<Envelope, Envelope__Output> | undefined;
+  connectTimer: NodeJS.Timeout | undefined;
+  /** Stream requests: queued (not written) while connecting, then in flight. */
+  readonly pending = new Map<number, Pending>();
+  /** Unary calls in flight. */
+  readonly unary = new Set<Pending>();
+  backoffUntil = 0;
+  backoffMs = 0;
+  constructor(
+    readonly id: NodeId,
+    readonly address: string,
+  ) {}
+}
+
+interface ServerStream {
+  readonly call: grpc.ServerDuplexStream<Envelope__Output, Envelope>;
+  alive: boolean;
+  inflight: number;
+  halfClosed: boolean;
+}
+
+function encodeNodeId(id: NodeId): string {
+  return encodeURIComponent(id);
+}
+
+function decodeNodeId(md: grpc.Metadata): NodeId {
+  const v = md.get(FROM_KEY)[0];
+  if (typeof v !== 'string') return '';
+  try {
+    return decodeURIComponent(v);
+  } catch {
+    return v;
+  }
+}
+
+function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.length > 0 ? code : 'handler_error';
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Rough wire size of a message: the bytes of its values and keys, plus per-sibling overhead. */
+export function estimateSize(msg: Message): number {
+  const setSize = (set: { readonly siblings: readonly { readonly value: Uint8Array | null }[] } | null): number => {
+    if (set === null) return 0;
+    let n = 0;
+    for (const s of set.siblings) n += (s.value?.byteLength ?? 0) + 256;
+    return n;
+  };
+  switch (msg.type) {
+    case 'putOrigin':
+      return (msg.value?.byteLength ?? 0) + msg.key.length * 3 + 512;
+    case 'putReplica':
+      return setSize(msg.set) + msg.key.length * 3 + 256;
+    case 'putOk':
+    case 'getOk':
+      return setSize(msg.set) + 64;
+    case 'listKeysOk': {
+      let n = 64;
+      for (const k of msg.keys) n += setSize(k.set) + k.key.length * 3 + 16;
+      return n;
+    }
+    default:
+      return 256;
+  }
+}
+
+export class GrpcTransport implements Transport {
+  private handler: Handler | undefined;
+  private closed = false;
+  private nextId = 1;
+  private faults: FaultFilter | undefined;
+  private peerAddrs: ReadonlyMap<NodeId, string>;
+  private readonly peerConns = new Map<NodeId, Peer>();
+  private readonly serverStreams = new Set<ServerStream>();
+  private readonly localPending = new Set<Pending>();
+  private readonly maxMessageBytes: number;
+  private readonly unaryAbove: number;
+  private readonly connectTimeoutMs: number;
+  private readonly backoff: { readonly initial: number; readonly max: number };
+  private readonly log: (msg: string) => void;
+  private readonly Client: new (address: string, creds: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => ReplicaClient;
+
+  /** @internal use createGrpcTransport */
+  constructor(
+    readonly self: NodeId,
+    private readonly server: grpc.Server,
+    readonly boundPort: number,
+    opts: GrpcTransportOptions,
+  ) {
+    this.peerAddrs = new Map(opts.peers);
+    this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
+    this.unaryAbove = opts.unaryAboveBytes ?? 1024 * 1024;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 2000;
+    this.backoff = opts.backoffMs ?? { initial: 100, max: 2000 };
+    this.log = opts.log ?? (() => {});
+    this.faults = opts.faults;
+    const proto = grpc.loadPackageDefinition(packageDefinition()) as unknown as ProtoGrpcType;
+    this.Client = proto.ringstore.v1.Replica;
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  serve(handler: Handler): void {
+    this.handler = handler;
+  }
+
+  /** Installs (or removes) the dev-only fault filter. */
+  setFaults(filter: FaultFilter | undefined): void {
+    this.faults = filter;
+  }
+
+  /** Hint: a stream to `node` is established right now (always true for self). */
+  reachable(node: NodeId): boolean {
+    if (this.closed) return false;
+    if (node === this.self) return true;
+    return this.peerConns.get(node)?.state === 'ready';
+  }
+
+  /**
+   * Replaces the address book. Peers that vanished or moved are disconnected
+   * (their queued requests fail 'unreachable', in-flight ones 'timeout').
+   */
+  setPeers(peers: ReadonlyMap<NodeId, string>): void {
+    this.peerAddrs = new Map(peers);
+    for (const [id, peer] of this.peerConns) {
+      if (peers.get(id) !== peer.address) {
+        this.peerConns.delete(id);
+        this.dropPeer(peer, 'peer removed or moved');
+      }
+    }
+  }
+
+  request<R extends Request>(to: NodeId, req: R, deadlineMs: number): Promise<ResponseFor[R['type']]> {
+    return new Promise<Response>((resolve, reject) => {
+      const p: Pending = {
+        id: this.nextId++,
+        to,
+        req,
+        deadlineAt: Date.now() + deadlineMs,
+        unary: to !== this.self && estimateSize(req) > this.unaryAbove,
+        resolve,
+        reject,
+        timer: undefined,
+        written: false,
+        settled: false,
+        cancel: undefined,
+      };
+      if (this.closed) return this.fail(p, 'unreachable', 'transport closed');
+      if (to === this.self) return this.requestLocal(p, deadlineMs);
+      const address = this.peerAddrs.get(to);
+      if (address === undefined) return this.fail(p, 'unreachable', `unknown node ${to}`);
+      let peer = this.peerConns.get(to);
+      if (peer === undefined) {
+        peer = new Peer(to, address);
+        this.peerConns.set(to, peer);
+      }
+      if (peer.state === 'backoff' && Date.now() < peer.backoffUntil) {
+        return this.fail(p, 'unreachable', `${to} unreachable (reconnect in ${peer.backoffUntil - Date.now()} ms)`);
+      }
+      p.timer = setTimeout(() => this.onDeadline(peer, p), Math.max(0, deadlineMs));
+      if (p.unary) peer.unary.add(p);
+      else peer.pending.set(p.id, p);
+      if (peer.state === 'ready') this.dispatch(peer, p);
+      else if (peer.state !== 'connecting') this.connect(peer);
+    }) as Promise<ResponseFor[R['type']]>;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const p of this.localPending) this.fail(p, 'timeout', 'transport closed');
+    this.localPending.clear();
+    for (const peer of this.peerConns.values()) this.dropPeer(peer, 'transport closed');
+    this.peerConns.clear();
+    for (const s of this.serverStreams) {
+      s.alive = false;
+      try {
+        s.call.end();
+      } catch {
+        // already gone
+      }
+    }
+    this.serverStreams.clear();
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, 1000);
+      this.server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------- client side
+
+  private requestLocal(p: Pending, deadlineMs: number): void {
+    const handler = this.handler;
+    if (handler === undefined) return this.fail(p, 'remote', `${this.self} is not serving`, 'not_serving');
+    this.localPending.add(p);
+    p.timer = setTimeout(() => {
+      this.localPending.delete(p);
+      this.fail(p, 'timeout', `request to ${this.self} (self) timed out after ${deadlineMs} ms`);
+    }, Math.max(0, deadlineMs));
+    p.written = true;
+    let result: Promise<Response>;
+    try {
+      result = handler(this.self, p.req);
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result.then(
+      (resp) => {
+        this.localPending.delete(p);
+        this.settle(p, resp);
+      },
+      (err: unknown) => {
+        this.localPending.delete(p);
+        this.fail(p, 'remote', errorMessage(err), errorCode(err));
+      },
+    );
+  }
+
+  private client(peer: Peer): ReplicaClient {
+    peer.client ??= new this.Client(peer.address, grpc.credentials.createInsecure(), this.channelOptions());
+    return peer.client;
+  }
+
+  private channelOptions(): grpc.ChannelOptions {
+    return {
+      'grpc.max_send_message_length': this.maxMessageBytes,
+      'grpc.max_receive_message_length': this.maxMessageBytes,
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+      'grpc.initial_reconnect_backoff_ms': this.backoff.initial,
+      'grpc.max_reconnect_backoff_ms': this.backoff.max,
+      // One connection per (this transport, peer), not shared process-wide.
+      'grpc.use_local_subchannel_pool': 1,
+      // We do our own failure handling; retries would buffer every message.
+      'grpc.enable_retries': 0,
+      'grpc-node.flow_control_window': 8 * 1024 * 1024,
+    };
+  }
+
+  private connect(peer: Peer): void {
+    peer.state = 'connecting';
+    const md = new grpc.Metadata();
+    md.set(FROM_KEY, encodeNodeId(this.self));
+    let stream: grpc.ClientDuplexStream<Envelope, Envelope__Output>;
+    try {
+      stream = this.client(peer).Stream(md);
+    } catch (err) {
+      this.onStreamEnd(peer, undefined, errorMessage(err));
+      return;
+    }
+    peer.stream = stream;
+    peer.connectTimer = setTimeout(() => {
+      if (peer.stream !== stream || peer.state !== 'connecting') return;
+      this.onStreamEnd(peer, stream, `connect timed out after ${this.connectTimeoutMs} ms`);
+    }, this.connectTimeoutMs);
+    stream.on('metadata', () => {
+      if (peer.stream !== stream || peer.state !== 'connecting') return;
+      clearTimeout(peer.connectTimer);
+      peer.connectTimer = undefined;
+      peer.state = 'ready';
+      peer.backoffMs = 0;
+      this.log(`transport ${this.self}: stream to ${peer.id} (${peer.address}) established`);
+      for (const p of [...peer.pending.values()]) this.dispatch(peer, p);
+      for (const p of [...peer.unary]) if (!p.written) this.dispatch(peer, p);
+    });
+    stream.on('data', (env: Envelope__Output) => this.onResponse(peer, env));
+    stream.on('error', (err: Error) => this.onStreamEnd(peer, stream, err.message));
+    stream.on('status', (st: grpc.StatusObject) => this.onStreamEnd(peer, stream, `stream ended: ${st.details || grpc.status[st.code]}`));
+  }
+
+  /** The stream died or could not be established. */
+  private onStreamEnd(peer: Peer, stream: grpc.ClientDuplexStream<Envelope, Envelope__Output> | undefined, why: string): void {
+    if (peer.stream !== stream) return;
+    const wasReady = peer.state === 'ready';
+    peer.stream = undefined;
+    clearTimeout(peer.connectTimer);
+    peer.connectTimer = undefined;
+    try {
+      stream?.cancel();
+    } catch {
+      // already ended
+    }
+    const pending = [...peer.pending.values()];
+    peer.pending.clear();
+    if (wasReady) {
+      // Connected before: try again on the next request without waiting.
+      peer.state = 'idle';
+      this.log(`transport ${this.self}: stream to ${peer.id} lost: ${why}`);
+    } else {
+      peer.backoffMs = peer.backoffMs === 0 ? this.backoff.initial : Math.min(this.backoff.max, peer.backoffMs * 2);
+      const wait = Math.round(peer.backoffMs * (0.8 + 0.4 * Math.random()));
+      peer.backoffUntil = Date.now() + wait;
+      peer.state = 'backoff';
+      this.log(`transport ${this.self}: cannot connect to ${peer.id} (${peer.address}): ${why}; retry in ${wait} ms`);
+    }
+    for (const p of pending) {
+      if (p.written) this.fail(p, 'timeout', `stream to ${peer.id} failed with the request in flight (${why})`);
+      else this.fail(p, 'unreachable', `cannot reach ${peer.id}: ${why}`);
+    }
+    if (!wasReady) {
+      for (const p of [...peer.unary]) {
+        if (!p.written) {
+          peer.unary.delete(p);
+          this.fail(p, 'unreachable', `cannot reach ${peer.id}: ${why}`);
+        }
+      }
+    }
+  }
+
+  private onResponse(peer: Peer, env: Envelope__Output): void {
+    const p = peer.pending.get(env.id);
+    if (p === undefined) return; // answered after its deadline, or a duplicate
+    peer.pending.delete(env.id);
+    this.settleEnvelope(p, env);
+  }
+
+  private settleEnvelope(p: Pending, env: Envelope__Output): void {
+    let msg: Message;
+    try {
+      msg = fromEnvelope(env).msg;
+    } catch (err) {
+      return this.fail(p, 'remote', `undecodable response from ${p.to}: ${errorMessage(err)}`, 'bad_response');
+    }
+    this.settle(p, msg as Response);
+  }
+
+  /** Hands a request to the network: the one place every outgoing request passes. */
+  private dispatch(peer: Peer, p: Pending): void {
+    if (p.settled || p.written) return;
+    this.send(p.to, p.req, () => (p.written = true), () => {
+      if (p.settled) return;
+      if (p.unary) this.callUnary(peer, p);
+      else this.writeStream(peer, p);
+    });
+  }
+
+  private writeStream(peer: Peer, p: Pending): void {
+    const stream = peer.stream;
+    if (stream === undefined || peer.state !== 'ready') {
+      // Only reachable after a fault-filter delay across a stream failure.
+      peer.pending.delete(p.id);
+      return this.fail(p, 'timeout', `stream to ${peer.id} failed with the request in flight`);
+    }
+    const budget = Math.max(1, p.deadlineAt - Date.now());
+    stream.write(toEnvelope(p.id, Math.min(budget, 0xffffffff), p.req));
+  }
+
+  private callUnary(peer: Peer, p: Pending): void {
+    const budget = Math.max(1, p.deadlineAt - Date.now());
+    const md = new grpc.Metadata();
+    md.set(FROM_KEY, encodeNodeId(this.self));
+    const call = this.client(peer).Call(
+      toEnvelope(p.id, Math.min(budget, 0xffffffff), p.req),
+      md,
+      { deadline: Date.now() + budget },
+      (err, env) => {
+        peer.unary.delete(p);
+        if (p.settled) return;
+        if (err !== null) {
+          if (err.code === grpc.status.RESOURCE_EXHAUSTED) {
+            return this.fail(p, 'remote', `message too large for ${peer.id}: ${err.details}`, 'message_too_large');
+          }
+          if (err.code === grpc.status.UNIMPLEMENTED) return this.fail(p, 'remote', err.details, 'unimplemented');
+          return this.fail(p, 'timeout', `call to ${peer.id} failed, outcome unknown: ${err.details}`);
+        }
+        if (env === undefined) return this.fail(p, 'remote', `empty response from ${peer.id}`, 'bad_response');
+        this.settleEnvelope(p, env);
+      },
+    );
+    p.cancel = () => call.cancel();
+  }
+
+  private onDeadline(peer: Peer, p: Pending): void {
+    p.timer = undefined;
+    peer.pending.delete(p.id);
+    peer.unary.delete(p);
+    p.cancel?.();
+    if (p.written) this.fail(p, 'timeout', `request ${p.req.type} to ${p.to} timed out`);
+    else this.fail(p, 'unreachable', `no connection to ${p.to} before the deadline`);
+  }
+
+  private settle(p: Pending, msg: Response): void {
+    if (p.settled) return;
+    if (msg.type === 'error') return this.fail(p, 'remote', msg.message, msg.code);
+    if (msg.type !== RESPONSE_TYPE[p.req.type]) {
+      return this.fail(p, 'remote', `${p.to} answered ${p.req.type} with ${msg.type}`, 'bad_response');
+    }
+    p.settled = true;
+    clearTimeout(p.timer);
+    p.resolve(msg);
+  }
+
+  private fail(p: Pending, kind: TransportError['kind'], message: string, code?: string): void {
+    if (p.settled) return;
+    p.settled = true;
+    clearTimeout(p.timer);
+    p.reject(new TransportError(kind, p.to, message, code));
+  }
+
+  private dropPeer(peer: Peer, why: string): void {
+    const stream = peer.stream;
+    peer.stream = undefined;
+    clearTimeout(peer.connectTimer);
+    for (const p of peer.pending.values()) {
+      this.fail(p, p.written ? 'timeout' : 'unreachable', `${why} (${peer.id})`);
+    }
+    peer.pending.clear();
+    for (const p of peer.unary) {
+      p.cancel?.();
+      this.fail(p, p.written ? 'timeout' : 'unreachable', `${why} (${peer.id})`);
+    }
+    peer.unary.clear();
+    try {
+      stream?.cancel();
+    } catch {
+      // already ended
+    }
+    peer.client?.close();
+    peer.state = 'idle';
+  }
+
+  // ---------------------------------------------------------------- fault hook
+
+  /**
+   * Every message this node sends (requests and responses) passes here, so
+   * that a fault filter can drop or delay it. `commit` marks the message as
+   * handed to the network before the filter acts.
+   */
+  private send(to: NodeId, msg: Message, commit: () => void, transmit: () => void): void {
+    const action = this.faults === undefined ? 'pass' : this.faults(to, msg);
+    commit();
+    if (action === 'pass') transmit();
+    else if (action !== 'drop') setTimeout(transmit, Math.max(0, action.delayMs));
+  }
+
+  // ---------------------------------------------------------------- server side
+
+  /** @internal */
+  onServerStream(call: grpc.ServerDuplexStream<Envelope__Output, Envelope>): void {
+    const from = decodeNodeId(call.metadata);
+    const s: ServerStream = { call, alive: !this.closed, inflight: 0, halfClosed: false };
+    if (!s.alive) {
+      call.end();
+      return;
+    }
+    this.serverStreams.add(s);
+    // Answer the headers at once: the client writes nothing until it sees them.
+    call.sendMetadata(new grpc.Metadata());
+    const gone = (): void => {
+      s.alive = false;
+      this.serverStreams.delete(s);
+    };
+    const endIfDone = (): void => {
+      if (s.halfClosed && s.inflight === 0 && s.alive) {
+        gone();
+        call.end();
+      }
+    };
+    const out: Replier = {
+      write: (env) => {
+        if (s.alive) call.write(env);
+      },
+      skip: () => {},
+      done: () => {
+        s.inflight--;
+        endIfDone();
+      },
+    };
+    call.on('data', (env: Envelope__Output) => {
+      s.inflight++;
+      this.handleIncoming(from, env, out);
+    });
+    call.on('end', () => {
+      s.halfClosed = true;
+      endIfDone();
+    });
+    call.on('error', gone);
+    call.on('cancelled', gone);
+    call.on('close', gone);
+  }
+
+  /** @internal */
+  onServerCall(call: grpc.ServerUnaryCall<Envelope__Output, Envelope>, callback: grpc.sendUnaryData<Envelope>): void {
+    const from = decodeNodeId(call.metadata);
+    this.handleIncoming(from, call.request, {
+      write: (env) => callback(null, env),
+      skip: () => callback({ code: grpc.status.DEADLINE_EXCEEDED, details: 'deadline passed before the answer' }),
+      done: () => {},
+    });
+  }
+
+  /**
+   * Runs one incoming request through the handler. out.done is called once
+   * when the request is finished with; before it, either out.skip (nothing to
+   * answer: the deadline passed) or the answer goes through the fault hook to
+   * out.write (possibly later, or never if dropped).
+   */
+  private handleIncoming(from: NodeId, env: Envelope__Output, out: Replier): void {
+    const id = env.id;
+    const answer = (resp: Response): void => {
+      this.send(from, resp, () => {}, () => out.write(toEnvelope(id, 0, resp)));
+      out.done();
+    };
+    const skip = (): void => {
+      out.skip();
+      out.done();
+    };
+    let msg: Message;
+    try {
+      msg = fromEnvelope(env).msg;
+    } catch (err) {
+      // No body we know: a newer peer sent a message this node does not speak.
+      const code = env.body === undefined ? 'unsupported' : 'bad_request';
+      return answer({ type: 'error', code, message: `undecodable request: ${errorMessage(err)}` });
+    }
+    if (!isRequest(msg)) return answer({ type: 'error', code: 'bad_request', message: `${msg.type} is not a request` });
+    const deadlineMs = env.deadline_ms;
+    if (deadlineMs === 0) return skip(); // already expired: skip the work
+    const deadlineAt = Date.now() + deadlineMs;
+    const handler = this.handler;
+    if (handler === undefined || this.closed) {
+      return answer({ type: 'error', code: 'not_serving', message: `${this.self} is not serving` });
+    }
+    let result: Promise<Response>;
+    try {
+      result = handler(from, msg);
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result.then(
+      (resp) => {
+        if (Date.now() > deadlineAt) return skip(); // the caller has given up
+        if (estimateSize(resp) > this.maxMessageBytes - 64 * 1024) {
+          return answer({ type: 'error', code: 'response_too_large', message: `response to ${msg.type} exceeds ${this.maxMessageBytes} bytes` });
+        }
+        answer(resp);
+      },
+      (err: unknown) => answer({ type: 'error', code: errorCode(err), message: errorMessage(err) }),
+    );
+  }
+}
+
+interface Replier {
+  write(env: Envelope): void;
+  skip(): void;
+  done(): void;
+}
+
+/**
+ * Starts a gRPC transport: binds the server (resolves once listening) and
+ * connects to peers lazily, on their first request.
+ */
+export async function createGrpcTransport(opts: GrpcTransportOptions): Promise<GrpcTransport> {
+  const maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
+  const server = new grpc.Server({
+    'grpc.max_send_message_length': maxMessageBytes,
+    'grpc.max_receive_message_length': maxMessageBytes,
+    // Detect clients that vanished without closing their streams.
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc-node.flow_control_window': 8 * 1024 * 1024,
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(opts.listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+  });
+  const transport = new GrpcTransport(opts.self, server, port, opts);
+  const proto = grpc.loadPackageDefinition(packageDefinition()) as unknown as ProtoGrpcType;
+  server.addService(proto.ringstore.v1.Replica.service, {
+    Stream: (call: grpc.ServerDuplexStream<Envelope__Output, Envelope>) => transport.onServerStream(call),
+    Call: (call: grpc.ServerUnaryCall<Envelope__Output, Envelope>, cb: grpc.sendUnaryData<Envelope>) => transport.onServerCall(call, cb),
+  } satisfies grpc.UntypedServiceImplementation);
+  opts.log?.(`transport ${opts.self}: listening on ${opts.listen} (port ${port})`);
+  return transport;
+}
