@@ -13,8 +13,8 @@
 //   its buffers cannot change what is stored; callers must not mutate what
 //   read() returns (it is shared, as the types' readonly says).
 
-import type { ReplicaStore, StoredKey } from './store.js';
-import { EMPTY_SET, type SiblingSet } from '../version/dvv.js';
+import { hintBytes, type HintKey, type HintStore, type HintTotals, type ReplicaStore, type StoredHint, type StoredKey } from './store.js';
+import { EMPTY_SET, sameSet, type NodeId, type SiblingSet } from '../version/dvv.js';
 
 interface Entry {
   readonly partition: number;
@@ -29,9 +29,20 @@ class Shared {
   readonly meta = new Map<string, unknown>();
   /** Sorted key lists, invalidated when a key is added or removed. */
   readonly sortedKeys = new Map<string, string[]>();
+  /** The hint table (HintStore): JSON [owner, partition, bucket, key] -> hint. */
+  readonly hints = new Map<string, StoredHint>();
 }
 
-export class MemoryStore implements ReplicaStore {
+function hintId(h: HintKey): string {
+  return JSON.stringify([h.owner, h.partition, h.bucket, h.key]);
+}
+
+/** (partition, bucket, key) order, the order LMDB keeps one owner's hints in. */
+function compareHints(a: HintKey, b: HintKey): number {
+  return a.partition - b.partition || compareCodePoints(a.bucket, b.bucket) || compareCodePoints(a.key, b.key);
+}
+
+export class MemoryStore implements ReplicaStore, HintStore {
   private closed = false;
 
   constructor(private readonly s: Shared = new Shared()) {}
@@ -140,6 +151,91 @@ export class MemoryStore implements ReplicaStore {
   close(): Promise<void> {
     this.closed = true;
     return Promise.resolve();
+  }
+
+  // ---- hints (HintStore) ---------------------------------------------------
+
+  updateHint(h: HintKey, nowMs: number, fn: (current: SiblingSet | undefined) => SiblingSet): Promise<SiblingSet> {
+    const at: HintKey = { owner: h.owner, partition: h.partition, bucket: h.bucket, key: h.key };
+    return Promise.resolve().then(() => {
+      this.checkOpen();
+      const id = hintId(at);
+      const current = this.s.hints.get(id)?.set;
+      const next = fn(current);
+      if (next === current || next === undefined) return current ?? EMPTY_SET;
+      if (next.siblings.length === 0) {
+        this.s.hints.delete(id);
+        return next;
+      }
+      const stored = copySet(next);
+      this.s.hints.set(id, { ...at, set: stored, updatedMs: nowMs });
+      return stored;
+    });
+  }
+
+  readHints(bucket: string, key: string): StoredHint[] {
+    this.checkOpen();
+    const out = [...this.s.hints.values()].filter((h) => h.bucket === bucket && h.key === key);
+    return out.sort((a, b) => compareCodePoints(a.owner, b.owner));
+  }
+
+  *scanHints(owner: NodeId, opts: { after?: HintKey; limit?: number } = {}): Iterable<StoredHint> {
+    this.checkOpen();
+    const limit = opts.limit ?? Infinity;
+    const after = opts.after?.owner === owner ? opts.after : undefined;
+    const mine = [...this.s.hints.values()].filter((h) => h.owner === owner && (after === undefined || compareHints(h, after) > 0));
+    mine.sort(compareHints);
+    let n = 0;
+    for (const h of mine) {
+      if (n++ >= limit) return;
+      if (this.s.hints.has(hintId(h))) yield h;
+    }
+  }
+
+  *scanBucketHints(bucket: string, opts: { prefix?: string; after?: string; limit?: number }): Iterable<StoredHint> {
+    this.checkOpen();
+    const prefix = opts.prefix ?? '';
+    const limit = opts.limit ?? Infinity;
+    const after = opts.after;
+    const hits = [...this.s.hints.values()].filter(
+      (h) => h.bucket === bucket && h.key.startsWith(prefix) && (after === undefined || compareCodePoints(h.key, after) > 0),
+    );
+    hits.sort((a, b) => compareCodePoints(a.key, b.key) || compareCodePoints(a.owner, b.owner));
+    let keys = 0;
+    let last: string | undefined;
+    for (const h of hits) {
+      if (h.key !== last) {
+        if (keys >= limit) return;
+        keys++;
+        last = h.key;
+      }
+      yield h;
+    }
+  }
+
+  removeHint(h: HintKey, expected: SiblingSet): Promise<boolean> {
+    const id = hintId(h);
+    return Promise.resolve().then(() => {
+      this.checkOpen();
+      const cur = this.s.hints.get(id);
+      if (cur === undefined || !sameSet(cur.set, expected)) return false;
+      this.s.hints.delete(id);
+      return true;
+    });
+  }
+
+  hintTotals(): HintTotals[] {
+    this.checkOpen();
+    const totals = new Map<NodeId, { hints: number; bytes: number }>();
+    for (const h of this.s.hints.values()) {
+      const t = totals.get(h.owner) ?? { hints: 0, bytes: 0 };
+      t.hints++;
+      t.bytes += hintBytes(h, h.set);
+      totals.set(h.owner, t);
+    }
+    return [...totals]
+      .map(([owner, t]) => ({ owner, hints: t.hints, bytes: t.bytes }))
+      .sort((a, b) => compareCodePoints(a.owner, b.owner));
   }
 
   private checkOpen(): void {
