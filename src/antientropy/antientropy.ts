@@ -46,7 +46,7 @@
 import type { Ring } from '../ring/ring.js';
 import type { Liveness } from '../membership/liveness.js';
 import type { Clock, Timer } from '../util/runtime.js';
-import { isTombstoneOnly, sameSet, sync, type NodeId, type SiblingSet } from '../version/dvv.js';
+import { isTombstoneOnly, maxCounter, sameSet, sync, type NodeId, type SiblingSet } from '../version/dvv.js';
 import { compareCodePoints } from '../store/memory-store.js';
 import { hashEquals, keyDigestHex, leafOf, type Hash64, ZERO_HASH } from './merkle.js';
 import type { MerkleTrackingStore } from './tracking-store.js';
@@ -203,6 +203,9 @@ interface Diff {
 
 const HASH_BYTES = 8;
 
+/** Store meta key of the dot floor (see AntiEntropy.dotFloor). */
+export const DOT_FLOOR_META = 'antientropy.dotFloor';
+
 export function encodeHashes(hashes: readonly Hash64[]): Uint8Array {
   const out = new Uint8Array(hashes.length * HASH_BYTES);
   const view = new DataView(out.buffer);
@@ -259,6 +262,7 @@ export class AntiEntropy {
   private lastGcMs = -Infinity;
   private partitionsInFlight = 0;
   private lastError: string | null = null;
+  private floor: number;
   private readonly totals = {
     partitionsCompared: 0,
     partitionsDiffering: 0,
@@ -275,6 +279,20 @@ export class AntiEntropy {
     this.config = { ...DEFAULT_ANTI_ENTROPY_CONFIG, ...deps.config };
     this.shape = deps.store.forest.shape;
     this.limiter = new TokenBucket(deps.clock, this.config.keysPerSec);
+    this.floor = deps.store.getMeta<number>(DOT_FLOOR_META) ?? 0;
+  }
+
+  /**
+   * A floor for the counters of dots this node mints (dvv newEvent's
+   * minCounter): at least every counter of this node found in a tombstone
+   * set it collected. Dot counters are per key, so a key this node has
+   * forgotten would otherwise restart at counter 1, and a new write could
+   * reuse a dot that a leftover copy of the collected tombstone (a replica
+   * whose removal failed) still covers, which would silently drop the new
+   * write when the two meet. Durable (store meta), raised before a removal.
+   */
+  dotFloor(): number {
+    return this.floor;
   }
 
   // ------------------------------------------------------------- driving
@@ -680,12 +698,27 @@ export class AntiEntropy {
 
   /** Removes each key whose set is still exactly the given tombstone set; counts what it removed. */
   private async removeIfSame(entries: readonly AeKeyDigest[]): Promise<number> {
+    const { store, self } = this.deps;
     const ring = this.deps.ring();
+    const matches = (e: AeKeyDigest, cur: SiblingSet | undefined): cur is SiblingSet =>
+      cur !== undefined && isTombstoneOnly(cur) && keyDigestHex(e.bucket, e.key, cur) === e.digest;
+    // Raise the dot floor durably before anything is forgotten. A set with
+    // the same digest has the same dots, so the floor read here covers what
+    // the conditional removal below may remove.
+    let floor = this.floor;
+    for (const e of entries) {
+      const cur = store.read(e.bucket, e.key);
+      if (matches(e, cur)) floor = Math.max(floor, maxCounter(cur, self));
+    }
+    if (floor > this.floor) {
+      await store.putMeta(DOT_FLOOR_META, floor);
+      this.floor = floor;
+    }
     let removed = 0;
     await Promise.all(
       entries.map((e) =>
-        this.deps.store.update(ring.partitionOf(e.bucket, e.key), e.bucket, e.key, (cur) => {
-          if (cur === undefined || !isTombstoneOnly(cur) || keyDigestHex(e.bucket, e.key, cur) !== e.digest) return cur as SiblingSet;
+        store.update(ring.partitionOf(e.bucket, e.key), e.bucket, e.key, (cur) => {
+          if (!matches(e, cur) || maxCounter(cur, self) > this.floor) return cur as SiblingSet;
           removed++;
           return { siblings: [] };
         }),
