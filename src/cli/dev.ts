@@ -30,6 +30,12 @@ export interface DevClusterOptions {
   readonly partitions?: number;
   /** How long the nodes have to answer /health. Default 60 s. */
   readonly healthTimeoutMs?: number;
+  /**
+   * Extra settings written into every node's config file (any setting
+   * config.ts knows, e.g. { antiEntropy: { intervalMs: 200 } }); they last
+   * for the life of the directory's config files, restarts included.
+   */
+  readonly nodeSettings?: Readonly<Record<string, unknown>>;
   /** Called when a node exits without having been asked to. */
   readonly onUnexpectedExit?: (node: DevNode, code: number | null, signal: NodeJS.Signals | null) => void;
 }
@@ -267,6 +273,7 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
         s3: `127.0.0.1:${p.s3Port}`,
         accessKey: credentials.accessKey,
         secretKey: credentials.secretKey,
+        ...opts.nodeSettings,
       });
       return node;
     });

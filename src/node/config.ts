@@ -49,7 +49,36 @@ export interface NodeConfig {
   /** The configured S3 access key (more are created at run time; see src/s3/credentials.ts). */
   readonly accessKey: string;
   readonly secretKey: string;
+  /** Merkle anti-entropy and tombstone collection (src/antientropy). */
+  readonly antiEntropy: AntiEntropySettings;
 }
+
+export interface AntiEntropySettings {
+  readonly enabled: boolean;
+  /** Pause between exchange rounds. */
+  readonly intervalMs: number;
+  /** Repair budget in keys per second (fetched + pushed). */
+  readonly keysPerSec: number;
+  readonly maxPartitionsInFlight: number;
+  /** Tombstones are kept at least this long after the delete. */
+  readonly tombstoneGraceMs: number;
+  /** How often tombstones are swept for collection. */
+  readonly gcIntervalMs: number;
+  /** Merkle tree shape: every node must use the same. */
+  readonly fanout: number;
+  readonly depth: number;
+}
+
+export const DEFAULT_ANTI_ENTROPY_SETTINGS: AntiEntropySettings = {
+  enabled: true,
+  intervalMs: 1000,
+  keysPerSec: 5000,
+  maxPartitionsInFlight: 4,
+  tombstoneGraceMs: 60 * 60 * 1000,
+  gcIntervalMs: 60_000,
+  fanout: 16,
+  depth: 2,
+};
 
 /** Raw settings as a config file, the environment or flags give them (strings or JSON values). */
 export interface RawConfig {
@@ -69,6 +98,7 @@ export interface RawConfig {
   s3?: unknown;
   accessKey?: unknown;
   secretKey?: unknown;
+  antiEntropy?: unknown;
 }
 
 export const DEFAULT_HTTP_PORT = 9001;
@@ -96,6 +126,7 @@ export const ENV_NAMES: Readonly<Record<keyof RawConfig | 'config', string>> = {
   s3: 'RINGSTORE_S3',
   accessKey: 'RINGSTORE_ACCESS_KEY',
   secretKey: 'RINGSTORE_SECRET_KEY',
+  antiEntropy: 'RINGSTORE_ANTI_ENTROPY',
 };
 
 export class ConfigError extends Error {
@@ -207,7 +238,9 @@ export function resolveConfig(raw: RawConfig): NodeConfig {
   const accessKey = str(raw.accessKey, 'accessKey') ?? DEV_ACCESS_KEY;
   const secretKey = str(raw.secretKey, 'secretKey') ?? DEV_SECRET_KEY;
 
-  return { id, zone, weight, dataDir, http, grpc, advertiseHttp, advertiseGrpc, members, partitions, quorum, maxObjectBytes, logLevel, s3, accessKey, secretKey };
+  const antiEntropy = parseAntiEntropy(raw.antiEntropy);
+
+  return { id, zone, weight, dataDir, http, grpc, advertiseHttp, advertiseGrpc, members, partitions, quorum, maxObjectBytes, logLevel, s3, accessKey, secretKey, antiEntropy };
 }
 
 // ---------------------------------------------------------------------------
@@ -343,6 +376,38 @@ export function parseQuorum(v: unknown): Quorum {
   };
   if (q.r > q.n || q.w > q.n) throw new ConfigError(`quorum: r and w must not exceed n (got n=${q.n} r=${q.r} w=${q.w})`);
   return q;
+}
+
+/**
+ * Anti-entropy settings: an object (or its JSON text) with any subset of
+ * AntiEntropySettings, e.g. {"intervalMs": 1000, "tombstoneGraceMs": 3600000}.
+ */
+export function parseAntiEntropy(v: unknown): AntiEntropySettings {
+  if (v === undefined || v === null || v === '') return DEFAULT_ANTI_ENTROPY_SETTINGS;
+  let o: unknown = v;
+  if (typeof v === 'string') {
+    try {
+      o = JSON.parse(v);
+    } catch (err) {
+      throw new ConfigError(`antiEntropy: not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new ConfigError('antiEntropy: expected an object such as {"intervalMs": 1000}');
+  const d = DEFAULT_ANTI_ENTROPY_SETTINGS;
+  const out: Record<string, number | boolean> = { ...d };
+  for (const [k, x] of Object.entries(o as Record<string, unknown>)) {
+    if (!(k in d)) throw new ConfigError(`antiEntropy: unknown setting ${JSON.stringify(k)} (known: ${Object.keys(d).join(', ')})`);
+    if (k === 'enabled') {
+      if (typeof x !== 'boolean') throw new ConfigError(`antiEntropy.enabled: expected true or false, got ${JSON.stringify(x)}`);
+      out[k] = x;
+    } else out[k] = num(x, `antiEntropy.${k}`, { min: k === 'depth' || k === 'fanout' || k === 'maxPartitionsInFlight' ? 1 : 0, integer: k !== 'keysPerSec' });
+  }
+  const fanout = out['fanout'] as number;
+  const depth = out['depth'] as number;
+  if ((fanout & (fanout - 1)) !== 0 || fanout < 2 || fanout > 256) throw new ConfigError(`antiEntropy.fanout ${fanout}: must be a power of two from 2 to 256`);
+  if (Math.log2(fanout) * depth > 20) throw new ConfigError(`antiEntropy: fanout^depth = ${fanout}^${depth} leaves; at most 2^20`);
+  if ((out['keysPerSec'] as number) <= 0) throw new ConfigError('antiEntropy.keysPerSec: must be positive');
+  return out as unknown as AntiEntropySettings;
 }
 
 const UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3 };

@@ -43,6 +43,8 @@ export interface StartClusterOptions {
   readonly dir?: string;
   readonly quorum?: Quorum;
   readonly logLevel?: string;
+  /** Extra settings for every node's config file, e.g. { antiEntropy: { intervalMs: 200 } }. */
+  readonly nodeSettings?: Readonly<Record<string, unknown>>;
 }
 
 export async function startCluster(opts: StartClusterOptions = {}): Promise<TestCluster> {
@@ -58,6 +60,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Test
       logLevel: opts.logLevel ?? 'info',
       healthTimeoutMs: 90_000,
       ...(opts.quorum !== undefined ? { quorum: opts.quorum } : {}),
+      ...(opts.nodeSettings !== undefined ? { nodeSettings: opts.nodeSettings } : {}),
       onUnexpectedExit: (node: DevNode, code, signal) => {
         const line = `node ${node.id} exited unexpectedly (${signal ?? `code ${code}`}); log: ${node.log}`;
         unexpected.push(line);
