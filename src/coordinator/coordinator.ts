@@ -14,7 +14,7 @@
 import { QuorumError, DEFAULT_QUORUM, type GetRequest, type GetResult, type HintedWrite, type ListRequest, type ListResult, type PutRequest, type PutResult, type Quorum, type ReplicaFailure } from './types.js';
 import { InvalidRequestError } from './errors.js';
 import type { Ring } from '../ring/ring.js';
-import type { ReplicaStore } from '../store/store.js';
+import type { HintStore, ReplicaStore } from '../store/store.js';
 import type { Handler, Transport } from '../transport/transport.js';
 import { TransportError } from '../transport/transport.js';
 import { gather } from './gather.js';
@@ -22,6 +22,7 @@ import type { PutOk, Request, Response, ResponseFor } from '../transport/message
 import type { Liveness } from '../membership/liveness.js';
 import type { Clock, Random } from '../util/runtime.js';
 import { EMPTY_SET, newEvent, sameSet, setClock, sync, type NodeId, type SiblingSet, type VersionVector } from '../version/dvv.js';
+import { compareCodePoints } from '../store/memory-store.js';
 
 export interface CoordinatorConfig {
   readonly defaultQuorum: Quorum;
@@ -81,6 +82,33 @@ export interface CoordinatorDeps {
    * node stands in for `owner`). Hinted handoff stores and later delivers it.
    */
   readonly onHintedWrite?: (owner: NodeId, partition: number, bucket: string, key: string, set: SiblingSet) => Promise<void>;
+  /**
+   * The hint table. When given, a hinted write lives only there, apart from
+   * this node's own replicas (Dynamo §4.6: "kept in a separate local
+   * database"), until handoff delivers it; reads and listings served here
+   * include it. Without it (the simulator) a hinted write is merged into
+   * the main store and onHintedWrite keeps track.
+   */
+  readonly hints?: HintDeps;
+}
+
+export interface HintDeps {
+  readonly store: HintStore;
+  /**
+   * A floor for the counters of dots this node mints as a fallback (see
+   * newEvent's minCounter): at least every counter it ever minted into a
+   * hint that handoff has since deleted.
+   */
+  readonly dotFloor: () => number;
+  /** Hints for new keys are refused beyond these bounds: the write fails on this node instead of piling up. */
+  readonly maxHints: number;
+  readonly maxHintBytes: number;
+}
+
+/** The hint table is full: the hinted write was not taken. */
+export class HintsFullError extends Error {
+  override name = 'HintsFullError';
+  readonly code = 'hints_full';
 }
 
 interface Target {
@@ -92,6 +120,8 @@ export class Coordinator {
   readonly self: NodeId;
   private readonly config: CoordinatorConfig;
   private repairsInFlight = 0;
+  /** Serializes dot minting into the hint table per key (see mintHinted). */
+  private readonly hintMints = new Map<string, Promise<unknown>>();
 
   constructor(private readonly deps: CoordinatorDeps) {
     this.self = deps.self;
@@ -105,17 +135,30 @@ export class Coordinator {
     const quorum = this.quorumFor(ring, req.n, undefined, req.w);
     const partition = ring.partitionOf(req.bucket, req.key);
     const { owners, fallbacks } = ring.preference(partition, quorum.n);
-    const targets = this.chooseTargets(owners, fallbacks, req.sloppy ?? true);
+    const sloppy = req.sloppy ?? true;
+    const targets = this.chooseTargets(owners, fallbacks, sloppy);
     const failed: ReplicaFailure[] = targets.failed.slice();
+    // Live fallbacks not chosen yet, in ring order: they stand in for owners
+    // that fail during this write (Dynamo §4.6: "if A is temporarily down or
+    // unreachable during a write operation then a replica that would
+    // normally have lived on A will now be sent to node D"), which covers
+    // the seconds before the membership view notices a crash.
+    const chosenNodes = new Set(targets.chosen.map((t) => t.node));
+    const spare = sloppy ? fallbacks.filter((f) => !chosenNodes.has(f) && this.deps.liveness.isAlive(f)) : [];
 
-    // The origin mints the dot. Prefer this node (no network hop), then the
-    // preference order. Only a certainly-undelivered attempt may move on to
-    // another origin; after a timeout the write may exist, and a second
-    // origin would mint a second, duplicate event.
-    const order = [...targets.chosen].sort((a, b) => Number(b.node === this.self) - Number(a.node === this.self));
+    // The origin mints the dot. Prefer an owner (a fallback's dots must
+    // survive its forgetting the key after handoff, see mintHinted), this
+    // node first among owners (no network hop), then the preference order.
+    // Only a certainly-undelivered attempt may move on to another origin;
+    // after a timeout the write may exist, and a second origin would mint a
+    // second, duplicate event.
+    const rank = (t: Target): number => (t.hintFor === null ? 0 : 2) + (t.node === this.self ? 0 : 1);
+    const candidates = targets.chosen.map((t, i) => ({ t, i })).sort((a, b) => rank(a.t) - rank(b.t) || a.i - b.i).map((x) => x.t);
+    const undelivered = new Set<Target>();
     let origin: Target | undefined;
     let originResp: PutOk | undefined;
-    for (const t of order) {
+    for (let i = 0; i < candidates.length; i++) {
+      const t = candidates[i] as Target;
       try {
         originResp = await this.call(t.node, {
           type: 'putOrigin',
@@ -134,6 +177,9 @@ export class Coordinator {
         if (!(err instanceof TransportError && err.kind === 'unreachable')) {
           throw new QuorumError('write', quorum.w, [], failed, 'unknown');
         }
+        undelivered.add(t);
+        const stand = this.standIn(t, spare);
+        if (stand !== undefined) candidates.push(stand);
       }
     }
     if (origin === undefined || originResp === undefined) {
@@ -143,21 +189,28 @@ export class Coordinator {
     const originSet = originResp.set;
     // W counts the origin; the rest get the origin's whole set in parallel,
     // and the ones beyond W still receive it after we answer.
-    const rest = targets.chosen.filter((t) => t !== origin);
-    const hintOf = new Map(rest.map((t) => [t.node, t.hintFor]));
+    const rest = candidates.filter((t) => t !== origin && !undelivered.has(t));
+    const byNode = new Map(rest.map((t) => [t.node, t]));
     const needed = quorum.w - (this.config.bugs?.quorumOffByOne === true && quorum.w > 1 ? 1 : 0);
+    const sendReplica = async (t: Target): Promise<{ target: Target; set: SiblingSet }> => {
+      const msg = { type: 'putReplica', bucket: req.bucket, key: req.key, set: originSet } as const;
+      try {
+        return { target: t, set: (await this.call(t.node, { ...msg, hintFor: t.hintFor })).set };
+      } catch (err) {
+        const stand = err instanceof TransportError && err.kind !== 'remote' ? this.standIn(t, spare) : undefined;
+        if (stand === undefined) throw err;
+        return { target: stand, set: (await this.call(stand.node, { ...msg, hintFor: stand.hintFor })).set };
+      }
+    };
     const replicas = gather(
       rest.map((t) => t.node),
-      (node) => this.call(node, { type: 'putReplica', bucket: req.bucket, key: req.key, set: originSet, hintFor: hintOf.get(node) ?? null }),
+      (node) => sendReplica(byNode.get(node) as Target),
       needed - 1,
       describe,
     );
     await replicas.quorum;
     // Snapshot now: replies still arriving must not change what we report.
-    const answered: { target: Target; set: SiblingSet }[] = [
-      { target: origin, set: originSet },
-      ...replicas.ok.map((r) => ({ target: { node: r.node, hintFor: hintOf.get(r.node) ?? null }, set: r.value.set })),
-    ];
+    const answered: { target: Target; set: SiblingSet }[] = [{ target: origin, set: originSet }, ...replicas.ok.map((r) => r.value)];
     if (answered.length < needed) {
       throw new QuorumError('write', needed, answered.map((a) => a.target.node), [...failed, ...replicas.failed], 'unknown');
     }
@@ -189,6 +242,7 @@ export class Coordinator {
     const partition = ring.partitionOf(req.bucket, req.key);
     const { owners, fallbacks } = ring.preference(partition, quorum.n);
     const targets = this.chooseTargets(owners, fallbacks, true);
+    const hintOf = new Map(targets.chosen.map((t) => [t.node, t.hintFor]));
     const needed = quorum.r;
     const replies = gather(
       targets.chosen.map((t) => t.node),
@@ -209,7 +263,7 @@ export class Coordinator {
       vectorClocks[a.node] = a.set === null ? null : setClock(a.set);
     }
     if (this.config.readRepair) {
-      void replies.all.then(() => this.readRepair(req.bucket, req.key, replies.ok.map((r) => ({ node: r.node, set: r.value.set }))));
+      void replies.all.then(() => this.readRepair(req.bucket, req.key, replies.ok.map((r) => ({ node: r.node, set: r.value.set, hintFor: hintOf.get(r.node) ?? null }))));
     }
     return {
       coordinator: this.self,
@@ -227,7 +281,7 @@ export class Coordinator {
    * send the reconciled set to each that answered with less. Bounded: when
    * too many repairs are in flight, skip; anti-entropy will converge them.
    */
-  private async readRepair(bucket: string, key: string, replies: readonly { node: NodeId; set: SiblingSet | null }[]): Promise<void> {
+  private async readRepair(bucket: string, key: string, replies: readonly { node: NodeId; set: SiblingSet | null; hintFor: NodeId | null }[]): Promise<void> {
     let merged: SiblingSet = EMPTY_SET;
     for (const r of replies) if (r.set !== null) merged = sync(merged, r.set);
     if (merged.siblings.length === 0) return;
@@ -236,7 +290,9 @@ export class Coordinator {
       if (this.repairsInFlight >= this.config.maxRepairsInFlight) return;
       this.repairsInFlight++;
       this.deps.events?.readRepair?.(r.node, bucket, key);
-      this.call(r.node, { type: 'putReplica', bucket, key, set: merged, hintFor: null })
+      // A fallback that answered is repaired as what it is, a stand-in: the
+      // repair goes to its hint table for the owner, not into its replicas.
+      this.call(r.node, { type: 'putReplica', bucket, key, set: merged, hintFor: r.hintFor })
         .catch(() => undefined)
         .finally(() => this.repairsInFlight--);
     }
@@ -303,6 +359,11 @@ export class Coordinator {
       case 'putOrigin': {
         const partition = this.deps.ring().partitionOf(req.bucket, req.key);
         const now = this.deps.clock.now();
+        if (req.hintFor !== null && this.hintTable(req.hintFor) !== undefined) {
+          const set = await this.mintHinted(req.hintFor, partition, req, now);
+          await this.deps.onHintedWrite?.(req.hintFor, partition, req.bucket, req.key, set);
+          return { type: 'putOk', set };
+        }
         const set = await this.persist(partition, req.bucket, req.key, (cur) => {
           const current = cur ?? EMPTY_SET;
           const context = this.config.bugs?.ignoreContext === true ? {} : req.context ?? (req.supersedeLocal ? setClock(current) : {});
@@ -313,6 +374,15 @@ export class Coordinator {
       }
       case 'putReplica': {
         const partition = this.deps.ring().partitionOf(req.bucket, req.key);
+        if (req.hintFor !== null && this.hintTable(req.hintFor) !== undefined) {
+          const set = await this.storeHint(req.hintFor, partition, req.bucket, req.key, (cur) => {
+            if (cur === undefined) return req.set;
+            const next = sync(cur, req.set);
+            return sameSet(next, cur) ? cur : next;
+          });
+          await this.deps.onHintedWrite?.(req.hintFor, partition, req.bucket, req.key, set);
+          return { type: 'putOk', set };
+        }
         const set = await this.persist(partition, req.bucket, req.key, (cur) => {
           if (cur === undefined || this.config.bugs?.overwriteOnReplica === true) return req.set;
           const next = sync(cur, req.set);
@@ -322,22 +392,99 @@ export class Coordinator {
         return { type: 'putOk', set };
       }
       case 'get':
-        return { type: 'getOk', set: store.read(req.bucket, req.key) ?? null };
+        return { type: 'getOk', set: this.readLocal(req.bucket, req.key) ?? null };
       case 'listKeys': {
         const keys: { key: string; set: SiblingSet }[] = [];
         let truncated = false;
-        for (const k of store.scanBucket(req.bucket, { prefix: req.prefix, after: req.after, limit: req.limit + 1 })) {
+        const opts = { prefix: req.prefix, after: req.after, limit: req.limit + 1 };
+        const hinted = this.deps.hints === undefined ? [] : this.deps.hints.store.scanBucketHints(req.bucket, opts);
+        for (const k of mergeByKey(store.scanBucket(req.bucket, opts), hinted)) {
           if (keys.length >= req.limit) {
             truncated = true;
             break;
           }
-          keys.push({ key: k.key, set: k.set });
+          keys.push(k);
         }
         return { type: 'listKeysOk', keys, truncated };
       }
       case 'ping':
         return { type: 'pong', node: this.self };
+      case 'swim':
+        // Membership packets are routed to the SWIM driver before the coordinator (node/node.ts).
+        throw Object.assign(new Error(`${this.self} does not serve ${req.type} here`), { code: 'unsupported' });
     }
+  }
+
+  // ----------------------------------------------------------------- hints
+
+  /** The hint table, if hinted writes for `owner` go there (never for this node itself). */
+  private hintTable(owner: NodeId): HintDeps | undefined {
+    return owner === this.self ? undefined : this.deps.hints;
+  }
+
+  /** What this node holds for a key: its own replica and every hint for it. */
+  private readLocal(bucket: string, key: string): SiblingSet | undefined {
+    let set = this.deps.store.read(bucket, key);
+    if (this.deps.hints === undefined) return set;
+    for (const h of this.deps.hints.store.readHints(bucket, key)) set = set === undefined ? h.set : sync(set, h.set);
+    return set;
+  }
+
+  private storeHint(owner: NodeId, partition: number, bucket: string, key: string, fn: (cur: SiblingSet | undefined) => SiblingSet): Promise<SiblingSet> {
+    const hints = this.deps.hints as HintDeps;
+    const at = { owner, partition, bucket, key };
+    if (!hints.store.readHints(bucket, key).some((h) => h.owner === owner)) {
+      let count = 0;
+      let bytes = 0;
+      for (const t of hints.store.hintTotals()) {
+        count += t.hints;
+        bytes += t.bytes;
+      }
+      if (count >= hints.maxHints || bytes >= hints.maxHintBytes) {
+        return Promise.reject(new HintsFullError(`${this.self}: hint table full (${count} hints, ${bytes} bytes); not standing in for ${owner}`));
+      }
+    }
+    return hints.store.updateHint(at, this.deps.clock.now(), fn);
+  }
+
+  /**
+   * A write for which this node is the origin as a fallback for `owner`. The
+   * dot is minted against everything this node knows of the key (its own
+   * replica, should it have one, and every owner's hint), with a counter
+   * above the dot floor, since hints handed off and deleted no longer show
+   * the counters this node used for the key. Mints for one key run one at a
+   * time, as the knowledge spans several hint records.
+   */
+  private mintHinted(owner: NodeId, partition: number, req: Extract<Request, { type: 'putOrigin' }>, now: number): Promise<SiblingSet> {
+    const hints = this.deps.hints as HintDeps;
+    const lockKey = `${req.bucket}\u0000${req.key}`;
+    const prev = this.hintMints.get(lockKey) ?? Promise.resolve();
+    const run = prev.then(() =>
+      this.storeHint(owner, partition, req.bucket, req.key, (cur) => {
+        let known = cur ?? EMPTY_SET;
+        const own = this.deps.store.read(req.bucket, req.key);
+        if (own !== undefined) known = sync(known, own);
+        for (const h of hints.store.readHints(req.bucket, req.key)) if (h.owner !== owner) known = sync(known, h.set);
+        const context = this.config.bugs?.ignoreContext === true ? {} : req.context ?? (req.supersedeLocal ? setClock(known) : {});
+        return newEvent(known, this.self, context, req.value, req.meta, now, hints.dotFloor()).set;
+      }),
+    );
+    const tail = run.catch(() => undefined);
+    this.hintMints.set(lockKey, tail);
+    void tail.then(() => {
+      if (this.hintMints.get(lockKey) === tail) this.hintMints.delete(lockKey);
+    });
+    return run;
+  }
+
+  /** A live fallback to take the place of `t` after it failed in this write, if sloppy quorum allows one. */
+  private standIn(t: Target, spare: NodeId[]): Target | undefined {
+    const owner = t.hintFor ?? t.node;
+    if (owner === this.self) return undefined;
+    const node = spare.shift();
+    if (node === undefined) return undefined;
+    this.deps.events?.hintedWrite?.(node, owner);
+    return { node, hintFor: owner };
   }
 
   // ----------------------------------------------------------------- helpers
@@ -398,6 +545,33 @@ export class Coordinator {
       if (err instanceof TransportError && err.kind !== 'remote' && node !== this.self) liveness.reportFailure(node, err.kind);
       throw err;
     }
+  }
+}
+
+/**
+ * Merges two key-ordered streams (a node's replicas and its hints, possibly
+ * several hints per key) into one, syncing the sets of equal keys.
+ */
+function* mergeByKey(a: Iterable<{ key: string; set: SiblingSet }>, b: Iterable<{ key: string; set: SiblingSet }>): Generator<{ key: string; set: SiblingSet }> {
+  const ia = a[Symbol.iterator]();
+  const ib = b[Symbol.iterator]();
+  let x = ia.next();
+  let y = ib.next();
+  while (!x.done || !y.done) {
+    const order = x.done ? 1 : y.done ? -1 : compareCodePoints(x.value.key, y.value.key);
+    if (order < 0) {
+      yield { key: x.value.key, set: x.value.set };
+      x = ia.next();
+      continue;
+    }
+    const key = (y.value as { key: string }).key;
+    let set = order === 0 ? x.value.set : EMPTY_SET;
+    if (order === 0) x = ia.next();
+    while (!y.done && y.value.key === key) {
+      set = sync(set, y.value.set);
+      y = ib.next();
+    }
+    yield { key, set };
   }
 }
 

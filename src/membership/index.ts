@@ -5,3 +5,5 @@ export { SwimDriver } from './swim-driver.js';
 export type { SwimDriverHooks, SwimDriverOptions } from './swim-driver.js';
 export { Awareness, expectedConfirmations, retransmitLimit, suspicionTimeoutMinMs, suspicionTimeoutMs } from './suspicion.js';
 export { BroadcastQueue } from './broadcast.js';
+export { SwimLiveness, transportSender } from './swim-liveness.js';
+export type { SwimLivenessOptions } from './swim-liveness.js';

@@ -6,12 +6,16 @@
 // in the .proto (then `npm run proto:gen`) and one entry here; the compiler
 // checks that every message type has exactly one case and that each case
 // produces and consumes the generated type of its field.
+//
+// Envelope.batch (several envelopes in one gRPC message) is framing, not a
+// message: grpc.ts packs and unpacks it; these functions see single envelopes.
 
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as protoLoader from '@grpc/proto-loader';
 
 import type { Dot, NodeId, Sibling, SiblingMeta, SiblingSet, VersionVector } from '../version/dvv.js';
+import type { MemberState, MemberUpdate, SwimMessage } from '../membership/messages.js';
 import type { Request, Response, ResponseFor } from './messages.js';
 import type { Envelope } from './generated/ringstore/v1/Envelope.js';
 import type { Envelope__Output } from './generated/ringstore/v1/Envelope.js';
@@ -20,6 +24,7 @@ import type { Sibling as PSibling, Sibling__Output } from './generated/ringstore
 import type { SiblingMeta as PSiblingMeta, SiblingMeta__Output } from './generated/ringstore/v1/SiblingMeta.js';
 import type { SiblingSet as PSiblingSet, SiblingSet__Output } from './generated/ringstore/v1/SiblingSet.js';
 import type { VersionVector as PVersionVector, VersionVector__Output } from './generated/ringstore/v1/VersionVector.js';
+import type { SwimReq as PSwimReq, SwimReq__Output } from './generated/ringstore/v1/SwimReq.js';
 
 export type { Envelope, Envelope__Output };
 
@@ -165,6 +170,30 @@ function optString(s: string | undefined): string | null {
   return s === undefined ? null : s;
 }
 
+const MEMBER_STATES: ReadonlySet<string> = new Set<MemberState>(['alive', 'suspect', 'dead', 'left']);
+const SWIM_KINDS: ReadonlySet<string> = new Set<SwimMessage['type']>(['swimPing', 'swimAck', 'swimPingReq', 'swimNack']);
+
+function encSwim(m: SwimMessage): PSwimReq {
+  return {
+    kind: m.type,
+    seq: m.seq,
+    from: m.from,
+    target: m.type === 'swimPingReq' ? m.target : '',
+    updates: m.updates.map((u) => ({ node: u.node, state: u.state, incarnation: u.incarnation, ...(u.from !== undefined ? { accuser: u.from } : {}) })),
+  };
+}
+
+function decSwim(p: SwimReq__Output): SwimMessage {
+  if (!SWIM_KINDS.has(p.kind)) throw new CodecError(`unknown SWIM packet kind ${JSON.stringify(p.kind)}`);
+  const updates: MemberUpdate[] = p.updates.map((u) => {
+    if (!MEMBER_STATES.has(u.state)) throw new CodecError(`unknown member state ${JSON.stringify(u.state)}`);
+    return { node: u.node, state: u.state as MemberState, incarnation: u.incarnation, ...(u.accuser !== undefined ? { from: u.accuser } : {}) };
+  });
+  const kind = p.kind as SwimMessage['type'];
+  if (kind === 'swimPingReq') return { type: kind, seq: p.seq, from: p.from, target: p.target, updates };
+  return { type: kind, seq: p.seq, from: p.from, updates };
+}
+
 // ------------------------------------------------------------------ the table
 
 interface Case<M extends Message, F extends BodyField> {
@@ -219,6 +248,9 @@ const CASES: Cases = {
   ping: c('ping',
     (_m: MessageOf<'ping'>) => ({}),
     () => ({ type: 'ping' })),
+  swim: c('swim',
+    (m: MessageOf<'swim'>) => encSwim(m.msg),
+    (p) => ({ type: 'swim', msg: decSwim(p) })),
   // ---- responses
   putOk: c('put_ok',
     (m: MessageOf<'putOk'>) => ({ set: encSet(m.set) }),
@@ -232,6 +264,9 @@ const CASES: Cases = {
   pong: c('pong',
     (m: MessageOf<'pong'>) => ({ node: m.node }),
     (p) => ({ type: 'pong', node: p.node as NodeId })),
+  swimOk: c('swim_ok',
+    (_m: MessageOf<'swimOk'>) => ({}),
+    () => ({ type: 'swimOk' })),
   error: c('error',
     (m: MessageOf<'error'>) => ({ code: m.code, message: m.message }),
     (p) => ({ type: 'error', code: p.code, message: p.message })),
@@ -255,6 +290,7 @@ export const RESPONSE_TYPE: { readonly [T in Request['type']]: ResponseFor[T]['t
   get: 'getOk',
   listKeys: 'listKeysOk',
   ping: 'pong',
+  swim: 'swimOk',
 };
 
 export function isRequest(msg: Message): msg is Request {

@@ -4,6 +4,7 @@
 // in-memory transport carries them as they are.
 
 import type { NodeId, SiblingMeta, SiblingSet, VersionVector } from '../version/dvv.js';
+import type { SwimMessage } from '../membership/messages.js';
 
 /** Apply a new write as its origin replica: mint the dot, merge, persist. */
 export interface PutOriginReq {
@@ -48,7 +49,18 @@ export interface PingReq {
   readonly type: 'ping';
 }
 
-export type Request = PutOriginReq | PutReplicaReq | GetReq | ListKeysReq | PingReq;
+/**
+ * A SWIM packet (membership/messages.ts) carried as a request whose answer
+ * (SwimOkResp, sent at once) the sender ignores: SWIM wants datagrams, and
+ * this gives it best-effort delivery over the same connections, the same
+ * fault filter and the same in-memory network as everything else.
+ */
+export interface SwimReq {
+  readonly type: 'swim';
+  readonly msg: SwimMessage;
+}
+
+export type Request = PutOriginReq | PutReplicaReq | GetReq | ListKeysReq | PingReq | SwimReq;
 
 export interface PutOk {
   readonly type: 'putOk';
@@ -73,6 +85,10 @@ export interface Pong {
   readonly node: NodeId;
 }
 
+export interface SwimOkResp {
+  readonly type: 'swimOk';
+}
+
 /** A handler-level failure on the remote node (its store failed, it is stopping...). */
 export interface ErrorResp {
   readonly type: 'error';
@@ -80,7 +96,7 @@ export interface ErrorResp {
   readonly message: string;
 }
 
-export type Response = PutOk | GetOk | ListKeysOk | Pong | ErrorResp;
+export type Response = PutOk | GetOk | ListKeysOk | Pong | SwimOkResp | ErrorResp;
 
 export interface ResponseFor {
   putOrigin: PutOk;
@@ -88,4 +104,5 @@ export interface ResponseFor {
   get: GetOk;
   listKeys: ListKeysOk;
   ping: Pong;
+  swim: SwimOkResp;
 }

@@ -156,6 +156,12 @@ export interface NewEvent {
  * The new dot's counter is above anything this replica or the context knows
  * for `node`, so it is unique; siblings the context covers become obsolete;
  * everything else stays beside the new value as a sibling.
+ *
+ * `minCounter` is a floor for the counter, for a replica that may have
+ * forgotten dots it minted for this key: a fallback node hands its hinted
+ * copy to the owner and deletes it (Dynamo §4.6), so its own set no longer
+ * shows the counters it used; without the floor it could mint the same dot
+ * twice for two different values.
  */
 export function newEvent(
   current: SiblingSet,
@@ -164,8 +170,9 @@ export function newEvent(
   value: Uint8Array | null,
   meta: Omit<SiblingMeta, 'ts'>,
   nowMs: number,
+  minCounter = 0,
 ): NewEvent {
-  const counter = Math.max(maxCounter(current, node), vvGet(context, node)) + 1;
+  const counter = Math.max(maxCounter(current, node), vvGet(context, node), minCounter) + 1;
   let ts = nowMs;
   for (const s of current.siblings) if (s.meta.ts >= ts) ts = s.meta.ts + 1;
   const sibling: Sibling = { dot: { node, counter }, past: vvNormalize(context), value, meta: { ...meta, ts } };

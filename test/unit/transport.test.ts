@@ -112,6 +112,8 @@ function makeHandler(self: string, received: { from: string; req: Request }[] = 
         };
       case 'ping':
         return { type: 'pong', node: self };
+      case 'swim':
+        return { type: 'swimOk' };
     }
   };
 }
@@ -419,6 +421,10 @@ const arbStr = fc.string({ unit: 'grapheme', maxLength: 30 });
 const arbHint = fc.option(arbNode, { nil: null });
 
 const NN = { noNullPrototype: true } as const;
+const arbUpdate = fc.oneof(
+  fc.record({ node: arbNode, state: fc.constantFrom('alive' as const, 'dead' as const, 'left' as const), incarnation: fc.nat() }, NN),
+  fc.record({ node: arbNode, state: fc.constant('suspect' as const), incarnation: fc.nat(), from: arbNode }, NN),
+);
 const arbMessage: fc.Arbitrary<Message> = fc.oneof(
   fc.record({
     type: fc.constant('putOrigin' as const),
@@ -440,6 +446,14 @@ const arbMessage: fc.Arbitrary<Message> = fc.oneof(
     limit: fc.integer({ min: 0, max: 0xffffffff }),
   }, NN),
   fc.constant({ type: 'ping' as const }),
+  fc.record({
+    type: fc.constant('swim' as const),
+    msg: fc.oneof(
+      fc.record({ type: fc.constantFrom('swimPing' as const, 'swimAck' as const, 'swimNack' as const), seq: fc.nat(0x7fffffff), from: arbNode, updates: fc.array(arbUpdate, { maxLength: 4 }) }, NN),
+      fc.record({ type: fc.constant('swimPingReq' as const), seq: fc.nat(0x7fffffff), from: arbNode, target: arbNode, updates: fc.array(arbUpdate, { maxLength: 4 }) }, NN),
+    ),
+  }, NN),
+  fc.constant({ type: 'swimOk' as const }),
   fc.record({ type: fc.constant('putOk' as const), set: arbSet }, NN),
   fc.record({ type: fc.constant('getOk' as const), set: fc.option(arbSet, { nil: null }) }, NN),
   fc.record({

@@ -9,6 +9,7 @@ import type { GetReq as _ringstore_v1_GetReq, GetReq__Output as _ringstore_v1_Ge
 import type { KeyEntry as _ringstore_v1_KeyEntry, KeyEntry__Output as _ringstore_v1_KeyEntry__Output } from './ringstore/v1/KeyEntry.js';
 import type { ListKeysOk as _ringstore_v1_ListKeysOk, ListKeysOk__Output as _ringstore_v1_ListKeysOk__Output } from './ringstore/v1/ListKeysOk.js';
 import type { ListKeysReq as _ringstore_v1_ListKeysReq, ListKeysReq__Output as _ringstore_v1_ListKeysReq__Output } from './ringstore/v1/ListKeysReq.js';
+import type { MemberUpdate as _ringstore_v1_MemberUpdate, MemberUpdate__Output as _ringstore_v1_MemberUpdate__Output } from './ringstore/v1/MemberUpdate.js';
 import type { PingReq as _ringstore_v1_PingReq, PingReq__Output as _ringstore_v1_PingReq__Output } from './ringstore/v1/PingReq.js';
 import type { Pong as _ringstore_v1_Pong, Pong__Output as _ringstore_v1_Pong__Output } from './ringstore/v1/Pong.js';
 import type { PutOk as _ringstore_v1_PutOk, PutOk__Output as _ringstore_v1_PutOk__Output } from './ringstore/v1/PutOk.js';
@@ -18,6 +19,8 @@ import type { ReplicaClient as _ringstore_v1_ReplicaClient, ReplicaDefinition as
 import type { Sibling as _ringstore_v1_Sibling, Sibling__Output as _ringstore_v1_Sibling__Output } from './ringstore/v1/Sibling.js';
 import type { SiblingMeta as _ringstore_v1_SiblingMeta, SiblingMeta__Output as _ringstore_v1_SiblingMeta__Output } from './ringstore/v1/SiblingMeta.js';
 import type { SiblingSet as _ringstore_v1_SiblingSet, SiblingSet__Output as _ringstore_v1_SiblingSet__Output } from './ringstore/v1/SiblingSet.js';
+import type { SwimOk as _ringstore_v1_SwimOk, SwimOk__Output as _ringstore_v1_SwimOk__Output } from './ringstore/v1/SwimOk.js';
+import type { SwimReq as _ringstore_v1_SwimReq, SwimReq__Output as _ringstore_v1_SwimReq__Output } from './ringstore/v1/SwimReq.js';
 import type { VersionVector as _ringstore_v1_VersionVector, VersionVector__Output as _ringstore_v1_VersionVector__Output } from './ringstore/v1/VersionVector.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -35,6 +38,7 @@ export interface ProtoGrpcType {
       KeyEntry: MessageTypeDefinition<_ringstore_v1_KeyEntry, _ringstore_v1_KeyEntry__Output>
       ListKeysOk: MessageTypeDefinition<_ringstore_v1_ListKeysOk, _ringstore_v1_ListKeysOk__Output>
       ListKeysReq: MessageTypeDefinition<_ringstore_v1_ListKeysReq, _ringstore_v1_ListKeysReq__Output>
+      MemberUpdate: MessageTypeDefinition<_ringstore_v1_MemberUpdate, _ringstore_v1_MemberUpdate__Output>
       PingReq: MessageTypeDefinition<_ringstore_v1_PingReq, _ringstore_v1_PingReq__Output>
       Pong: MessageTypeDefinition<_ringstore_v1_Pong, _ringstore_v1_Pong__Output>
       PutOk: MessageTypeDefinition<_ringstore_v1_PutOk, _ringstore_v1_PutOk__Output>
@@ -44,6 +48,8 @@ export interface ProtoGrpcType {
       Sibling: MessageTypeDefinition<_ringstore_v1_Sibling, _ringstore_v1_Sibling__Output>
       SiblingMeta: MessageTypeDefinition<_ringstore_v1_SiblingMeta, _ringstore_v1_SiblingMeta__Output>
       SiblingSet: MessageTypeDefinition<_ringstore_v1_SiblingSet, _ringstore_v1_SiblingSet__Output>
+      SwimOk: MessageTypeDefinition<_ringstore_v1_SwimOk, _ringstore_v1_SwimOk__Output>
+      SwimReq: MessageTypeDefinition<_ringstore_v1_SwimReq, _ringstore_v1_SwimReq__Output>
       VersionVector: MessageTypeDefinition<_ringstore_v1_VersionVector, _ringstore_v1_VersionVector__Output>
     }
   }

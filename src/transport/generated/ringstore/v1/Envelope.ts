@@ -10,6 +10,8 @@ import type { GetOk as _ringstore_v1_GetOk, GetOk__Output as _ringstore_v1_GetOk
 import type { ListKeysOk as _ringstore_v1_ListKeysOk, ListKeysOk__Output as _ringstore_v1_ListKeysOk__Output } from '../../ringstore/v1/ListKeysOk.js';
 import type { Pong as _ringstore_v1_Pong, Pong__Output as _ringstore_v1_Pong__Output } from '../../ringstore/v1/Pong.js';
 import type { ErrorResp as _ringstore_v1_ErrorResp, ErrorResp__Output as _ringstore_v1_ErrorResp__Output } from '../../ringstore/v1/ErrorResp.js';
+import type { SwimReq as _ringstore_v1_SwimReq, SwimReq__Output as _ringstore_v1_SwimReq__Output } from '../../ringstore/v1/SwimReq.js';
+import type { SwimOk as _ringstore_v1_SwimOk, SwimOk__Output as _ringstore_v1_SwimOk__Output } from '../../ringstore/v1/SwimOk.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface Envelope {
@@ -25,7 +27,9 @@ export interface Envelope {
   'list_keys_ok'?: (_ringstore_v1_ListKeysOk | null);
   'pong'?: (_ringstore_v1_Pong | null);
   'error'?: (_ringstore_v1_ErrorResp | null);
-  'body'?: "put_origin"|"put_replica"|"get"|"list_keys"|"ping"|"put_ok"|"get_ok"|"list_keys_ok"|"pong"|"error";
+  'swim'?: (_ringstore_v1_SwimReq | null);
+  'swim_ok'?: (_ringstore_v1_SwimOk | null);
+  'body'?: "put_origin"|"put_replica"|"get"|"list_keys"|"ping"|"put_ok"|"get_ok"|"list_keys_ok"|"pong"|"error"|"swim"|"swim_ok";
 }
 
 export interface Envelope__Output {
@@ -41,5 +45,7 @@ export interface Envelope__Output {
   'list_keys_ok'?: (_ringstore_v1_ListKeysOk__Output | null);
   'pong'?: (_ringstore_v1_Pong__Output | null);
   'error'?: (_ringstore_v1_ErrorResp__Output | null);
-  'body'?: "put_origin"|"put_replica"|"get"|"list_keys"|"ping"|"put_ok"|"get_ok"|"list_keys_ok"|"pong"|"error";
+  'swim'?: (_ringstore_v1_SwimReq__Output | null);
+  'swim_ok'?: (_ringstore_v1_SwimOk__Output | null);
+  'body'?: "put_origin"|"put_replica"|"get"|"list_keys"|"ping"|"put_ok"|"get_ok"|"list_keys_ok"|"pong"|"error"|"swim"|"swim_ok";
 }

@@ -1,0 +1,281 @@
+// Hinted handoff delivery (Dynamo §4.6): a fallback node scans its hint
+// table and, for each owner its membership view holds alive again, sends
+// the hinted sibling sets to the owner as ordinary replica merges; a hint is
+// deleted only after the owner acknowledged it, and only if no newer hinted
+// write changed it meanwhile (HintStore.removeHint). What the hints miss
+// (a fallback that died with them, a hint refused when the table was full)
+// is anti-entropy's job.
+//
+// Throttled and bounded, per owner, so that a node back from a long outage
+// is not flooded by every fallback at once: a token bucket of keys per
+// second and one of bytes per second, a bound on deliveries in flight, and
+// an exponential backoff after a failure. Progress is kept per owner and
+// shown by `status()`.
+//
+// Pure protocol code: time, the network and the disk come in through Clock,
+// Transport and HintStore, so the simulator can run it under virtual time.
+
+import type { Liveness } from '../membership/liveness.js';
+import { hintBytes, type HintKey, type HintStore, type StoredHint } from '../store/store.js';
+import type { Transport } from '../transport/transport.js';
+import type { Clock, Timer } from '../util/runtime.js';
+import { maxCounter, type NodeId } from '../version/dvv.js';
+
+export interface HandoffConfig {
+  /** How often the hint table is looked at. */
+  readonly intervalMs: number;
+  /** Keys handed to one owner per second, at most. */
+  readonly keysPerSecond: number;
+  /** Hinted bytes handed to one owner per second, at most (one hint may overdraw it). */
+  readonly bytesPerSecond: number;
+  /** Deliveries to one owner in flight at once. */
+  readonly maxInFlight: number;
+  /** Deadline of one delivery. */
+  readonly timeoutMs: number;
+  /** After a failed delivery the owner is left alone this long, doubling up to the max. */
+  readonly backoffInitialMs: number;
+  readonly backoffMaxMs: number;
+}
+
+export const DEFAULT_HANDOFF_CONFIG: HandoffConfig = Object.freeze({
+  intervalMs: 200,
+  keysPerSecond: 1000,
+  bytesPerSecond: 16 * 1024 * 1024,
+  maxInFlight: 8,
+  timeoutMs: 5000,
+  backoffInitialMs: 500,
+  backoffMaxMs: 10_000,
+});
+
+export function validateHandoffConfig(c: HandoffConfig): void {
+  for (const k of Object.keys(DEFAULT_HANDOFF_CONFIG) as (keyof HandoffConfig)[]) {
+    const v = c[k];
+    if (!(typeof v === 'number' && Number.isFinite(v) && v > 0)) throw new RangeError(`handoff config: ${k} must be a positive number, got ${String(v)}`);
+  }
+  if (!Number.isInteger(c.maxInFlight)) throw new RangeError('handoff config: maxInFlight must be an integer');
+  if (c.backoffMaxMs < c.backoffInitialMs) throw new RangeError('handoff config: backoffMaxMs must be >= backoffInitialMs');
+}
+
+export interface HandoffDeps {
+  readonly self: NodeId;
+  readonly clock: Clock;
+  readonly transport: Transport;
+  /** Who is alive, as this node's membership view says (SWIM). */
+  readonly liveness: Pick<Liveness, 'isAlive'>;
+  readonly hints: HintStore;
+  /** Folds a delivered hint's own counters into the dot floor (dot-floor.ts) before it is deleted. */
+  readonly raiseDotFloor: (counter: number) => Promise<void>;
+  readonly config?: Partial<HandoffConfig>;
+  readonly events?: {
+    delivered?(owner: NodeId, hint: StoredHint): void;
+    failed?(owner: NodeId, reason: string): void;
+  };
+}
+
+export interface OwnerStatus {
+  readonly owner: NodeId;
+  /** Hints waiting for this owner, and their approximate bytes. */
+  readonly hints: number;
+  readonly bytes: number;
+  readonly alive: boolean;
+  readonly inFlight: number;
+  /** Since this process started. */
+  readonly delivered: number;
+  readonly failures: number;
+  readonly lastError: string | null;
+  /** Clock ms before which no delivery is tried (after failures), or null. */
+  readonly backoffUntilMs: number | null;
+}
+
+interface OwnerState {
+  cursor: HintKey | undefined;
+  readonly inFlight: Set<string>;
+  keyTokens: number;
+  byteTokens: number;
+  refilledMs: number;
+  backoffMs: number;
+  backoffUntilMs: number;
+  delivered: number;
+  failures: number;
+  lastError: string | null;
+}
+
+export class HintedHandoff {
+  private readonly config: HandoffConfig;
+  private readonly owners = new Map<NodeId, OwnerState>();
+  private timer: Timer | undefined;
+  private running = false;
+  private deliveredTotal = 0;
+  private failedTotal = 0;
+
+  constructor(private readonly deps: HandoffDeps) {
+    this.config = { ...DEFAULT_HANDOFF_CONFIG, ...deps.config };
+    validateHandoffConfig(this.config);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.schedule();
+  }
+
+  stop(): void {
+    this.running = false;
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
+
+  /** Hints delivered and failed deliveries since start. */
+  totals(): { delivered: number; failed: number } {
+    return { delivered: this.deliveredTotal, failed: this.failedTotal };
+  }
+
+  /** Per owner with hints waiting or deliveries since start, sorted by owner. */
+  status(): OwnerStatus[] {
+    const waiting = new Map(this.deps.hints.hintTotals().map((t) => [t.owner, t]));
+    const ids = new Set<NodeId>([...waiting.keys(), ...this.owners.keys()]);
+    const now = this.deps.clock.now();
+    return [...ids].sort().map((owner) => {
+      const st = this.owners.get(owner);
+      const t = waiting.get(owner);
+      return {
+        owner,
+        hints: t?.hints ?? 0,
+        bytes: t?.bytes ?? 0,
+        alive: this.deps.liveness.isAlive(owner),
+        inFlight: st?.inFlight.size ?? 0,
+        delivered: st?.delivered ?? 0,
+        failures: st?.failures ?? 0,
+        lastError: st?.lastError ?? null,
+        backoffUntilMs: st !== undefined && st.backoffUntilMs > now ? st.backoffUntilMs : null,
+      };
+    });
+  }
+
+  /** One round: start deliveries to every live owner with hints, as far as its budgets allow. */
+  tick(): void {
+    const now = this.deps.clock.now();
+    for (const t of this.deps.hints.hintTotals()) {
+      const owner = t.owner;
+      if (owner === this.deps.self) continue; // never hinted for ourselves; nothing to hand over
+      if (!this.deps.liveness.isAlive(owner)) continue;
+      const st = this.state(owner, now);
+      if (now < st.backoffUntilMs) continue;
+      this.refill(st, now);
+      this.fill(owner, st);
+    }
+  }
+
+  private fill(owner: NodeId, st: OwnerState): void {
+    while (st.inFlight.size < this.config.maxInFlight && st.keyTokens >= 1 && st.byteTokens > 0) {
+      const next = this.nextHint(owner, st);
+      if (next === undefined) return;
+      st.keyTokens -= 1;
+      st.byteTokens -= hintBytes(next, next.set);
+      void this.deliver(owner, st, next);
+    }
+  }
+
+  /**
+   * The next hint after the owner's cursor that is not already on its way,
+   * wrapping around to the first hint once; the cursor keeps a long table
+   * from being rescanned from the top on every tick.
+   */
+  private nextHint(owner: NodeId, st: OwnerState): StoredHint | undefined {
+    const from = st.cursor;
+    for (const after of from === undefined ? [undefined] : [from, undefined]) {
+      for (const h of this.deps.hints.scanHints(owner, after === undefined ? {} : { after })) {
+        if (st.inFlight.has(idOf(h))) continue;
+        st.cursor = h;
+        return h;
+      }
+    }
+    st.cursor = undefined;
+    return undefined;
+  }
+
+  private async deliver(owner: NodeId, st: OwnerState, h: StoredHint): Promise<void> {
+    const id = idOf(h);
+    st.inFlight.add(id);
+    try {
+      await this.deps.transport.request(owner, { type: 'putReplica', bucket: h.bucket, key: h.key, set: h.set, hintFor: null }, this.config.timeoutMs);
+      // The owner has it durably. Remember our own counters before forgetting the key.
+      await this.deps.raiseDotFloor(maxCounter(h.set, this.deps.self));
+      await this.deps.hints.removeHint(h, h.set);
+      st.delivered++;
+      this.deliveredTotal++;
+      st.backoffMs = 0;
+      this.deps.events?.delivered?.(owner, h);
+      st.inFlight.delete(id);
+      // Keep the pipeline full between ticks, within the same budgets.
+      if (this.running && this.deps.liveness.isAlive(owner)) {
+        this.refill(st, this.deps.clock.now());
+        this.fill(owner, st);
+      }
+    } catch (err) {
+      st.failures++;
+      this.failedTotal++;
+      st.lastError = err instanceof Error ? err.message : String(err);
+      st.backoffMs = st.backoffMs === 0 ? this.config.backoffInitialMs : Math.min(this.config.backoffMaxMs, st.backoffMs * 2);
+      st.backoffUntilMs = this.deps.clock.now() + st.backoffMs;
+      // Start over from the first hint next time, so the failed one is retried first.
+      st.cursor = undefined;
+      this.deps.events?.failed?.(owner, st.lastError);
+    } finally {
+      st.inFlight.delete(id);
+    }
+  }
+
+  private state(owner: NodeId, now: number): OwnerState {
+    let st = this.owners.get(owner);
+    if (st === undefined) {
+      st = {
+        cursor: undefined,
+        inFlight: new Set(),
+        keyTokens: this.keyBurst(),
+        byteTokens: this.byteBurst(),
+        refilledMs: now,
+        backoffMs: 0,
+        backoffUntilMs: 0,
+        delivered: 0,
+        failures: 0,
+        lastError: null,
+      };
+      this.owners.set(owner, st);
+    }
+    return st;
+  }
+
+  /** Bursts of two intervals' worth, so a tick that runs late does not lose its share. */
+  private keyBurst(): number {
+    return Math.max(1, (this.config.keysPerSecond * this.config.intervalMs * 2) / 1000);
+  }
+
+  private byteBurst(): number {
+    return Math.max(1, (this.config.bytesPerSecond * this.config.intervalMs * 2) / 1000);
+  }
+
+  private refill(st: OwnerState, now: number): void {
+    const dt = Math.max(0, now - st.refilledMs) / 1000;
+    st.refilledMs = now;
+    st.keyTokens = Math.min(this.keyBurst(), st.keyTokens + dt * this.config.keysPerSecond);
+    st.byteTokens = Math.min(this.byteBurst(), st.byteTokens + dt * this.config.bytesPerSecond);
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    this.timer = this.deps.clock.setTimer(this.config.intervalMs, () => {
+      this.timer = undefined;
+      if (!this.running) return;
+      try {
+        this.tick();
+      } finally {
+        this.schedule();
+      }
+    });
+  }
+}
+
+function idOf(h: HintKey): string {
+  return JSON.stringify([h.partition, h.bucket, h.key]);
+}
