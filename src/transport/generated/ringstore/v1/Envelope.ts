@@ -1,5 +1,6 @@
 // Original file: proto/ringstore.proto
 
+import type { Envelope as _ringstore_v1_Envelope, Envelope__Output as _ringstore_v1_Envelope__Output } from '../../ringstore/v1/Envelope.js';
 import type { PutOriginReq as _ringstore_v1_PutOriginReq, PutOriginReq__Output as _ringstore_v1_PutOriginReq__Output } from '../../ringstore/v1/PutOriginReq.js';
 import type { PutReplicaReq as _ringstore_v1_PutReplicaReq, PutReplicaReq__Output as _ringstore_v1_PutReplicaReq__Output } from '../../ringstore/v1/PutReplicaReq.js';
 import type { GetReq as _ringstore_v1_GetReq, GetReq__Output as _ringstore_v1_GetReq__Output } from '../../ringstore/v1/GetReq.js';
@@ -17,6 +18,7 @@ import type { Long } from '@grpc/proto-loader';
 export interface Envelope {
   'id'?: (number | string | Long);
   'deadline_ms'?: (number);
+  'batch'?: (_ringstore_v1_Envelope)[];
   'put_origin'?: (_ringstore_v1_PutOriginReq | null);
   'put_replica'?: (_ringstore_v1_PutReplicaReq | null);
   'get'?: (_ringstore_v1_GetReq | null);
@@ -35,6 +37,7 @@ export interface Envelope {
 export interface Envelope__Output {
   'id': (number);
   'deadline_ms': (number);
+  'batch': (_ringstore_v1_Envelope__Output)[];
   'put_origin'?: (_ringstore_v1_PutOriginReq__Output | null);
   'put_replica'?: (_ringstore_v1_PutReplicaReq__Output | null);
   'get'?: (_ringstore_v1_GetReq__Output | null);
