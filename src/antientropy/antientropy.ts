@@ -141,6 +141,13 @@ export interface AntiEntropyDeps {
    * such a key is not collectable, since the hint may carry an older version.
    */
   readonly pendingHint?: (bucket: string, key: string) => boolean;
+  /**
+   * The node's durable dot-counter floor, when the node keeps one for other
+   * reasons too (hinted handoff's DotFloor): collection raises it before
+   * removing. Without it, anti-entropy keeps its own in store meta
+   * DOT_FLOOR_META.
+   */
+  readonly dotFloor?: { current(): number; raise(counter: number): Promise<void> };
 }
 
 export interface RoundReport {
@@ -292,7 +299,14 @@ export class AntiEntropy {
    * write when the two meet. Durable (store meta), raised before a removal.
    */
   dotFloor(): number {
-    return this.floor;
+    return this.deps.dotFloor?.current() ?? this.floor;
+  }
+
+  private async raiseFloor(counter: number): Promise<void> {
+    if (this.deps.dotFloor !== undefined) return this.deps.dotFloor.raise(counter);
+    if (counter <= this.floor) return;
+    await this.deps.store.putMeta(DOT_FLOOR_META, counter);
+    this.floor = Math.max(this.floor, counter);
   }
 
   // ------------------------------------------------------------- driving
@@ -705,20 +719,17 @@ export class AntiEntropy {
     // Raise the dot floor durably before anything is forgotten. A set with
     // the same digest has the same dots, so the floor read here covers what
     // the conditional removal below may remove.
-    let floor = this.floor;
+    let floor = 0;
     for (const e of entries) {
       const cur = store.read(e.bucket, e.key);
       if (matches(e, cur)) floor = Math.max(floor, maxCounter(cur, self));
     }
-    if (floor > this.floor) {
-      await store.putMeta(DOT_FLOOR_META, floor);
-      this.floor = floor;
-    }
+    await this.raiseFloor(floor);
     let removed = 0;
     await Promise.all(
       entries.map((e) =>
         store.update(ring.partitionOf(e.bucket, e.key), e.bucket, e.key, (cur) => {
-          if (!matches(e, cur) || maxCounter(cur, self) > this.floor) return cur as SiblingSet;
+          if (!matches(e, cur) || maxCounter(cur, self) > this.dotFloor()) return cur as SiblingSet;
           removed++;
           return { siblings: [] };
         }),

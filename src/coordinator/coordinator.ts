@@ -410,7 +410,15 @@ export class Coordinator {
       case 'ping':
         return { type: 'pong', node: this.self };
       case 'swim':
-        // Membership packets are routed to the SWIM driver before the coordinator (node/node.ts).
+      // Membership packets are routed to the SWIM driver, and anti-entropy's
+      // messages to the AntiEntropy component, before the coordinator (node/node.ts).
+      case 'aeRoots':
+      case 'aeHashes':
+      case 'aeLeafKeys':
+      case 'aeFetch':
+      case 'aePush':
+      case 'aeGcCheck':
+      case 'aeGcRemove':
         throw Object.assign(new Error(`${this.self} does not serve ${req.type} here`), { code: 'unsupported' });
     }
   }

@@ -25,6 +25,9 @@ import type { SiblingMeta as PSiblingMeta, SiblingMeta__Output } from './generat
 import type { SiblingSet as PSiblingSet, SiblingSet__Output } from './generated/ringstore/v1/SiblingSet.js';
 import type { VersionVector as PVersionVector, VersionVector__Output } from './generated/ringstore/v1/VersionVector.js';
 import type { SwimReq as PSwimReq, SwimReq__Output } from './generated/ringstore/v1/SwimReq.js';
+import type { AeKeySet } from '../antientropy/protocol.js';
+import type { AeKeySet as PAeKeySet, AeKeySet__Output } from './generated/ringstore/v1/AeKeySet.js';
+import type { AeShape__Output } from './generated/ringstore/v1/AeShape.js';
 
 export type { Envelope, Envelope__Output };
 
@@ -194,6 +197,19 @@ function decSwim(p: SwimReq__Output): SwimMessage {
   return { type: kind, seq: p.seq, from: p.from, updates };
 }
 
+function encAeKeySet(e: AeKeySet): PAeKeySet {
+  return { bucket: e.bucket, key: e.key, set: e.set === null ? null : encSet(e.set) };
+}
+
+function decAeKeySet(p: AeKeySet__Output): AeKeySet {
+  return { bucket: p.bucket, key: p.key, set: p.set === null ? null : decSet(p.set) };
+}
+
+function decAeShape(p: AeShape__Output | null): { fanout: number; depth: number } {
+  const s = need(p, 'tree shape');
+  return { fanout: s.fanout, depth: s.depth };
+}
+
 // ------------------------------------------------------------------ the table
 
 interface Case<M extends Message, F extends BodyField> {
@@ -251,6 +267,34 @@ const CASES: Cases = {
   swim: c('swim',
     (m: MessageOf<'swim'>) => encSwim(m.msg),
     (p) => ({ type: 'swim', msg: decSwim(p) })),
+  aeRoots: c('ae_roots',
+    (m: MessageOf<'aeRoots'>) => ({ shape: m.shape, partitions: [...m.partitions] }),
+    (p) => ({ type: 'aeRoots', shape: decAeShape(p.shape), partitions: p.partitions })),
+  aeHashes: c('ae_hashes',
+    (m: MessageOf<'aeHashes'>) => ({ shape: m.shape, partition: m.partition, level: m.level, indices: [...m.indices] }),
+    (p) => ({ type: 'aeHashes', shape: decAeShape(p.shape), partition: p.partition, level: p.level, indices: p.indices })),
+  aeLeafKeys: c('ae_leaf_keys',
+    (m: MessageOf<'aeLeafKeys'>) => ({ shape: m.shape, partition: m.partition, leaves: [...m.leaves], after: m.after, limit: m.limit }),
+    (p) => ({
+      type: 'aeLeafKeys',
+      shape: decAeShape(p.shape),
+      partition: p.partition,
+      leaves: p.leaves,
+      after: p.after === null ? null : { bucket: p.after.bucket, key: p.after.key },
+      limit: p.limit,
+    })),
+  aeFetch: c('ae_fetch',
+    (m: MessageOf<'aeFetch'>) => ({ partition: m.partition, keys: m.keys.map((k) => ({ bucket: k.bucket, key: k.key })), max_bytes: m.maxBytes }),
+    (p) => ({ type: 'aeFetch', partition: p.partition, keys: p.keys.map((k) => ({ bucket: k.bucket, key: k.key })), maxBytes: p.max_bytes })),
+  aePush: c('ae_push',
+    (m: MessageOf<'aePush'>) => ({ partition: m.partition, entries: m.entries.map(encAeKeySet) }),
+    (p) => ({ type: 'aePush', partition: p.partition, entries: p.entries.map(decAeKeySet) })),
+  aeGcCheck: c('ae_gc_check',
+    (m: MessageOf<'aeGcCheck'>) => ({ partition: m.partition, entries: m.entries.map((e) => ({ bucket: e.bucket, key: e.key, digest: e.digest })) }),
+    (p) => ({ type: 'aeGcCheck', partition: p.partition, entries: p.entries.map((e) => ({ bucket: e.bucket, key: e.key, digest: e.digest })) })),
+  aeGcRemove: c('ae_gc_remove',
+    (m: MessageOf<'aeGcRemove'>) => ({ partition: m.partition, entries: m.entries.map((e) => ({ bucket: e.bucket, key: e.key, digest: e.digest })) }),
+    (p) => ({ type: 'aeGcRemove', partition: p.partition, entries: p.entries.map((e) => ({ bucket: e.bucket, key: e.key, digest: e.digest })) })),
   // ---- responses
   putOk: c('put_ok',
     (m: MessageOf<'putOk'>) => ({ set: encSet(m.set) }),
@@ -267,6 +311,21 @@ const CASES: Cases = {
   swimOk: c('swim_ok',
     (_m: MessageOf<'swimOk'>) => ({}),
     () => ({ type: 'swimOk' })),
+  aeHashesOk: c('ae_hashes_ok',
+    (m: MessageOf<'aeHashesOk'>) => ({ hashes: m.hashes }),
+    (p) => ({ type: 'aeHashesOk', hashes: decBytes(p.hashes) })),
+  aeKeysOk: c('ae_keys_ok',
+    (m: MessageOf<'aeKeysOk'>) => ({ entries: m.entries.map((e) => ({ bucket: e.bucket, key: e.key, digest: e.digest })), truncated: m.truncated }),
+    (p) => ({ type: 'aeKeysOk', entries: p.entries.map((e) => ({ bucket: e.bucket, key: e.key, digest: e.digest })), truncated: p.truncated })),
+  aeSetsOk: c('ae_sets_ok',
+    (m: MessageOf<'aeSetsOk'>) => ({ entries: m.entries.map(encAeKeySet) }),
+    (p) => ({ type: 'aeSetsOk', entries: p.entries.map(decAeKeySet) })),
+  aeCountOk: c('ae_count_ok',
+    (m: MessageOf<'aeCountOk'>) => ({ count: m.count }),
+    (p) => ({ type: 'aeCountOk', count: p.count })),
+  aeGcStatesOk: c('ae_gc_states_ok',
+    (m: MessageOf<'aeGcStatesOk'>) => ({ states: [...m.states] }),
+    (p) => ({ type: 'aeGcStatesOk', states: p.states })),
   error: c('error',
     (m: MessageOf<'error'>) => ({ code: m.code, message: m.message }),
     (p) => ({ type: 'error', code: p.code, message: p.message })),
@@ -291,6 +350,13 @@ export const RESPONSE_TYPE: { readonly [T in Request['type']]: ResponseFor[T]['t
   listKeys: 'listKeysOk',
   ping: 'pong',
   swim: 'swimOk',
+  aeRoots: 'aeHashesOk',
+  aeHashes: 'aeHashesOk',
+  aeLeafKeys: 'aeKeysOk',
+  aeFetch: 'aeSetsOk',
+  aePush: 'aeCountOk',
+  aeGcCheck: 'aeGcStatesOk',
+  aeGcRemove: 'aeCountOk',
 };
 
 export function isRequest(msg: Message): msg is Request {

@@ -5,6 +5,11 @@
 
 import type { NodeId, SiblingMeta, SiblingSet, VersionVector } from '../version/dvv.js';
 import type { SwimMessage } from '../membership/messages.js';
+import type { AeRequest, AeResponse, AeResponseFor } from '../antientropy/protocol.js';
+
+// Anti-entropy's messages (Merkle exchange, tombstone collection) are defined
+// beside their protocol in antientropy/protocol.ts and carried here.
+export type * from '../antientropy/protocol.js';
 
 /** Apply a new write as its origin replica: mint the dot, merge, persist. */
 export interface PutOriginReq {
@@ -60,7 +65,7 @@ export interface SwimReq {
   readonly msg: SwimMessage;
 }
 
-export type Request = PutOriginReq | PutReplicaReq | GetReq | ListKeysReq | PingReq | SwimReq;
+export type Request = PutOriginReq | PutReplicaReq | GetReq | ListKeysReq | PingReq | SwimReq | AeRequest;
 
 export interface PutOk {
   readonly type: 'putOk';
@@ -96,9 +101,9 @@ export interface ErrorResp {
   readonly message: string;
 }
 
-export type Response = PutOk | GetOk | ListKeysOk | Pong | SwimOkResp | ErrorResp;
+export type Response = PutOk | GetOk | ListKeysOk | Pong | SwimOkResp | AeResponse | ErrorResp;
 
-export interface ResponseFor {
+export interface ResponseFor extends AeResponseFor {
   putOrigin: PutOk;
   putReplica: PutOk;
   get: GetOk;

@@ -379,3 +379,26 @@ test('collection is off with gcEnabled false', async () => {
   await roundAll(c);
   for (const s of c.stores.values()) assert.ok(s.read(BUCKET, 'x') !== undefined);
 });
+
+test('collecting raises a durable dot floor, so a key minted again cannot reuse a dot a leftover tombstone covers', async () => {
+  const c = cluster(['a', 'b'], { partitions: 1 });
+  const now = c.clock.now();
+  // Five writes by a, then a delete by a: the tombstone is (a,6) with past {a:5}.
+  let s: SiblingSet = EMPTY_SET;
+  for (let i = 0; i < 5; i++) s = newEvent(s, 'a', setClock(s), value(i), {}, now - 100 + i).set;
+  const tomb = newEvent(s, 'a', setClock(s), null, {}, now - 50).set;
+  await everywhere(c, 'x', tomb);
+  // b keeps a copy, as if its removal had failed.
+  const leftover = c.stores.get('b')!.read(BUCKET, 'x')!;
+  c.clock.t += 20_000;
+  const primary = c.ring.preference(0, 2).owners[0]!;
+  await c.clock.drive(c.ae.get(primary)!.collectTombstones());
+  assert.equal(c.stores.get('a')!.read(BUCKET, 'x'), undefined);
+  assert.ok(c.ae.get('a')!.dotFloor() >= 6);
+  assert.equal(c.stores.get('a')!.getMeta<number>('antientropy.dotFloor'), c.ae.get('a')!.dotFloor());
+  // A new write on a, minted with the floor, survives meeting the leftover tombstone; without it, it would vanish.
+  const fresh = newEvent(EMPTY_SET, 'a', {}, value(42), {}, now, c.ae.get('a')!.dotFloor()).set;
+  assert.ok(sync(leftover, fresh).siblings.some((x) => x.value !== null));
+  const unsafe = newEvent(EMPTY_SET, 'a', {}, value(42), {}, now).set;
+  assert.ok(!sync(leftover, unsafe).siblings.some((x) => x.value !== null));
+});

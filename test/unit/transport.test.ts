@@ -114,6 +114,18 @@ function makeHandler(self: string, received: { from: string; req: Request }[] = 
         return { type: 'pong', node: self };
       case 'swim':
         return { type: 'swimOk' };
+      case 'aeRoots':
+      case 'aeHashes':
+        return { type: 'aeHashesOk', hashes: new Uint8Array(8) };
+      case 'aeLeafKeys':
+        return { type: 'aeKeysOk', entries: [], truncated: false };
+      case 'aeFetch':
+        return { type: 'aeSetsOk', entries: req.keys.map((k) => ({ ...k, set: FIXTURE_SETS[k.key] ?? null })) };
+      case 'aePush':
+      case 'aeGcRemove':
+        return { type: 'aeCountOk', count: req.entries.length };
+      case 'aeGcCheck':
+        return { type: 'aeGcStatesOk', states: req.entries.map(() => 0) };
     }
   };
 }
@@ -425,6 +437,10 @@ const arbUpdate = fc.oneof(
   fc.record({ node: arbNode, state: fc.constantFrom('alive' as const, 'dead' as const, 'left' as const), incarnation: fc.nat() }, NN),
   fc.record({ node: arbNode, state: fc.constant('suspect' as const), incarnation: fc.nat(), from: arbNode }, NN),
 );
+const arbAeShape = fc.record({ fanout: fc.constantFrom(2, 16, 256), depth: fc.integer({ min: 1, max: 5 }) }, NN);
+const arbAeRef = fc.record({ bucket: arbStr, key: arbStr }, NN);
+const arbAeDigest = fc.record({ bucket: arbStr, key: arbStr, digest: fc.stringMatching(/^[0-9a-f]{16}$/) }, NN);
+const arbAeKeySet = fc.record({ bucket: arbStr, key: arbStr, set: fc.option(arbSet, { nil: null }) }, NN);
 const arbMessage: fc.Arbitrary<Message> = fc.oneof(
   fc.record({
     type: fc.constant('putOrigin' as const),
@@ -454,6 +470,26 @@ const arbMessage: fc.Arbitrary<Message> = fc.oneof(
     ),
   }, NN),
   fc.constant({ type: 'swimOk' as const }),
+  // Anti-entropy (src/antientropy/protocol.ts).
+  fc.record({ type: fc.constant('aeRoots' as const), shape: arbAeShape, partitions: fc.array(fc.nat(0xffffffff >>> 0), { maxLength: 5 }) }, NN),
+  fc.record({ type: fc.constant('aeHashes' as const), shape: arbAeShape, partition: fc.nat(), level: fc.nat(8), indices: fc.array(fc.nat(), { maxLength: 5 }) }, NN),
+  fc.record({
+    type: fc.constant('aeLeafKeys' as const),
+    shape: arbAeShape,
+    partition: fc.nat(),
+    leaves: fc.array(fc.nat(), { maxLength: 5 }),
+    after: fc.option(arbAeRef, { nil: null }),
+    limit: fc.nat(),
+  }, NN),
+  fc.record({ type: fc.constant('aeFetch' as const), partition: fc.nat(), keys: fc.array(arbAeRef, { maxLength: 3 }), maxBytes: fc.nat() }, NN),
+  fc.record({ type: fc.constant('aePush' as const), partition: fc.nat(), entries: fc.array(arbAeKeySet, { maxLength: 3 }) }, NN),
+  fc.record({ type: fc.constant('aeGcCheck' as const), partition: fc.nat(), entries: fc.array(arbAeDigest, { maxLength: 3 }) }, NN),
+  fc.record({ type: fc.constant('aeGcRemove' as const), partition: fc.nat(), entries: fc.array(arbAeDigest, { maxLength: 3 }) }, NN),
+  fc.record({ type: fc.constant('aeHashesOk' as const), hashes: fc.uint8Array({ maxLength: 48 }) }, NN),
+  fc.record({ type: fc.constant('aeKeysOk' as const), entries: fc.array(arbAeDigest, { maxLength: 3 }), truncated: fc.boolean() }, NN),
+  fc.record({ type: fc.constant('aeSetsOk' as const), entries: fc.array(arbAeKeySet, { maxLength: 3 }) }, NN),
+  fc.record({ type: fc.constant('aeCountOk' as const), count: fc.nat() }, NN),
+  fc.record({ type: fc.constant('aeGcStatesOk' as const), states: fc.array(fc.nat(2), { maxLength: 5 }) }, NN),
   fc.record({ type: fc.constant('putOk' as const), set: arbSet }, NN),
   fc.record({ type: fc.constant('getOk' as const), set: fc.option(arbSet, { nil: null }) }, NN),
   fc.record({

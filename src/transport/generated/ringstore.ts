@@ -1,6 +1,22 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { AeCountOk as _ringstore_v1_AeCountOk, AeCountOk__Output as _ringstore_v1_AeCountOk__Output } from './ringstore/v1/AeCountOk.js';
+import type { AeFetchReq as _ringstore_v1_AeFetchReq, AeFetchReq__Output as _ringstore_v1_AeFetchReq__Output } from './ringstore/v1/AeFetchReq.js';
+import type { AeGcCheckReq as _ringstore_v1_AeGcCheckReq, AeGcCheckReq__Output as _ringstore_v1_AeGcCheckReq__Output } from './ringstore/v1/AeGcCheckReq.js';
+import type { AeGcRemoveReq as _ringstore_v1_AeGcRemoveReq, AeGcRemoveReq__Output as _ringstore_v1_AeGcRemoveReq__Output } from './ringstore/v1/AeGcRemoveReq.js';
+import type { AeGcStatesOk as _ringstore_v1_AeGcStatesOk, AeGcStatesOk__Output as _ringstore_v1_AeGcStatesOk__Output } from './ringstore/v1/AeGcStatesOk.js';
+import type { AeHashesOk as _ringstore_v1_AeHashesOk, AeHashesOk__Output as _ringstore_v1_AeHashesOk__Output } from './ringstore/v1/AeHashesOk.js';
+import type { AeHashesReq as _ringstore_v1_AeHashesReq, AeHashesReq__Output as _ringstore_v1_AeHashesReq__Output } from './ringstore/v1/AeHashesReq.js';
+import type { AeKeyDigest as _ringstore_v1_AeKeyDigest, AeKeyDigest__Output as _ringstore_v1_AeKeyDigest__Output } from './ringstore/v1/AeKeyDigest.js';
+import type { AeKeyRef as _ringstore_v1_AeKeyRef, AeKeyRef__Output as _ringstore_v1_AeKeyRef__Output } from './ringstore/v1/AeKeyRef.js';
+import type { AeKeySet as _ringstore_v1_AeKeySet, AeKeySet__Output as _ringstore_v1_AeKeySet__Output } from './ringstore/v1/AeKeySet.js';
+import type { AeKeysOk as _ringstore_v1_AeKeysOk, AeKeysOk__Output as _ringstore_v1_AeKeysOk__Output } from './ringstore/v1/AeKeysOk.js';
+import type { AeLeafKeysReq as _ringstore_v1_AeLeafKeysReq, AeLeafKeysReq__Output as _ringstore_v1_AeLeafKeysReq__Output } from './ringstore/v1/AeLeafKeysReq.js';
+import type { AePushReq as _ringstore_v1_AePushReq, AePushReq__Output as _ringstore_v1_AePushReq__Output } from './ringstore/v1/AePushReq.js';
+import type { AeRootsReq as _ringstore_v1_AeRootsReq, AeRootsReq__Output as _ringstore_v1_AeRootsReq__Output } from './ringstore/v1/AeRootsReq.js';
+import type { AeSetsOk as _ringstore_v1_AeSetsOk, AeSetsOk__Output as _ringstore_v1_AeSetsOk__Output } from './ringstore/v1/AeSetsOk.js';
+import type { AeShape as _ringstore_v1_AeShape, AeShape__Output as _ringstore_v1_AeShape__Output } from './ringstore/v1/AeShape.js';
 import type { Dot as _ringstore_v1_Dot, Dot__Output as _ringstore_v1_Dot__Output } from './ringstore/v1/Dot.js';
 import type { Envelope as _ringstore_v1_Envelope, Envelope__Output as _ringstore_v1_Envelope__Output } from './ringstore/v1/Envelope.js';
 import type { ErrorResp as _ringstore_v1_ErrorResp, ErrorResp__Output as _ringstore_v1_ErrorResp__Output } from './ringstore/v1/ErrorResp.js';
@@ -30,6 +46,22 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   ringstore: {
     v1: {
+      AeCountOk: MessageTypeDefinition<_ringstore_v1_AeCountOk, _ringstore_v1_AeCountOk__Output>
+      AeFetchReq: MessageTypeDefinition<_ringstore_v1_AeFetchReq, _ringstore_v1_AeFetchReq__Output>
+      AeGcCheckReq: MessageTypeDefinition<_ringstore_v1_AeGcCheckReq, _ringstore_v1_AeGcCheckReq__Output>
+      AeGcRemoveReq: MessageTypeDefinition<_ringstore_v1_AeGcRemoveReq, _ringstore_v1_AeGcRemoveReq__Output>
+      AeGcStatesOk: MessageTypeDefinition<_ringstore_v1_AeGcStatesOk, _ringstore_v1_AeGcStatesOk__Output>
+      AeHashesOk: MessageTypeDefinition<_ringstore_v1_AeHashesOk, _ringstore_v1_AeHashesOk__Output>
+      AeHashesReq: MessageTypeDefinition<_ringstore_v1_AeHashesReq, _ringstore_v1_AeHashesReq__Output>
+      AeKeyDigest: MessageTypeDefinition<_ringstore_v1_AeKeyDigest, _ringstore_v1_AeKeyDigest__Output>
+      AeKeyRef: MessageTypeDefinition<_ringstore_v1_AeKeyRef, _ringstore_v1_AeKeyRef__Output>
+      AeKeySet: MessageTypeDefinition<_ringstore_v1_AeKeySet, _ringstore_v1_AeKeySet__Output>
+      AeKeysOk: MessageTypeDefinition<_ringstore_v1_AeKeysOk, _ringstore_v1_AeKeysOk__Output>
+      AeLeafKeysReq: MessageTypeDefinition<_ringstore_v1_AeLeafKeysReq, _ringstore_v1_AeLeafKeysReq__Output>
+      AePushReq: MessageTypeDefinition<_ringstore_v1_AePushReq, _ringstore_v1_AePushReq__Output>
+      AeRootsReq: MessageTypeDefinition<_ringstore_v1_AeRootsReq, _ringstore_v1_AeRootsReq__Output>
+      AeSetsOk: MessageTypeDefinition<_ringstore_v1_AeSetsOk, _ringstore_v1_AeSetsOk__Output>
+      AeShape: MessageTypeDefinition<_ringstore_v1_AeShape, _ringstore_v1_AeShape__Output>
       Dot: MessageTypeDefinition<_ringstore_v1_Dot, _ringstore_v1_Dot__Output>
       Envelope: MessageTypeDefinition<_ringstore_v1_Envelope, _ringstore_v1_Envelope__Output>
       ErrorResp: MessageTypeDefinition<_ringstore_v1_ErrorResp, _ringstore_v1_ErrorResp__Output>

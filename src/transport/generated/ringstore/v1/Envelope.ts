@@ -13,6 +13,18 @@ import type { Pong as _ringstore_v1_Pong, Pong__Output as _ringstore_v1_Pong__Ou
 import type { ErrorResp as _ringstore_v1_ErrorResp, ErrorResp__Output as _ringstore_v1_ErrorResp__Output } from '../../ringstore/v1/ErrorResp.js';
 import type { SwimReq as _ringstore_v1_SwimReq, SwimReq__Output as _ringstore_v1_SwimReq__Output } from '../../ringstore/v1/SwimReq.js';
 import type { SwimOk as _ringstore_v1_SwimOk, SwimOk__Output as _ringstore_v1_SwimOk__Output } from '../../ringstore/v1/SwimOk.js';
+import type { AeRootsReq as _ringstore_v1_AeRootsReq, AeRootsReq__Output as _ringstore_v1_AeRootsReq__Output } from '../../ringstore/v1/AeRootsReq.js';
+import type { AeHashesReq as _ringstore_v1_AeHashesReq, AeHashesReq__Output as _ringstore_v1_AeHashesReq__Output } from '../../ringstore/v1/AeHashesReq.js';
+import type { AeLeafKeysReq as _ringstore_v1_AeLeafKeysReq, AeLeafKeysReq__Output as _ringstore_v1_AeLeafKeysReq__Output } from '../../ringstore/v1/AeLeafKeysReq.js';
+import type { AeFetchReq as _ringstore_v1_AeFetchReq, AeFetchReq__Output as _ringstore_v1_AeFetchReq__Output } from '../../ringstore/v1/AeFetchReq.js';
+import type { AePushReq as _ringstore_v1_AePushReq, AePushReq__Output as _ringstore_v1_AePushReq__Output } from '../../ringstore/v1/AePushReq.js';
+import type { AeGcCheckReq as _ringstore_v1_AeGcCheckReq, AeGcCheckReq__Output as _ringstore_v1_AeGcCheckReq__Output } from '../../ringstore/v1/AeGcCheckReq.js';
+import type { AeGcRemoveReq as _ringstore_v1_AeGcRemoveReq, AeGcRemoveReq__Output as _ringstore_v1_AeGcRemoveReq__Output } from '../../ringstore/v1/AeGcRemoveReq.js';
+import type { AeHashesOk as _ringstore_v1_AeHashesOk, AeHashesOk__Output as _ringstore_v1_AeHashesOk__Output } from '../../ringstore/v1/AeHashesOk.js';
+import type { AeKeysOk as _ringstore_v1_AeKeysOk, AeKeysOk__Output as _ringstore_v1_AeKeysOk__Output } from '../../ringstore/v1/AeKeysOk.js';
+import type { AeSetsOk as _ringstore_v1_AeSetsOk, AeSetsOk__Output as _ringstore_v1_AeSetsOk__Output } from '../../ringstore/v1/AeSetsOk.js';
+import type { AeCountOk as _ringstore_v1_AeCountOk, AeCountOk__Output as _ringstore_v1_AeCountOk__Output } from '../../ringstore/v1/AeCountOk.js';
+import type { AeGcStatesOk as _ringstore_v1_AeGcStatesOk, AeGcStatesOk__Output as _ringstore_v1_AeGcStatesOk__Output } from '../../ringstore/v1/AeGcStatesOk.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface Envelope {
@@ -31,7 +43,19 @@ export interface Envelope {
   'error'?: (_ringstore_v1_ErrorResp | null);
   'swim'?: (_ringstore_v1_SwimReq | null);
   'swim_ok'?: (_ringstore_v1_SwimOk | null);
-  'body'?: "put_origin"|"put_replica"|"get"|"list_keys"|"ping"|"put_ok"|"get_ok"|"list_keys_ok"|"pong"|"error"|"swim"|"swim_ok";
+  'ae_roots'?: (_ringstore_v1_AeRootsReq | null);
+  'ae_hashes'?: (_ringstore_v1_AeHashesReq | null);
+  'ae_leaf_keys'?: (_ringstore_v1_AeLeafKeysReq | null);
+  'ae_fetch'?: (_ringstore_v1_AeFetchReq | null);
+  'ae_push'?: (_ringstore_v1_AePushReq | null);
+  'ae_gc_check'?: (_ringstore_v1_AeGcCheckReq | null);
+  'ae_gc_remove'?: (_ringstore_v1_AeGcRemoveReq | null);
+  'ae_hashes_ok'?: (_ringstore_v1_AeHashesOk | null);
+  'ae_keys_ok'?: (_ringstore_v1_AeKeysOk | null);
+  'ae_sets_ok'?: (_ringstore_v1_AeSetsOk | null);
+  'ae_count_ok'?: (_ringstore_v1_AeCountOk | null);
+  'ae_gc_states_ok'?: (_ringstore_v1_AeGcStatesOk | null);
+  'body'?: "put_origin"|"put_replica"|"get"|"list_keys"|"ping"|"put_ok"|"get_ok"|"list_keys_ok"|"pong"|"error"|"swim"|"swim_ok"|"ae_roots"|"ae_hashes"|"ae_leaf_keys"|"ae_fetch"|"ae_push"|"ae_gc_check"|"ae_gc_remove"|"ae_hashes_ok"|"ae_keys_ok"|"ae_sets_ok"|"ae_count_ok"|"ae_gc_states_ok";
 }
 
 export interface Envelope__Output {
@@ -50,5 +74,17 @@ export interface Envelope__Output {
   'error'?: (_ringstore_v1_ErrorResp__Output | null);
   'swim'?: (_ringstore_v1_SwimReq__Output | null);
   'swim_ok'?: (_ringstore_v1_SwimOk__Output | null);
-  'body'?: "put_origin"|"put_replica"|"get"|"list_keys"|"ping"|"put_ok"|"get_ok"|"list_keys_ok"|"pong"|"error"|"swim"|"swim_ok";
+  'ae_roots'?: (_ringstore_v1_AeRootsReq__Output | null);
+  'ae_hashes'?: (_ringstore_v1_AeHashesReq__Output | null);
+  'ae_leaf_keys'?: (_ringstore_v1_AeLeafKeysReq__Output | null);
+  'ae_fetch'?: (_ringstore_v1_AeFetchReq__Output | null);
+  'ae_push'?: (_ringstore_v1_AePushReq__Output | null);
+  'ae_gc_check'?: (_ringstore_v1_AeGcCheckReq__Output | null);
+  'ae_gc_remove'?: (_ringstore_v1_AeGcRemoveReq__Output | null);
+  'ae_hashes_ok'?: (_ringstore_v1_AeHashesOk__Output | null);
+  'ae_keys_ok'?: (_ringstore_v1_AeKeysOk__Output | null);
+  'ae_sets_ok'?: (_ringstore_v1_AeSetsOk__Output | null);
+  'ae_count_ok'?: (_ringstore_v1_AeCountOk__Output | null);
+  'ae_gc_states_ok'?: (_ringstore_v1_AeGcStatesOk__Output | null);
+  'body'?: "put_origin"|"put_replica"|"get"|"list_keys"|"ping"|"put_ok"|"get_ok"|"list_keys_ok"|"pong"|"error"|"swim"|"swim_ok"|"ae_roots"|"ae_hashes"|"ae_leaf_keys"|"ae_fetch"|"ae_push"|"ae_gc_check"|"ae_gc_remove"|"ae_hashes_ok"|"ae_keys_ok"|"ae_sets_ok"|"ae_count_ok"|"ae_gc_states_ok";
 }
