@@ -90,6 +90,15 @@ export interface CoordinatorDeps {
    * the main store and onHintedWrite keeps track.
    */
   readonly hints?: HintDeps;
+  /**
+   * A floor for the counters of dots this node mints as an owner: at least
+   * every counter of this node in a tombstone set that anti-entropy
+   * collected (AntiEntropy.dotFloor). Collection makes an owner forget a
+   * key, like handoff makes a fallback forget one; without the floor a new
+   * write could reuse a dot that a leftover copy of the tombstone covers,
+   * and vanish where the two meet. Default 0 (no collection).
+   */
+  readonly dotFloor?: () => number;
 }
 
 export interface HintDeps {
@@ -367,7 +376,7 @@ export class Coordinator {
         const set = await this.persist(partition, req.bucket, req.key, (cur) => {
           const current = cur ?? EMPTY_SET;
           const context = this.config.bugs?.ignoreContext === true ? {} : req.context ?? (req.supersedeLocal ? setClock(current) : {});
-          return newEvent(current, this.self, context, req.value, req.meta, now).set;
+          return newEvent(current, this.self, context, req.value, req.meta, now, this.deps.dotFloor?.() ?? 0).set;
         });
         if (req.hintFor !== null && this.config.bugs?.dropHints !== true) await this.deps.onHintedWrite?.(req.hintFor, partition, req.bucket, req.key, set);
         return { type: 'putOk', set };
