@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint';
 const PURE = ['src/ring/**', 'src/version/**', 'src/coordinator/**', 'src/membership/**', 'src/antientropy/**', 'src/control/**', 'src/handoff/**'];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bin/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'bin/**', 'src/transport/generated/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
