@@ -19,9 +19,7 @@ export function gather<T>(nodes: readonly NodeId[], call: (node: NodeId) => Prom
   const failed: ReplicaFailure[] = [];
   let resolveQuorum!: () => void;
   const quorum = new Promise<void>((r) => (resolveQuorum = r));
-  let pending = nodes.length;
   const settle = () => {
-    pending--;
     if (ok.length >= needed) resolveQuorum();
   };
   if (needed <= 0) resolveQuorum();
