@@ -36,6 +36,8 @@ interface ServerFlags {
   s3?: string;
   accessKey?: string;
   secretKey?: string;
+  membership?: string;
+  faults?: boolean;
   exitWithParent?: boolean;
 }
 
@@ -59,6 +61,8 @@ program
   .option('--quorum <n,r,w>', 'default N,R,W for new buckets (env RINGSTORE_QUORUM; default 3,2,2)')
   .option('--max-object-size <size>', 'largest object of the native API (env RINGSTORE_MAX_OBJECT_SIZE; default 16MiB)')
   .option('--log-level <level>', 'trace|debug|info|warn|error (env RINGSTORE_LOG_LEVEL; default info)')
+  .option('--membership <detector>', 'failure detection: swim (gossip) or passive (request outcomes only) (env RINGSTORE_MEMBERSHIP; default swim)')
+  .option('--faults', 'DEV ONLY: enable fault injection (POST /_faults drops or delays traffic with chosen peers) (env RINGSTORE_FAULTS=1; default off)')
   .addOption(new Option('--exit-with-parent', 'stop when the spawning process goes away (used by dev)').hideHelp())
   .action(async (flags: ServerFlags) => {
     const raw: RawConfig & { config?: string } = {
@@ -79,6 +83,8 @@ program
       s3: flags.s3,
       accessKey: flags.accessKey,
       secretKey: flags.secretKey,
+      membership: flags.membership,
+      faults: flags.faults,
     };
     let config;
     try {

@@ -164,6 +164,7 @@ export class Coordinator {
     const rank = (t: Target): number => (t.hintFor === null ? 0 : 2) + (t.node === this.self ? 0 : 1);
     const candidates = targets.chosen.map((t, i) => ({ t, i })).sort((a, b) => rank(a.t) - rank(b.t) || a.i - b.i).map((x) => x.t);
     const undelivered = new Set<Target>();
+    const unhinted: NodeId[] = sloppy ? targets.failed.map((f) => f.node) : [];
     let origin: Target | undefined;
     let originResp: PutOk | undefined;
     for (let i = 0; i < candidates.length; i++) {
@@ -189,6 +190,7 @@ export class Coordinator {
         undelivered.add(t);
         const stand = this.standIn(t, spare);
         if (stand !== undefined) candidates.push(stand);
+        else if (sloppy) unhinted.push(t.hintFor ?? t.node);
       }
     }
     if (origin === undefined || originResp === undefined) {
@@ -196,6 +198,13 @@ export class Coordinator {
     }
 
     const originSet = originResp.set;
+    // Owners that get no copy of this write, not even through a stand-in:
+    // keep a hint for each here, on the coordinator (as Cassandra does), so
+    // that handoff brings it to them when they are back rather than leaving
+    // it all to anti-entropy. This is what carries a minority side's writes
+    // (W=1 during a partition) to the owners across the cut. It does not
+    // count toward W.
+    await Promise.all(unhinted.map((owner) => this.keepLocalHint(owner, partition, req.bucket, req.key, originSet)));
     // W counts the origin; the rest get the origin's whole set in parallel,
     // and the ones beyond W still receive it after we answer.
     const rest = candidates.filter((t) => t !== origin && !undelivered.has(t));
@@ -203,12 +212,19 @@ export class Coordinator {
     const needed = quorum.w - (this.config.bugs?.quorumOffByOne === true && quorum.w > 1 ? 1 : 0);
     const sendReplica = async (t: Target): Promise<{ target: Target; set: SiblingSet }> => {
       const msg = { type: 'putReplica', bucket: req.bucket, key: req.key, set: originSet } as const;
-      try {
-        return { target: t, set: (await this.call(t.node, { ...msg, hintFor: t.hintFor })).set };
-      } catch (err) {
-        const stand = err instanceof TransportError && err.kind !== 'remote' ? this.standIn(t, spare) : undefined;
-        if (stand === undefined) throw err;
-        return { target: stand, set: (await this.call(stand.node, { ...msg, hintFor: stand.hintFor })).set };
+      let target = t;
+      for (;;) {
+        try {
+          return { target, set: (await this.call(target.node, { ...msg, hintFor: target.hintFor })).set };
+        } catch (err) {
+          if (!(err instanceof TransportError && err.kind !== 'remote')) throw err;
+          const stand = this.standIn(target, spare);
+          if (stand === undefined) {
+            if (sloppy) void this.keepLocalHint(target.hintFor ?? target.node, partition, req.bucket, req.key, originSet);
+            throw err;
+          }
+          target = stand;
+        }
       }
     };
     const replicas = gather(
@@ -418,9 +434,9 @@ export class Coordinator {
       }
       case 'ping':
         return { type: 'pong', node: this.self };
-      case 'swim':
       // Membership packets are routed to the SWIM driver, and anti-entropy's
       // messages to the AntiEntropy component, before the coordinator (node/node.ts).
+      case 'swim':
       case 'aeRoots':
       case 'aeHashes':
       case 'aeLeafKeys':
@@ -483,7 +499,7 @@ export class Coordinator {
         if (own !== undefined) known = sync(known, own);
         for (const h of hints.store.readHints(req.bucket, req.key)) if (h.owner !== owner) known = sync(known, h.set);
         const context = this.config.bugs?.ignoreContext === true ? {} : req.context ?? (req.supersedeLocal ? setClock(known) : {});
-        return newEvent(known, this.self, context, req.value, req.meta, now, hints.dotFloor()).set;
+        return newEvent(known, this.self, context, req.value, req.meta, now, Math.max(hints.dotFloor(), this.deps.dotFloor?.() ?? 0)).set;
       }),
     );
     const tail = run.catch(() => undefined);
@@ -492,6 +508,22 @@ export class Coordinator {
       if (this.hintMints.get(lockKey) === tail) this.hintMints.delete(lockKey);
     });
     return run;
+  }
+
+  /** Keeps a hint for `owner` in this node's own hint table (best effort: a full table or a failure only costs the hint). */
+  private async keepLocalHint(owner: NodeId, partition: number, bucket: string, key: string, set: SiblingSet): Promise<void> {
+    if (this.hintTable(owner) === undefined) return;
+    try {
+      const stored = await this.storeHint(owner, partition, bucket, key, (cur) => {
+        if (cur === undefined) return set;
+        const next = sync(cur, set);
+        return sameSet(next, cur) ? cur : next;
+      });
+      this.deps.events?.hintedWrite?.(this.self, owner);
+      await this.deps.onHintedWrite?.(owner, partition, bucket, key, stored);
+    } catch {
+      // Anti-entropy will bring the owner up to date.
+    }
   }
 
   /** A live fallback to take the place of `t` after it failed in this write, if sloppy quorum allows one. */

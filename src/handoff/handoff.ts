@@ -43,8 +43,10 @@ export const DEFAULT_HANDOFF_CONFIG: HandoffConfig = Object.freeze({
   bytesPerSecond: 16 * 1024 * 1024,
   maxInFlight: 8,
   timeoutMs: 5000,
-  backoffInitialMs: 500,
-  backoffMaxMs: 10_000,
+  // Short: handoff only tries owners the membership view holds alive, so a
+  // failure is mostly a connection still being re-established.
+  backoffInitialMs: 250,
+  backoffMaxMs: 2000,
 });
 
 export function validateHandoffConfig(c: HandoffConfig): void {
@@ -216,8 +218,13 @@ export class HintedHandoff {
       st.failures++;
       this.failedTotal++;
       st.lastError = err instanceof Error ? err.message : String(err);
-      st.backoffMs = st.backoffMs === 0 ? this.config.backoffInitialMs : Math.min(this.config.backoffMaxMs, st.backoffMs * 2);
-      st.backoffUntilMs = this.deps.clock.now() + st.backoffMs;
+      // One backoff step per round of failures: the deliveries that were in
+      // flight together fail together and must not double it each.
+      const now = this.deps.clock.now();
+      if (now >= st.backoffUntilMs) {
+        st.backoffMs = st.backoffMs === 0 ? this.config.backoffInitialMs : Math.min(this.config.backoffMaxMs, st.backoffMs * 2);
+        st.backoffUntilMs = now + st.backoffMs;
+      }
       // Start over from the first hint next time, so the failed one is retried first.
       st.cursor = undefined;
       this.deps.events?.failed?.(owner, st.lastError);

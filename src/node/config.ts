@@ -10,6 +10,8 @@ import { DEFAULT_QUORUM, type Quorum } from '../coordinator/types.js';
 import { DEFAULT_PARTITIONS } from '../ring/layout.js';
 import type { NodeId } from '../version/dvv.js';
 import { DEV_ACCESS_KEY, DEV_SECRET_KEY } from '../s3/credentials.js';
+import { DEFAULT_SWIM_CONFIG, validateSwimConfig, type SwimConfig } from '../membership/swim.js';
+import { DEFAULT_HANDOFF_CONFIG, validateHandoffConfig, type HandoffConfig } from '../handoff/handoff.js';
 
 export interface HostPort {
   readonly host: string;
@@ -51,7 +53,28 @@ export interface NodeConfig {
   readonly secretKey: string;
   /** Merkle anti-entropy and tombstone collection (src/antientropy). */
   readonly antiEntropy: AntiEntropySettings;
+  /** Failure detection: SWIM gossip (default) or passive (request outcomes only). */
+  readonly membership: 'swim' | 'passive';
+  /** SWIM timing and bounds (src/membership/swim.ts), defaults for a LAN. */
+  readonly swim: SwimConfig;
+  /** Hinted handoff: the hint table's bounds and delivery throttle (src/handoff). */
+  readonly handoff: HandoffSettings;
+  /** Dev-only fault injection switch (POST /_faults); off unless enabled at start. */
+  readonly faults: boolean;
 }
+
+export interface HandoffSettings extends HandoffConfig {
+  /** Hints (keys) this node keeps for others at most; beyond, hinted writes for new keys are refused. */
+  readonly maxHints: number;
+  /** Approximate bytes of hints kept at most. */
+  readonly maxHintBytes: number;
+}
+
+export const DEFAULT_HANDOFF_SETTINGS: HandoffSettings = Object.freeze({
+  ...DEFAULT_HANDOFF_CONFIG,
+  maxHints: 1_000_000,
+  maxHintBytes: 4 * 1024 ** 3,
+});
 
 export interface AntiEntropySettings {
   readonly enabled: boolean;
@@ -99,6 +122,10 @@ export interface RawConfig {
   accessKey?: unknown;
   secretKey?: unknown;
   antiEntropy?: unknown;
+  membership?: unknown;
+  swim?: unknown;
+  handoff?: unknown;
+  faults?: unknown;
 }
 
 export const DEFAULT_HTTP_PORT = 9001;
@@ -127,6 +154,10 @@ export const ENV_NAMES: Readonly<Record<keyof RawConfig | 'config', string>> = {
   accessKey: 'RINGSTORE_ACCESS_KEY',
   secretKey: 'RINGSTORE_SECRET_KEY',
   antiEntropy: 'RINGSTORE_ANTI_ENTROPY',
+  membership: 'RINGSTORE_MEMBERSHIP',
+  swim: 'RINGSTORE_SWIM',
+  handoff: 'RINGSTORE_HANDOFF',
+  faults: 'RINGSTORE_FAULTS',
 };
 
 export class ConfigError extends Error {
@@ -240,7 +271,76 @@ export function resolveConfig(raw: RawConfig): NodeConfig {
 
   const antiEntropy = parseAntiEntropy(raw.antiEntropy);
 
-  return { id, zone, weight, dataDir, http, grpc, advertiseHttp, advertiseGrpc, members, partitions, quorum, maxObjectBytes, logLevel, s3, accessKey, secretKey, antiEntropy };
+  const membership = str(raw.membership, 'membership') ?? 'swim';
+  if (membership !== 'swim' && membership !== 'passive') throw new ConfigError(`membership ${membership}: "swim" or "passive"`);
+  const swim = parseNumbers<SwimConfig>(raw.swim, 'swim', DEFAULT_SWIM_CONFIG);
+  try {
+    validateSwimConfig(swim);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const handoff = parseNumbers<HandoffSettings>(raw.handoff, 'handoff', DEFAULT_HANDOFF_SETTINGS);
+  try {
+    validateHandoffConfig(handoff);
+    if (!(handoff.maxHints >= 1 && handoff.maxHintBytes >= 1)) throw new Error('handoff: maxHints and maxHintBytes must be >= 1');
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const faults = parseBool(raw.faults, 'faults') ?? false;
+
+  return {
+    id,
+    zone,
+    weight,
+    dataDir,
+    http,
+    grpc,
+    advertiseHttp,
+    advertiseGrpc,
+    members,
+    partitions,
+    quorum,
+    maxObjectBytes,
+    logLevel,
+    s3,
+    accessKey,
+    secretKey,
+    antiEntropy,
+    membership,
+    swim,
+    handoff,
+    faults,
+  };
+}
+
+/** true/false, 1/0, yes/no, on/off (flags and environment give strings). */
+function parseBool(v: unknown, name: string): boolean | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v === 'boolean') return v;
+  const t = String(v).trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(t)) return true;
+  if (['0', 'false', 'no', 'off'].includes(t)) return false;
+  throw new ConfigError(`${name}: expected true or false, got ${JSON.stringify(v)}`);
+}
+
+/** An object (or its JSON text) overriding some numeric settings of `defaults`; unknown names are refused. */
+function parseNumbers<T extends object>(v: unknown, name: string, defaults: T): T {
+  if (v === undefined || v === null || v === '') return defaults;
+  let o: unknown = v;
+  if (typeof v === 'string') {
+    try {
+      o = JSON.parse(v);
+    } catch (err) {
+      throw new ConfigError(`${name}: not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new ConfigError(`${name}: expected an object of settings`);
+  const out: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
+  for (const [k, x] of Object.entries(o as Record<string, unknown>)) {
+    if (!(k in defaults)) throw new ConfigError(`${name}: unknown setting ${JSON.stringify(k)} (known: ${Object.keys(defaults).join(', ')})`);
+    out[k] = num(x, `${name}.${k}`, { min: 0 });
+  }
+  return out as T;
 }
 
 // ---------------------------------------------------------------------------

@@ -14,7 +14,13 @@ import { createNativeApi } from '../api/native.js';
 import { BucketCatalog } from '../coordinator/buckets.js';
 import { Coordinator } from '../coordinator/coordinator.js';
 import type { Quorum } from '../coordinator/types.js';
-import { PassiveLiveness } from '../membership/liveness.js';
+import { createClusterApi, createFaultsApi } from '../api/cluster.js';
+import { DotFloor } from '../handoff/dot-floor.js';
+import { HintedHandoff } from '../handoff/handoff.js';
+import type { Transport } from '../transport/transport.js';
+import { FaultInjector } from './faults.js';
+import { createMembership } from './membership.js';
+import { createNodeAntiEntropy } from './antientropy.js';
 import type { Layout } from '../ring/layout.js';
 import { Ring } from '../ring/ring.js';
 import { openLmdbStore } from '../store/lmdb-store.js';
@@ -72,48 +78,106 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
 
   try {
     mkdirSync(config.dataDir, { recursive: true });
-    const store: ReplicaStore = await openLmdbStore(config.dataDir);
+    const lmdb = await openLmdbStore(config.dataDir);
+    const store: ReplicaStore = lmdb;
     cleanups.push(() => store.close());
 
+    // Dev-only fault injection (--faults): acts on everything sent (the gRPC
+    // fault filter) and received (the wrapped transport below).
+    const faults = config.faults ? new FaultInjector(config.id) : undefined;
+    if (faults !== undefined) logger.warn('fault injection is ON (--faults): POST /_faults can cut this node off; never in production');
     const peers = new Map(config.members.filter((m) => m.id !== config.id).map((m) => [m.id, m.grpc] as const));
-    const transport: GrpcTransport = await createGrpcTransport({
+    const grpcTransport: GrpcTransport = await createGrpcTransport({
       self: config.id,
       listen: `${config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host}:${config.grpc.port}`,
       peers,
       log: (msg) => logger.debug({ component: 'transport' }, msg),
+      ...(faults !== undefined ? { faults: faults.outgoing } : {}),
     });
-    cleanups.push(() => transport.close());
+    cleanups.push(() => grpcTransport.close());
+    const transport: Transport = faults !== undefined ? faults.wrapTransport(grpcTransport) : grpcTransport;
 
     const layout = layoutOf(config);
     const ring = new Ring(layout);
     const clusterSize = layout.nodes.length;
     const defaultQuorum = clampQuorum(config.quorum, clusterSize);
 
-    const liveness = new PassiveLiveness(systemClock, (node) =>
-      transport.request(node, { type: 'ping' }, 1000).then(
-        () => true,
-        () => false,
-      ),
-    );
-    cleanups.push(() => liveness.stop());
-
     const registry = new Registry();
     registry.setDefaultLabels({ node: config.id });
     collectDefaultMetrics({ register: registry });
     const readRepairs = new Counter({ name: 'ringstore_read_repairs_total', help: 'Stale replicas repaired after a read', registers: [registry] });
     const hintedWrites = new Counter({ name: 'ringstore_hinted_writes_total', help: 'Writes sent to a fallback node in place of an owner', registers: [registry] });
+
+    // Failure detection: SWIM over the transport (or passive), Dynamo §4.8.
+    const membership = createMembership({ config, transport, clock: systemClock, random: cryptoRandom, logger, registry });
+    cleanups.push(() => membership.stop());
+    const liveness = membership.liveness;
+
+    // Hinted handoff (Dynamo §4.6): hints live in their own LMDB tables, and
+    // are delivered when SWIM sees their owner alive again.
+    const dotFloor = new DotFloor(store);
+    const hintsStored = new Counter({ name: 'ringstore_hints_stored_total', help: 'Hinted writes this node took for another owner', labelNames: ['owner'], registers: [registry] });
+    const hintsDelivered = new Counter({ name: 'ringstore_hints_delivered_total', help: 'Hints handed off to their owner and deleted', labelNames: ['owner'], registers: [registry] });
+    const hintFailures = new Counter({ name: 'ringstore_hint_delivery_failures_total', help: 'Hint deliveries that failed (retried later)', labelNames: ['owner'], registers: [registry] });
+    const handoff = new HintedHandoff({
+      self: config.id,
+      clock: systemClock,
+      transport,
+      liveness,
+      hints: lmdb,
+      raiseDotFloor: (c) => dotFloor.raise(c),
+      config: config.handoff,
+      events: {
+        delivered: (owner) => hintsDelivered.labels(owner).inc(),
+        failed: (owner, reason) => {
+          hintFailures.labels(owner).inc();
+          logger.debug({ component: 'handoff', owner, reason }, 'hint delivery failed');
+        },
+      },
+    });
     new Gauge({
-      name: 'ringstore_nodes_believed_down',
-      help: 'Members this node currently believes down',
+      name: 'ringstore_hints_pending',
+      help: 'Hints waiting on this node, per owner they wait for',
+      labelNames: ['owner'],
       registers: [registry],
       collect() {
-        this.set(liveness.downNodes().length);
+        this.reset();
+        for (const t of lmdb.hintTotals()) this.labels(t.owner).set(t.hints);
       },
+    });
+    new Gauge({
+      name: 'ringstore_hints_pending_bytes',
+      help: 'Approximate bytes of hints waiting on this node',
+      registers: [registry],
+      collect() {
+        let b = 0;
+        for (const t of lmdb.hintTotals()) b += t.bytes;
+        this.set(b);
+      },
+    });
+
+    // Merkle anti-entropy and tombstone collection (Dynamo §4.7): the store
+    // is wrapped so that every write keeps the trees up to date.
+    const antiEntropy = createNodeAntiEntropy({
+      self: config.id,
+      settings: config.antiEntropy,
+      partitions: config.partitions,
+      store,
+      transport,
+      clock: systemClock,
+      ring: () => ring,
+      liveness,
+      n: defaultQuorum.n,
+      registry,
+      logger,
+      pendingHint: (bucket, key) => lmdb.readHints(bucket, key).length > 0,
+      dotFloor,
     });
 
     const coordinator = new Coordinator({
       self: config.id,
-      store,
+      store: antiEntropy.store,
+      dotFloor: () => dotFloor.current(),
       transport,
       clock: systemClock,
       random: cryptoRandom,
@@ -124,8 +188,17 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
         readRepair: () => readRepairs.inc(),
         hintedWrite: () => hintedWrites.inc(),
       },
+      hints: { store: lmdb, dotFloor: () => dotFloor.current(), maxHints: config.handoff.maxHints, maxHintBytes: config.handoff.maxHintBytes },
+      onHintedWrite: async (owner) => {
+        hintsStored.labels(owner).inc();
+      },
     });
-    transport.serve(coordinator.handle);
+    transport.serve(antiEntropy.route(membership.route(coordinator.handle)));
+    membership.start();
+    handoff.start();
+    cleanups.push(() => handoff.stop());
+    antiEntropy.start();
+    cleanups.push(() => antiEntropy.stop());
     const buckets = new BucketCatalog(coordinator, systemClock);
 
     const native = createNativeApi({
@@ -141,8 +214,33 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       self: config.id,
       logger,
       registry,
-      mounts: [{ prefix: '/buckets', handler: native }],
-      health: () => ({ zone: config.zone, http: config.advertiseHttp, grpc: config.advertiseGrpc, members: clusterSize, down: liveness.downNodes() }),
+      mounts: [
+        { prefix: '/buckets', handler: native },
+        {
+          prefix: '/cluster',
+          handler: createClusterApi({
+            self: config.id,
+            now: () => systemClock.now(),
+            membership: () => membership.view(),
+            addresses: new Map(config.members.map((m) => [m.id, { grpc: m.grpc, ...(m.http !== undefined ? { http: m.http } : {}) }])),
+            hints: () => ({ owners: handoff.status(), ...handoff.totals() }),
+            scanBucket: (bucket, o) => lmdb.scanBucket(bucket, o),
+            scanBucketHints: (bucket, o) => lmdb.scanBucketHints(bucket, o),
+          }),
+        },
+        { prefix: '/_faults', handler: createFaultsApi(faults) },
+        antiEntropy.mount,
+      ],
+      health: () => ({
+        zone: config.zone,
+        http: config.advertiseHttp,
+        grpc: config.advertiseGrpc,
+        members: clusterSize,
+        detector: membership.detector,
+        down: membership.downNodes(),
+        hints_pending: lmdb.hintTotals().reduce((n, t) => n + t.hints, 0),
+        anti_entropy: antiEntropy.health(),
+      }),
     });
     await listen(server, config.http.host, config.http.port);
     const httpPort = (server.address() as AddressInfo).port;
@@ -164,7 +262,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       {
         http: `${config.http.host}:${httpPort}`,
         s3: `${config.s3.host}:${s3Port}`,
-        grpc: `${config.grpc.host}:${transport.boundPort}`,
+        grpc: `${config.grpc.host}:${grpcTransport.boundPort}`,
         data: config.dataDir,
         members: config.members.map((m) => m.id),
         partitions: config.partitions,
@@ -178,7 +276,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       config,
       logger,
       httpPort,
-      grpcPort: transport.boundPort,
+      grpcPort: grpcTransport.boundPort,
       s3Port,
       coordinator,
       buckets,

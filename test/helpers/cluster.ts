@@ -117,3 +117,56 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, opts: Wait
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
   }
 }
+
+// ---------------------------------------------------------------------------
+// Fault injection (the cluster must run with nodeSettings { faults: true }).
+
+export type FaultDirection = 'both' | 'in' | 'out';
+
+async function faultCall(node: TestNode, method: 'POST' | 'DELETE', body?: unknown): Promise<void> {
+  const res = await fetch(`${node.http}/_faults`, {
+    method,
+    ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (res.status !== 200) throw new Error(`${method} ${node.http}/_faults: ${res.status} ${await res.text()}`);
+}
+
+function nodeOf(cluster: TestCluster, id: string): TestNode {
+  const n = cluster.nodes.find((x) => x.id === id);
+  if (n === undefined) throw new Error(`no node ${id}`);
+  return n;
+}
+
+/**
+ * Cuts `id` off from `peers` (default: every other node): traffic between
+ * them is dropped, in both directions unless told otherwise. Applied on
+ * both ends, so each side sees the other go silent at once.
+ */
+export async function cut(cluster: TestCluster, id: string, peers?: readonly string[], direction: FaultDirection = 'both'): Promise<void> {
+  const others = peers ?? cluster.nodes.map((n) => n.id).filter((x) => x !== id);
+  const mirror: FaultDirection = direction === 'both' ? 'both' : direction === 'in' ? 'out' : 'in';
+  await Promise.all([
+    faultCall(nodeOf(cluster, id), 'POST', { drop: others, direction }),
+    ...others.map((p) => faultCall(nodeOf(cluster, p), 'POST', { drop: [id], direction: mirror })),
+  ]);
+}
+
+/** Removes every fault rule on the given nodes (default: all running nodes). */
+export async function heal(cluster: TestCluster, ids?: readonly string[]): Promise<void> {
+  const nodes = ids === undefined ? cluster.nodes.filter((n) => n.pid !== 0) : ids.map((i) => nodeOf(cluster, i));
+  await Promise.all(nodes.map((n) => faultCall(n, 'DELETE')));
+}
+
+/** A node's membership view (GET /cluster/members): member id -> state. */
+export async function memberStates(node: TestNode): Promise<Record<string, string>> {
+  const res = await fetch(`${node.http}/cluster/members`, { signal: AbortSignal.timeout(5000) });
+  const body = (await res.json()) as { members: { id: string; state: string }[] };
+  return Object.fromEntries(body.members.map((m) => [m.id, m.state]));
+}
+
+/** Hints a node holds for others (GET /cluster/hints `pending`). */
+export async function pendingHints(node: TestNode): Promise<number> {
+  const res = await fetch(`${node.http}/cluster/hints`, { signal: AbortSignal.timeout(5000) });
+  return ((await res.json()) as { pending: number }).pending;
+}

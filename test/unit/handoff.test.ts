@@ -204,13 +204,39 @@ describe('sloppy quorum and hinted handoff', () => {
     heal();
     await c.clock.advance(1000);
     f.handoff.stop();
-    // Both writes survive as siblings on the owner they were hinted for: the second dot is new.
+    // Both writes survive as siblings on every owner (the one the fallback
+    // stood in for, and the two it kept coordinator hints for): the second dot is new.
     assert.deepEqual(w2.hinted, w1.hinted);
-    for (const o of w1.hinted.map((h) => h.for)) {
+    for (const o of owners) {
       const set = c.node(o).store.read(BUCKET, key);
       const values = (set?.siblings ?? []).map((s) => new TextDecoder().decode(s.value as Uint8Array)).sort();
       assert.deepEqual(values, ['first', 'second'], `owner ${o}`);
     }
+  });
+
+  test('a coordinator cut off from the other owners keeps hints for them (W=1), and handoff brings its writes across', async () => {
+    const c = cluster({ intervalMs: 50 });
+    const { key, owners } = c.keyOwnedBy('n2', 4);
+    const others = IDS.filter((id) => id !== 'n2');
+    for (const o of others) {
+      c.liveness.down.add(o);
+      c.net.crash(o);
+    }
+    const w = await c.run(c.node('n2').coordinator.put({ bucket: BUCKET, key, value: c.value('minority'), context: null, w: 1 }));
+    assert.deepEqual(w.replicasWritten, ['n2']);
+    assert.deepEqual(w.hinted, []);
+    const kept = c.node('n2').store.readHints(BUCKET, key).map((h) => h.owner).sort();
+    assert.deepEqual(kept, owners.filter((o) => o !== 'n2').sort());
+    for (const o of others) {
+      c.net.restart(o);
+      c.net.transport(o).serve(c.node(o).coordinator.handle);
+      c.liveness.down.delete(o);
+    }
+    c.node('n2').handoff.start();
+    await c.clock.advance(1000);
+    c.node('n2').handoff.stop();
+    for (const o of owners) assert.deepEqual(c.dots(c.node(o).store.read(BUCKET, key)), [`n2:${w.vectorClocks['n2']!['n2']}`], o);
+    assert.deepEqual(c.node('n2').store.hintTotals(), []);
   });
 
   test('delivery keeps to its key rate and to the owner\'s liveness', async () => {

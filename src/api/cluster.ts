@@ -1,0 +1,172 @@
+// What a node sees of the cluster, on the native API (issue 3):
+//
+//   GET    /cluster/members   this node's membership view: each member's SWIM
+//                             state, incarnation, when it was last heard from
+//   GET    /cluster/hints     hints this node holds for others, per owner, and
+//                             handoff progress
+//   GET    /cluster/keys      what this node itself stores for a bucket's keys
+//                             (?bucket=&prefix=&after=&limit=): its replicas'
+//                             dots and its hints, apart; for tests and the
+//                             dashboard ("where a key lives")
+//   GET    /_faults           the dev-only fault rules (403 unless enabled)
+//   POST   /_faults           replace them: {"drop": ["n2"], "delay": ["n3"],
+//                             "delayMs": 200, "direction": "both"|"in"|"out"}
+//   DELETE /_faults           heal: no rules
+//
+// Translation only: the views come from the membership, handoff and store
+// pieces through the functions in ClusterApiDeps.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { MemberView, SwimCounters } from '../membership/swim.js';
+import type { OwnerStatus } from '../handoff/handoff.js';
+import type { StoredHint, StoredKey } from '../store/store.js';
+import { setClock, type NodeId, type SiblingSet } from '../version/dvv.js';
+import type { FaultInjector, FaultSpec } from '../node/faults.js';
+import { ApiError } from './errors.js';
+import { methodNotAllowed, readBody, sendJson, type ParsedUrl, type RequestCtx, type RouteHandler } from './http.js';
+
+export interface ClusterApiDeps {
+  readonly self: NodeId;
+  readonly now: () => number;
+  readonly membership: () => {
+    readonly detector: 'swim' | 'passive';
+    readonly incarnation: number | null;
+    readonly healthScore: number | null;
+    readonly members: readonly MemberView[];
+    readonly counters: SwimCounters | null;
+  };
+  readonly addresses: ReadonlyMap<NodeId, { readonly grpc: string; readonly http?: string }>;
+  readonly hints: () => { readonly owners: readonly OwnerStatus[]; readonly delivered: number; readonly failed: number };
+  readonly scanBucket: (bucket: string, opts: { prefix?: string; after?: string; limit?: number }) => Iterable<StoredKey>;
+  readonly scanBucketHints: (bucket: string, opts: { prefix?: string; after?: string; limit?: number }) => Iterable<StoredHint>;
+}
+
+const KEYS_LIMIT_MAX = 10_000;
+
+function dots(set: SiblingSet): string[] {
+  return set.siblings.map((s) => `${s.dot.node}:${s.dot.counter}${s.value === null ? ':tombstone' : ''}`);
+}
+
+export function createClusterApi(deps: ClusterApiDeps): RouteHandler {
+  const members = (res: ServerResponse): void => {
+    const m = deps.membership();
+    const now = deps.now();
+    sendJson(res, 200, {
+      ok: true,
+      node: deps.self,
+      detector: m.detector,
+      incarnation: m.incarnation,
+      health_score: m.healthScore,
+      members: m.members.map((v) => ({
+        id: v.id,
+        state: v.state,
+        incarnation: v.incarnation,
+        last_heard_ms_ago: v.lastHeardMs === null ? null : Math.max(0, now - v.lastHeardMs),
+        state_since_ms_ago: Math.max(0, now - v.stateSinceMs),
+        grpc: deps.addresses.get(v.id)?.grpc ?? null,
+        http: deps.addresses.get(v.id)?.http ?? null,
+      })),
+      counters: m.counters,
+    });
+  };
+
+  const hints = (res: ServerResponse): void => {
+    const h = deps.hints();
+    let total = 0;
+    let bytes = 0;
+    for (const o of h.owners) {
+      total += o.hints;
+      bytes += o.bytes;
+    }
+    const now = deps.now();
+    sendJson(res, 200, {
+      ok: true,
+      node: deps.self,
+      pending: total,
+      pending_bytes: bytes,
+      delivered: h.delivered,
+      failed: h.failed,
+      owners: h.owners.map((o) => ({
+        owner: o.owner,
+        hints: o.hints,
+        bytes: o.bytes,
+        owner_alive: o.alive,
+        in_flight: o.inFlight,
+        delivered: o.delivered,
+        failures: o.failures,
+        last_error: o.lastError,
+        backoff_ms: o.backoffUntilMs === null ? 0 : Math.max(0, o.backoffUntilMs - now),
+      })),
+    });
+  };
+
+  const keys = (res: ServerResponse, url: ParsedUrl): void => {
+    const bucket = url.query.get('bucket');
+    if (bucket === null || bucket === '') throw new ApiError('InvalidArgument', 'bucket is required: /cluster/keys?bucket=NAME');
+    const limitRaw = url.query.get('limit') ?? '1000';
+    const limit = /^\d{1,6}$/.test(limitRaw) ? Number(limitRaw) : NaN;
+    if (!(limit >= 1 && limit <= KEYS_LIMIT_MAX)) throw new ApiError('InvalidArgument', `limit must be an integer from 1 to ${KEYS_LIMIT_MAX}`);
+    const prefix = url.query.get('prefix') ?? '';
+    const after = url.query.get('after') ?? undefined;
+    const opts = { prefix, limit, ...(after !== undefined ? { after } : {}) };
+    const stored = [...deps.scanBucket(bucket, opts)].map((k) => ({ key: k.key, partition: k.partition, dots: dots(k.set), clock: setClock(k.set) }));
+    const hinted = [...deps.scanBucketHints(bucket, opts)].map((h) => ({ key: h.key, partition: h.partition, for: h.owner, dots: dots(h.set), clock: setClock(h.set) }));
+    sendJson(res, 200, { ok: true, node: deps.self, bucket, keys: stored, hints: hinted, truncated: stored.length >= limit });
+  };
+
+  return async (req: IncomingMessage, res: ServerResponse, url: ParsedUrl, ctx: RequestCtx): Promise<void> => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed('GET, HEAD');
+    switch (url.path) {
+      case '/cluster/members':
+        ctx.route = 'cluster_members';
+        return members(res);
+      case '/cluster/hints':
+        ctx.route = 'cluster_hints';
+        return hints(res);
+      case '/cluster/keys':
+        ctx.route = 'cluster_keys';
+        return keys(res, url);
+      default:
+        throw new ApiError('NotFound', `no such endpoint: ${url.path} (try /cluster/members, /cluster/hints, /cluster/keys)`);
+    }
+  };
+}
+
+/** The fault switch: 403 unless the node was started with faults enabled. */
+export function createFaultsApi(faults: FaultInjector | undefined): RouteHandler {
+  return async (req: IncomingMessage, res: ServerResponse, url: ParsedUrl, ctx: RequestCtx): Promise<void> => {
+    ctx.route = 'faults';
+    if (url.path !== '/_faults') throw new ApiError('NotFound', `no such endpoint: ${url.path}`);
+    if (faults === undefined) {
+      throw new ApiError('Forbidden', 'fault injection is off on this node; start it with --faults (RINGSTORE_FAULTS=1), for tests and demos only', {}, 403);
+    }
+    switch (req.method) {
+      case 'GET':
+        return sendJson(res, 200, { ok: true, node: faults.self, ...faults.describe() });
+      case 'POST':
+      case 'PUT': {
+        const raw = await readBody(req, 64 * 1024);
+        let spec: FaultSpec;
+        try {
+          spec = JSON.parse(raw.toString('utf8') || '{}') as FaultSpec;
+        } catch {
+          throw new ApiError('MalformedRequest', 'the body must be JSON such as {"drop": ["n2"], "direction": "both"}');
+        }
+        if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new ApiError('MalformedRequest', 'the body must be a JSON object');
+        const known = new Set(['drop', 'delay', 'delayMs', 'direction']);
+        for (const k of Object.keys(spec)) if (!known.has(k)) throw new ApiError('InvalidArgument', `unknown field ${JSON.stringify(k)} (known: ${[...known].join(', ')})`);
+        try {
+          faults.set(spec);
+        } catch (err) {
+          throw new ApiError('InvalidArgument', (err as Error).message);
+        }
+        return sendJson(res, 200, { ok: true, node: faults.self, ...faults.describe() });
+      }
+      case 'DELETE':
+        faults.clear();
+        return sendJson(res, 200, { ok: true, node: faults.self, ...faults.describe() });
+      default:
+        throw methodNotAllowed('GET, POST, DELETE');
+    }
+  };
+}
