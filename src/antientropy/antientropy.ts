@@ -184,7 +184,7 @@ export interface AntiEntropyStatus {
     readonly gcSweeps: number;
     readonly gcBlocked: number;
   };
-  readonly trees: { readonly partitions: number; readonly keys: number; readonly fanout: number; readonly depth: number };
+  readonly trees: { readonly partitions: number; readonly keys: number; readonly tombstones: number; readonly fanout: number; readonly depth: number };
   readonly lastError: string | null;
   readonly config: AntiEntropyConfig;
 }
@@ -364,7 +364,7 @@ export class AntiEntropy {
       inSync: this.lastRound !== null && this.lastRound.partitionsDiffering === 0 && this.lastRound.errors === 0 && this.lastRound.peersSkipped === 0,
       partitionsInFlight: this.partitionsInFlight,
       totals: { ...this.totals },
-      trees: { partitions: forest.partitions().length, keys: forest.totalKeys(), fanout: this.shape.fanout, depth: this.shape.depth },
+      trees: { partitions: forest.partitions().length, keys: forest.totalKeys(), tombstones: this.deps.store.tombstoneCount(), fanout: this.shape.fanout, depth: this.shape.depth },
       lastError: this.lastError,
       config: this.config,
     };
@@ -641,10 +641,12 @@ export class AntiEntropy {
       if (owners[0] !== self) continue;
       const cutoff = clock.now() - this.config.tombstoneGraceMs;
       let batch: AeKeyDigest[] = [];
-      for (const e of this.deps.store.scanPartition(p)) {
-        if (!isTombstoneOnly(e.set) || newestTs(e.set) > cutoff) continue;
-        if (this.deps.pendingHint?.(e.bucket, e.key) === true) continue;
-        batch.push({ bucket: e.bucket, key: e.key, digest: keyDigestHex(e.bucket, e.key, e.set) });
+      // The store tracks its tombstone-only keys, so a sweep reads only those.
+      for (const t of this.deps.store.tombstoneKeys(p)) {
+        const set = this.deps.store.read(t.bucket, t.key);
+        if (set === undefined || !isTombstoneOnly(set) || newestTs(set) > cutoff) continue;
+        if (this.deps.pendingHint?.(t.bucket, t.key) === true) continue;
+        batch.push({ bucket: t.bucket, key: t.key, digest: keyDigestHex(t.bucket, t.key, set) });
         if (batch.length >= this.config.gcBatch) {
           removed += await this.collectBatch(p, owners, everyone, batch);
           batch = [];

@@ -22,7 +22,7 @@
 // store: measured in BENCHMARKS.md (section "Anti-entropy").
 
 import type { ReplicaStore, StoredKey } from '../store/store.js';
-import type { SiblingSet } from '../version/dvv.js';
+import { isTombstoneOnly, type SiblingSet } from '../version/dvv.js';
 import { MerkleForest, DEFAULT_TREE_SHAPE, type TreeShape } from './merkle.js';
 
 export interface RebuildStats {
@@ -41,6 +41,11 @@ export interface KeyChange {
 
 export class MerkleTrackingStore implements ReplicaStore {
   readonly forest: MerkleForest;
+  /**
+   * partition -> keys whose set is tombstones only, kept like the trees: the
+   * candidates of tombstone collection, so a sweep need not scan the store.
+   */
+  private readonly tombstones = new Map<number, Map<string, { readonly bucket: string; readonly key: string }>>();
   /** Extra observers of committed changes (metrics, the simulator's history). */
   onChange: ((change: KeyChange) => void) | undefined;
 
@@ -61,8 +66,10 @@ export class MerkleTrackingStore implements ReplicaStore {
     for (let p = 0; p < partitions; p++) {
       const entries: StoredKey[] = [];
       for (const e of this.inner.scanPartition(p)) entries.push(e);
+      this.tombstones.delete(p);
       if (entries.length === 0) continue;
       this.forest.rebuild(p, entries);
+      for (const e of entries) this.noteTombstone(p, e.bucket, e.key, e.set);
       keys += entries.length;
       touched++;
     }
@@ -71,6 +78,18 @@ export class MerkleTrackingStore implements ReplicaStore {
 
   read(bucket: string, key: string): SiblingSet | undefined {
     return this.inner.read(bucket, key);
+  }
+
+  /** Keys of a partition whose set is tombstones only (a snapshot). */
+  tombstoneKeys(partition: number): { readonly bucket: string; readonly key: string }[] {
+    return [...(this.tombstones.get(partition)?.values() ?? [])];
+  }
+
+  /** How many tombstone-only keys this node holds. */
+  tombstoneCount(): number {
+    let n = 0;
+    for (const m of this.tombstones.values()) n += m.size;
+    return n;
   }
 
   async update(partition: number, bucket: string, key: string, fn: (current: SiblingSet | undefined) => SiblingSet): Promise<SiblingSet> {
@@ -117,6 +136,19 @@ export class MerkleTrackingStore implements ReplicaStore {
   private commit(partition: number, bucket: string, key: string, before: SiblingSet | undefined, after: SiblingSet | undefined): void {
     if (before === after) return;
     this.forest.record(partition, bucket, key, before, after);
+    this.noteTombstone(partition, bucket, key, after);
     this.onChange?.({ partition, bucket, key, before, after });
+  }
+
+  private noteTombstone(partition: number, bucket: string, key: string, set: SiblingSet | undefined): void {
+    const id = `${bucket}\u0000${key}`;
+    let m = this.tombstones.get(partition);
+    if (set !== undefined && isTombstoneOnly(set)) {
+      if (m === undefined) this.tombstones.set(partition, (m = new Map()));
+      m.set(id, { bucket, key });
+    } else if (m !== undefined) {
+      m.delete(id);
+      if (m.size === 0) this.tombstones.delete(partition);
+    }
   }
 }

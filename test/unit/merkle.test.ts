@@ -13,7 +13,7 @@ import { MemoryStore } from '../../src/store/memory-store.js';
 import { openLmdbStore } from '../../src/store/lmdb-store.js';
 import { MerkleTrackingStore } from '../../src/antientropy/tracking-store.js';
 import { buildTree, hashEquals, hashFromHex, hashHex, keyDigestHex, leafCount, leafOf, MerkleTree, setDigest, ZERO_HASH, type TreeShape } from '../../src/antientropy/merkle.js';
-import { EMPTY_SET, newEvent, setClock, sync, type SiblingSet } from '../../src/version/dvv.js';
+import { EMPTY_SET, isTombstoneOnly, newEvent, setClock, sync, type SiblingSet } from '../../src/version/dvv.js';
 
 function write(cur: SiblingSet | undefined, node: string, value: number | null, withContext: boolean, ts: number): SiblingSet {
   const c = cur ?? EMPTY_SET;
@@ -130,6 +130,9 @@ test('property: a tracked store\'s trees equal trees rebuilt from a scan, after 
         const tracked = store.forest.peek(p) ?? new MerkleTree(shape);
         assert.ok(tracked.equals(rebuilt), `partition ${p}`);
         assert.equal(tracked.keys, rebuilt.keys);
+        // The tombstone index follows too.
+        const tombs = [...store.scanPartition(p)].filter((e) => isTombstoneOnly(e.set)).map((e) => e.key).sort();
+        assert.deepEqual(store.tombstoneKeys(p).map((t) => t.key).sort(), tombs);
       }
       // And rebuild() at "startup" gives the same trees.
       const reopened = new MerkleTrackingStore(store.inner, shape);
