@@ -51,6 +51,7 @@ import { compareCodePoints } from '../store/memory-store.js';
 import { hashEquals, keyDigestHex, leafOf, type Hash64, ZERO_HASH } from './merkle.js';
 import type { MerkleTrackingStore } from './tracking-store.js';
 import { TokenBucket } from './rate.js';
+import { murmur3 } from '../util/hash.js';
 import {
   GC_ABSENT,
   GC_OTHER,
@@ -98,7 +99,7 @@ export const DEFAULT_ANTI_ENTROPY_CONFIG: AntiEntropyConfig = {
   intervalMs: 1000,
   keysPerSec: 5000,
   maxPartitionsInFlight: 4,
-  requestTimeoutMs: 10_000,
+  requestTimeoutMs: 5000,
   keysPerPage: 1000,
   keysPerBatch: 128,
   maxBatchBytes: 1024 * 1024,
@@ -424,15 +425,32 @@ export class AntiEntropy {
       }),
     );
     c.partitionsDiffering = work.length;
-    // Partition exchanges, at most maxPartitionsInFlight at once.
+    // Each node walks the differing partitions in its own order (a hash of
+    // node and partition), so that the two neighbours that both repair a
+    // returning replica (its predecessor pushing, itself pulling) mostly
+    // work on different partitions; by the time one reaches a partition the
+    // other has repaired, the descent finds nothing left to do.
+    const order = (p: number): number => murmur3(`${this.deps.self}\u0000${p}`);
+    work.sort((a, b) => order(a.partition) - order(b.partition) || a.partition - b.partition);
+    // Partition exchanges, at most maxPartitionsInFlight at once. A peer that
+    // fails once (unreachable, timed out) or that the membership view now
+    // holds down is left alone for the rest of the round, so a cut that
+    // starts mid-round costs one timeout, not one per partition.
+    const givenUp = new Set<NodeId>();
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < work.length && !this.stopped) {
         const w = work[next++]!;
+        if (givenUp.has(w.peer)) continue;
+        if (!this.deps.liveness.isAlive(w.peer)) {
+          givenUp.add(w.peer);
+          continue;
+        }
         this.partitionsInFlight++;
         try {
           await this.exchangePartition(w.peer, w.partition, c);
         } catch (err) {
+          givenUp.add(w.peer);
           this.fail(c, w.peer, `partition ${w.partition}`, err);
         } finally {
           this.partitionsInFlight--;
@@ -573,19 +591,9 @@ export class AntiEntropy {
       batch.map(async (d) => {
         const theirs = fetched.get(id(d.bucket, d.key));
         if (theirs === undefined) return this.deps.store.read(d.bucket, d.key);
-        let changed = false;
-        const set = await this.deps.store.update(ring.partitionOf(d.bucket, d.key), d.bucket, d.key, (cur) => {
-          if (cur === undefined || cur.siblings.length === 0) {
-            changed = true;
-            return theirs;
-          }
-          const next = sync(cur, theirs);
-          if (sameSet(next, cur)) return cur;
-          changed = true;
-          return next;
-        });
-        if (changed) pulled++;
-        return set;
+        const r = await this.merge(ring, d.bucket, d.key, theirs);
+        if (r.changed) pulled++;
+        return r.set;
       }),
     );
     c.keysPulled += pulled;
@@ -604,6 +612,28 @@ export class AntiEntropy {
     }
     c.keysPushed += pushed;
     if (pushed > 0) this.deps.events?.pushed?.(peer, pushed);
+  }
+
+  /**
+   * Merges a peer's set into this node's (sync, as putReplica does) and says
+   * whether that changed anything. A store may run the function more than
+   * once (a guess, then for real): `changed` is from the last run, the one
+   * committed.
+   */
+  private async merge(ring: Ring, bucket: string, key: string, theirs: SiblingSet): Promise<{ set: SiblingSet; changed: boolean }> {
+    let changed = false;
+    const set = await this.deps.store.update(ring.partitionOf(bucket, key), bucket, key, (cur) => {
+      changed = false;
+      if (cur === undefined || cur.siblings.length === 0) {
+        changed = true;
+        return theirs;
+      }
+      const next = sync(cur, theirs);
+      if (sameSet(next, cur)) return cur;
+      changed = true;
+      return next;
+    });
+    return { set, changed };
   }
 
   private *byBytes(entries: readonly AeKeySet[]): Iterable<AeKeySet[]> {
@@ -727,16 +757,19 @@ export class AntiEntropy {
       if (matches(e, cur)) floor = Math.max(floor, maxCounter(cur, self));
     }
     await this.raiseFloor(floor);
-    let removed = 0;
-    await Promise.all(
-      entries.map((e) =>
-        store.update(ring.partitionOf(e.bucket, e.key), e.bucket, e.key, (cur) => {
-          if (!matches(e, cur) || maxCounter(cur, self) > this.dotFloor()) return cur as SiblingSet;
-          removed++;
-          return { siblings: [] };
-        }),
-      ),
+    // A store may run an update function more than once (a guess, then for
+    // real): what counts is the last run, the one committed.
+    const done = await Promise.all(
+      entries.map(async (e) => {
+        let gone = false;
+        await store.update(ring.partitionOf(e.bucket, e.key), e.bucket, e.key, (cur) => {
+          gone = matches(e, cur) && maxCounter(cur, self) <= this.dotFloor();
+          return gone ? { siblings: [] } : (cur as SiblingSet);
+        });
+        return gone;
+      }),
     );
+    const removed = done.filter(Boolean).length;
     this.totals.tombstonesCollected += removed;
     if (removed > 0) this.deps.events?.collected?.(removed);
     return removed;
@@ -794,24 +827,10 @@ export class AntiEntropy {
       }
       case 'aePush': {
         const ring = this.deps.ring();
-        let changed = 0;
-        await Promise.all(
-          req.entries.map((e) => {
-            const theirs = e.set;
-            if (theirs === null || theirs.siblings.length === 0) return undefined;
-            return store.update(ring.partitionOf(e.bucket, e.key), e.bucket, e.key, (cur) => {
-              if (cur === undefined || cur.siblings.length === 0) {
-                changed++;
-                return theirs;
-              }
-              const next = sync(cur, theirs);
-              if (sameSet(next, cur)) return cur;
-              changed++;
-              return next;
-            });
-          }),
+        const results = await Promise.all(
+          req.entries.map((e) => (e.set === null || e.set.siblings.length === 0 ? undefined : this.merge(ring, e.bucket, e.key, e.set))),
         );
-        return { type: 'aeCountOk', count: changed } satisfies AeCountOk;
+        return { type: 'aeCountOk', count: results.filter((r) => r?.changed === true).length } satisfies AeCountOk;
       }
       case 'aeGcCheck': {
         const states = req.entries.map((e) => {
