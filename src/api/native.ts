@@ -121,6 +121,19 @@ export function parseQuorumParams(src: { get(name: string): unknown }): QuorumPa
 }
 
 /**
+ * `?sloppy=false` forbids fallback nodes for this write (strict quorum, like
+ * Riak's pw): owners the membership view holds down count as failed instead
+ * of being replaced by a hinted stand-in. Default: sloppy (Dynamo §4.6).
+ */
+export function parseSloppy(query: URLSearchParams): { sloppy?: boolean } {
+  const v = query.get('sloppy');
+  if (v === null) return {};
+  if (v === 'false' || v === '0') return { sloppy: false };
+  if (v === 'true' || v === '1' || v === '') return { sloppy: true };
+  throw new ApiError('InvalidArgument', `sloppy must be true or false, got ${JSON.stringify(v)}`);
+}
+
+/**
  * The quorum a request runs with: explicit values are checked strictly
  * (1 <= r, w <= n <= nodes); defaults from the bucket are clamped to the n in
  * force, so that `?n=1` alone is a valid request.
@@ -317,6 +330,7 @@ export function createNativeApi(deps: NativeApiDeps): RouteHandler {
     const context = parseContext(headerValue(req, CONTEXT_HEADER) ?? url.query.get('context') ?? undefined, bucket, key);
     const info = await requireBucket(bucket);
     const q = resolveQuorum(info.quorum, given, deps.clusterSize());
+    const sloppy = parseSloppy(url.query);
     const value = await readBody(req, deps.maxObjectBytes);
     const contentType = headerValue(req, 'content-type');
     const result = await coordinator.put({
@@ -327,6 +341,7 @@ export function createNativeApi(deps: NativeApiDeps): RouteHandler {
       context,
       n: q.n,
       w: q.w,
+      ...sloppy,
     });
     const answer = writeAnswer(bucket, key, result);
     sendJson(res, 200, answer, { [CONTEXT_HEADER]: answer['context'] as string, 'x-ringstore-coordinator': result.coordinator });
@@ -351,7 +366,7 @@ export function createNativeApi(deps: NativeApiDeps): RouteHandler {
     const q = resolveQuorum(info.quorum, given, deps.clusterSize());
     // Without a context, a delete removes what the origin replica holds (the
     // user asked for the key to go); with one, exactly what the read saw.
-    const result = await coordinator.put({ bucket, key, value: null, meta: {}, context, supersedeVisible: true, n: q.n, w: q.w });
+    const result = await coordinator.put({ bucket, key, value: null, meta: {}, context, supersedeVisible: true, n: q.n, w: q.w, ...parseSloppy(url.query) });
     const answer: Record<string, unknown> = { ...writeAnswer(bucket, key, result), deleted: true };
     sendJson(res, 200, answer, { [CONTEXT_HEADER]: answer['context'] as string, 'x-ringstore-coordinator': result.coordinator });
   };

@@ -119,6 +119,18 @@ test('kill -9 under steady W=2 load: writes keep succeeding through hinted fallb
   // Keep writing while the survivors notice the crash (SWIM) and afterwards.
   await waitFor(async () => (await memberStates(node('n1')))[victim] === 'dead', { what: `${victim} declared dead by n1`, timeoutMs: 60_000 });
   const detectedMs = Date.now() - killedAt;
+  // Strict quorum (?sloppy=false, Riak's pw) refuses the stand-in that the default sloppy quorum uses.
+  for (let i = 0; ; i++) {
+    const key = `strict-${i}`;
+    const sloppy = await fetch(`${node('n1').http}/buckets/${bucket}/${key}?w=3`, { method: 'PUT', body: 'x' });
+    const body = (await sloppy.json()) as WriteAnswer['json'];
+    if (!body.preference_list?.includes(victim)) continue;
+    assert.equal(sloppy.status, 200);
+    assert.deepEqual(body.hinted?.map((h) => h.for), [victim]);
+    const strict = await fetch(`${node('n1').http}/buckets/${bucket}/${key}?w=3&sloppy=false`, { method: 'PUT', body: 'y' });
+    assert.equal(strict.status, 503);
+    break;
+  }
   await until(3000);
   const duringOutage = answers.filter((x) => x.a.atMs > killedAt);
   await cluster.restart(victim); // waits until every node sees it alive again
