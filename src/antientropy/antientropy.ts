@@ -97,7 +97,7 @@ export interface AntiEntropyConfig {
 
 export const DEFAULT_ANTI_ENTROPY_CONFIG: AntiEntropyConfig = {
   intervalMs: 1000,
-  keysPerSec: 5000,
+  keysPerSec: 2500,
   maxPartitionsInFlight: 4,
   requestTimeoutMs: 5000,
   keysPerPage: 1000,
@@ -125,6 +125,20 @@ export interface AntiEntropyEvents {
   error?(peer: NodeId, what: string, err: unknown): void;
 }
 
+/**
+ * BUGGIFY-style switches (FoundationDB): each turns on one deliberately
+ * wrong behaviour so that the simulator's checkers can be shown to notice it
+ * (test/sim/checkers-catch-bugs.test.ts). All off; never set in production.
+ */
+export interface AntiEntropyBugs {
+  /** The exchange neither pulls nor pushes a set of tombstones only: deletes do not spread. */
+  readonly skipTombstones?: boolean;
+  /** Collection skips phase 1: tombstones are removed without asking whether every replica holds them. */
+  readonly gcWithoutCheck?: boolean;
+  /** Collection removes keys without raising the dot floor first. */
+  readonly gcWithoutDotFloor?: boolean;
+}
+
 export interface AntiEntropyDeps {
   readonly self: NodeId;
   /** The node's store, wrapped so that its Merkle trees follow every write. */
@@ -149,6 +163,8 @@ export interface AntiEntropyDeps {
    * DOT_FLOOR_META.
    */
   readonly dotFloor?: { current(): number; raise(counter: number): Promise<void> };
+  /** Test-only broken behaviour (src/sim). Never set in production. */
+  readonly bugs?: AntiEntropyBugs;
 }
 
 export interface RoundReport {
@@ -591,6 +607,8 @@ export class AntiEntropy {
       batch.map(async (d) => {
         const theirs = fetched.get(id(d.bucket, d.key));
         if (theirs === undefined) return this.deps.store.read(d.bucket, d.key);
+        // BUGGIFY skipTombstones: a deleted key is not pulled.
+        if (this.deps.bugs?.skipTombstones === true && isTombstoneOnly(theirs)) return this.deps.store.read(d.bucket, d.key);
         const r = await this.merge(ring, d.bucket, d.key, theirs);
         if (r.changed) pulled++;
         return r.set;
@@ -603,6 +621,8 @@ export class AntiEntropy {
     batch.forEach((d, i) => {
       const set = merged[i];
       if (set === undefined || set.siblings.length === 0) return;
+      // BUGGIFY skipTombstones: a deleted key is not pushed.
+      if (this.deps.bugs?.skipTombstones === true && isTombstoneOnly(set)) return;
       if (keyDigestHex(d.bucket, d.key, set) !== d.remote) pushes.push({ bucket: d.bucket, key: d.key, set });
     });
     let pushed = 0;
@@ -701,7 +721,9 @@ export class AntiEntropy {
     try {
       answers = await Promise.all(
         others.map(async (node) => {
-          const resp: AeGcStatesOk = await this.request(node, { type: 'aeGcCheck', partition, entries: batch });
+          // BUGGIFY gcWithoutCheck: every node is assumed to hold the very tombstone set.
+          const resp: Pick<AeGcStatesOk, 'states'> =
+            this.deps.bugs?.gcWithoutCheck === true ? { states: batch.map(() => GC_SAME) } : await this.request(node, { type: 'aeGcCheck', partition, entries: batch });
           if (resp.states.length !== batch.length) throw new Error(`aeGcCheck: ${node} answered ${resp.states.length} states for ${batch.length} keys`);
           return { node, states: resp.states };
         }),
@@ -756,14 +778,16 @@ export class AntiEntropy {
       const cur = store.read(e.bucket, e.key);
       if (matches(e, cur)) floor = Math.max(floor, maxCounter(cur, self));
     }
-    await this.raiseFloor(floor);
+    // BUGGIFY gcWithoutDotFloor: forget without raising the floor.
+    const noFloor = this.deps.bugs?.gcWithoutDotFloor === true;
+    if (!noFloor) await this.raiseFloor(floor);
     // A store may run an update function more than once (a guess, then for
     // real): what counts is the last run, the one committed.
     const done = await Promise.all(
       entries.map(async (e) => {
         let gone = false;
         await store.update(ring.partitionOf(e.bucket, e.key), e.bucket, e.key, (cur) => {
-          gone = matches(e, cur) && maxCounter(cur, self) <= this.dotFloor();
+          gone = matches(e, cur) && (noFloor || maxCounter(cur, self) <= this.dotFloor());
           return gone ? { siblings: [] } : (cur as SiblingSet);
         });
         return gone;

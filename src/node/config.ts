@@ -95,7 +95,7 @@ export interface AntiEntropySettings {
 export const DEFAULT_ANTI_ENTROPY_SETTINGS: AntiEntropySettings = {
   enabled: true,
   intervalMs: 1000,
-  keysPerSec: 5000,
+  keysPerSec: 2500,
   maxPartitionsInFlight: 4,
   tombstoneGraceMs: 60 * 60 * 1000,
   gcIntervalMs: 60_000,
