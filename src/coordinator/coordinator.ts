@@ -50,7 +50,11 @@ export interface CoordinatorBugs {
   readonly overwriteOnReplica?: boolean;
   /** The coordinator acknowledges a write after W-1 replicas. */
   readonly quorumOffByOne?: boolean;
-  /** A fallback stores a hinted write but never records the hint, so it is never handed off. */
+  /**
+   * A fallback stores a hinted write but never records the hint, so it is
+   * never handed off: with a hint table, it keeps the write among its own
+   * replicas instead; without one, it does not call onHintedWrite.
+   */
   readonly dropHints?: boolean;
 }
 
@@ -184,7 +188,7 @@ export class Coordinator {
         break;
       } catch (err) {
         failed.push({ node: t.node, reason: describe(err) });
-        if (!(err instanceof TransportError && err.kind === 'unreachable')) {
+        if (!certainlyNotApplied(err)) {
           throw new QuorumError('write', quorum.w, [], failed, 'unknown');
         }
         undelivered.add(t);
@@ -217,7 +221,7 @@ export class Coordinator {
         try {
           return { target, set: (await this.call(target.node, { ...msg, hintFor: target.hintFor })).set };
         } catch (err) {
-          if (!(err instanceof TransportError && err.kind !== 'remote')) throw err;
+          if (!(err instanceof TransportError && (err.kind !== 'remote' || certainlyNotApplied(err)))) throw err;
           const stand = this.standIn(target, spare);
           if (stand === undefined) {
             if (sloppy) void this.keepLocalHint(target.hintFor ?? target.node, partition, req.bucket, req.key, originSet);
@@ -384,7 +388,7 @@ export class Coordinator {
       case 'putOrigin': {
         const partition = this.deps.ring().partitionOf(req.bucket, req.key);
         const now = this.deps.clock.now();
-        if (req.hintFor !== null && this.hintTable(req.hintFor) !== undefined) {
+        if (req.hintFor !== null && this.hintTable(req.hintFor) !== undefined && this.config.bugs?.dropHints !== true) {
           const set = await this.mintHinted(req.hintFor, partition, req, now);
           await this.deps.onHintedWrite?.(req.hintFor, partition, req.bucket, req.key, set);
           return { type: 'putOk', set };
@@ -399,7 +403,7 @@ export class Coordinator {
       }
       case 'putReplica': {
         const partition = this.deps.ring().partitionOf(req.bucket, req.key);
-        if (req.hintFor !== null && this.hintTable(req.hintFor) !== undefined) {
+        if (req.hintFor !== null && this.hintTable(req.hintFor) !== undefined && this.config.bugs?.dropHints !== true) {
           const set = await this.storeHint(req.hintFor, partition, req.bucket, req.key, (cur) => {
             if (cur === undefined) return req.set;
             const next = sync(cur, req.set);
@@ -622,6 +626,11 @@ function* mergeByKey(a: Iterable<{ key: string; set: SiblingSet }>, b: Iterable<
     }
     yield { key, set };
   }
+}
+
+/** The request certainly did nothing: never delivered, or refused by a full hint table. */
+function certainlyNotApplied(err: unknown): boolean {
+  return err instanceof TransportError && (err.kind === 'unreachable' || (err.kind === 'remote' && err.code === 'hints_full'));
 }
 
 function describe(err: unknown): string {
