@@ -98,13 +98,14 @@ test('a node that missed writes while down is repaired by anti-entropy alone; ro
   await cluster.kill('n3');
   const keys = Array.from({ length: 300 }, (_, i) => `missed-${i}`);
   for (let i = 0; i < keys.length; i += 20) {
-    const statuses = await Promise.all(keys.slice(i, i + 20).map((k, j) => put(j % 2 === 0 ? 'n1' : 'n2', k, `v-${k}`)));
+    // Strict quorum (sloppy=false): no hint is kept for n3 anywhere, so only anti-entropy can bring it these keys.
+    const statuses = await Promise.all(keys.slice(i, i + 20).map((k, j) => put(j % 2 === 0 ? 'n1' : 'n2', k, `v-${k}`, '?sloppy=false')));
     assert.ok(statuses.every((s) => s === 200), `writes while n3 is down: ${statuses.join(',')}`);
   }
   assert.equal(await rootsAgree().catch(() => false), false);
   await cluster.restart('n3');
   await waitFor(rootsAgree, { what: 'Merkle roots of all three nodes to agree after n3 returns', timeoutMs: 30_000, intervalMs: 100 });
-  // Nothing read these keys, so read repair did not help: n3 has them from anti-entropy.
+  // Nothing read these keys and no hint was kept, so n3 has them from anti-entropy.
   for (const k of [keys[0]!, keys[150]!, keys[299]!]) assert.equal((await keyView('n3', k)).present, true, k);
   const repaired = (await metric('n1', 'ringstore_antientropy_keys_repaired_total')) + (await metric('n2', 'ringstore_antientropy_keys_repaired_total')) + (await metric('n3', 'ringstore_antientropy_keys_repaired_total'));
   assert.ok(repaired >= 300, `keys repaired: ${repaired}`);
