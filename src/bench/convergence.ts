@@ -153,10 +153,27 @@ async function main(): Promise<void> {
     emit({ phase: 'write during cut', keys: written, seconds: Math.round((performance.now() - w0) / 10) / 100 });
 
     // The heal, then the race: foreground load until every root agrees.
-    const repairedBefore = (await Promise.all(cluster.nodes.filter((n) => n.id !== n3.id || o.cut === 'faults').map((n) => metricSum(agent, n, 'ringstore_antientropy_keys_repaired_total')))).reduce((a, b) => a + b, 0);
+    const sumOf = async (name: string, nodes: readonly DevNode[]): Promise<number> => (await Promise.all(nodes.map((n) => metricSum(agent, n, name)))).reduce((a, b) => a + b, 0);
+    const before = cluster.nodes.filter((n) => n.id !== n3.id || o.cut === 'faults');
+    const repairedBefore = await sumOf('ringstore_antientropy_keys_repaired_total', before);
+    const handedBefore = await sumOf('ringstore_hints_delivered_total', before);
     if (o.cut === 'faults') await Promise.all(cluster.nodes.map((n) => json(agent, `${n.http}/_faults`, 'DELETE')));
     else await cluster.restart(n3.id);
     const t0 = performance.now();
+    // When every node's membership view holds everyone alive again (anti-entropy skips peers it holds down).
+    let aliveS: number | undefined;
+    let watching = true;
+    void (async () => {
+      while (aliveS === undefined && watching) {
+        try {
+          const views = await Promise.all(cluster!.nodes.map((n) => json(agent, `${n.http}/health`)));
+          if (views.every((h) => Array.isArray(h.down) && h.down.length === 0)) aliveS = (performance.now() - t0) / 1000;
+        } catch {
+          // retried
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
     let converged = false;
     const hist = new Histogram();
     let ops = 0;
@@ -181,8 +198,10 @@ async function main(): Promise<void> {
     await waitUntil(() => rootsAgree(agent, cluster!.nodes), 300_000, 'roots to agree after the heal');
     const convergeS = (performance.now() - t0) / 1000;
     converged = true;
+    watching = false;
     await load;
-    const repairedAfter = (await Promise.all(cluster.nodes.map((n) => metricSum(agent, n, 'ringstore_antientropy_keys_repaired_total')))).reduce((a, b) => a + b, 0);
+    const repairedAfter = await sumOf('ringstore_antientropy_keys_repaired_total', cluster.nodes);
+    const handedAfter = await sumOf('ringstore_hints_delivered_total', cluster.nodes);
     const round = (x: number): number => Math.round(x * 100) / 100;
     const repair = {
       phase: 'repair',
@@ -204,7 +223,9 @@ async function main(): Promise<void> {
       cut: o.cut,
       keys_written_during_cut: written,
       converge_s: round(convergeS),
-      keys_repaired: repairedAfter - repairedBefore,
+      all_alive_s: aliveS === undefined ? null : round(aliveS),
+      keys_repaired_by_antientropy: repairedAfter - repairedBefore,
+      hints_delivered: handedAfter - handedBefore,
       quiet_p99_ms: quiet.p99_ms,
       repair_p99_ms: repair.p99_ms,
       p99_ratio: round(repair.p99_ms / quiet.p99_ms),
