@@ -190,12 +190,25 @@ async function healthy(node: DevNode): Promise<boolean> {
   }
 }
 
-/** Whether `observer` does not list `id` among the nodes it believes down (its /health `down` field). */
-async function seesAlive(observer: DevNode, id: string): Promise<boolean> {
+/**
+ * Whether `observer` holds `id` alive: with SWIM, its view says alive and it
+ * has heard from `id` since `sinceMs` (so it knows this incarnation of the
+ * process, and its transport is connecting to it rather than backing off);
+ * with the passive detector, `id` is not in its /health `down` list.
+ */
+async function seesAlive(observer: DevNode, id: string, sinceMs: number): Promise<boolean> {
   try {
-    const res = await fetch(`${observer.http}/health`, { signal: AbortSignal.timeout(2000) });
-    if (res.status !== 200) return false;
-    const body = (await res.json()) as { down?: unknown };
+    const res = await fetch(`${observer.http}/cluster/members`, { signal: AbortSignal.timeout(2000) });
+    if (res.status === 200) {
+      const body = (await res.json()) as { detector?: string; members?: { id: string; state: string; last_heard_ms_ago: number | null }[] };
+      if (body.detector === 'swim') {
+        const m = body.members?.find((x) => x.id === id);
+        return m !== undefined && m.state === 'alive' && m.last_heard_ms_ago !== null && Date.now() - m.last_heard_ms_ago >= sinceMs;
+      }
+    }
+    const health = await fetch(`${observer.http}/health`, { signal: AbortSignal.timeout(2000) });
+    if (health.status !== 200) return false;
+    const body = (await health.json()) as { down?: unknown };
     return !Array.isArray(body.down) || !body.down.includes(id);
   } catch {
     return false;
@@ -393,6 +406,7 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
       restart: async (id: string): Promise<DevNode> => {
         const node = find(id);
         if (children.has(id)) await kill(id, 'SIGTERM');
+        const startedMs = Date.now();
         const child = spawnNode(node);
         const deadline = Date.now() + (opts.healthTimeoutMs ?? 60_000);
         await waitHealthy(node, child, deadline);
@@ -400,7 +414,7 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
         // Back means back for everyone: wait until no running node still holds it down.
         for (const other of nodes) {
           if (other === node || !other.running) continue;
-          while (!(await seesAlive(other, id))) {
+          while (!(await seesAlive(other, id, startedMs))) {
             if (Date.now() > deadline) throw new Error(`node ${other.id} still believes ${id} is down after its restart`);
             await new Promise((r) => setTimeout(r, 100));
           }

@@ -39,6 +39,13 @@ export function createMembership(opts: {
   random: Random;
   logger: Logger;
   registry: Registry;
+  /**
+   * Called with a member that is evidently up: the view just saw it alive
+   * again, or a packet from it just arrived. The transport drops its
+   * reconnect backoff for it, so that requests to a node that came back do
+   * not keep failing 'unreachable' until the backoff runs out.
+   */
+  onAlive?: (node: NodeId) => void;
 }): NodeMembership {
   const { config, transport, clock, logger, registry } = opts;
   const ids = config.members.map((m) => m.id);
@@ -85,8 +92,10 @@ export function createMembership(opts: {
       send: transportSender(transport, Math.max(1000, config.swim.probeIntervalMs * 2)),
       onStateChange: (node, from, to) => {
         const line = { component: 'swim', member: node, from, to, incarnation: swim.swim.member(node)?.incarnation ?? swim.swim.incarnation() };
-        if (to === 'alive') logger.info(line, `member ${node} is alive`);
-        else logger.warn(line, `member ${node} is ${to}`);
+        if (to === 'alive') {
+          logger.info(line, `member ${node} is alive`);
+          opts.onAlive?.(node);
+        } else logger.warn(line, `member ${node} is ${to}`);
       },
     });
     let stopped = false;
@@ -103,6 +112,7 @@ export function createMembership(opts: {
       }),
       route: (handler) => async (from, req) => {
         if (req.type === 'swim') {
+          opts.onAlive?.(from);
           swim.receive(from, req.msg);
           return { type: 'swimOk' };
         }

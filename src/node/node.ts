@@ -109,7 +109,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     const hintedWrites = new Counter({ name: 'ringstore_hinted_writes_total', help: 'Writes sent to a fallback node in place of an owner', registers: [registry] });
 
     // Failure detection: SWIM over the transport (or passive), Dynamo §4.8.
-    const membership = createMembership({ config, transport, clock: systemClock, random: cryptoRandom, logger, registry });
+    const membership = createMembership({ config, transport, clock: systemClock, random: cryptoRandom, logger, registry, onAlive: (node) => grpcTransport.wake(node) });
     cleanups.push(() => membership.stop());
     const liveness = membership.liveness;
 

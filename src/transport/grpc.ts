@@ -264,6 +264,19 @@ export class GrpcTransport implements Transport {
   }
 
   /**
+   * Hint that `node` is up again (the membership view just saw it alive):
+   * forget the reconnect backoff, so that the next request dials at once
+   * instead of failing 'unreachable' for up to backoffMs.max after the peer
+   * came back.
+   */
+  wake(node: NodeId): void {
+    const peer = this.peerConns.get(node);
+    if (peer === undefined || peer.state !== 'backoff') return;
+    peer.backoffUntil = 0;
+    peer.backoffMs = 0;
+  }
+
+  /**
    * Replaces the address book. Peers that vanished or moved are disconnected
    * (their queued requests fail 'unreachable', in-flight ones 'timeout').
    */
