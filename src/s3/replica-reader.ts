@@ -32,7 +32,8 @@ export function transportReplicaReader(opts: {
       return [...ordered, ...fallbacks.slice(0, opts.fallbacks ?? 2)];
     },
     async read(node: NodeId, bucket: string, key: string): Promise<SiblingSet | null> {
-      const resp = await transport.request(node, { type: 'get', bucket, key }, opts.timeoutMs ?? 10_000);
+      // bulk: a 4 MiB answer must not queue small requests' answers behind it.
+      const resp = await transport.request(node, { type: 'get', bucket, key }, opts.timeoutMs ?? 10_000, { bulk: true });
       return resp.set;
     },
   };

@@ -153,20 +153,40 @@ function decMeta(p: SiblingMeta__Output | null): SiblingMeta {
   return { ts: need(p, 'meta').ts, ...decMetaNoTs(p) };
 }
 
-function encSibling(s: Sibling): PSibling {
+/**
+ * Values the receiver of a message already holds need not travel: a
+ * replica's answer to a write would otherwise carry the written value (a
+ * 4 MiB chunk) straight back to the writer just to report the stored set.
+ * The encoder leaves out the values `omit` picks (marking them
+ * `value_elided`); the decoder takes them back from `restore`, by dot.
+ */
+export interface Elision {
+  readonly omit?: (s: Sibling) => boolean;
+  readonly restore?: (dot: Dot) => Uint8Array | undefined;
+}
+
+function encSibling(s: Sibling, el?: Elision): PSibling {
+  if (s.value !== null && el?.omit?.(s) === true) return { dot: s.dot, past: encVV(s.past), meta: encMeta(s.meta), value_elided: true };
   return { dot: s.dot, past: encVV(s.past), value: encValue(s.value), meta: encMeta(s.meta) };
 }
 
-function decSibling(p: Sibling__Output): Sibling {
-  return { dot: decDot(p.dot), past: decVV(p.past, 'past'), value: decValue(p), meta: decMeta(p.meta) };
+function decSibling(p: Sibling__Output, el?: Elision): Sibling {
+  const dot = decDot(p.dot);
+  let value: Uint8Array | null;
+  if (p.value_elided) {
+    const v = el?.restore?.(dot);
+    if (v === undefined) throw new CodecError(`the value of ${dot.node}:${dot.counter} was left out and is not known here`);
+    value = v;
+  } else value = decValue(p);
+  return { dot, past: decVV(p.past, 'past'), value, meta: decMeta(p.meta) };
 }
 
-export function encSet(set: SiblingSet): PSiblingSet {
-  return { siblings: set.siblings.map(encSibling) };
+export function encSet(set: SiblingSet, el?: Elision): PSiblingSet {
+  return { siblings: set.siblings.map((s) => encSibling(s, el)) };
 }
 
-export function decSet(p: SiblingSet__Output | null | undefined): SiblingSet {
-  return { siblings: need(p, 'sibling set').siblings.map(decSibling) };
+export function decSet(p: SiblingSet__Output | null | undefined, el?: Elision): SiblingSet {
+  return { siblings: need(p, 'sibling set').siblings.map((s) => decSibling(s, el)) };
 }
 
 function optString(s: string | undefined): string | null {
@@ -214,14 +234,14 @@ function decAeShape(p: AeShape__Output | null): { fanout: number; depth: number 
 
 interface Case<M extends Message, F extends BodyField> {
   readonly field: F;
-  readonly encode: (m: M) => NonNullable<Envelope[F]>;
-  readonly decode: (p: NonNullable<Envelope__Output[F]>) => M;
+  readonly encode: (m: M, el?: Elision) => NonNullable<Envelope[F]>;
+  readonly decode: (p: NonNullable<Envelope__Output[F]>, el?: Elision) => M;
 }
 
 function c<M extends Message, F extends BodyField>(
   field: F,
-  encode: (m: M) => NonNullable<Envelope[F]>,
-  decode: (p: NonNullable<Envelope__Output[F]>) => NoInfer<M>,
+  encode: (m: M, el?: Elision) => NonNullable<Envelope[F]>,
+  decode: (p: NonNullable<Envelope__Output[F]>, el?: Elision) => NoInfer<M>,
 ): Case<M, F> {
   return { field, encode, decode };
 }
@@ -297,8 +317,8 @@ const CASES: Cases = {
     (p) => ({ type: 'aeGcRemove', partition: p.partition, entries: p.entries.map((e) => ({ bucket: e.bucket, key: e.key, digest: e.digest })) })),
   // ---- responses
   putOk: c('put_ok',
-    (m: MessageOf<'putOk'>) => ({ set: encSet(m.set) }),
-    (p) => ({ type: 'putOk', set: decSet(p.set) })),
+    (m: MessageOf<'putOk'>, el) => ({ set: encSet(m.set, el) }),
+    (p, el) => ({ type: 'putOk', set: decSet(p.set, el) })),
   getOk: c('get_ok',
     (m: MessageOf<'getOk'>) => ({ set: m.set === null ? null : encSet(m.set) }),
     (p) => ({ type: 'getOk', set: p.set === null ? null : decSet(p.set) })),
@@ -369,12 +389,39 @@ export function isRequest(msg: Message): msg is Request {
  * Wraps a message for the wire. deadlineMs is the time budget left for a
  * request (0 for responses); id correlates a response with its request.
  */
-export function toEnvelope(id: number, deadlineMs: number, msg: Message): Envelope {
+export function toEnvelope(id: number, deadlineMs: number, msg: Message, el?: Elision): Envelope {
   const cs = CASES[msg.type] as unknown as Case<Message, BodyField>;
   if (cs === undefined) throw new CodecError(`no codec for message type ${String((msg as { type?: unknown }).type)}`);
   const env: Envelope = { id, deadline_ms: deadlineMs };
-  (env as Record<string, unknown>)[cs.field] = cs.encode(msg);
+  (env as Record<string, unknown>)[cs.field] = cs.encode(msg, el);
   return env;
+}
+
+/** Values smaller than this travel back anyway: leaving them out saves little. */
+const ELIDE_MIN_BYTES = 4096;
+
+/**
+ * How the answer to `req` may leave out values (see Elision): a write's
+ * answer need not carry back the value the writer sent. putOrigin: the new
+ * sibling holds the request's value itself. putReplica: a sibling with the
+ * dot of one sent holds that one's value (a dot names one event).
+ */
+export function answerElision(req: Request): Elision | undefined {
+  if (req.type === 'putOrigin') {
+    const v = req.value;
+    if (v === null || v.byteLength < ELIDE_MIN_BYTES) return undefined;
+    return { omit: (s) => s.value === v, restore: () => v };
+  }
+  if (req.type === 'putReplica') {
+    const byDot = new Map<string, Uint8Array>();
+    for (const s of req.set.siblings) if (s.value !== null && s.value.byteLength >= ELIDE_MIN_BYTES) byDot.set(`${s.dot.node}:${s.dot.counter}`, s.value);
+    if (byDot.size === 0) return undefined;
+    return {
+      omit: (s) => s.value !== null && byDot.get(`${s.dot.node}:${s.dot.counter}`)?.byteLength === s.value.byteLength,
+      restore: (d) => byDot.get(`${d.node}:${d.counter}`),
+    };
+  }
+  return undefined;
 }
 
 export interface Unwrapped {
@@ -384,12 +431,12 @@ export interface Unwrapped {
 }
 
 /** Unwraps a received envelope; throws CodecError when it does not decode. */
-export function fromEnvelope(env: Envelope__Output): Unwrapped {
+export function fromEnvelope(env: Envelope__Output, el?: Elision): Unwrapped {
   const field = env.body;
   if (field === undefined) throw new CodecError('envelope without body');
   const cs = BY_FIELD.get(field);
   if (cs === undefined) throw new CodecError(`unknown envelope body ${field}`);
   const part = (env as unknown as Record<string, unknown>)[field];
   if (part === null || part === undefined) throw new CodecError(`envelope body ${field} is empty`);
-  return { id: env.id, deadlineMs: env.deadline_ms, msg: cs.decode(part as never) };
+  return { id: env.id, deadlineMs: env.deadline_ms, msg: cs.decode(part as never, el) };
 }

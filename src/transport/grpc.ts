@@ -22,12 +22,15 @@
 // backoff, requests fail at once with 'unreachable'.
 
 import * as grpc from '@grpc/grpc-js';
+import type * as http2 from 'node:http2';
 
-import type { NodeId } from '../version/dvv.js';
+import type { NodeId, SiblingSet } from '../version/dvv.js';
 import type { Request, Response, ResponseFor } from './messages.js';
-import { TransportError, type Handler, type Transport } from './transport.js';
+import { TransportError, type Handler, type RequestOptions, type Transport } from './transport.js';
 import {
+  answerElision,
   fromEnvelope,
+  type Elision,
   isRequest,
   packageDefinition,
   RESPONSE_TYPE,
@@ -66,6 +69,8 @@ export interface GrpcTransportOptions {
 }
 
 const DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024;
+/** HTTP/2 stream and connection receive window, on both sides of a connection. */
+const FLOW_CONTROL_WINDOW = 16 * 1024 * 1024;
 const FROM_KEY = 'ringstore-from';
 
 interface Pending {
@@ -184,11 +189,11 @@ function errorMessage(err: unknown): string {
 }
 
 /** Rough wire size of a message: the bytes of its values and keys, plus per-sibling overhead. */
-export function estimateSize(msg: Message): number {
-  const setSize = (set: { readonly siblings: readonly { readonly value: Uint8Array | null }[] } | null): number => {
+export function estimateSize(msg: Message, el?: Elision): number {
+  const setSize = (set: SiblingSet | null): number => {
     if (set === null) return 0;
     let n = 0;
-    for (const s of set.siblings) n += (s.value?.byteLength ?? 0) + 256;
+    for (const s of set.siblings) n += (s.value === null || el?.omit?.(s) === true ? 0 : s.value.byteLength) + 256;
     return n;
   };
   switch (msg.type) {
@@ -290,14 +295,14 @@ export class GrpcTransport implements Transport {
     }
   }
 
-  request<R extends Request>(to: NodeId, req: R, deadlineMs: number): Promise<ResponseFor[R['type']]> {
+  request<R extends Request>(to: NodeId, req: R, deadlineMs: number, opts?: RequestOptions): Promise<ResponseFor[R['type']]> {
     return new Promise<Response>((resolve, reject) => {
       const p: Pending = {
         id: this.nextId++,
         to,
         req,
         deadlineAt: Date.now() + deadlineMs,
-        unary: to !== this.self && estimateSize(req) > this.unaryAbove,
+        unary: to !== this.self && (opts?.bulk === true || estimateSize(req) > this.unaryAbove),
         resolve,
         reject,
         timer: undefined,
@@ -399,7 +404,7 @@ export class GrpcTransport implements Transport {
       'grpc.use_local_subchannel_pool': 1,
       // We do our own failure handling; retries would buffer every message.
       'grpc.enable_retries': 0,
-      'grpc-node.flow_control_window': 8 * 1024 * 1024,
+      'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW,
     };
   }
 
@@ -487,7 +492,7 @@ export class GrpcTransport implements Transport {
   private settleEnvelope(p: Pending, env: Envelope__Output): void {
     let msg: Message;
     try {
-      msg = fromEnvelope(env).msg;
+      msg = fromEnvelope(env, answerElision(p.req)).msg;
     } catch (err) {
       return this.fail(p, 'remote', `undecodable response from ${p.to}: ${errorMessage(err)}`, 'bad_response');
     }
@@ -677,8 +682,9 @@ export class GrpcTransport implements Transport {
    */
   private handleIncoming(from: NodeId, env: Envelope__Output, out: Replier): void {
     const id = env.id;
+    let elision: Elision | undefined;
     const answer = (resp: Response): void => {
-      this.send(from, resp, () => {}, () => out.write(toEnvelope(id, 0, resp), estimateSize(resp)));
+      this.send(from, resp, () => {}, () => out.write(toEnvelope(id, 0, resp, elision), estimateSize(resp, elision)));
       out.done();
     };
     const skip = (): void => {
@@ -694,6 +700,8 @@ export class GrpcTransport implements Transport {
       return answer({ type: 'error', code, message: `undecodable request: ${errorMessage(err)}` });
     }
     if (!isRequest(msg)) return answer({ type: 'error', code: 'bad_request', message: `${msg.type} is not a request` });
+    // A write's answer leaves out the values the writer sent (codec.ts Elision).
+    elision = answerElision(msg);
     const deadlineMs = env.deadline_ms;
     if (deadlineMs === 0) return skip(); // already expired: skip the work
     const deadlineAt = Date.now() + deadlineMs;
@@ -730,6 +738,30 @@ interface Replier {
  * Starts a gRPC transport: binds the server (resolves once listening) and
  * connects to peers lazily, on their first request.
  */
+/**
+ * grpc-js has no server option for HTTP/2 flow-control windows (the
+ * client's `grpc-node.flow_control_window` only sizes what the client
+ * receives), so a server received every request with nghttp2's default
+ * 64 KiB windows: a 4 MiB request needed 64 window updates, each waiting for
+ * the receiving node's event loop, so a busy receiver stalled every sender
+ * (4 MiB chunk writes timed out at 3 s under load and live nodes were taken
+ * for dead). Widen the windows of each session the server accepts.
+ */
+function widenServerWindows(server: grpc.Server, bytes: number): void {
+  const servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
+  if (!(servers instanceof Map)) return; // a grpc-js without this field: default windows
+  for (const h2 of servers.keys() as IterableIterator<http2.Http2Server>) {
+    h2.on('session', (session: http2.ServerHttp2Session) => {
+      try {
+        session.setLocalWindowSize(bytes);
+        session.settings({ initialWindowSize: bytes });
+      } catch {
+        // the session closed at once; nothing to widen
+      }
+    });
+  }
+}
+
 export async function createGrpcTransport(opts: GrpcTransportOptions): Promise<GrpcTransport> {
   const maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
   const server = new grpc.Server({
@@ -738,11 +770,12 @@ export async function createGrpcTransport(opts: GrpcTransportOptions): Promise<G
     // Detect clients that vanished without closing their streams.
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
-    'grpc-node.flow_control_window': 8 * 1024 * 1024,
+    'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW,
   });
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(opts.listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
   });
+  widenServerWindows(server, FLOW_CONTROL_WINDOW);
   const transport = new GrpcTransport(opts.self, server, port, opts);
   const proto = grpc.loadPackageDefinition(packageDefinition()) as unknown as ProtoGrpcType;
   server.addService(proto.ringstore.v1.Replica.service, {

@@ -25,6 +25,15 @@ export class TransportError extends Error {
   }
 }
 
+export interface RequestOptions {
+  /**
+   * The request or its answer is big (a large value): a transport that
+   * multiplexes small requests on one channel sends it apart, so that it
+   * does not hold up the small ones queued behind it.
+   */
+  readonly bulk?: boolean;
+}
+
 export type Handler = (from: NodeId, req: Request) => Promise<ResponseFor[Request['type']]>;
 
 export interface Transport {
@@ -34,7 +43,7 @@ export interface Transport {
    * TransportError. Every request has a deadline; nothing waits forever.
    * A request to self is delivered to the local handler without the network.
    */
-  request<R extends Request>(to: NodeId, req: R, deadlineMs: number): Promise<ResponseFor[R['type']]>;
+  request<R extends Request>(to: NodeId, req: R, deadlineMs: number, opts?: RequestOptions): Promise<ResponseFor[R['type']]>;
   /** Installs the handler for incoming requests (one per node). */
   serve(handler: Handler): void;
   close(): Promise<void>;

@@ -9,6 +9,7 @@ export interface Sibling {
   'past'?: (_ringstore_v1_VersionVector | null);
   'value'?: (Buffer | Uint8Array | string);
   'meta'?: (_ringstore_v1_SiblingMeta | null);
+  'value_elided'?: (boolean);
   '_value'?: "value";
 }
 
@@ -17,5 +18,6 @@ export interface Sibling__Output {
   'past': (_ringstore_v1_VersionVector__Output | null);
   'value'?: (Buffer);
   'meta': (_ringstore_v1_SiblingMeta__Output | null);
+  'value_elided': (boolean);
   '_value'?: "value";
 }
