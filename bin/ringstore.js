@@ -7,4 +7,7 @@ if (!existsSync(fileURLToPath(entry))) {
   console.error('ringstore: dist/ is missing; run `npm ci` (or `npm run build`) first');
   process.exit(1);
 }
+// Big values are written to files (src/store/blobs.ts) by libuv's thread
+// pool, several fsyncs at a time; its default of 4 threads queues them.
+process.env.UV_THREADPOOL_SIZE ??= '16';
 await import(entry.href);

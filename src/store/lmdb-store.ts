@@ -22,10 +22,12 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { hintBytes, type HintKey, type HintStore, type HintTotals, type ReplicaStore, type StoredHint, type StoredKey } from './store.js';
 import { EMPTY_SET, sameSet, type NodeId, type Sibling, type SiblingSet } from '../version/dvv.js';
 import { compareCodePoints } from './memory-store.js';
+import { BlobDir, SPILL_BYTES } from './blobs.js';
 
 /** lmdb-js's default maximum key size (bytes) with the default page size. */
 const MAX_KEY_BYTES = 1978;
-const FORMAT_VERSION = 1;
+/** 1: values inline; 2: big values may be in blob files (blobs.ts). A format-1 store is upgraded on open. */
+const FORMAT_VERSION = 2;
 const FORMAT_META_KEY = 'store.format';
 
 type DataKey = [number, string, string];
@@ -78,13 +80,15 @@ export async function openLmdbStore(dir: string, opts: LmdbStoreOptions = {}): P
     maxDbs: 8,
     ...(opts.mapSizeBytes !== undefined ? { mapSize: opts.mapSizeBytes } : {}),
   });
-  const store = new LmdbStore(env);
-  const format = store.getMeta<number>(FORMAT_META_KEY);
-  if (format === undefined) await store.putMeta(FORMAT_META_KEY, FORMAT_VERSION);
-  else if (format !== FORMAT_VERSION) {
+  const format = (env.openDB<unknown, string>({ name: 'meta' }).get(FORMAT_META_KEY) as number | undefined) ?? FORMAT_VERSION;
+  if (format !== FORMAT_VERSION && format !== 1) {
     await env.close();
-    throw new Error(`ringstore: ${dir} has store format ${String(format)}, this build reads ${FORMAT_VERSION}`);
+    throw new Error(`ringstore: ${dir} has store format ${String(format)}, this build reads 1 and ${FORMAT_VERSION}`);
   }
+  const store = new LmdbStore(env, dir);
+  // Format 2 may hold blob references, which format-1 builds would misread.
+  if (format !== FORMAT_VERSION || store.getMeta<number>(FORMAT_META_KEY) === undefined) await store.putMeta(FORMAT_META_KEY, FORMAT_VERSION);
+  store.removeOrphanBlobs();
   return store;
 }
 
@@ -98,8 +102,14 @@ export class LmdbStore implements ReplicaStore, HintStore {
   private totals: Map<NodeId, { hints: number; bytes: number }> | undefined;
   private closed = false;
 
+  private readonly blobs: BlobDir;
+
   /** Use openLmdbStore. */
-  constructor(private readonly env: RootDatabase) {
+  constructor(
+    private readonly env: RootDatabase,
+    dir: string,
+  ) {
+    this.blobs = new BlobDir(dir);
     this.data = env.openDB<SiblingSet, DataKey>({ name: 'data' });
     this.byBucket = env.openDB<number, IndexKey>({ name: 'byBucket' });
     this.meta = env.openDB<unknown, string>({ name: 'meta' });
@@ -112,7 +122,7 @@ export class LmdbStore implements ReplicaStore, HintStore {
     const partition = this.byBucket.get([bucket, key]);
     if (partition === undefined) return undefined;
     const set = this.data.get([partition, bucket, key]);
-    return set === undefined ? undefined : normalizeSet(set);
+    return set === undefined ? undefined : this.load(set);
   }
 
   async update(
@@ -123,57 +133,118 @@ export class LmdbStore implements ReplicaStore, HintStore {
   ): Promise<SiblingSet> {
     this.checkOpen();
     checkKey(partition, bucket, key);
-    let result: SiblingSet = EMPTY_SET;
-    // The callback runs inside lmdb-js's batched write transaction, serialized
-    // with every other queued callback, so get -> fn -> put is atomic and sees
-    // the effects of all updates queued before it. The returned promise
-    // resolves after the batch commit (fsynced, see openLmdbStore).
-    await this.data.transaction(() => {
-      const indexKey: IndexKey = [bucket, key];
-      const heldIn = this.byBucket.get(indexKey);
-      const raw = heldIn === undefined ? undefined : this.data.get([heldIn, bucket, key]);
-      const current = raw === undefined ? undefined : normalizeSet(raw);
-      const next = fn(current);
-      if (next === current || next === undefined) {
-        result = current ?? EMPTY_SET;
-        return;
-      }
-      const dataKey: DataKey = [partition, bucket, key];
-      if (next.siblings.length === 0) {
-        if (heldIn !== undefined) {
-          this.data.removeSync([heldIn, bucket, key]);
-          this.byBucket.removeSync(indexKey);
+    // Big new values go to blob files (blobs.ts) before the transaction that
+    // refers to them. Which values are new is known only once fn has run, so
+    // fn runs once outside the transaction on the current state, as a guess
+    // (the coordinator's functions are pure: the same current set gives the
+    // same result, with the request's value objects in it). Should the
+    // transaction's run of fn still produce a big value with no file (the
+    // key changed in between, or fn makes new values on every call), that
+    // value is stored inline in LMDB, as every value was before blobs.
+    const files = new Map<Uint8Array, string>();
+    let kept: ReadonlySet<string> = new Set();
+    let guess: { readonly stored: SiblingSet; readonly set: SiblingSet } | undefined;
+    let toWrite: Uint8Array[] = [];
+    try {
+      const partitionNow = this.byBucket.get([bucket, key]);
+      const stored = partitionNow === undefined ? undefined : this.data.get([partitionNow, bucket, key]);
+      const set = stored === undefined ? undefined : this.load(stored);
+      if (stored !== undefined && set !== undefined) guess = { stored, set };
+      toWrite = newBigValues(fn(set), set);
+    } catch {
+      // only a guess: the transaction below decides
+    }
+    try {
+      // Without files to write, the transaction is queued before this returns,
+      // so updates without big values keep their call order.
+      if (toWrite.length > 0) await this.writeBlobs(toWrite, files);
+      let result: SiblingSet = EMPTY_SET;
+      let released: string[] = [];
+      // The callback runs inside lmdb-js's batched write transaction, serialized
+      // with every other queued callback, so get -> fn -> put is atomic and sees
+      // the effects of all updates queued before it. The returned promise
+      // resolves after the batch commit (fsynced, see openLmdbStore).
+      await this.data.transaction(() => {
+        const indexKey: IndexKey = [bucket, key];
+        const heldIn = this.byBucket.get(indexKey);
+        const raw = heldIn === undefined ? undefined : this.data.get([heldIn, bucket, key]);
+        const current = raw === undefined ? undefined : guess !== undefined && sameStored(raw, guess.stored) ? guess.set : this.load(raw);
+        const next = fn(current);
+        if (next === current || next === undefined) {
+          result = current ?? EMPTY_SET;
+          return;
         }
-      } else {
-        // Puts first: if one throws (it should not, keys are checked above),
-        // nothing of this callback has been written yet.
-        this.data.putSync(dataKey, next);
-        if (heldIn !== partition) {
-          this.byBucket.putSync(indexKey, partition);
-          if (heldIn !== undefined) this.data.removeSync([heldIn, bucket, key]);
+        const toStore = toStored(next, current, raw, files);
+        const dataKey: DataKey = [partition, bucket, key];
+        if (next.siblings.length === 0) {
+          if (heldIn !== undefined) {
+            this.data.removeSync([heldIn, bucket, key]);
+            this.byBucket.removeSync(indexKey);
+          }
+        } else {
+          // Puts first: if one throws (it should not, keys are checked above),
+          // nothing of this callback has been written yet.
+          this.data.putSync(dataKey, toStore);
+          if (heldIn !== partition) {
+            this.byBucket.putSync(indexKey, partition);
+            if (heldIn !== undefined) this.data.removeSync([heldIn, bucket, key]);
+          }
         }
-      }
-      result = next;
-    });
-    return result;
+        kept = new Set(next.siblings.length === 0 ? [] : blobsOf(toStore));
+        released = blobsOf(raw).filter((n) => !kept.has(n));
+        result = next;
+      });
+      // The replaced version's files, once no reader can still be on its way to them.
+      this.blobs.release(released);
+      return result;
+    } finally {
+      // Files written for values the committed set did not keep (or for a failed update).
+      this.blobs.removeNow([...files.values()].filter((n) => !kept.has(n)));
+    }
+  }
+
+  /** Writes a blob file for each value (in parallel), recording its name in `files`. */
+  private async writeBlobs(values: readonly Uint8Array[], files: Map<Uint8Array, string>): Promise<void> {
+    await Promise.all(
+      values.map(async (v) => {
+        if (files.has(v)) return;
+        files.set(v, await this.blobs.write(v));
+      }),
+    );
+  }
+
+  /** A stored set with its blob files read back in (synchronously, as reads are). Leaves `stored` as it is. */
+  private load(stored: SiblingSet): SiblingSet {
+    const set = normalizeSet(stored);
+    if (!set.siblings.some((s) => (s as StoredSibling).blob !== undefined)) return set;
+    return {
+      siblings: set.siblings.map((s) => {
+        const { blob, size, ...rest } = s as StoredSibling;
+        return blob === undefined ? s : { ...rest, value: this.blobs.readSync(blob, size ?? -1) };
+      }),
+    };
   }
 
   async remove(partition: number, bucket: string, key: string): Promise<void> {
     this.checkOpen();
     checkKey(partition, bucket, key);
+    let released: string[] = [];
     await this.data.transaction(() => {
       const indexKey: IndexKey = [bucket, key];
       const heldIn = this.byBucket.get(indexKey);
       if (heldIn !== undefined) {
+        released = blobsOf(this.data.get([heldIn, bucket, key]));
         this.data.removeSync([heldIn, bucket, key]);
         this.byBucket.removeSync(indexKey);
       }
       // Belt and braces: an entry under the named partition without an index
       // entry cannot be created by this class, but remove it if present.
       if (heldIn !== partition && this.data.doesExist([partition, bucket, key])) {
+        released.push(...blobsOf(this.data.get([partition, bucket, key])));
         this.data.removeSync([partition, bucket, key]);
       }
     });
+    this.blobs.release(released);
   }
 
   *scanPartition(partition: number): Iterable<StoredKey> {
@@ -185,7 +256,7 @@ export class LmdbStore implements ReplicaStore, HintStore {
     const range = this.data.getRange({ start: [partition], end: [partition + 1], snapshot: false });
     for (const { key, value } of range) {
       const [p, bucket, k] = key;
-      yield { partition: p, bucket, key: k, set: normalizeSet(value) };
+      yield { partition: p, bucket, key: k, set: this.load(value) };
     }
   }
 
@@ -208,7 +279,7 @@ export class LmdbStore implements ReplicaStore, HintStore {
       if (b !== bucket || !k.startsWith(prefix)) return;
       const set = this.data.get([partition, b, k]);
       if (set === undefined) continue; // removed between index and data read
-      yield { partition, bucket: b, key: k, set: normalizeSet(set) };
+      yield { partition, bucket: b, key: k, set: this.load(set) };
       if (++n >= limit) return;
     }
   }
@@ -352,6 +423,20 @@ export class LmdbStore implements ReplicaStore, HintStore {
     this.closed = true;
     // Waits for queued writes to commit before closing the environment.
     await this.env.close();
+    await this.blobs.flush();
+  }
+
+  /**
+   * Deletes blob files no entry refers to: left by a crash between writing a
+   * file and committing the entry, or before a replaced file was deleted.
+   * Run at open, before any update: one scan of the entries' (small) stored forms.
+   */
+  removeOrphanBlobs(): number {
+    this.checkOpen();
+    if (this.blobs.names()[Symbol.iterator]().next().done === true) return 0;
+    const referenced = new Set<string>();
+    for (const { value } of this.data.getRange({ snapshot: false })) for (const n of blobsOf(value)) referenced.add(n);
+    return this.blobs.removeUnreferenced(referenced);
   }
 
   private checkOpen(): void {
@@ -380,6 +465,60 @@ function encodedLength(s: string): number {
   let n = Buffer.byteLength(s, 'utf8') + 1;
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) <= 4) n++;
   return n;
+}
+
+/** A sibling as LMDB holds it: a big value is in a blob file (blobs.ts), named here, with value null. */
+interface StoredSibling extends Sibling {
+  blob?: string;
+  size?: number;
+}
+
+/** The blob files a stored set refers to. */
+function blobsOf(stored: SiblingSet | undefined): string[] {
+  const out: string[] = [];
+  for (const s of stored?.siblings ?? []) {
+    const name = (s as StoredSibling).blob;
+    if (name !== undefined) out.push(name);
+  }
+  return out;
+}
+
+/** Two stored forms of a key hold the same events and files (a dot names one event). */
+function sameStored(a: SiblingSet, b: SiblingSet): boolean {
+  if (a.siblings.length !== b.siblings.length) return false;
+  return a.siblings.every((s, i) => {
+    const t = b.siblings[i] as StoredSibling;
+    return s.dot.node === t.dot.node && s.dot.counter === t.dot.counter && (s as StoredSibling).blob === t.blob;
+  });
+}
+
+/** The big values of `next` that do not come from `current`: they need blob files. */
+function newBigValues(next: SiblingSet, current: SiblingSet | undefined): Uint8Array[] {
+  const old = new Set(current?.siblings.map((s) => s.value));
+  return next.siblings.map((s) => s.value).filter((v): v is Uint8Array => v !== null && v.byteLength >= SPILL_BYTES && !old.has(v));
+}
+
+/**
+ * A sibling set as stored: each big value replaced by its blob file's name
+ * and size. A value from `current` keeps the file it came from (or stays
+ * inline if it was stored inline); a new one uses the file written for it
+ * beforehand (in `files`), or stays inline when there is none.
+ */
+function toStored(next: SiblingSet, current: SiblingSet | undefined, raw: SiblingSet | undefined, files: ReadonlyMap<Uint8Array, string>): SiblingSet {
+  const fromCurrent = new Map<Uint8Array, string | undefined>();
+  current?.siblings.forEach((s, i) => {
+    if (s.value !== null) fromCurrent.set(s.value, (raw?.siblings[i] as StoredSibling | undefined)?.blob);
+  });
+  let spilled = false;
+  const siblings = next.siblings.map((s): Sibling => {
+    if (s.value === null || s.value.byteLength < SPILL_BYTES) return s;
+    const name = fromCurrent.has(s.value) ? fromCurrent.get(s.value) : files.get(s.value);
+    if (name === undefined) return s;
+    spilled = true;
+    const stored: StoredSibling = { dot: s.dot, past: s.past, meta: s.meta, value: null, blob: name, size: s.value.byteLength };
+    return stored;
+  });
+  return spilled ? { siblings } : next;
 }
 
 /**

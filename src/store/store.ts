@@ -17,6 +17,9 @@ export interface ReplicaStore {
   /**
    * Atomic read-modify-write of one key. `fn` sees the committed current
    * value and returns the new one (or the same object to write nothing).
+   * `fn` may be called more than once (the LMDB store runs it once ahead to
+   * learn which big values to write to files): it must be a pure function
+   * of its argument.
    * Resolves with the stored value only after it is durable on disk: an
    * acknowledged write survives kill -9.
    */
