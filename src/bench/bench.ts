@@ -1,6 +1,8 @@
 // `npm run bench`: starts a 3-node dev cluster in a temporary folder, drives
-// 4 KiB puts then gets through the native API at concurrency 16 and 64,
-// checks every value it reads, and prints one JSON line per phase.
+// 4 KiB puts then gets through the native API at concurrency 16 and 64, then
+// the S3 phases (s3-bench.ts: 4 KiB through the S3 port at the same
+// concurrencies, 64 MiB objects at concurrency 4), checks every value it
+// reads, and prints one JSON line per phase.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -10,6 +12,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import { request, runPhase, type PhaseResult } from './load.js';
+import { s3Bench } from './s3-bench.js';
+
+/** The groups of phases `--phases` selects from. */
+export const PHASE_GROUPS = ['native', 's3-small', 's3-large'] as const;
+export type PhaseGroup = (typeof PHASE_GROUPS)[number];
 
 export interface BenchOptions {
   readonly nodes: number;
@@ -18,10 +25,20 @@ export interface BenchOptions {
   readonly concurrencies: readonly number[];
   /** Use an already running cluster (its cluster.json) instead of starting one. */
   readonly clusterFile?: string;
+  /** Default: all. */
+  readonly phases?: readonly PhaseGroup[];
+  /** Large-object phases: object size, concurrency, seconds per phase. */
+  readonly largeBytes?: number;
+  readonly largeConcurrency?: number;
+  readonly largeSeconds?: number;
+  /** Only the put phase of the large objects (for profiling uploads). */
+  readonly largePutOnly?: boolean;
 }
 
 interface ClusterInfo {
-  readonly nodes: readonly { id: string; pid: number; http: string }[];
+  readonly nodes: readonly { id: string; pid: number; http: string; s3: string }[];
+  readonly access_key: string;
+  readonly secret_key: string;
 }
 
 const BIN = fileURLToPath(new URL('../../../bin/ringstore.js', import.meta.url));
@@ -68,7 +85,37 @@ export async function bench(opts: BenchOptions): Promise<PhaseResult[]> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const bases = info.nodes.map((n) => n.http);
   const results: PhaseResult[] = [];
+  const phases = new Set(opts.phases ?? PHASE_GROUPS);
   try {
+    if (phases.has('native')) results.push(...(await nativeBench(agent, bases, opts)));
+    if (phases.has('s3-small') || phases.has('s3-large')) {
+      results.push(
+        ...(await s3Bench({
+          nodes: info.nodes,
+          accessKey: info.access_key,
+          secretKey: info.secret_key,
+          small: phases.has('s3-small') ? { valueBytes: opts.valueBytes, concurrencies: opts.concurrencies, seconds: opts.seconds } : undefined,
+          large: phases.has('s3-large')
+            ? { objectBytes: opts.largeBytes ?? 64 * 1024 * 1024, concurrency: opts.largeConcurrency ?? 4, seconds: opts.largeSeconds ?? opts.seconds, skipGet: opts.largePutOnly ?? false }
+            : undefined,
+          print: (r) => console.log(JSON.stringify(r)),
+        })),
+      );
+    }
+  } finally {
+    agent.destroy();
+    if (started !== undefined) {
+      started.child.kill('SIGTERM');
+      await new Promise((r) => started.child.once('exit', r));
+      rmSync(started.dir, { recursive: true, force: true });
+    }
+  }
+  return results;
+}
+
+async function nativeBench(agent: http.Agent, bases: readonly string[], opts: BenchOptions): Promise<PhaseResult[]> {
+  const results: PhaseResult[] = [];
+  {
     const mk = await request(agent, new URL('/buckets/bench', bases[0]), 'PUT');
     if (mk.status !== 200) throw new Error(`creating the bench bucket failed: ${mk.status} ${mk.body.toString()}`);
     // A sample of values, reused round-robin, so generating them costs nothing during the phase.
@@ -97,13 +144,6 @@ export async function bench(opts: BenchOptions): Promise<PhaseResult[]> {
       });
       results.push(r);
       console.log(JSON.stringify(r));
-    }
-  } finally {
-    agent.destroy();
-    if (started !== undefined) {
-      started.child.kill('SIGTERM');
-      await new Promise((r) => started.child.once('exit', r));
-      rmSync(started.dir, { recursive: true, force: true });
     }
   }
   return results;

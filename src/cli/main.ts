@@ -173,22 +173,49 @@ Ctrl-C stops the cluster; run the same command again to restart it with its data
 
 program
   .command('bench')
-  .description('load benchmark: 4 KiB puts then gets against a fresh dev cluster (or --cluster FILE)')
+  .description('load benchmark against a fresh dev cluster (or --cluster FILE): 4 KiB puts then gets through the native API and the S3 port, then 64 MiB S3 objects')
   .option('-n, --nodes <n>', 'nodes of the dev cluster it starts', int('--nodes', 1), 3)
-  .option('--seconds <s>', 'duration of each phase', int('--seconds', 1), 10)
-  .option('--value-size <bytes>', 'value size', int('--value-size', 1), 4096)
-  .option('--concurrency <list>', 'comma-separated concurrencies', '16,64')
+  .option('--seconds <s>', 'duration of each small-object phase', int('--seconds', 1), 8)
+  .option('--value-size <bytes>', 'small value size', int('--value-size', 1), 4096)
+  .option('--concurrency <list>', 'comma-separated concurrencies of the small-object phases', '16,64')
+  .option('--phases <list>', 'comma-separated groups: native, s3-small, s3-large', 'native,s3-small,s3-large')
+  .option('--large-size <bytes>', 'object size of the s3-large phases', int('--large-size', 1), 64 * 1024 * 1024)
+  .option('--large-concurrency <n>', 'concurrency of the s3-large phases', int('--large-concurrency', 1), 4)
+  .option('--large-seconds <s>', 'duration of each s3-large phase', int('--large-seconds', 1), 10)
+  .option('--large-put-only', 'skip the s3-large get phase (to profile uploads)')
   .option('--cluster <file>', "use a running cluster's cluster.json instead of starting one")
-  .action(async (flags: { nodes: number; seconds: number; valueSize: number; concurrency: string; cluster?: string }) => {
-    const { bench } = await import('../bench/bench.js');
-    const concurrencies = flags.concurrency.split(',').map((c) => int('--concurrency', 1)(c.trim()));
-    await bench({
-      nodes: flags.nodes,
-      seconds: flags.seconds,
-      valueBytes: flags.valueSize,
-      concurrencies,
-      ...(flags.cluster !== undefined ? { clusterFile: flags.cluster } : {}),
-    });
-  });
+  .action(
+    async (flags: {
+      nodes: number;
+      seconds: number;
+      valueSize: number;
+      concurrency: string;
+      phases: string;
+      largeSize: number;
+      largeConcurrency: number;
+      largeSeconds: number;
+      largePutOnly?: boolean;
+      cluster?: string;
+    }) => {
+      const { bench, PHASE_GROUPS } = await import('../bench/bench.js');
+      const concurrencies = flags.concurrency.split(',').map((c) => int('--concurrency', 1)(c.trim()));
+      const phases = flags.phases.split(',').map((p) => p.trim());
+      for (const p of phases) {
+        if (!(PHASE_GROUPS as readonly string[]).includes(p)) throw new InvalidArgumentError(`--phases: unknown group ${p} (known: ${PHASE_GROUPS.join(', ')})`);
+      }
+      await bench({
+        nodes: flags.nodes,
+        seconds: flags.seconds,
+        valueBytes: flags.valueSize,
+        concurrencies,
+        phases: phases as (typeof PHASE_GROUPS)[number][],
+        largeBytes: flags.largeSize,
+        largeConcurrency: flags.largeConcurrency,
+        largeSeconds: flags.largeSeconds,
+        largePutOnly: flags.largePutOnly ?? false,
+        ...(flags.cluster !== undefined ? { clusterFile: flags.cluster } : {}),
+      });
+    },
+  );
 
 await program.parseAsync(process.argv);
