@@ -191,10 +191,13 @@ test('one node cut off for 20 s with writes on both sides: after healing every a
   const last = new Map<string, { minority?: string; majority?: string }>();
   const ctx = new Map<string, string>(); // per side and key: the context of our own last write
   let stop = false;
-  const writer = async (side: 'minority' | 'majority', via: string[], w: number): Promise<void> => {
+  // One writer per side writes the shared keys, so that a side's writes to a
+  // key are sequential and each supersedes the previous one; the second
+  // majority writer adds load on keys of its own.
+  const writer = async (side: 'minority' | 'majority', via: string[], w: number, tag: string, sharedKeys: boolean): Promise<void> => {
     for (let i = 0; !stop; i++) {
-      const own = i % 3 !== 2 || side === 'minority';
-      const key = own ? shared[i % shared.length]! : `${side}-only-${i}`;
+      const own = sharedKeys && (i % 3 !== 2 || side === 'minority');
+      const key = own ? shared[i % shared.length]! : `${side}-${tag}-${i}`;
       const value = `${side} ${i}`;
       const a = await put(node(via[i % via.length]!), bucket, key, value, { w, ...(ctx.has(`${side}/${key}`) ? { context: ctx.get(`${side}/${key}`)! } : {}) });
       if (a.status !== 200) continue;
@@ -207,7 +210,7 @@ test('one node cut off for 20 s with writes on both sides: after healing every a
 
   await cut(cluster, isolated);
   const cutAt = Date.now();
-  const load = [writer('minority', [isolated], 1), writer('majority', ['n2', 'n3', 'n4'], 2), writer('majority', ['n3', 'n4', 'n2'], 2)];
+  const load = [writer('minority', [isolated], 1, 'a', true), writer('majority', ['n2', 'n3', 'n4'], 2, 'a', true), writer('majority', ['n3', 'n4', 'n2'], 2, 'b', false)];
   await waitFor(async () => (await memberStates(node('n2')))[isolated] === 'dead', { what: `the majority declares ${isolated} dead`, timeoutMs: 60_000 });
   await new Promise((r) => setTimeout(r, Math.max(0, cutAt + 20_000 - Date.now())));
   stop = true;
