@@ -23,6 +23,7 @@
 
 import * as grpc from '@grpc/grpc-js';
 import type * as http2 from 'node:http2';
+import net from 'node:net';
 
 import type { NodeId, SiblingSet } from '../version/dvv.js';
 import type { Request, Response, ResponseFor } from './messages.js';
@@ -41,6 +42,7 @@ import {
 } from './codec.js';
 import type { ProtoGrpcType } from './generated/ringstore.js';
 import type { ReplicaClient } from './generated/ringstore/v1/Replica.js';
+import { connectBulk, FrameReader, helloBytes, readFramesFrom, writeFrame } from './bulk.js';
 
 /** What the network does with one message (dev-only fault injection). */
 export type FaultAction = 'pass' | 'drop' | { readonly delayMs: number };
@@ -66,12 +68,33 @@ export interface GrpcTransportOptions {
   readonly connectTimeoutMs?: number;
   /** Backoff after a failed connect: doubles from initial to max (ms), with jitter. Default 100 / 2000. */
   readonly backoffMs?: { readonly initial: number; readonly max: number };
+  /**
+   * The bulk lane (bulk.ts): requests that go apart from the stream travel
+   * on a plain TCP connection instead of the unary Call. Its port, on the
+   * listen host, is announced to peers in the stream's headers. Default on,
+   * port 0 (any free port).
+   */
+  readonly bulk?: boolean | { readonly port: number };
 }
 
 const DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024;
 /** HTTP/2 stream and connection receive window, on both sides of a connection. */
 const FLOW_CONTROL_WINDOW = 16 * 1024 * 1024;
 const FROM_KEY = 'ringstore-from';
+/** Response-header key of the stream: the port of the server's bulk lane. */
+const BULK_PORT_KEY = 'ringstore-bulk';
+/** After a failed bulk connect, requests to that peer use the unary Call for this long. */
+const BULK_RETRY_MS = 30_000;
+/** A bulk connection stops reading while this many of its requests are being served. */
+const BULK_SERVER_INFLIGHT_MAX = 32;
+
+/** The client end of a bulk-lane connection to one peer. */
+interface BulkConn {
+  readonly sock: net.Socket;
+  connected: boolean;
+  /** Requests written on it, by envelope id, awaiting their answer. */
+  readonly pending: Map<number, Pending>;
+}
 
 interface Pending {
   readonly id: number;
@@ -148,8 +171,13 @@ class Peer {
   connectTimer: NodeJS.Timeout | undefined;
   /** Stream requests: queued (not written) while connecting, then in flight. */
   readonly pending = new Map<number, Pending>();
-  /** Unary calls in flight. */
+  /** Unary calls (and bulk-lane requests) in flight. */
   readonly unary = new Set<Pending>();
+  /** The peer's bulk-lane port, from its stream headers; undefined: it has none. */
+  bulkPort: number | undefined;
+  bulk: BulkConn | undefined;
+  /** Until then, no bulk lane to this peer (a connect failed): unary instead. */
+  bulkBrokenUntil = 0;
   backoffUntil = 0;
   backoffMs = 0;
   constructor(
@@ -163,6 +191,13 @@ interface ServerStream {
   alive: boolean;
   inflight: number;
   halfClosed: boolean;
+}
+
+/** The host part of host:port (IPv6 in brackets allowed). */
+function hostOf(address: string): string {
+  const i = address.lastIndexOf(':');
+  const host = i < 0 ? address : address.slice(0, i);
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
 }
 
 function encodeNodeId(id: NodeId): string {
@@ -231,12 +266,16 @@ export class GrpcTransport implements Transport {
   private readonly log: (msg: string) => void;
   private readonly Client: new (address: string, creds: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => ReplicaClient;
 
+  private readonly bulkSockets = new Set<net.Socket>();
+
   /** @internal use createGrpcTransport */
   constructor(
     readonly self: NodeId,
     private readonly server: grpc.Server,
     readonly boundPort: number,
     opts: GrpcTransportOptions,
+    /** The bulk lane's listener (undefined: no bulk lane, big requests use the unary Call). */
+    private readonly bulkServer?: net.Server,
   ) {
     this.peerAddrs = new Map(opts.peers);
     this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
@@ -346,6 +385,9 @@ export class GrpcTransport implements Transport {
       }
     }
     this.serverStreams.clear();
+    for (const sock of this.bulkSockets) sock.destroy();
+    this.bulkSockets.clear();
+    this.bulkServer?.close();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         this.server.forceShutdown();
@@ -427,8 +469,10 @@ export class GrpcTransport implements Transport {
       if (peer.stream !== stream || peer.state !== 'connecting') return;
       this.onStreamEnd(peer, stream, `connect timed out after ${this.connectTimeoutMs} ms`);
     }, this.connectTimeoutMs);
-    stream.on('metadata', () => {
+    stream.on('metadata', (md: grpc.Metadata) => {
       if (peer.stream !== stream || peer.state !== 'connecting') return;
+      const bulkPort = Number(md.get(BULK_PORT_KEY)[0]);
+      peer.bulkPort = Number.isInteger(bulkPort) && bulkPort > 0 && bulkPort < 65536 ? bulkPort : undefined;
       clearTimeout(peer.connectTimer);
       peer.connectTimer = undefined;
       peer.state = 'ready';
@@ -504,9 +548,111 @@ export class GrpcTransport implements Transport {
     if (p.settled || p.written) return;
     this.send(p.to, p.req, () => (p.written = true), () => {
       if (p.settled) return;
-      if (p.unary) this.callUnary(peer, p);
-      else this.writeStream(peer, p);
+      if (!p.unary) this.writeStream(peer, p);
+      else if (this.bulkServer !== undefined && peer.bulkPort !== undefined && Date.now() >= peer.bulkBrokenUntil) this.writeBulk(peer, p);
+      else this.callUnary(peer, p);
     });
+  }
+
+  // ---------------------------------------------------------------- bulk lane
+
+  /** The connection of the bulk lane to `peer`, dialled on first use. */
+  private bulkConn(peer: Peer): BulkConn {
+    if (peer.bulk !== undefined) return peer.bulk;
+    const host = hostOf(peer.address);
+    const pending = new Map<number, Pending>();
+    const reader = new FrameReader((env) => {
+      const p = pending.get(env.id);
+      if (p === undefined) return; // answered after its deadline
+      pending.delete(env.id);
+      peer.unary.delete(p);
+      this.settleEnvelope(p, env);
+    });
+    const sock = connectBulk(host, peer.bulkPort as number, reader);
+    const conn: BulkConn = { sock, connected: false, pending };
+    peer.bulk = conn;
+    sock.write(helloBytes(this.self));
+    // A filtered port would leave the connect hanging for minutes.
+    sock.setTimeout(this.connectTimeoutMs, () => {
+      if (!conn.connected) sock.destroy(new Error(`connect timed out after ${this.connectTimeoutMs} ms`));
+    });
+    sock.on('connect', () => {
+      conn.connected = true;
+      sock.setTimeout(0);
+      this.log(`transport ${this.self}: bulk lane to ${peer.id} (${host}:${String(peer.bulkPort)}) established`);
+    });
+    const gone = (err?: Error): void => {
+      if (peer.bulk === conn) peer.bulk = undefined;
+      const why = err?.message ?? 'closed';
+      if (!conn.connected) {
+        // Nothing reached the peer: use the unary Call for a while, and send these by it.
+        peer.bulkBrokenUntil = Date.now() + BULK_RETRY_MS;
+        this.log(`transport ${this.self}: bulk lane to ${peer.id} unavailable (${why}); unary calls for ${BULK_RETRY_MS} ms`);
+        for (const p of pending.values()) if (!p.settled) this.callUnary(peer, p);
+      } else {
+        for (const p of pending.values()) {
+          peer.unary.delete(p);
+          this.fail(p, 'timeout', `bulk lane to ${peer.id} failed with the request in flight (${why})`);
+        }
+      }
+      pending.clear();
+    };
+    sock.on('error', gone);
+    sock.on('close', () => gone());
+    return conn;
+  }
+
+  private writeBulk(peer: Peer, p: Pending): void {
+    const size = estimateSize(p.req);
+    if (size > this.maxMessageBytes) {
+      peer.unary.delete(p);
+      return this.fail(p, 'remote', `message too large for ${peer.id}: about ${size} bytes, limit ${this.maxMessageBytes}`, 'message_too_large');
+    }
+    const conn = this.bulkConn(peer);
+    const budget = Math.max(1, p.deadlineAt - Date.now());
+    conn.pending.set(p.id, p);
+    p.cancel = () => conn.pending.delete(p.id);
+    writeFrame(conn.sock, toEnvelope(p.id, Math.min(budget, 0xffffffff), p.req));
+  }
+
+  /** @internal A connection accepted by the bulk server (paused on connect). */
+  onBulkConnection(accepted: net.Socket): void {
+    if (this.closed) {
+      accepted.destroy();
+      return;
+    }
+    let from: NodeId = '';
+    let inflight = 0;
+    let paused = false;
+    let sock: net.Socket | undefined;
+    const reader = new FrameReader(
+      (env) => {
+        inflight++;
+        if (inflight >= BULK_SERVER_INFLIGHT_MAX && !paused) {
+          paused = true;
+          sock?.pause();
+        }
+        this.handleIncoming(from, env, {
+          write: (answer) => {
+            if (sock !== undefined && !sock.destroyed) writeFrame(sock, answer);
+          },
+          skip: () => {},
+          done: () => {
+            inflight--;
+            if (paused && inflight < BULK_SERVER_INFLIGHT_MAX / 2) {
+              paused = false;
+              sock?.resume();
+            }
+          },
+        });
+      },
+      (id) => (from = id),
+    );
+    sock = readFramesFrom(accepted, reader, (err) => sock?.destroy(err));
+    sock.setNoDelay(true);
+    this.bulkSockets.add(sock);
+    sock.on('error', () => undefined);
+    sock.on('close', () => this.bulkSockets.delete(sock as net.Socket));
   }
 
   private writeStream(peer: Peer, p: Pending): void {
@@ -585,6 +731,9 @@ export class GrpcTransport implements Transport {
       this.fail(p, p.written ? 'timeout' : 'unreachable', `${why} (${peer.id})`);
     }
     peer.unary.clear();
+    peer.bulk?.pending.clear();
+    peer.bulk?.sock.destroy();
+    peer.bulk = undefined;
     try {
       stream?.cancel();
     } catch {
@@ -620,7 +769,10 @@ export class GrpcTransport implements Transport {
     }
     this.serverStreams.add(s);
     // Answer the headers at once: the client writes nothing until it sees them.
-    call.sendMetadata(new grpc.Metadata());
+    const md = new grpc.Metadata();
+    const bulk = this.bulkServer?.address();
+    if (bulk !== null && typeof bulk === 'object') md.set(BULK_PORT_KEY, String(bulk.port));
+    call.sendMetadata(md);
     const gone = (): void => {
       s.alive = false;
       this.serverStreams.delete(s);
@@ -776,7 +928,20 @@ export async function createGrpcTransport(opts: GrpcTransportOptions): Promise<G
     server.bindAsync(opts.listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
   });
   widenServerWindows(server, FLOW_CONTROL_WINDOW);
-  const transport = new GrpcTransport(opts.self, server, port, opts);
+  let bulkServer: net.Server | undefined;
+  if (opts.bulk !== false) {
+    const bulkPort = typeof opts.bulk === 'object' ? opts.bulk.port : 0;
+    bulkServer = net.createServer({ pauseOnConnect: true, noDelay: true });
+    await new Promise<void>((resolve, reject) => {
+      bulkServer!.once('error', reject);
+      bulkServer!.listen(bulkPort, hostOf(opts.listen), () => {
+        bulkServer!.off('error', reject);
+        resolve();
+      });
+    });
+  }
+  const transport = new GrpcTransport(opts.self, server, port, opts, bulkServer);
+  bulkServer?.on('connection', (sock: net.Socket) => transport.onBulkConnection(sock));
   const proto = grpc.loadPackageDefinition(packageDefinition()) as unknown as ProtoGrpcType;
   server.addService(proto.ringstore.v1.Replica.service, {
     Stream: (call: grpc.ServerDuplexStream<Envelope__Output, Envelope>) => transport.onServerStream(call),

@@ -11,6 +11,7 @@ export interface PutOriginReq {
   'context'?: (_ringstore_v1_VersionVector | null);
   'supersede_local'?: (boolean);
   'hint_for'?: (string);
+  'value_attached'?: (number);
   '_value'?: "value";
   '_hint_for'?: "hint_for";
 }
@@ -23,6 +24,7 @@ export interface PutOriginReq__Output {
   'context': (_ringstore_v1_VersionVector__Output | null);
   'supersede_local': (boolean);
   'hint_for'?: (string);
+  'value_attached': (number);
   '_value'?: "value";
   '_hint_for'?: "hint_for";
 }

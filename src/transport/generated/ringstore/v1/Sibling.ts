@@ -10,6 +10,7 @@ export interface Sibling {
   'value'?: (Buffer | Uint8Array | string);
   'meta'?: (_ringstore_v1_SiblingMeta | null);
   'value_elided'?: (boolean);
+  'value_attached'?: (number);
   '_value'?: "value";
 }
 
@@ -19,5 +20,6 @@ export interface Sibling__Output {
   'value'?: (Buffer);
   'meta': (_ringstore_v1_SiblingMeta__Output | null);
   'value_elided': (boolean);
+  'value_attached': (number);
   '_value'?: "value";
 }

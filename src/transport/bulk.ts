@@ -1,0 +1,294 @@
+// The bulk lane: one plain TCP connection per peer for the messages that
+// carry big values (4 MiB chunks), beside the gRPC stream that carries
+// everything else.
+//
+// Why: through gRPC a 4 MiB value is copied into a new buffer by protobuf,
+// copied again into a new framed buffer by grpc-js, and on the receiving
+// side arrives in 64 KiB pieces that grpc-js concatenates into yet another
+// new buffer. Measured on the dev VM, that is ~1.8 ms of CPU per MB on each
+// side, and the multi-MiB garbage made V8 run a full GC every ~100 ms; a
+// plain socket costs ~0.2 ms per MB. Here a big value is written to the
+// socket as it is, and read straight into a buffer of its exact size
+// (net.Socket `onread`): no copy in JavaScript on either side.
+//
+// A frame is one Envelope (protobuf, as on the stream) with its big values
+// moved out as attachments:
+//
+//   u32 header length H | u32 attachment count N | N x u32 attachment length
+//   | H bytes: the Envelope, each moved value replaced by `value_attached` = its
+//     1-based attachment number | the N attachments, back to back
+//
+// A connection starts with a hello from the client: the magic "RSB1", a
+// u16 length and the client's node id (UTF-8). Requests flow client to
+// server, answers back on the same connection, matched by Envelope id. The
+// server's port is announced in the gRPC stream's response headers
+// (ringstore-bulk), so no configuration names it.
+
+import net from 'node:net';
+
+import type { Envelope, Envelope__Output } from './codec.js';
+import { decodeEnvelope, encodeEnvelope } from './codec.js';
+
+/** Values at least this big travel as attachments. */
+export const ATTACH_MIN_BYTES = 64 * 1024;
+const MAGIC = 0x52534231; // "RSB1"
+const MAX_HEADER_BYTES = 256 * 1024 * 1024;
+const MAX_ATTACHMENT_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * Moves the big `value` fields of an envelope (Sibling.value,
+ * PutOriginReq.value: the only `bytes value` fields in the protocol) out as
+ * attachments, marking each with its attachment number. Mutates `env`,
+ * which must be fresh from toEnvelope (whose objects are its own).
+ */
+export function detachValues(env: Envelope): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const walk = (o: unknown): void => {
+    if (o === null || typeof o !== 'object' || ArrayBuffer.isView(o)) return;
+    if (Array.isArray(o)) {
+      for (const x of o) walk(x);
+      return;
+    }
+    const rec = o as Record<string, unknown>;
+    const v = rec['value'];
+    if (v instanceof Uint8Array && v.byteLength >= ATTACH_MIN_BYTES) {
+      out.push(v);
+      rec['value'] = undefined;
+      rec['value_attached'] = out.length;
+    }
+    for (const k in rec) if (k !== 'value') walk(rec[k]);
+  };
+  walk(env);
+  return out;
+}
+
+/** Puts attachments back where detachValues took them from. Throws on a bad attachment number. */
+export function attachValues(env: Envelope__Output, values: readonly Buffer[]): void {
+  const walk = (o: unknown): void => {
+    if (o === null || typeof o !== 'object' || ArrayBuffer.isView(o)) return;
+    if (Array.isArray(o)) {
+      for (const x of o) walk(x);
+      return;
+    }
+    const rec = o as Record<string, unknown>;
+    const n = rec['value_attached'];
+    if (typeof n === 'number' && n > 0) {
+      const v = values[n - 1];
+      if (v === undefined) throw new Error(`attachment ${n} of ${values.length} missing`);
+      rec['value'] = v;
+    }
+    for (const k in rec) if (k !== 'value') walk(rec[k]);
+  };
+  walk(env);
+}
+
+/** Writes one frame; resolves false when the socket wants the caller to wait for 'drain'. */
+export function writeFrame(sock: net.Socket, env: Envelope): boolean {
+  const values = detachValues(env);
+  const header = encodeEnvelope(env);
+  const prefix = Buffer.allocUnsafe(8 + 4 * values.length);
+  prefix.writeUInt32BE(header.length, 0);
+  prefix.writeUInt32BE(values.length, 4);
+  values.forEach((v, i) => prefix.writeUInt32BE(v.byteLength, 8 + 4 * i));
+  sock.cork();
+  let ok = sock.write(Buffer.concat([prefix, header]));
+  for (const v of values) ok = sock.write(v) && ok;
+  sock.uncork();
+  return ok;
+}
+
+export function helloBytes(from: string): Buffer {
+  const id = Buffer.from(from, 'utf8');
+  const b = Buffer.allocUnsafe(6 + id.length);
+  b.writeUInt32BE(MAGIC, 0);
+  b.writeUInt16BE(id.length, 4);
+  id.copy(b, 6);
+  return b;
+}
+
+/**
+ * Parses the byte stream of one connection into envelopes. Used as a
+ * socket's `onread`: `buffer()` says where the next read should land
+ * (straight into the attachment being received when there is one, else a
+ * scratch buffer), `read(n)` takes the n bytes that arrived there.
+ */
+export class FrameReader {
+  private readonly scratch = Buffer.allocUnsafe(64 * 1024);
+  private readonly prefix = Buffer.allocUnsafe(8);
+  private direct = false;
+  // Small parts (hello, prefix, lengths, header) gather here.
+  private part: Buffer;
+  private partFill = 0;
+  private state: 'hello' | 'helloId' | 'prefix' | 'lengths' | 'header' | 'attachments' = 'prefix';
+  private headerLength = 0;
+  private lengths: number[] = [];
+  private header: Buffer | undefined;
+  private attachments: Buffer[] = [];
+  private current = 0;
+  private currentFill = 0;
+
+  constructor(
+    private readonly onEnvelope: (env: Envelope__Output) => void,
+    private readonly onHello?: (from: string) => void,
+  ) {
+    if (onHello !== undefined) this.state = 'hello';
+    this.part = onHello !== undefined ? Buffer.allocUnsafe(6) : this.prefix;
+  }
+
+  buffer(): Buffer {
+    if (this.state === 'attachments') {
+      const target = this.attachments[this.current]!;
+      this.direct = true;
+      return target.subarray(this.currentFill);
+    }
+    this.direct = false;
+    return this.scratch;
+  }
+
+  /** Takes n bytes read into the last buffer(); throws on a malformed stream (the caller drops the connection). */
+  read(n: number): void {
+    if (this.direct) {
+      this.currentFill += n;
+      this.afterAttachmentBytes();
+      return;
+    }
+    let i = 0;
+    while (i < n) {
+      if (this.state === 'attachments') {
+        const target = this.attachments[this.current]!;
+        const take = Math.min(target.length - this.currentFill, n - i);
+        this.scratch.copy(target, this.currentFill, i, i + take);
+        this.currentFill += take;
+        i += take;
+        this.afterAttachmentBytes();
+        continue;
+      }
+      const take = Math.min(this.part.length - this.partFill, n - i);
+      this.scratch.copy(this.part, this.partFill, i, i + take);
+      this.partFill += take;
+      i += take;
+      if (this.partFill === this.part.length) this.partDone();
+    }
+  }
+
+  private expect(state: FrameReader['state'], bytes: number): void {
+    this.state = state;
+    this.part = state === 'prefix' ? this.prefix : Buffer.allocUnsafe(bytes);
+    this.partFill = 0;
+    if (bytes === 0) this.partDone();
+  }
+
+  private partDone(): void {
+    const p = this.part;
+    switch (this.state) {
+      case 'hello': {
+        if (p.readUInt32BE(0) !== MAGIC) throw new Error('not a ringstore bulk connection');
+        this.expect('helloId', p.readUInt16BE(4));
+        return;
+      }
+      case 'helloId':
+        this.onHello?.(p.toString('utf8'));
+        this.expect('prefix', 8);
+        return;
+      case 'prefix': {
+        this.headerLength = p.readUInt32BE(0);
+        const count = p.readUInt32BE(4);
+        if (this.headerLength > MAX_HEADER_BYTES || count > 65536) throw new Error('malformed bulk frame');
+        this.lengths = [];
+        this.expect('lengths', 4 * count);
+        return;
+      }
+      case 'lengths':
+        for (let o = 0; o < p.length; o += 4) {
+          const len = p.readUInt32BE(o);
+          if (len > MAX_ATTACHMENT_BYTES) throw new Error('malformed bulk frame');
+          this.lengths.push(len);
+        }
+        this.expect('header', this.headerLength);
+        return;
+      case 'header':
+        this.header = p;
+        this.attachments = this.lengths.map((len) => Buffer.allocUnsafe(len));
+        this.current = 0;
+        this.currentFill = 0;
+        this.state = 'attachments';
+        this.afterAttachmentBytes();
+        return;
+      default:
+        return;
+    }
+  }
+
+  private afterAttachmentBytes(): void {
+    while (this.current < this.attachments.length && this.currentFill === this.attachments[this.current]!.length) {
+      this.current++;
+      this.currentFill = 0;
+    }
+    if (this.current < this.attachments.length) return;
+    const env = decodeEnvelope(this.header!);
+    attachValues(env, this.attachments);
+    this.header = undefined;
+    this.attachments = [];
+    this.expect('prefix', 8);
+    this.onEnvelope(env);
+  }
+}
+
+/**
+ * Wraps a socket so that reads land where `reader` says (`onread`). An
+ * accepted server socket cannot be given `onread`; its handle is moved to a
+ * new socket that has it (the accepted socket must have been paused on
+ * connect). Falls back to 'data' events, copying, if the handle is not there.
+ */
+export function readFramesFrom(sock: net.Socket, reader: FrameReader, onError: (err: Error) => void): net.Socket {
+  const handle = (sock as unknown as { _handle?: unknown })._handle;
+  const callback = (n: number): boolean => {
+    try {
+      reader.read(n);
+    } catch (err) {
+      onError(err as Error);
+      return false;
+    }
+    return true;
+  };
+  if (handle !== undefined && handle !== null) {
+    (sock as unknown as { _handle: unknown })._handle = null;
+    const wrapped = new net.Socket({ handle, onread: { buffer: () => reader.buffer(), callback } } as net.SocketConstructorOpts);
+    wrapped.resume();
+    return wrapped;
+  }
+  sock.on('data', (d: Buffer) => {
+    let i = 0;
+    while (i < d.length) {
+      const dst = reader.buffer();
+      const take = Math.min(dst.length, d.length - i);
+      d.copy(dst, 0, i, i + take);
+      i += take;
+      if (!callback(take)) return;
+    }
+  });
+  sock.resume();
+  return sock;
+}
+
+/** Connects to a bulk server with reads going through `reader`; a malformed answer destroys the socket. */
+export function connectBulk(host: string, port: number, reader: FrameReader): net.Socket {
+  const sock: net.Socket = net.connect({
+    host,
+    port,
+    noDelay: true,
+    onread: {
+      buffer: () => reader.buffer(),
+      callback: (n: number): boolean => {
+        try {
+          reader.read(n);
+          return true;
+        } catch (err) {
+          sock.destroy(err as Error);
+          return false;
+        }
+      },
+    },
+  } as net.NetConnectOpts);
+  return sock;
+}
