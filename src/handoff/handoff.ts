@@ -58,6 +58,16 @@ export function validateHandoffConfig(c: HandoffConfig): void {
   if (c.backoffMaxMs < c.backoffInitialMs) throw new RangeError('handoff config: backoffMaxMs must be >= backoffInitialMs');
 }
 
+/**
+ * BUGGIFY-style switches (FoundationDB): each turns on one deliberately
+ * wrong behaviour so that the simulator's checkers can be shown to notice it
+ * (test/sim/checkers-catch-bugs.test.ts). All off; never set in production.
+ */
+export interface HandoffBugs {
+  /** Deletes a hint before the owner acknowledged it, then delivers it. */
+  readonly deleteBeforeAck?: boolean;
+}
+
 export interface HandoffDeps {
   readonly self: NodeId;
   readonly clock: Clock;
@@ -68,6 +78,8 @@ export interface HandoffDeps {
   /** Folds a delivered hint's own counters into the dot floor (dot-floor.ts) before it is deleted. */
   readonly raiseDotFloor: (counter: number) => Promise<void>;
   readonly config?: Partial<HandoffConfig>;
+  /** Test-only broken behaviour (src/sim). Never set in production. */
+  readonly bugs?: HandoffBugs;
   readonly events?: {
     delivered?(owner: NodeId, hint: StoredHint): void;
     failed?(owner: NodeId, reason: string): void;
@@ -200,6 +212,8 @@ export class HintedHandoff {
     const id = idOf(h);
     st.inFlight.add(id);
     try {
+      // BUGGIFY deleteBeforeAck: forget the hint first; lost if the delivery fails.
+      if (this.deps.bugs?.deleteBeforeAck === true) await this.deps.hints.removeHint(h, h.set);
       await this.deps.transport.request(owner, { type: 'putReplica', bucket: h.bucket, key: h.key, set: h.set, hintFor: null }, this.config.timeoutMs);
       // The owner has it durably. Remember our own counters before forgetting the key.
       await this.deps.raiseDotFloor(maxCounter(h.set, this.deps.self));
