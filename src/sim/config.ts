@@ -4,6 +4,41 @@
 
 import { SeededRandom, type Random } from '../util/runtime.js';
 import type { CoordinatorBugs } from '../coordinator/coordinator.js';
+import type { HandoffBugs, HandoffConfig } from '../handoff/handoff.js';
+import type { AntiEntropyBugs, AntiEntropyConfig } from '../antientropy/antientropy.js';
+import type { TreeShape } from '../antientropy/merkle.js';
+
+/**
+ * Every deliberate bug the simulator can switch on (BUGGIFY): the
+ * coordinator's, hinted handoff's and anti-entropy's, each off unless set.
+ */
+export type SimBugs = CoordinatorBugs & HandoffBugs & AntiEntropyBugs;
+
+/** Every switch's name (for --bug). */
+export const BUG_NAMES: readonly (keyof SimBugs)[] = [
+  'ackBeforeStore',
+  'ignoreContext',
+  'overwriteOnReplica',
+  'quorumOffByOne',
+  'dropHints',
+  'deleteBeforeAck',
+  'skipTombstones',
+  'gcWithoutCheck',
+  'gcWithoutDotFloor',
+];
+
+/** Hinted handoff's knobs for one run, and the coordinator's hint-table bounds. */
+export interface HandoffKnobs {
+  readonly config: HandoffConfig;
+  readonly maxHints: number;
+  readonly maxHintBytes: number;
+}
+
+/** Anti-entropy's knobs for one run: every node runs the same (the tree shape must be equal). */
+export interface AntiEntropyKnobs {
+  readonly config: AntiEntropyConfig;
+  readonly shape: TreeShape;
+}
 
 export interface FaultMix {
   /** Message loss probability while faults are on. */
@@ -59,7 +94,23 @@ export interface RunConfig {
   readonly membership: 'passive' | 'swim';
   /** Virtual-time bound on the safety phase, ms. */
   readonly safetyMs: number;
-  readonly bugs: CoordinatorBugs;
+  readonly handoff: HandoffKnobs;
+  readonly antiEntropy: AntiEntropyKnobs;
+  /** Coordinators repair stale replicas after reads (off: handoff and anti-entropy alone converge the cluster). */
+  readonly readRepair: boolean;
+  /**
+   * Clients work in two sessions: between them each reads and deletes every
+   * key, then pauses `cleanupPauseMs` (past the tombstones' grace period),
+   * so that fully deleted keys are collected while faults are on, and
+   * written again afterwards (workload.ts).
+   */
+  readonly cleanup: boolean;
+  readonly cleanupPauseMs: number;
+  /** With cleanup: the clients delete every key once more at the end. */
+  readonly finalCleanup: boolean;
+  /** Share of writes that are strict (no fallbacks, so no hints: what they miss only anti-entropy or read repair bring). */
+  readonly strictShare: number;
+  readonly bugs: SimBugs;
 }
 
 export const QUORUMS: readonly (readonly [number, number])[] = [
@@ -75,7 +126,7 @@ export const QUORUMS: readonly (readonly [number, number])[] = [
 ];
 
 export interface DrawOptions {
-  readonly bugs?: CoordinatorBugs;
+  readonly bugs?: SimBugs;
   /** Force a fault-free run (e.g. to exercise read-your-writes). */
   readonly faulty?: boolean;
 }
@@ -112,7 +163,7 @@ export function drawConfig(seed: number, opts: DrawOptions = {}): RunConfig {
       slowDisks: chance(random, 0.4),
     };
   }
-  return {
+  const base = {
     seed,
     nodes,
     n: 3,
@@ -128,9 +179,120 @@ export function drawConfig(seed: number, opts: DrawOptions = {}): RunConfig {
     faulty,
     faults,
     // Drawn last so that adding it did not change the earlier draws of existing seeds.
-    membership: random.next() < 0.5 ? 'passive' : 'swim',
+    membership: (random.next() < 0.5 ? 'passive' : 'swim') as RunConfig['membership'],
     safetyMs: 30_000,
     bugs: opts.bugs ?? {},
+  };
+  const more = new SeededRandom(seed ^ 0x3011ab);
+  // Some runs have slow clients, so that the safety phase lasts longer than
+  // a tombstone's grace period and collection runs while faults are on and
+  // writes still arrive.
+  const slowClients = chance(more, 0.3);
+  // Some runs use many keys, so that partitions and Merkle leaves hold
+  // several and anti-entropy's paging and batching have work.
+  const keys = chance(more, 0.15) ? 8 + more.int(17) : base.keys;
+  const antiEntropy = drawAntiEntropy(seed, nodes, base.replicaTimeoutMs, faults);
+  const cleanup = chance(more, 0.4);
+  const cleanupPauseMs = antiEntropy.config.tombstoneGraceMs + antiEntropy.config.gcIntervalMs + more.int(3000);
+  return {
+    ...base,
+    keys,
+    thinkMs: slowClients ? 200 + more.int(600) : base.thinkMs,
+    safetyMs: base.safetyMs + (cleanup ? cleanupPauseMs : 0),
+    handoff: drawHandoff(seed, base.replicaTimeoutMs),
+    antiEntropy,
+    readRepair: chance(more, 0.7),
+    cleanup,
+    cleanupPauseMs,
+    finalCleanup: cleanup && chance(more, 0.5),
+    strictShare: chance(more, 0.3) ? 0.6 : 0.15,
+  };
+}
+
+/**
+ * The bound on how far two nodes' clocks can be apart during a run: twice
+ * the skew, plus twice the drift accumulated over the longest run (safety
+ * phase, healing and the wait for collection, with room to spare).
+ */
+export function clockSpreadMs(f: FaultMix): number {
+  return 2 * (f.skewMs + f.driftMax * MAX_RUN_MS);
+}
+
+/** No run lasts longer than this in virtual time (run.ts bounds each phase). */
+export const MAX_RUN_MS = 120_000;
+
+/** Longest a message can be on its way: latency, jitter and two slow nodes (faults.ts). */
+const IN_FLIGHT_MAX_MS = 11 + 19 + 80 + 2 * 820;
+/** Longest a write can wait in a slow disk's queue: the longest slow-disk fault plus one delay (faults.ts). */
+const DISK_QUEUE_MAX_MS = 3100 + 405;
+
+/**
+ * Hinted handoff, randomised around fast values (FoundationDB randomises
+ * its knobs in simulation): slow throttles and tiny hint tables are drawn
+ * too, so that a backlog and a full table happen. A stream of its own, so
+ * that adding a knob here does not change the rest of a seed's draws.
+ */
+function drawHandoff(seed: number, replicaTimeoutMs: number): HandoffKnobs {
+  const r = new SeededRandom(seed ^ 0x4a4d0ff);
+  const backoffInitialMs = 50 + r.int(400);
+  return {
+    config: {
+      intervalMs: 50 + r.int(450),
+      keysPerSecond: pick(r, [5, 50, 1000]),
+      bytesPerSecond: pick(r, [300, 10_000, 16 * 1024 * 1024]),
+      maxInFlight: 1 + r.int(8),
+      timeoutMs: replicaTimeoutMs * (1 + r.int(3)),
+      backoffInitialMs,
+      backoffMaxMs: backoffInitialMs * (1 + r.int(8)),
+    },
+    maxHints: chance(r, 0.2) ? 1 + r.int(4) : 1_000_000,
+    maxHintBytes: chance(r, 0.1) ? 200 + r.int(400) : 1024 ** 3,
+  };
+}
+
+/**
+ * Anti-entropy, randomised: fast rounds, small pages, batches and messages
+ * (so that paging and batching run), a few tree shapes, and tombstone
+ * collection with a short grace period. The grace period is what the design
+ * says it must cover (README, "What the grace period must still cover"):
+ * messages in flight, bounded by request deadlines and the network, and, as
+ * the age of a tombstone is judged on one node's clock from a timestamp
+ * another node's clock wrote, the spread between the nodes' clocks.
+ */
+function drawAntiEntropy(seed: number, nodes: number, replicaTimeoutMs: number, faults: FaultMix): AntiEntropyKnobs {
+  const r = new SeededRandom(seed ^ 0xae0ae);
+  const shape = pick(r, [
+    { fanout: 2, depth: 1 },
+    { fanout: 4, depth: 2 },
+    { fanout: 16, depth: 2 },
+    { fanout: 2, depth: 4 },
+    { fanout: 8, depth: 1 },
+  ]);
+  // An old version can still be on its way that long after a write: the
+  // coordinator keeps sending a write's set to stand-ins, one replica
+  // timeout each, through every fallback (coordinator.ts sendReplica), then
+  // the message travels and may wait in a slow disk's queue. A read repair
+  // is sent within one replica timeout of its read. (Seed 1308 with a
+  // 116 ms grace period: a stand-in received a write's old set 1.3 s after
+  // the write, after its tombstone had been collected, and handed the
+  // value back.)
+  const inFlightMs = (nodes - 3 + 1) * replicaTimeoutMs + IN_FLIGHT_MAX_MS + DISK_QUEUE_MAX_MS;
+  const graceFloorMs = clockSpreadMs(faults) + inFlightMs;
+  return {
+    shape,
+    config: {
+      intervalMs: 50 + r.int(450),
+      keysPerSec: pick(r, [20, 200, 5000]),
+      maxPartitionsInFlight: 1 + r.int(4),
+      requestTimeoutMs: replicaTimeoutMs * (1 + r.int(3)),
+      keysPerPage: chance(r, 0.5) ? 1 + r.int(3) : 1000,
+      keysPerBatch: chance(r, 0.5) ? 1 + r.int(3) : 128,
+      maxBatchBytes: chance(r, 0.3) ? 64 : 1024 * 1024,
+      tombstoneGraceMs: Math.ceil(graceFloorMs + r.int(2000)),
+      gcIntervalMs: 100 + r.int(2000),
+      gcBatch: chance(r, 0.5) ? 1 + r.int(3) : 256,
+      gcEnabled: chance(r, 0.85),
+    },
   };
 }
 
@@ -149,9 +311,17 @@ export function describeConfig(c: RunConfig): string {
   if (f.skewMs > 0) on.push(`skew=${f.skewMs}ms`);
   if (f.driftMax > 0) on.push(`drift=${(f.driftMax * 100).toFixed(1)}%`);
   const bugs = Object.entries(c.bugs).filter(([, v]) => v === true).map(([k]) => k);
+  const ae = c.antiEntropy.config;
+  const h = c.handoff.config;
   return (
     `nodes=${c.nodes} N=${c.n} R=${c.r} W=${c.w} keys=${c.keys} clients=${c.clients}x${c.opsPerClient} ` +
-    `${c.membership} timeout=${c.replicaTimeoutMs}ms latency=${c.latencyMs}+${c.baseJitterMs}ms faults=${on.length > 0 ? on.join(',') : 'none'}` +
+    `${c.membership} timeout=${c.replicaTimeoutMs}ms latency=${c.latencyMs}+${c.baseJitterMs}ms faults=${on.length > 0 ? on.join(',') : 'none'} ` +
+    `ae=${ae.intervalMs}ms,${c.antiEntropy.shape.fanout}^${c.antiEntropy.shape.depth},${ae.keysPerSec}keys/s,` +
+    (ae.gcEnabled ? `grace=${ae.tombstoneGraceMs}ms,gc=${ae.gcIntervalMs}ms` : 'nogc') +
+    ` handoff=${h.intervalMs}ms,${h.keysPerSecond}keys/s${c.handoff.maxHints < 1000 ? `,maxHints=${c.handoff.maxHints}` : ''}` +
+    (c.handoff.maxHintBytes < 1024 ? `,maxHintBytes=${c.handoff.maxHintBytes}` : '') +
+    (c.readRepair ? '' : ' no-read-repair') +
+    (c.cleanup ? ` cleanup${c.finalCleanup ? 'x2' : ''}` : '') +
     (bugs.length > 0 ? ` bugs=${bugs.join(',')}` : '')
   );
 }

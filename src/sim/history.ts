@@ -9,7 +9,7 @@
 // refused the connection); 'unknown' may or may not have been applied
 // (QuorumError 'unknown', a client timeout, the coordinator crashed).
 
-import { dotKey, type Dot, type Sibling, type SiblingSet, type VersionVector } from '../version/dvv.js';
+import { covers, dotKey, type Dot, type Sibling, type SiblingSet, type VersionVector } from '../version/dvv.js';
 
 export type Outcome = 'ok' | 'failed' | 'unknown' | 'pending';
 export type Phase = 'safety' | 'heal';
@@ -82,6 +82,14 @@ export interface PersistedEvent {
   readonly firstAt: number;
 }
 
+/** A key's tombstones removed from one node's replicas by tombstone collection. */
+export interface Collection {
+  readonly node: string;
+  readonly key: string;
+  readonly set: SiblingSet;
+  readonly at: number;
+}
+
 export interface Anomaly {
   readonly what: string;
   readonly at: number;
@@ -94,6 +102,8 @@ export class History {
   readonly persisted = new Map<string, PersistedEvent>();
   /** Things observed while running that are wrong on their face (a dot reused for another write...). */
   readonly anomalies: Anomaly[] = [];
+  /** Tombstone collections, in the order they happened. */
+  readonly collections: Collection[] = [];
   private nextOp = 0;
   private nextWrite = 0;
 
@@ -127,6 +137,32 @@ export class History {
         this.anomalies.push({ what: `dot ${k} of ${key} names two events: w${prev.writeId} and w${writeId}, seen on ${node}`, at });
       }
     }
+  }
+
+  /**
+   * Called when tombstone collection removed a key from a node's replicas,
+   * with the set it held. Only a set of tombstones may ever be collected.
+   */
+  observeCollected(node: string, key: string, set: SiblingSet, at: number): void {
+    this.collections.push({ node, key, set, at });
+    const live = set.siblings.filter((s) => s.value !== null);
+    if (live.length > 0) {
+      this.anomalies.push({ what: `${node} removed ${key} while it held live values ${live.map((s) => `${dotKey(s.dot)}/w${writeIdOf(s)}`).join(',')}`, at });
+    }
+  }
+
+  /** Did `node` collect a set of `key` holding `dot` or superseding it (before `before`, if given)? */
+  wasCollected(node: string | undefined, key: string, dot: Dot, before = Infinity): boolean {
+    return this.collections.some(
+      (c) => (node === undefined || c.node === node) && c.key === key && c.at < before && c.set.siblings.some((s) => (s.dot.node === dot.node && s.dot.counter === dot.counter) || covers(s.past, dot)),
+    );
+  }
+
+  /** Dots (dotKey) of the tombstones of `key` collected on some node. */
+  collectedDots(key: string): Set<string> {
+    const out = new Set<string>();
+    for (const c of this.collections) if (c.key === key) for (const s of c.set.siblings) out.add(dotKey(s.dot));
+    return out;
   }
 
   /** Every persisted event of one key. */

@@ -6,8 +6,7 @@
 // prints its configuration, verdict and (with --trace) every event.
 
 import { runSeed, type RunResult } from './run.js';
-import { describeConfig } from './config.js';
-import type { CoordinatorBugs } from '../coordinator/coordinator.js';
+import { BUG_NAMES, describeConfig, type SimBugs } from './config.js';
 
 interface Args {
   seeds: number;
@@ -18,7 +17,7 @@ interface Args {
   verbose: boolean;
 }
 
-const USAGE = 'usage: npm run sim -- [--seeds N] [--start S] [--seed S [--trace]] [--bug ackBeforeStore|ignoreContext|overwriteOnReplica|quorumOffByOne|dropHints] [--verbose]';
+const USAGE = `usage: npm run sim -- [--seeds N] [--start S] [--seed S [--trace]] [--bug ${BUG_NAMES.join('|')}] [--verbose]`;
 
 function parseArgs(argv: readonly string[]): Args {
   const a: Args = { seeds: 100, start: undefined, seed: undefined, trace: false, bugs: {}, verbose: false };
@@ -41,9 +40,12 @@ function parseArgs(argv: readonly string[]): Args {
       case '--trace':
         a.trace = true;
         break;
-      case '--bug':
-        a.bugs[argv[++i] ?? ''] = true;
+      case '--bug': {
+        const name = argv[++i] ?? '';
+        if (!(BUG_NAMES as readonly string[]).includes(name)) throw new Error(`unknown bug ${name}\n${USAGE}`);
+        a.bugs[name] = true;
         break;
+      }
       case '--verbose':
         a.verbose = true;
         break;
@@ -64,7 +66,7 @@ function parseArgs(argv: readonly string[]): Args {
  * first violation names (found by replaying the seed with the full trace,
  * which is also a determinism check), else the last lines of the run.
  */
-async function shortTrace(r: RunResult, bugs: CoordinatorBugs): Promise<string[]> {
+async function shortTrace(r: RunResult, bugs: SimBugs): Promise<string[]> {
   const ids = new Set((r.violations[0]?.message ?? '').match(/\bw\d+\b/g) ?? []);
   if (ids.size === 0) return r.traceTail.slice(-6);
   const full = await runSeed(r.seed, { traceAll: true, bugs });
@@ -93,7 +95,7 @@ function bugFlags(r: RunResult): string {
 }
 
 async function replay(seed: number, args: Args): Promise<number> {
-  const r = await runSeed(seed, { traceAll: args.trace, bugs: args.bugs as CoordinatorBugs });
+  const r = await runSeed(seed, { traceAll: args.trace, bugs: args.bugs as SimBugs });
   if (args.trace) for (const line of r.trace ?? []) console.log(line);
   console.log(`seed=${seed} ${describeConfig(r.config)}`);
   console.log(`events=${r.events} simulated=${(r.simulatedMs / 1000).toFixed(1)}s ops=${r.ops} ok=${r.opsOk} fingerprint=${r.fingerprint}`);
@@ -116,16 +118,25 @@ async function main(): Promise<number> {
   let simulatedMs = 0;
   let failures = 0;
   let events = 0;
+  const total = { hintsDelivered: 0, aeKeysPulled: 0, aeKeysPushed: 0, tombstonesCollected: 0 };
   for (let i = 0; i < args.seeds; i++) {
     const seed = start + i;
-    const r = await runSeed(seed, { bugs: args.bugs as CoordinatorBugs });
+    const r = await runSeed(seed, { bugs: args.bugs as SimBugs });
     simulatedMs += r.simulatedMs;
     events += r.events;
+    total.hintsDelivered += r.stats.hintsDelivered;
+    total.aeKeysPulled += r.stats.aeKeysPulled;
+    total.aeKeysPushed += r.stats.aeKeysPushed;
+    total.tombstonesCollected += r.stats.tombstonesCollected;
     if (r.violations.length > 0) {
       failures++;
-      console.log(failureLine(r, await shortTrace(r, args.bugs as CoordinatorBugs)));
+      console.log(failureLine(r, await shortTrace(r, args.bugs as SimBugs)));
     } else if (args.verbose) {
-      console.log(`ok   seed=${seed} ${describeConfig(r.config)} ops=${r.ops} events=${r.events}`);
+      const st = r.stats;
+      console.log(
+        `ok   seed=${seed} ${describeConfig(r.config)} ops=${r.ops} events=${r.events} ` +
+          `hints=${st.hintsDelivered} ae=${st.aeKeysPulled}+${st.aeKeysPushed} collected=${st.tombstonesCollected}`,
+      );
     }
   }
   const wallS = (performance.now() - t0) / 1000;
@@ -134,6 +145,10 @@ async function main(): Promise<number> {
       `${((args.seeds / wallS) * 60).toFixed(0)} seeds/min, ` +
       `${(simulatedMs / 1000 / wallS).toFixed(0)} simulated s per wall s, ` +
       `${(events / wallS).toFixed(0)} events/s`,
+  );
+  console.log(
+    `sim: handoff delivered ${total.hintsDelivered} hints, anti-entropy repaired ${total.aeKeysPulled + total.aeKeysPushed} keys ` +
+      `(${total.aeKeysPulled} pulled, ${total.aeKeysPushed} pushed), collection removed ${total.tombstonesCollected} tombstones`,
   );
   return failures > 0 ? 1 : 0;
 }

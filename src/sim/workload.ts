@@ -198,10 +198,23 @@ export class OpRunner {
   }
 }
 
-/** One client of the safety phase: `ops` operations, one at a time, with think time between. */
+/** What a client does next. */
+type Action = { readonly kind: 'op' } | { readonly kind: 'cleanup'; readonly key: string } | { readonly kind: 'pause'; readonly ms: number };
+
+/**
+ * One client of the safety phase: `ops` operations, one at a time, with
+ * think time between. With config.cleanup the client works in two sessions:
+ * half its operations, then it reads and deletes every key (a lifecycle
+ * rule emptying a bucket), pauses long enough for the tombstones' grace
+ * period to pass (so that collection runs while faults are still on), and
+ * then does the other half, writing keys that may have been collected;
+ * with config.finalCleanup it deletes every key once more at the end, so
+ * that healing must spread and collect the tombstones.
+ */
 export class Client {
   private readonly contexts = new Map<string, VersionVector>();
-  private remaining: number;
+  private plan: Action[] = [];
+  private busy = false;
 
   constructor(
     readonly id: number,
@@ -210,15 +223,37 @@ export class Client {
     private readonly sched: Scheduler,
     private readonly runner: OpRunner,
     private readonly random: Random,
-  ) {
-    this.remaining = config.opsPerClient;
+  ) {}
+
+  /** Every operation issued and completed (the last one may still be thinking or in flight otherwise). */
+  get finished(): boolean {
+    return this.plan.length === 0 && !this.busy;
   }
 
-  get finished(): boolean {
-    return this.remaining <= 0;
+  /** Issues no further operation, not even one already scheduled (the safety phase is over); the one in flight completes. */
+  stop(): void {
+    this.plan = [];
+    this.stopped = true;
   }
+
+  private stopped = false;
 
   start(): void {
+    const ops = this.config.opsPerClient;
+    const op: Action = { kind: 'op' };
+    if (this.config.cleanup) {
+      const first = Math.floor(ops / 2);
+      const cleanup = Array.from({ length: this.config.keys }, (_, i): Action => ({ kind: 'cleanup', key: keyName(i) }));
+      this.plan = [
+        ...Array.from({ length: first }, () => op),
+        ...cleanup,
+        { kind: 'pause', ms: this.config.cleanupPauseMs },
+        ...Array.from({ length: ops - first }, () => op),
+        ...(this.config.finalCleanup ? cleanup : []),
+      ];
+    } else {
+      this.plan = Array.from({ length: ops }, () => op);
+    }
     this.next();
   }
 
@@ -226,10 +261,27 @@ export class Client {
   private readBack: string | undefined;
 
   private next(): void {
-    if (this.remaining <= 0) return;
-    this.remaining--;
-    const think = this.readBack !== undefined ? 0 : this.random.int(2 * this.config.thinkMs + 1);
-    this.sched.schedule(think, '', () => void this.step().then(() => this.next()));
+    this.busy = false;
+    const a = this.plan.shift();
+    if (a === undefined) return;
+    this.busy = true;
+    const then = (p: () => Promise<void>): void => {
+      if (this.stopped) this.busy = false;
+      else void p().then(() => this.next());
+    };
+    switch (a.kind) {
+      case 'pause':
+        this.sched.schedule(a.ms, '', () => this.next());
+        return;
+      case 'cleanup':
+        this.sched.schedule(this.random.int(2 * this.config.thinkMs + 1), '', () => then(() => this.cleanupKey(a.key)));
+        return;
+      case 'op': {
+        const think = this.readBack !== undefined ? 0 : this.random.int(2 * this.config.thinkMs + 1);
+        this.sched.schedule(think, '', () => then(() => this.step()));
+        return;
+      }
+    }
   }
 
   private async step(): Promise<void> {
@@ -242,7 +294,7 @@ export class Client {
     // Mostly the run's quorum; sometimes a per-request override, or a strict (non-sloppy) write.
     const n = this.config.n;
     const rq = r.next() < 0.3 ? 1 + r.int(n) : this.config.r;
-    const wopts = { w: r.next() < 0.3 ? 1 + r.int(n) : this.config.w, sloppy: r.next() >= 0.15 };
+    const wopts = this.writeOptions();
     if (roll < 0.4) {
       const op = await this.runner.read(this.id, node, key, rq, 'safety');
       if (op.outcome === 'ok' && op.context !== undefined) this.contexts.set(key, op.context);
@@ -263,6 +315,20 @@ export class Client {
       const op = await this.runner.write(this.id, node, key, 'delete', null, 'safety', wopts);
       this.afterWrite(key, op);
     }
+  }
+
+  /** Mostly the run's W; sometimes a per-request override, or a strict (non-sloppy) write: no fallbacks, no hints. */
+  private writeOptions(): { w: number; sloppy: boolean } {
+    const r = this.random;
+    return { w: r.next() < 0.3 ? 1 + r.int(this.config.n) : this.config.w, sloppy: r.next() >= this.config.strictShare };
+  }
+
+  /** Reads a key and deletes what it read (a lifecycle rule emptying a bucket). */
+  private async cleanupKey(key: string): Promise<void> {
+    const node = () => this.world.nodeIds[this.random.int(this.world.nodeIds.length)] as NodeId;
+    const read = await this.runner.read(this.id, node(), key, this.config.r, 'safety');
+    if (read.outcome !== 'ok' || read.context === undefined || read.siblings.every((s) => s.tombstone)) return;
+    await this.runner.write(this.id, node(), key, 'delete', read.context, 'safety', this.writeOptions());
   }
 
   private afterWrite(key: string, op: WriteOp): void {

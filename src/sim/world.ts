@@ -1,30 +1,40 @@
 // The simulated cluster: virtual time, one seeded random source, the
-// production MemoryNetwork, and per node the production Coordinator over a
-// MemoryStore. Everything below the checkers is the code servers run; only
-// time, the network's fate and the disk are simulated.
+// production MemoryNetwork, and per node the production Coordinator,
+// HintedHandoff and AntiEntropy over a MemoryStore, wired as src/node/
+// wires them on a server. Everything below the checkers is the code servers
+// run; only time, the network's fate and the disk are simulated.
 //
 // Crash and restart follow the store's durability contract: a crash kills
-// the node's process (its Coordinator, liveness view, timers, transport and
-// in-flight requests); what its store had applied survives. Restart builds a
-// new Coordinator over a reopened handle on the same store.
+// the node's process (its Coordinator, liveness view, timers, transport,
+// Merkle trees and in-flight requests); what its store had applied (replicas,
+// hint table, dot floor) survives. Restart builds new components over a
+// reopened handle on the same store, rebuilding the Merkle trees from a scan
+// first, as a server does at startup.
 //
-// Background drivers (liveness probes, hinted-handoff delivery, and later
-// anti-entropy ticks) are per node incarnation and started by `boot()`:
-// adding one more driver is one more line there.
+// Background drivers (liveness probes, hinted-handoff delivery, anti-entropy
+// rounds and tombstone collection) are per node incarnation and started by
+// `boot()` on the node's own virtual clock.
 
-import { Coordinator, type CoordinatorBugs } from '../coordinator/coordinator.js';
+import { Coordinator } from '../coordinator/coordinator.js';
+import { AntiEntropy } from '../antientropy/antientropy.js';
+import { buildTree, hashEquals, hashHex, ZERO_HASH, type Hash64 } from '../antientropy/merkle.js';
+import { isAeRequest } from '../antientropy/protocol.js';
+import { MerkleTrackingStore } from '../antientropy/tracking-store.js';
+import { DotFloor } from '../handoff/dot-floor.js';
+import { HintedHandoff } from '../handoff/handoff.js';
 import { PassiveLiveness } from '../membership/liveness.js';
 import { Ring } from '../ring/ring.js';
 import type { Layout } from '../ring/layout.js';
 import { MemoryStore } from '../store/memory-store.js';
-import type { ReplicaStore, StoredKey } from '../store/store.js';
+import type { HintKey, HintStore, HintTotals, ReplicaStore, StoredHint, StoredKey } from '../store/store.js';
+import type { Request, ResponseFor } from '../transport/messages.js';
 import { MemoryNetwork, type MemoryTransport } from '../transport/memory.js';
+import type { Handler } from '../transport/transport.js';
 import { murmur3 } from '../util/hash.js';
 import { SeededRandom, type Clock, type Random, type Timer } from '../util/runtime.js';
-import type { NodeId, SiblingSet } from '../version/dvv.js';
+import { covers, dotKey, type NodeId, type SiblingSet } from '../version/dvv.js';
 import type { RunConfig } from './config.js';
 import { drawClocks, LinkControl, type FaultTarget } from './faults.js';
-import { HandoffStandIn, HintLog } from './handoff-standin.js';
 import { Datagrams, SwimLiveness } from './gossip.js';
 import { DEFAULT_SWIM_CONFIG, type SwimConfig } from '../membership/swim.js';
 import type { Liveness } from '../membership/liveness.js';
@@ -34,41 +44,69 @@ import { NodeClock, type Scheduler } from './scheduler.js';
 export const BUCKET = 'sim';
 export const PARTITIONS = 64;
 
+/** What the store wrapper reports to the world, for the history and the run-time oracles. */
+interface StoreObserver {
+  /** A set some store persisted, in its replicas or its hint table. */
+  persisted(key: string, set: SiblingSet): void;
+  /** A key removed from the replicas (tombstone collection), with the set it held. */
+  removed(key: string, before: SiblingSet): void;
+  /** A hint deleted after handoff, with the set it held. */
+  hintRemoved(h: HintKey, set: SiblingSet): void;
+}
+
 /**
- * A store that reports every set it persists to the history, so checkers
- * know every event that ever existed, and that can stall like a slow disk:
- * with a delay set, each update waits its turn in a FIFO (the store contract
+ * A node's store (replicas, hint table and meta, as one LMDB environment
+ * is), reporting every set it persists to the history so that checkers know
+ * every event that ever existed, and able to stall like a slow disk: with a
+ * delay set, each write waits its turn in one FIFO (the store contract
  * applies updates in call order) and then the delay before it is applied. A
  * crash meanwhile loses it, as an unsynced write is lost; it was never
  * acknowledged.
  */
-class ObservedStore implements ReplicaStore {
+class ObservedStore implements ReplicaStore, HintStore {
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly inner: MemoryStore,
-    private readonly observe: (key: string, set: SiblingSet) => void,
+    private readonly observer: StoreObserver,
     private readonly diskDelayMs: () => number,
     private readonly clock: Clock,
   ) {}
-  read(bucket: string, key: string): SiblingSet | undefined {
-    return this.inner.read(bucket, key);
-  }
-  update(partition: number, bucket: string, key: string, fn: (current: SiblingSet | undefined) => SiblingSet): Promise<SiblingSet> {
-    const run = async (): Promise<SiblingSet> => {
+
+  /** Runs a write in FIFO order behind the disk's delay. */
+  private queued<T>(write: () => Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
       // Read at the head of the queue, so a disk that recovers drains its backlog at once.
       const delay = this.diskDelayMs();
       if (delay > 0) await new Promise<void>((resolve) => this.clock.setTimer(delay, resolve));
-      const set = await this.inner.update(partition, bucket, key, fn);
-      this.observe(key, set);
-      return set;
+      return write();
     };
     const p = this.tail.then(run);
     this.tail = p.catch(() => undefined);
     return p;
   }
+
+  read(bucket: string, key: string): SiblingSet | undefined {
+    return this.inner.read(bucket, key);
+  }
+  update(partition: number, bucket: string, key: string, fn: (current: SiblingSet | undefined) => SiblingSet): Promise<SiblingSet> {
+    return this.queued(async () => {
+      let before: SiblingSet | undefined;
+      const set = await this.inner.update(partition, bucket, key, (cur) => {
+        before = cur;
+        return fn(cur);
+      });
+      if (set.siblings.length > 0) this.observer.persisted(key, set);
+      else if (before !== undefined && before.siblings.length > 0) this.observer.removed(key, before);
+      return set;
+    });
+  }
   remove(partition: number, bucket: string, key: string): Promise<void> {
-    return this.inner.remove(partition, bucket, key);
+    return this.queued(async () => {
+      const before = this.inner.read(bucket, key);
+      await this.inner.remove(partition, bucket, key);
+      if (before !== undefined) this.observer.removed(key, before);
+    });
   }
   scanPartition(partition: number): Iterable<StoredKey> {
     return this.inner.scanPartition(partition);
@@ -80,10 +118,39 @@ class ObservedStore implements ReplicaStore {
     return this.inner.getMeta<T>(name);
   }
   putMeta(name: string, value: unknown): Promise<void> {
-    return this.inner.putMeta(name, value);
+    // Copied at call time, as LMDB encodes it then.
+    const copy = structuredClone(value);
+    return this.queued(() => this.inner.putMeta(name, copy));
   }
   close(): Promise<void> {
     return this.inner.close();
+  }
+
+  updateHint(h: HintKey, nowMs: number, fn: (current: SiblingSet | undefined) => SiblingSet): Promise<SiblingSet> {
+    return this.queued(async () => {
+      const set = await this.inner.updateHint(h, nowMs, fn);
+      if (set.siblings.length > 0) this.observer.persisted(h.key, set);
+      return set;
+    });
+  }
+  readHints(bucket: string, key: string): StoredHint[] {
+    return this.inner.readHints(bucket, key);
+  }
+  scanHints(owner: NodeId, opts?: { after?: HintKey; limit?: number }): Iterable<StoredHint> {
+    return this.inner.scanHints(owner, opts);
+  }
+  scanBucketHints(bucket: string, opts: { prefix?: string; after?: string; limit?: number }): Iterable<StoredHint> {
+    return this.inner.scanBucketHints(bucket, opts);
+  }
+  removeHint(h: HintKey, expected: SiblingSet): Promise<boolean> {
+    return this.queued(async () => {
+      const removed = await this.inner.removeHint(h, expected);
+      if (removed) this.observer.hintRemoved(h, expected);
+      return removed;
+    });
+  }
+  hintTotals(): HintTotals[] {
+    return this.inner.hintTotals();
   }
 }
 
@@ -102,9 +169,8 @@ interface SimNode {
   readonly id: NodeId;
   readonly skewMs: number;
   readonly rate: number;
-  /** The durable part: survives crashes. */
+  /** The durable part: survives crashes (replicas, hint table, dot floor). */
   disk: MemoryStore;
-  readonly hints: HintLog;
   /** Extra latency of each store update while the node's disk is slow (a fault). */
   diskDelayMs: number;
   incarnation: number;
@@ -114,7 +180,29 @@ interface SimNode {
   transport: MemoryTransport | undefined;
   liveness: (Liveness & { stop(): void }) | undefined;
   coordinator: Coordinator | undefined;
-  handoff: HandoffStandIn | undefined;
+  handoff: HintedHandoff | undefined;
+  antiEntropy: AntiEntropy | undefined;
+  /** The store as the node's components see it, with its Merkle trees. */
+  tracking: MerkleTrackingStore | undefined;
+  /** What the node's dead incarnations did (their components' counters die with them). */
+  readonly past: MechanismStats;
+}
+
+/** What the failure-handling mechanisms did in a run: a seed that exercised none of them tested little. */
+export interface MechanismStats {
+  hintsDelivered: number;
+  aeKeysPulled: number;
+  aeKeysPushed: number;
+  tombstonesCollected: number;
+}
+
+function addStats(into: MechanismStats, n: SimNode): void {
+  const ho = n.handoff?.totals();
+  const ae = n.antiEntropy?.status().totals;
+  into.hintsDelivered += ho?.delivered ?? 0;
+  into.aeKeysPulled += ae?.keysPulled ?? 0;
+  into.aeKeysPushed += ae?.keysPushed ?? 0;
+  into.tombstonesCollected += ae?.tombstonesCollected ?? 0;
 }
 
 export interface KeyState {
@@ -123,6 +211,12 @@ export interface KeyState {
   readonly owners: readonly NodeId[];
   /** Per node (owners and others): what its store holds. */
   readonly byNode: ReadonlyMap<NodeId, SiblingSet | undefined>;
+}
+
+/** One way the final state breaks an invariant of the trees, the hint tables or data placement. */
+export interface StateProblem {
+  readonly what: 'roots' | 'tree' | 'placement';
+  readonly message: string;
 }
 
 export class World implements FaultTarget {
@@ -134,6 +228,8 @@ export class World implements FaultTarget {
   readonly ring: Ring;
   readonly nodeIds: readonly NodeId[];
   private readonly nodes = new Map<NodeId, SimNode>();
+  /** partition -> its owners (the layout is fixed). */
+  private readonly owners: NodeId[][];
   private readonly crashListeners: ((node: NodeId) => void)[] = [];
   /**
    * SWIM tunables, randomised per seed around faster-than-production values
@@ -156,6 +252,7 @@ export class World implements FaultTarget {
       nodes: this.nodeIds.map((id, i) => ({ id, zone: `z${i % 3}`, weight: 1 })),
     };
     this.ring = new Ring(layout);
+    this.owners = Array.from({ length: PARTITIONS }, (_, p) => this.ring.preference(p, config.n).owners);
     this.net = new MemoryNetwork({
       clock: new TrueClock(sched),
       random: new SeededRandom(config.seed ^ 0x6e6574),
@@ -186,7 +283,6 @@ export class World implements FaultTarget {
         skewMs: c.skewMs,
         rate: c.rate,
         disk: new MemoryStore(),
-        hints: new HintLog(),
         diskDelayMs: 0,
         incarnation: 0,
         up: false,
@@ -195,6 +291,9 @@ export class World implements FaultTarget {
         liveness: undefined,
         coordinator: undefined,
         handoff: undefined,
+        antiEntropy: undefined,
+        tracking: undefined,
+        past: { hintsDelivered: 0, aeKeysPulled: 0, aeKeysPushed: 0, tombstonesCollected: 0 },
       });
     });
     for (const id of this.nodeIds) this.boot(id);
@@ -248,15 +347,17 @@ export class World implements FaultTarget {
     const n = this.node(node);
     if (!n.up) return;
     this.net.crash(node);
+    addStats(n.past, n);
     n.up = false;
     n.clock?.kill();
     n.liveness?.stop();
     n.handoff?.stop();
+    void n.antiEntropy?.stop();
     void n.transport?.close();
     this.datagrams.bind(node, undefined);
     // The old handle closes: stores the dead process had not applied fail.
     n.disk = n.disk.reopen();
-    n.clock = n.transport = n.liveness = n.coordinator = n.handoff = undefined;
+    n.clock = n.transport = n.liveness = n.coordinator = n.handoff = n.antiEntropy = n.tracking = undefined;
     for (const fn of this.crashListeners) fn(node);
   }
 
@@ -267,18 +368,28 @@ export class World implements FaultTarget {
     this.boot(node);
   }
 
+  /** Starts an incarnation of a node, wired as src/node/node.ts wires a server. */
   private boot(id: NodeId): void {
     const n = this.node(id);
     n.incarnation++;
     n.up = true;
     const clock = new NodeClock(this.sched, id, n.skewMs, n.rate);
     const transport = this.net.transport(id);
+    const disk = n.disk;
     const store = new ObservedStore(
-      n.disk,
-      (key, set) => this.history.observePersisted(id, key, set, this.sched.now),
+      disk,
+      {
+        persisted: (key, set) => this.history.observePersisted(id, key, set, this.sched.now),
+        removed: (key, before) => this.onRemoved(id, key, before),
+        hintRemoved: (h, set) => this.onHintRemoved(id, h, set),
+      },
       () => n.diskDelayMs,
       clock,
     );
+    // Merkle trees follow every write; rebuilt from a scan before the node serves.
+    const tracking = new MerkleTrackingStore(store, this.config.antiEntropy.shape);
+    tracking.rebuild(PARTITIONS);
+    const dotFloor = new DotFloor(store);
     const nodeRandom = new SeededRandom(this.config.seed ^ murmur3(`${id}/${n.incarnation}`));
     let liveness: Liveness & { stop(): void };
     if (this.config.membership === 'swim') {
@@ -296,10 +407,12 @@ export class World implements FaultTarget {
         { retryMs: 500, timeoutsToDown: 3 },
       );
     }
-    const bugs: CoordinatorBugs = this.config.bugs;
+    const bugs = this.config.bugs;
+    const handoffKnobs = this.config.handoff;
     const coordinator = new Coordinator({
       self: id,
-      store,
+      store: tracking,
+      dotFloor: () => dotFloor.current(),
       transport,
       clock,
       random: nodeRandom,
@@ -308,26 +421,113 @@ export class World implements FaultTarget {
       config: {
         defaultQuorum: { n: this.config.n, r: this.config.r, w: this.config.w },
         replicaTimeoutMs: this.config.replicaTimeoutMs,
-        readRepair: true,
+        readRepair: this.config.readRepair,
         bugs,
       },
-      onHintedWrite: (owner, partition, bucket, key) => {
-        n.hints.add(owner, partition, bucket, key);
-        return Promise.resolve();
-      },
+      hints: { store, dotFloor: () => dotFloor.current(), maxHints: handoffKnobs.maxHints, maxHintBytes: handoffKnobs.maxHintBytes },
     });
-    transport.serve(coordinator.handle);
-    const handoff = new HandoffStandIn(id, clock, store, transport, liveness, n.hints, this.config.replicaTimeoutMs);
+    const handoff = new HintedHandoff({
+      self: id,
+      clock,
+      transport,
+      liveness,
+      hints: store,
+      raiseDotFloor: (c) => dotFloor.raise(c),
+      config: handoffKnobs.config,
+      bugs,
+    });
+    const antiEntropy = new AntiEntropy({
+      self: id,
+      store: tracking,
+      transport,
+      clock,
+      ring: () => this.ring,
+      liveness,
+      n: this.config.n,
+      config: this.config.antiEntropy.config,
+      pendingHint: (bucket, key) => store.readHints(bucket, key).length > 0,
+      dotFloor,
+      bugs,
+    });
+    // As node/antientropy.ts routes: anti-entropy's messages to the component, the rest to the coordinator.
+    const serve: Handler = async (from, req: Request) => {
+      if (isAeRequest(req)) return (await antiEntropy.handle(from, req)) as ResponseFor[Request['type']];
+      return coordinator.handle(from, req);
+    };
+    transport.serve(serve);
     handoff.start();
+    antiEntropy.start();
     n.clock = clock;
     n.transport = transport;
     n.liveness = liveness;
     n.coordinator = coordinator;
     n.handoff = handoff;
+    n.antiEntropy = antiEntropy;
+    n.tracking = tracking;
     if (n.incarnation > 1) this.sched.note(`${id} restarted (incarnation ${n.incarnation})`);
   }
 
+  // ------------------------------------------------------------ run-time oracles
+
+  /**
+   * Tombstone collection removed a key on `node`. It must have held
+   * tombstones only, and (DESIGN "Deletes") every owner must hold that very
+   * set or something that supersedes it, or have collected it already: the
+   * collector checked that every replica held it, and sets only grow.
+   */
+  private onRemoved(node: NodeId, key: string, before: SiblingSet): void {
+    const at = this.sched.now;
+    this.history.observeCollected(node, key, before, at);
+    const { owners } = this.ownersOf(key);
+    for (const o of owners) {
+      if (o === node) continue;
+      const held = this.node(o).disk.read(BUCKET, key);
+      const missing = before.siblings.filter((s) => {
+        if (held?.siblings.some((h) => dotKey(h.dot) === dotKey(s.dot) || covers(h.past, s.dot)) === true) return false;
+        return !this.history.wasCollected(o, key, s.dot);
+      });
+      if (missing.length > 0) {
+        this.history.anomalies.push({
+          what: `${node} collected the tombstones [${before.siblings.map((s) => dotKey(s.dot)).join(' ')}] of ${key} while owner ${o} held ${describeSet(held)} (missing ${missing.map((s) => dotKey(s.dot)).join(',')})`,
+          at,
+        });
+      }
+    }
+  }
+
+  /**
+   * Handoff deleted a hint. Dynamo §4.6 and the design: only once the owner
+   * acknowledged it, i.e. holds every event of the hint durably (or events
+   * that supersede them, or a tombstone since collected).
+   */
+  private onHintRemoved(node: NodeId, h: HintKey, set: SiblingSet): void {
+    const held = this.node(h.owner).disk.read(h.bucket, h.key);
+    const missing = set.siblings.filter((s) => {
+      if (held?.siblings.some((x) => dotKey(x.dot) === dotKey(s.dot) || covers(x.past, s.dot)) === true) return false;
+      return !this.history.wasCollected(h.owner, h.key, s.dot);
+    });
+    if (missing.length > 0) {
+      this.history.anomalies.push({
+        what: `${node} deleted its hint for ${h.owner} of ${h.key} [${set.siblings.map((s) => dotKey(s.dot)).join(' ')}] while ${h.owner} held ${describeSet(held)} (missing ${missing.map((s) => dotKey(s.dot)).join(',')})`,
+        at: this.sched.now,
+      });
+    }
+  }
+
   // ------------------------------------------------------------- inspection
+
+  /** Totals over every node and incarnation. */
+  stats(): MechanismStats {
+    const out: MechanismStats = { hintsDelivered: 0, aeKeysPulled: 0, aeKeysPushed: 0, tombstonesCollected: 0 };
+    for (const n of this.nodes.values()) {
+      out.hintsDelivered += n.past.hintsDelivered;
+      out.aeKeysPulled += n.past.aeKeysPulled;
+      out.aeKeysPushed += n.past.aeKeysPushed;
+      out.tombstonesCollected += n.past.tombstonesCollected;
+      addStats(out, n);
+    }
+    return out;
+  }
 
   /** Every up node's liveness view holds every other node alive (the view has healed). */
   allViewsAlive(): boolean {
@@ -341,8 +541,79 @@ export class World implements FaultTarget {
   /** Hints still waiting for delivery, over all nodes. */
   pendingHints(): number {
     let total = 0;
-    for (const n of this.nodes.values()) total += n.hints.size;
+    for (const n of this.nodes.values()) for (const t of n.disk.hintTotals()) total += t.hints;
     return total;
+  }
+
+  /** Partitions whose owners' Merkle roots differ (a node that is down counts as differing). */
+  differingPartitions(): number[] {
+    const out: number[] = [];
+    for (let p = 0; p < PARTITIONS; p++) {
+      let ref: Hash64 | undefined;
+      for (const o of this.owners[p] as NodeId[]) {
+        const t = this.node(o).tracking;
+        if (t === undefined) {
+          out.push(p);
+          break;
+        }
+        const root = t.forest.root(p);
+        if (ref === undefined) ref = root;
+        else if (!hashEquals(root, ref)) {
+          out.push(p);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Converged: every node up, no hint waiting, equal Merkle roots among the owners of every partition. */
+  converged(): boolean {
+    for (const n of this.nodes.values()) if (!n.up) return false;
+    return this.pendingHints() === 0 && this.differingPartitions().length === 0;
+  }
+
+  /** Tombstone-only keys held anywhere (candidates for collection). */
+  tombstoneKeys(): number {
+    let total = 0;
+    for (const n of this.nodes.values()) total += n.tracking?.tombstoneCount() ?? 0;
+    return total;
+  }
+
+  /**
+   * What must hold of the final state beyond the sibling sets:
+   * - roots: every partition's owners have equal Merkle roots;
+   * - tree: each node's incrementally maintained tree equals one built from
+   *   a scan of its store (the tracking store missed or doubled a change);
+   * - placement: a node keeps replicas only of partitions it owns (a hinted
+   *   write belongs in the hint table).
+   */
+  stateProblems(): StateProblem[] {
+    const out: StateProblem[] = [];
+    for (const p of this.differingPartitions()) {
+      const owners = this.ring.preference(p, this.config.n).owners;
+      const roots = owners.map((o) => {
+        const t = this.node(o).tracking;
+        return `${o}=${t === undefined ? 'down' : hashHex(t.forest.root(p))}`;
+      });
+      out.push({ what: 'roots', message: `partition ${p}: owners' Merkle roots differ: ${roots.join(' ')}` });
+    }
+    const shape = this.config.antiEntropy.shape;
+    for (const n of this.nodes.values()) {
+      const owned = new Set(this.ring.partitionsOf(n.id, this.config.n));
+      for (let p = 0; p < PARTITIONS; p++) {
+        const entries = [...n.disk.scanPartition(p)];
+        if (n.tracking !== undefined) {
+          const scanned = entries.length === 0 ? hashHex(ZERO_HASH) : hashHex(buildTree(entries, shape).root());
+          const kept = hashHex(n.tracking.forest.root(p));
+          if (scanned !== kept) out.push({ what: 'tree', message: `${n.id} partition ${p}: Merkle root ${kept} kept up to date, ${scanned} from a scan of its store` });
+        }
+        if (!owned.has(p) && entries.length > 0) {
+          out.push({ what: 'placement', message: `${n.id} holds replicas of ${entries.map((e) => `${e.key} ${describeSet(e.set)}`).join(', ')} in partition ${p}, which it does not own` });
+        }
+      }
+    }
+    return out;
   }
 
   ownersOf(key: string): { partition: number; owners: NodeId[] } {
@@ -363,4 +634,9 @@ export class World implements FaultTarget {
     if (n === undefined) throw new Error(`unknown node ${id}`);
     return n;
   }
+}
+
+function describeSet(set: SiblingSet | undefined): string {
+  if (set === undefined) return '(nothing)';
+  return '[' + set.siblings.map((s) => `${s.value === null ? 'del' : 'val'}:${dotKey(s.dot)}`).join(' ') + ']';
 }

@@ -1,22 +1,27 @@
 // The checkers are shown to catch bugs: each test-only switch in the
-// coordinator (CoordinatorConfig.bugs, off in production) turns on one
-// deliberately wrong behaviour, and the simulator must find a failing seed
-// for it within a bounded number of seeds, reported by a checker that
+// coordinator (CoordinatorConfig.bugs), hinted handoff (HandoffDeps.bugs)
+// and anti-entropy (AntiEntropyDeps.bugs), all off in production, turns on
+// one deliberately wrong behaviour, and the simulator must find a failing
+// seed for it within a bounded number of seeds, reported by a checker that
 // explains it.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runSeed } from '../../src/sim/run.js';
-import type { CoordinatorBugs } from '../../src/coordinator/coordinator.js';
+import type { SimBugs } from '../../src/sim/config.js';
 
 const MAX_SEEDS = 200;
 
-const CASES: readonly { bug: keyof CoordinatorBugs; checkers: readonly string[]; what: string }[] = [
+const CASES: readonly { bug: keyof SimBugs; checkers: readonly string[]; what: string }[] = [
   { bug: 'ackBeforeStore', checkers: ['integrity', 'lost-write', 'siblings', 'read-your-writes', 'resurrection'], what: 'acknowledging a write before it is stored' },
   { bug: 'ignoreContext', checkers: ['siblings', 'resurrection'], what: 'ignoring the context on write' },
   { bug: 'overwriteOnReplica', checkers: ['lost-write', 'siblings', 'integrity'], what: 'replacing instead of merging on a replica' },
   { bug: 'quorumOffByOne', checkers: ['read-your-writes'], what: 'acknowledging after W-1 replicas' },
-  { bug: 'dropHints', checkers: ['lost-write', 'siblings', 'convergence'], what: 'dropping hints' },
+  { bug: 'dropHints', checkers: ['integrity', 'lost-write', 'siblings', 'convergence'], what: 'dropping hints' },
+  { bug: 'deleteBeforeAck', checkers: ['integrity', 'lost-write', 'siblings'], what: 'handoff deleting a hint before the owner acknowledged it' },
+  { bug: 'skipTombstones', checkers: ['lost-write', 'siblings', 'resurrection', 'convergence'], what: 'anti-entropy skipping tombstones' },
+  { bug: 'gcWithoutCheck', checkers: ['integrity', 'resurrection', 'siblings'], what: 'collecting a tombstone without all replicas holding it' },
+  { bug: 'gcWithoutDotFloor', checkers: ['integrity'], what: 'collecting a tombstone without raising the dot floor (dot reuse)' },
 ];
 
 for (const { bug, checkers, what } of CASES) {

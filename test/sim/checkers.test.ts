@@ -10,6 +10,7 @@ import { siblingsExact } from '../../src/sim/checkers/siblings.js';
 import { noResurrection } from '../../src/sim/checkers/resurrection.js';
 import { readYourWrites } from '../../src/sim/checkers/read-your-writes.js';
 import { convergence } from '../../src/sim/checkers/convergence.js';
+import { integrity } from '../../src/sim/checkers/integrity.js';
 import { drawConfig } from '../../src/sim/config.js';
 import type { Sibling, SiblingSet, VersionVector } from '../../src/version/dvv.js';
 import type { KeyState } from '../../src/sim/world.js';
@@ -55,7 +56,7 @@ function write(h: History, writeId: number, opts: Partial<WriteOp> = {}): WriteO
 function input(h: History, final: SiblingSet, perNode?: Record<string, SiblingSet>, pendingHints = 0): CheckInput {
   const byNode = new Map<string, SiblingSet | undefined>(OWNERS.map((o) => [o, perNode?.[o] ?? final]));
   const ks: KeyState = { key: 'k', partition: 0, owners: OWNERS, byNode };
-  return { config, history: h, final: { keys: ['k'], byKey: new Map([['k', ks]]), pendingHints }, runErrors: [] };
+  return { config, history: h, final: { keys: ['k'], byKey: new Map([['k', ks]]), pendingHints, problems: [] }, runErrors: [] };
 }
 
 test('a clean history passes every checker', () => {
@@ -163,6 +164,26 @@ test('read-your-writes: a later read through a replica that stored the write mus
   assert.deepEqual(readYourWrites.check(input(h2, { siblings: [a] })), []);
 });
 
+test('read-your-writes: a fallback that acknowledged a write and handed it off may serve a later read without it (regression: seed 20)', () => {
+  // n4 stood in for an owner: it took the write into its hint table, handed
+  // it to the owner and forgot it (Dynamo §4.6); a read it answered later
+  // as a stand-in again does not show the write. Not a violation: only an
+  // owner that acknowledged the write must show it.
+  const h = new History();
+  const a = sib('n1', 1, 1, {});
+  write(h, 1, { dots: [a.dot], replicas: ['n4', 'n1'], w: 2, completedAt: 10 });
+  h.observePersisted('n4', 'k', { siblings: [a] }, 5);
+  const read: ReadOp = { kind: 'get', opId: h.newOpId(), client: 2, node: 'n2', key: 'k', r: 1, phase: 'safety', invokedAt: 20, completedAt: 25, outcome: 'ok', siblings: [], context: {}, replicas: ['n4'], error: undefined };
+  h.addRead(read);
+  assert.deepEqual(readYourWrites.check(input(h, { siblings: [a] })), []);
+  // Through an owner that acknowledged it, the same read is a violation.
+  const h2 = new History();
+  write(h2, 1, { dots: [a.dot], replicas: ['n4', 'n1'], w: 2, completedAt: 10 });
+  h2.observePersisted('n1', 'k', { siblings: [a] }, 5);
+  h2.addRead({ ...read, replicas: ['n1'] });
+  assert.equal(readYourWrites.check(input(h2, { siblings: [a] })).length, 1);
+});
+
 test('convergence: owners that differ, or hints left over, fail', () => {
   const h = new History();
   const a = sib('n1', 1, 1, {});
@@ -171,3 +192,93 @@ test('convergence: owners that differ, or hints left over, fail', () => {
   assert.equal(convergence.check(input(h, { siblings: [a] }, { n3: { siblings: [] } })).length, 1);
   assert.equal(convergence.check(input(h, { siblings: [a] }, undefined, 2)).length, 1);
 });
+
+// ---------------------------------------------------------------- tombstone collection
+
+test('a fully deleted key whose tombstone was collected may vanish from every owner', () => {
+  const h = new History();
+  const a = sib('n1', 1, 1, {});
+  const d = sib('n2', 1, 2, { n1: 1 }, true);
+  write(h, 1, { dots: [a.dot] });
+  write(h, 2, { kind: 'delete', context: { n1: 1 }, dots: [d.dot], invokedAt: 20, completedAt: 30 });
+  h.observePersisted('n1', 'k', { siblings: [a] }, 5);
+  h.observePersisted('n2', 'k', { siblings: [d] }, 25);
+  const gone: SiblingSet = { siblings: [] };
+  // Not collected: the tombstone must still be there.
+  assert.equal(siblingsExact.check(input(h, gone)).length, 3);
+  assert.equal(lostWrites.check(input(h, gone)).length, 3);
+  for (const o of OWNERS) h.observeCollected(o, 'k', { siblings: [d] }, 40);
+  const all = CHECKERS.flatMap((c) => c.check(input(h, gone)));
+  assert.deepEqual(all, []);
+});
+
+test('after collection, what the tombstone superseded must still not come back', () => {
+  const h = new History();
+  const a = sib('n1', 1, 1, {});
+  const d = sib('n2', 1, 2, { n1: 1 }, true);
+  write(h, 1, { dots: [a.dot] });
+  write(h, 2, { kind: 'delete', context: { n1: 1 }, dots: [d.dot], invokedAt: 20, completedAt: 30 });
+  h.observePersisted('n1', 'k', { siblings: [a] }, 5);
+  h.observePersisted('n2', 'k', { siblings: [d] }, 25);
+  for (const o of OWNERS) h.observeCollected(o, 'k', { siblings: [d] }, 40);
+  const back: SiblingSet = { siblings: [a] };
+  assert.match(noResurrection.check(input(h, back))[0]!.message, /is live although delete w2/);
+  assert.match(siblingsExact.check(input(h, back))[0]!.message, /extra n1:1\/w1 \(superseded by n2:1\/w2\)/);
+});
+
+test('a write after collection stands beside the collected tombstone in the model, and the tombstone may be gone', () => {
+  const h = new History();
+  const d = sib('n2', 1, 1, {}, true);
+  const b = sib('n2', 1030, 2, {});
+  write(h, 1, { kind: 'delete', dots: [d.dot] });
+  h.observePersisted('n2', 'k', { siblings: [d] }, 5);
+  h.observeCollected('n2', 'k', { siblings: [d] }, 50);
+  write(h, 2, { dots: [b.dot], invokedAt: 60, completedAt: 70 });
+  h.observePersisted('n2', 'k', { siblings: [b] }, 65);
+  assert.deepEqual(CHECKERS.flatMap((c) => c.check(input(h, { siblings: [b] }))), []);
+});
+
+test('integrity: collecting a live value, and reusing a dot after collection, are flagged', () => {
+  const h = new History();
+  const a = sib('n1', 1, 1, {});
+  h.observePersisted('n1', 'k', { siblings: [a] }, 5);
+  h.observeCollected('n1', 'k', { siblings: [a] }, 10);
+  assert.match(integrityOf(h)[0]!, /removed k while it held live values n1:1\/w1/);
+  // The dot floor exists to prevent this: after forgetting the key, n1 mints n1:1 again for another write.
+  const h2 = new History();
+  const d = sib('n1', 1, 1, {}, true);
+  h2.observePersisted('n1', 'k', { siblings: [d] }, 5);
+  h2.observeCollected('n1', 'k', { siblings: [d] }, 10);
+  h2.observePersisted('n1', 'k', { siblings: [sib('n1', 1, 2, {})] }, 20);
+  assert.match(integrityOf(h2)[0]!, /dot n1:1 of k names two events: w1 and w2/);
+});
+
+test('read-your-writes: a read after the covering tombstone was collected may find nothing', () => {
+  const h = new History();
+  const a = sib('n1', 1, 1, {});
+  const d = sib('n1', 2, 2, { n1: 1 }, true);
+  write(h, 1, { dots: [a.dot], replicas: ['n1', 'n2'], completedAt: 10 });
+  write(h, 2, { kind: 'delete', context: { n1: 1 }, dots: [d.dot], replicas: ['n1', 'n2'], invokedAt: 11, completedAt: 12 });
+  h.observePersisted('n1', 'k', { siblings: [d] }, 11);
+  const read: ReadOp = { kind: 'get', opId: h.newOpId(), client: 2, node: 'n3', key: 'k', r: 2, phase: 'safety', invokedAt: 20, completedAt: 25, outcome: 'ok', siblings: [], context: {}, replicas: ['n1', 'n3'], error: undefined };
+  h.addRead(read);
+  assert.equal(readYourWrites.check(input(h, { siblings: [] })).length, 2);
+  h.observeCollected('n1', 'k', { siblings: [d] }, 22);
+  assert.deepEqual(readYourWrites.check(input(h, { siblings: [] })), []);
+});
+
+test('convergence: owners whose Merkle roots differ fail; a tree out of step with its store is an integrity failure', () => {
+  const h = new History();
+  const base = input(h, { siblings: [] });
+  const problems = [
+    { what: 'roots' as const, message: 'partition 3: owners\' Merkle roots differ' },
+    { what: 'tree' as const, message: 'n1 partition 3: Merkle root a kept up to date, b from a scan' },
+  ];
+  const withProblems: CheckInput = { ...base, final: { ...base.final, problems } };
+  assert.deepEqual(convergence.check(withProblems).map((v) => v.message), ['partition 3: owners\' Merkle roots differ']);
+  assert.match(integrity.check(withProblems)[0]!.message, /final state: n1 partition 3/);
+});
+
+function integrityOf(h: History): string[] {
+  return integrity.check(input(h, { siblings: [] })).map((v) => v.message);
+}

@@ -1,5 +1,8 @@
 // Convergence: after healing, every owner of every key holds the same
-// sibling set, and no hint is still waiting for delivery.
+// sibling set, no hint is still waiting for delivery, and the owners of
+// every partition have equal Merkle roots (anti-entropy's own notion of
+// "converged"); plus the liveness errors of the run (views that never
+// healed, a healing phase that never converged, a final read that failed).
 
 import { dotsOf, ownersState, showSet, type Checker, type CheckInput, type Violation } from './model.js';
 
@@ -19,6 +22,7 @@ export const convergence: Checker = {
       }
     }
     if (input.final.pendingHints > 0) out.push({ checker: this.name, message: `${input.final.pendingHints} hints still pending after healing` });
+    for (const p of input.final.problems) if (p.what === 'roots') out.push({ checker: this.name, message: p.message });
     for (const e of input.runErrors) out.push({ checker: this.name, message: e });
     return out;
   },

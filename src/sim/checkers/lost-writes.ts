@@ -1,6 +1,7 @@
 // No acknowledged write lost: after healing, every acknowledged write is held
 // by every owner of its key, or is superseded by an existing write (a later
-// put or delete whose context covered it).
+// put or delete whose context covered it). An acknowledged delete whose
+// tombstone was collected has done its job: its key may vanish.
 
 import { dotKey } from '../../version/dvv.js';
 import { dotsOf, dotsOfWrite, KeyModel, ownersState, showSet, showWrite, type Checker, type CheckInput, type Violation } from './model.js';
@@ -21,7 +22,7 @@ export const lostWrites: Checker = {
       if (model === undefined) models.set(w.key, (model = new KeyModel(w.key, input.history)));
       const { owners, sets } = ownersState(input, w.key);
       for (const d of dots) {
-        if (model.isSuperseded(d)) continue;
+        if (model.isSuperseded(d) || model.mayVanish(dotKey(d))) continue;
         for (const o of owners) {
           if (!dotsOf(sets.get(o)).has(dotKey(d))) {
             out.push({ checker: this.name, message: `${showWrite(w)} dot ${dotKey(d)} is not superseded yet missing on owner ${o}, which holds ${showSet(sets.get(o))}` });

@@ -18,12 +18,15 @@
 import { covers, dotKey, type Dot, type NodeId, type SiblingSet, type VersionVector } from '../../version/dvv.js';
 import type { RunConfig } from '../config.js';
 import type { History, WriteOp } from '../history.js';
-import type { KeyState } from '../world.js';
+import type { KeyState, StateProblem } from '../world.js';
 
 export interface FinalState {
   readonly keys: readonly string[];
   readonly byKey: ReadonlyMap<string, KeyState>;
+  /** Hints still waiting in some node's hint table. */
   readonly pendingHints: number;
+  /** Merkle roots that differ among owners, trees out of step with their store, replicas outside their owners (World.stateProblems). */
+  readonly problems: readonly StateProblem[];
 }
 
 export interface CheckInput {
@@ -57,11 +60,14 @@ export interface KeyEvent {
 /** The events of one key and who supersedes whom. */
 export class KeyModel {
   readonly events = new Map<string, KeyEvent>();
+  /** Tombstones of this key that tombstone collection removed somewhere. */
+  readonly collected: ReadonlySet<string>;
 
   constructor(
     readonly key: string,
     history: History,
   ) {
+    this.collected = history.collectedDots(key);
     // An S3-style write's context is the origin's clock at the time, which
     // only the persisted sibling records; every other write's is what its
     // client sent.
@@ -113,7 +119,16 @@ export class KeyModel {
     return false;
   }
 
-  /** The sibling dots every owner must hold after healing. */
+  /**
+   * Whether an expected event may be missing from an owner: a tombstone that
+   * tombstone collection removed (a fully deleted key may vanish; what the
+   * tombstone superseded must still not come back).
+   */
+  mayVanish(id: string): boolean {
+    return this.events.get(id)?.tombstone === true && this.collected.has(id);
+  }
+
+  /** The sibling dots every owner must hold after healing (tombstones that were collected may be gone: mayVanish). */
   expected(): Set<string> {
     const out = new Set<string>();
     for (const e of this.events.values()) if (!this.isSuperseded(e.dot)) out.add(e.id);

@@ -4,8 +4,10 @@
 // whenever the quorum argument says it must:
 //
 // - the replicas that acknowledged the write and the replicas that answered
-//   the read share a node (that node stored the write before acknowledging
-//   it, and answered the read after); or
+//   the read share an owner of the key (that node stored the write before
+//   acknowledging it, and answered the read after). Only an owner: a
+//   fallback keeps a hinted write in its hint table only until handoff, and
+//   forgets it then (Dynamo §4.6), so a read it serves later may miss it; or
 // - R + W > N (the read's R and the write's W: requests may override the
 //   run's quorum) and both the write and the read were answered only by the
 //   key's owners (no sloppy quorum), so by pigeonhole they share an owner.
@@ -14,6 +16,10 @@
 // coordinator's claim that W replicas stored the write. Sloppy quorums void
 // it (a write may land on fallbacks only), hence the owner condition; with no
 // faults there are no fallbacks and every R + W > N pair is judged.
+//
+// Tombstone collection: once a tombstone that holds or supersedes the
+// write has been collected (before the read completed), the key may read as
+// absent.
 
 import { dotKey } from '../../version/dvv.js';
 import type { ReadOp } from '../history.js';
@@ -35,11 +41,12 @@ export const readYourWrites: Checker = {
       const returned = read.siblings.map((s) => model.events.get(dotKey(s.dot))).filter((e) => e !== undefined);
       for (const w of writes) {
         if (w.key !== read.key || w.completedAt >= read.invokedAt) continue;
-        const shared = w.replicas.some((n) => read.replicas.includes(n));
+        const shared = w.replicas.some((n) => owners.has(n) && read.replicas.includes(n));
         const byQuorum = read.r + w.w > config.n && readOwnersOnly && w.replicas.every((n) => owners.has(n));
         if (!shared && !byQuorum) continue;
         for (const d of dotsOfWrite(history, w)) {
           if (returned.some((e) => model.reaches(e, d))) continue;
+          if (history.wasCollected(undefined, read.key, d, read.completedAt)) continue;
           out.push({
             checker: this.name,
             message: `${describeRead(read)} misses ${showWrite(w)} (dot ${dotKey(d)}, written to ${w.replicas.join(',')}; ${shared ? 'a replica answered both' : `R+W>N over owners ${[...owners].join(',')}`})`,

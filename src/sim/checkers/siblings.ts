@@ -3,6 +3,8 @@
 // superseded version lingering, no concurrent version dropped, nothing that
 // no client wrote. Writes whose outcome was unknown count iff some store
 // persisted them; a write reported failed ('not applied') must not exist.
+// A tombstone that tombstone collection removed may be missing (a fully
+// deleted key may vanish), but what it superseded must still be gone.
 
 import { dotKey } from '../../version/dvv.js';
 import { dotsOf, KeyModel, ownersState, showSet, type Checker, type CheckInput, type Violation } from './model.js';
@@ -23,7 +25,7 @@ export const siblingsExact: Checker = {
       const { owners, sets } = ownersState(input, key);
       for (const o of owners) {
         const held = dotsOf(sets.get(o));
-        const missing = [...expected].filter((d) => !held.has(d));
+        const missing = [...expected].filter((d) => !held.has(d) && !model.mayVanish(d));
         const extra = [...held].filter((d) => !expected.has(d));
         if (missing.length === 0 && extra.length === 0) continue;
         const why = extra.map((d) => {
