@@ -624,7 +624,7 @@ export class GrpcTransport implements Transport {
     let from: NodeId = '';
     let inflight = 0;
     let paused = false;
-    let sock: net.Socket | undefined;
+    let sock: net.Socket | undefined = undefined;
     const reader = new FrameReader(
       (env) => {
         inflight++;
@@ -834,7 +834,7 @@ export class GrpcTransport implements Transport {
    */
   private handleIncoming(from: NodeId, env: Envelope__Output, out: Replier): void {
     const id = env.id;
-    let elision: Elision | undefined;
+    let elision: Elision | undefined = undefined;
     const answer = (resp: Response): void => {
       this.send(from, resp, () => {}, () => out.write(toEnvelope(id, 0, resp, elision), estimateSize(resp, elision)));
       out.done();
