@@ -12,7 +12,9 @@ import { liveSiblings, type SiblingSet } from '../version/dvv.js';
 
 /** Not a valid user bucket name (underscores), so it cannot collide. */
 export const SYSTEM_BUCKET = '__ringstore';
-const PREFIX = 'bucket/';
+/** Keys of bucket records in SYSTEM_BUCKET: this prefix and the bucket's name. */
+export const BUCKET_KEY_PREFIX = 'bucket/';
+const PREFIX = BUCKET_KEY_PREFIX;
 
 export interface BucketCatalogOptions {
   /** How long a node trusts its cached copy of a bucket's metadata. */

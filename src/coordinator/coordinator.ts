@@ -338,7 +338,8 @@ export class Coordinator {
    */
   async list(req: ListRequest): Promise<ListResult> {
     const ring = this.deps.ring();
-    const nodes = ring.layout.nodes.map((n) => n.id).filter((id) => this.deps.liveness.isAlive(id));
+    const members = ring.layout.nodes.map((n) => n.id);
+    const nodes = req.strict === true ? members : members.filter((id) => this.deps.liveness.isAlive(id));
     const limit = Math.max(1, Math.min(req.limit, 10_000));
     let after = req.after ?? '';
     const out: { key: string; set: SiblingSet }[] = [];
@@ -347,9 +348,13 @@ export class Coordinator {
     for (let round = 0; round < 64; round++) {
       const answers = await Promise.all(
         nodes.map((node) =>
-          this.call(node, { type: 'listKeys', bucket: req.bucket, prefix: req.prefix ?? '', after, limit }).catch(() => undefined),
+          this.call(node, { type: 'listKeys', bucket: req.bucket, prefix: req.prefix ?? '', after, limit, ...(req.omitValues === true ? { omitValues: true } : {}) }).catch(() => undefined),
         ),
       );
+      if (req.strict === true && answers.some((a) => a === undefined)) {
+        const failed = nodes.filter((_, i) => answers[i] === undefined).map((n) => ({ node: n, reason: 'list failed' }));
+        throw new QuorumError('read', nodes.length, nodes.filter((_, i) => answers[i] !== undefined), failed, 'none');
+      }
       const ok = answers.filter((a): a is NonNullable<typeof a> => a !== undefined);
       if (ok.length === 0) throw new QuorumError('read', 1, [], nodes.map((n) => ({ node: n, reason: 'list failed' })), 'none');
       let bound: string | undefined;
@@ -425,14 +430,15 @@ export class Coordinator {
       case 'listKeys': {
         const keys: { key: string; set: SiblingSet }[] = [];
         let truncated = false;
-        const opts = { prefix: req.prefix, after: req.after, limit: req.limit + 1 };
+        const omit = req.omitValues === true;
+        const opts = { prefix: req.prefix, after: req.after, limit: req.limit + 1, ...(omit ? { values: false } : {}) };
         const hinted = this.deps.hints === undefined ? [] : this.deps.hints.store.scanBucketHints(req.bucket, opts);
         for (const k of mergeByKey(store.scanBucket(req.bucket, opts), hinted)) {
           if (keys.length >= req.limit) {
             truncated = true;
             break;
           }
-          keys.push(k);
+          keys.push(omit ? { key: k.key, set: withoutValues(k.set) } : k);
         }
         return { type: 'listKeysOk', keys, truncated };
       }
@@ -636,4 +642,11 @@ function certainlyNotApplied(err: unknown): boolean {
 function describe(err: unknown): string {
   if (err instanceof TransportError) return err.kind === 'remote' ? `error ${err.code ?? ''}: ${err.message}` : err.kind;
   return err instanceof Error ? err.message : String(err);
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+/** The set with every live value emptied (tombstones stay null): what a values-free listing ships. */
+function withoutValues(set: SiblingSet): SiblingSet {
+  return set.siblings.every((s) => s.value === null || s.value.byteLength === 0) ? set : { siblings: set.siblings.map((s) => (s.value === null ? s : { ...s, value: NO_BYTES })) };
 }

@@ -81,6 +81,14 @@ export interface ListRequest {
   /** Start strictly after this key. */
   readonly after?: string;
   readonly limit: number;
+  /** Live siblings come back with empty values (see ListKeysReq.omitValues). */
+  readonly omitValues?: boolean;
+  /**
+   * Fail (QuorumError) unless every member answered, rather than merging
+   * what the live ones said: for callers that must not miss a key (the
+   * chunk collector's mark phase).
+   */
+  readonly strict?: boolean;
 }
 
 export interface ListResult {

@@ -12,6 +12,7 @@ import type { NodeId } from '../version/dvv.js';
 import { DEV_ACCESS_KEY, DEV_SECRET_KEY } from '../s3/credentials.js';
 import { DEFAULT_SWIM_CONFIG, validateSwimConfig, type SwimConfig } from '../membership/swim.js';
 import { DEFAULT_HANDOFF_CONFIG, validateHandoffConfig, type HandoffConfig } from '../handoff/handoff.js';
+import { DEFAULT_GC_SETTINGS, type GcSettings } from '../s3/gc.js';
 
 export interface HostPort {
   readonly host: string;
@@ -61,6 +62,10 @@ export interface NodeConfig {
   readonly handoff: HandoffSettings;
   /** Dev-only fault injection switch (POST /_faults); off unless enabled at start. */
   readonly faults: boolean;
+  /** S3 chunk garbage collection: interval, grace period, minimum gap between runs (src/s3/gc.ts). */
+  readonly s3Gc: GcSettings;
+  /** Bytes of the S3 read cache (verified chunks and small objects); 0 turns it off. */
+  readonly s3CacheBytes: number;
 }
 
 export interface HandoffSettings extends HandoffConfig {
@@ -126,12 +131,15 @@ export interface RawConfig {
   swim?: unknown;
   handoff?: unknown;
   faults?: unknown;
+  s3Gc?: unknown;
+  s3CacheSize?: unknown;
 }
 
 export const DEFAULT_HTTP_PORT = 9001;
 export const DEFAULT_GRPC_PORT = 9101;
 export const DEFAULT_S3_PORT = 9201;
 export const DEFAULT_MAX_OBJECT_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_S3_CACHE_BYTES = 64 * 1024 * 1024;
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 /** RINGSTORE_* variable for each setting. */
@@ -158,6 +166,8 @@ export const ENV_NAMES: Readonly<Record<keyof RawConfig | 'config', string>> = {
   swim: 'RINGSTORE_SWIM',
   handoff: 'RINGSTORE_HANDOFF',
   faults: 'RINGSTORE_FAULTS',
+  s3Gc: 'RINGSTORE_S3_GC',
+  s3CacheSize: 'RINGSTORE_S3_CACHE_SIZE',
 };
 
 export class ConfigError extends Error {
@@ -287,6 +297,8 @@ export function resolveConfig(raw: RawConfig): NodeConfig {
     throw new ConfigError((err as Error).message);
   }
   const faults = parseBool(raw.faults, 'faults') ?? false;
+  const s3Gc = parseNumbers<GcSettings>(raw.s3Gc, 's3Gc', DEFAULT_GC_SETTINGS);
+  const s3CacheBytes = raw.s3CacheSize === undefined ? DEFAULT_S3_CACHE_BYTES : String(raw.s3CacheSize).trim() === '0' ? 0 : parseSize(raw.s3CacheSize, 's3CacheSize');
 
   return {
     id,
@@ -310,6 +322,8 @@ export function resolveConfig(raw: RawConfig): NodeConfig {
     swim,
     handoff,
     faults,
+    s3Gc,
+    s3CacheBytes,
   };
 }
 

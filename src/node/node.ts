@@ -31,6 +31,10 @@ import { cryptoRandom, systemClock } from './real-runtime.js';
 import { createS3Server } from '../s3/server.js';
 import { DEFAULT_OWNER, RingCredentialStore } from '../s3/credentials.js';
 import { transportReplicaReader } from '../s3/replica-reader.js';
+import { createS3AdminApi } from '../s3/admin.js';
+import { ChunkCollector, startGcTimer } from '../s3/gc.js';
+import { registerS3Metrics } from '../s3/metrics.js';
+import { sendJson, type Mount } from '../api/http.js';
 
 export interface RunningNode {
   readonly config: NodeConfig;
@@ -210,6 +214,8 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       maxObjectBytes: config.maxObjectBytes,
       onInternalError: (err, what) => logger.error({ err }, `internal error in ${what}`),
     });
+    // Filled in below, once the S3 server exists.
+    const s3Mount: { prefix: string; handler: Mount['handler'] } = { prefix: '/_s3', handler: async (_req, res) => sendJson(res, 503, { ok: false, error: 'starting' }) };
     const server = createHttpServer({
       self: config.id,
       logger,
@@ -229,6 +235,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
           }),
         },
         { prefix: '/_faults', handler: createFaultsApi(faults) },
+        s3Mount,
         antiEntropy.mount,
       ],
       health: () => ({
@@ -246,14 +253,27 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     const httpPort = (server.address() as AddressInfo).port;
     cleanups.push(() => closeHttp(server, opts.drainMs ?? 5000));
 
+    const s3Credentials = new RingCredentialStore(coordinator, systemClock, [{ accessKey: config.accessKey, secretKey: config.secretKey, owner: DEFAULT_OWNER, createdMs: 0 }]);
     const s3Server = createS3Server({
       coordinator,
       catalog: buckets,
       clock: systemClock,
-      credentials: new RingCredentialStore(coordinator, systemClock, [{ accessKey: config.accessKey, secretKey: config.secretKey, owner: DEFAULT_OWNER, createdMs: 0 }]),
+      credentials: s3Credentials,
       replicaReader: transportReplicaReader({ transport, ring: () => ring, n: defaultQuorum.n }),
+      chunkCacheBytes: config.s3CacheBytes,
       logger: { error: (obj, msg) => logger.error(obj, msg) },
     });
+    // S3 administration (/_s3: access keys, chunk collection, cache counters) and the
+    // collection timer, on the lowest-id member this node sees alive.
+    const s3Gc = new ChunkCollector({ coordinator, clock: systemClock }, config.s3Gc);
+    s3Mount.handler = createS3AdminApi({ credentials: s3Credentials, collector: s3Gc, chunks: s3Server.chunks });
+    cleanups.push(
+      startGcTimer(s3Gc, {
+        leader: () => config.members.map((m) => m.id).filter((id) => id === config.id || liveness.isAlive(id)).sort()[0] === config.id,
+        onReport: (r) => (r.ok ? logger.info({ gc: r }, 's3 chunk collection') : logger.warn({ gc: r }, 's3 chunk collection aborted')),
+      }),
+    );
+    registerS3Metrics(registry, s3Server.chunks);
     await listen(s3Server, config.s3.host, config.s3.port);
     const s3Port = (s3Server.address() as AddressInfo).port;
     cleanups.push(() => closeHttp(s3Server, opts.drainMs ?? 5000));

@@ -139,9 +139,9 @@ export function createS3Handler(deps: S3ServerDeps): S3Handler {
   return Object.assign(handler, { chunks });
 }
 
-export function createS3Server(deps: S3ServerDeps): Server {
+export function createS3Server(deps: S3ServerDeps): Server & { readonly chunks: ChunkStore } {
   const handler = createS3Handler(deps);
-  const server = createServer(handler);
+  const server = Object.assign(createServer(handler), { chunks: handler.chunks });
   // Uploads are streamed; a slow client must not be cut off by the default request timeout.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;

@@ -260,7 +260,7 @@ export class LmdbStore implements ReplicaStore, HintStore {
     }
   }
 
-  *scanBucket(bucket: string, opts: { prefix?: string; after?: string; limit?: number }): Iterable<StoredKey> {
+  *scanBucket(bucket: string, opts: { prefix?: string; after?: string; limit?: number; values?: boolean }): Iterable<StoredKey> {
     this.checkOpen();
     const prefix = opts.prefix ?? '';
     const limit = opts.limit ?? Infinity;
@@ -279,7 +279,7 @@ export class LmdbStore implements ReplicaStore, HintStore {
       if (b !== bucket || !k.startsWith(prefix)) return;
       const set = this.data.get([partition, b, k]);
       if (set === undefined) continue; // removed between index and data read
-      yield { partition, bucket: b, key: k, set: this.load(set) };
+      yield { partition, bucket: b, key: k, set: opts.values === false ? withoutBlobs(set) : this.load(set) };
       if (++n >= limit) return;
     }
   }
@@ -471,6 +471,19 @@ function encodedLength(s: string): number {
 interface StoredSibling extends Sibling {
   blob?: string;
   size?: number;
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+/** A stored set as it is, minus its values: live ones empty (blob files not read), tombstones null. */
+function withoutBlobs(stored: SiblingSet): SiblingSet {
+  return {
+    siblings: normalizeSet(stored).siblings.map((s) => {
+      const { blob, size, ...rest } = s as StoredSibling;
+      void size;
+      return s.value === null && blob === undefined ? rest : { ...rest, value: NO_BYTES };
+    }),
+  };
 }
 
 /** The blob files a stored set refers to. */

@@ -28,8 +28,12 @@ export interface ReplicaStore {
   remove(partition: number, bucket: string, key: string): Promise<void>;
   /** Every key of one partition, in (bucket, key) order. */
   scanPartition(partition: number): Iterable<StoredKey>;
-  /** Keys of one bucket in key order, starting strictly after `after`, that start with `prefix`. */
-  scanBucket(bucket: string, opts: { prefix?: string; after?: string; limit?: number }): Iterable<StoredKey>;
+  /**
+   * Keys of one bucket in key order, starting strictly after `after`, that
+   * start with `prefix`. With `values: false` the store may leave out the
+   * values (live ones empty, tombstones null) when that saves reading them.
+   */
+  scanBucket(bucket: string, opts: { prefix?: string; after?: string; limit?: number; values?: boolean }): Iterable<StoredKey>;
   /** Small durable node-local metadata (node identity, counters). */
   getMeta<T>(name: string): T | undefined;
   putMeta(name: string, value: unknown): Promise<void>;

@@ -48,6 +48,12 @@ export interface ListKeysReq {
   readonly prefix: string;
   readonly after: string;
   readonly limit: number;
+  /**
+   * Siblings come back without their values (live ones empty, tombstones
+   * null): enough to tell live keys and to see their clocks, without
+   * shipping (or reading from disk) big values. Absent: false.
+   */
+  readonly omitValues?: boolean;
 }
 
 export interface PingReq {

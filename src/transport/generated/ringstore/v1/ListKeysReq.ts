@@ -6,6 +6,7 @@ export interface ListKeysReq {
   'prefix'?: (string);
   'after'?: (string);
   'limit'?: (number);
+  'omit_values'?: (boolean);
 }
 
 export interface ListKeysReq__Output {
@@ -13,4 +14,5 @@ export interface ListKeysReq__Output {
   'prefix': (string);
   'after': (string);
   'limit': (number);
+  'omit_values': (boolean);
 }

@@ -1,0 +1,70 @@
+// Administration of the S3 layer over a node's HTTP API (mounted at /_s3),
+// for the `ringstore s3-key` and `ringstore s3-gc` commands:
+//
+//   POST   /_s3/keys?owner=NAME   a new access key for NAME: {access_key, secret_key, owner}
+//   GET    /_s3/keys              the keys stored on the ring (no secrets)
+//   DELETE /_s3/keys/ID           removes a stored key
+//   POST   /_s3/gc                runs a chunk collection now, answers its report
+//   GET    /_s3/gc                the settings and the last report
+//   GET    /_s3/cache             the read cache's counters
+//
+// Minting and listing keys hands out S3 credentials, so those routes answer
+// only requests from the node's own machine (loopback): run the command there.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendJson, type ParsedUrl, type RouteHandler } from '../api/http.js';
+import type { ChunkStore } from './chunks.js';
+import type { RingCredentialStore } from './credentials.js';
+import type { ChunkCollector } from './gc.js';
+
+export interface S3AdminDeps {
+  readonly credentials: RingCredentialStore;
+  readonly collector: ChunkCollector;
+  readonly chunks: ChunkStore;
+}
+
+const OWNER_RE = /^[A-Za-z0-9][A-Za-z0-9._@+=-]{0,63}$/;
+
+export function isLoopback(addr: string | undefined): boolean {
+  if (addr === undefined) return false;
+  const a = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+  return a === '::1' || /^127\.\d+\.\d+\.\d+$/.test(a);
+}
+
+export function createS3AdminApi(deps: S3AdminDeps): RouteHandler {
+  return async (req: IncomingMessage, res: ServerResponse, url: ParsedUrl): Promise<void> => {
+    const parts = url.path.split('/').filter((p) => p !== ''); // ['_s3', ...]
+    const what = parts[1];
+    const method = req.method ?? 'GET';
+    if (what === 'keys') {
+      if (!isLoopback(req.socket.remoteAddress)) {
+        return sendJson(res, 403, { ok: false, error: 'Forbidden', message: 'S3 keys are managed from the node\'s own machine (loopback only)' });
+      }
+      if (parts.length === 2 && method === 'POST') {
+        const owner = url.query.get('owner') ?? '';
+        if (!OWNER_RE.test(owner)) return sendJson(res, 400, { ok: false, error: 'InvalidOwner', message: 'owner: 1-64 characters of letters, digits and ._@+=-' });
+        const k = await deps.credentials.create(owner);
+        return sendJson(res, 201, { ok: true, access_key: k.accessKey, secret_key: k.secretKey, owner: k.owner, created: new Date(k.createdMs).toISOString() });
+      }
+      if (parts.length === 2 && method === 'GET') {
+        const keys = await deps.credentials.list();
+        return sendJson(res, 200, { ok: true, keys: keys.map((k) => ({ access_key: k.accessKey, owner: k.owner, created: new Date(k.createdMs).toISOString() })) });
+      }
+      if (parts.length === 3 && method === 'DELETE') {
+        const removed = await deps.credentials.remove(decodeURIComponent(parts[2]!));
+        return sendJson(res, removed ? 200 : 404, removed ? { ok: true } : { ok: false, error: 'NoSuchKey', message: `no stored access key ${parts[2]}` });
+      }
+    }
+    if (what === 'gc' && parts.length === 2) {
+      if (method === 'POST') {
+        const report = await deps.collector.run();
+        return sendJson(res, report.ok ? 200 : 503, { ...report, settings: deps.collector.settings });
+      }
+      if (method === 'GET') return sendJson(res, 200, { ok: true, settings: deps.collector.settings, last: deps.collector.lastReport ?? null });
+    }
+    if (what === 'cache' && parts.length === 2 && method === 'GET') {
+      return sendJson(res, 200, { ok: true, chunks: deps.chunks.stats });
+    }
+    return sendJson(res, 404, { ok: false, error: 'NotFound', message: `no ${method} ${url.path}` });
+  };
+}

@@ -1,0 +1,200 @@
+// Garbage collection of chunks (docs/s3.md "Large objects"): chunks of
+// overwritten or deleted objects, of aborted and failed uploads, stay in
+// `__chunks` until a collection finds nothing refers to them.
+//
+// A safe mark-and-sweep, run by one node at a time:
+//
+//   mark   every part record of multipart uploads in progress (`__s3parts`)
+//          first, then every object of every bucket (all siblings, since
+//          ListObjectVersions can reach any of them): the chunk hashes their
+//          manifests name. Listings are strict: a member that does not
+//          answer aborts the run (it might hold the only copy of a manifest).
+//   sweep  every chunk key (listed without values), unmarked, is a
+//          candidate. A candidate is deleted only if it was a candidate of
+//          the previous completed run as well, and every one of its
+//          siblings is older than the grace period.
+//
+// Why both conditions:
+// - An upload writes its chunks before the manifest (or part record) that
+//   names them. The grace period (default 24 h) bounds how long that may
+//   take: a chunk younger than it is never deleted.
+// - CopyObject, UploadPartCopy and CompleteMultipartUpload make new
+//   references to chunks that may be old, reading the old reference just
+//   before writing the new one. A run's listing can miss both (the old one
+//   deleted before it was listed, the new one written after its bucket was
+//   listed); the next run, which starts after that request has finished
+//   (runs are at least minGapMs apart), sees the new reference.
+// A deletion is a tombstone written with the context of the listing, so it
+// supersedes exactly the versions the sweep saw: a chunk written again
+// concurrently (the same bytes uploaded anew) survives as a live sibling, and
+// a later write of it supersedes the tombstone.
+
+import type { Coordinator } from '../coordinator/coordinator.js';
+import { BUCKET_KEY_PREFIX, SYSTEM_BUCKET } from '../coordinator/buckets.js';
+import type { Clock } from '../util/runtime.js';
+import { setClock, type SiblingSet } from '../version/dvv.js';
+import { CHUNK_BUCKET } from './chunks.js';
+import { decodeObject } from './object-model.js';
+import { PARTS_BUCKET, type PartRecord } from './multipart.js';
+
+export interface GcSettings {
+  /** How often the collecting node runs a collection (ms); 0: only when asked. */
+  readonly intervalMs: number;
+  /** A chunk any of whose versions is younger than this is never deleted (ms). */
+  readonly graceMs: number;
+  /** A run's candidates count for the next run only if it starts at least this long after (ms). */
+  readonly minGapMs: number;
+}
+
+export const DEFAULT_GC_SETTINGS: GcSettings = {
+  intervalMs: 6 * 3600_000,
+  graceMs: 24 * 3600_000,
+  minGapMs: 10 * 60_000,
+};
+
+export interface GcReport {
+  readonly startedMs: number;
+  readonly finishedMs: number;
+  /** Completed (true) or aborted by a failure (error says why; nothing after the failure was deleted). */
+  readonly ok: boolean;
+  readonly error?: string;
+  readonly buckets: number;
+  readonly objects: number;
+  readonly parts: number;
+  /** Distinct chunks some manifest or part names. */
+  readonly referenced: number;
+  /** Chunk keys seen. */
+  readonly chunks: number;
+  /** Unreferenced chunks seen, deleted or not. */
+  readonly unreferenced: number;
+  readonly deleted: number;
+  /** Unreferenced, but a version is younger than the grace period. */
+  readonly keptYoung: number;
+  /** Unreferenced, but not a candidate of the previous run (or that run was too recent): deleted next time at the earliest. */
+  readonly keptFirstSeen: number;
+  readonly deleteFailures: number;
+}
+
+const decoder = new TextDecoder();
+const PAGE = 1000;
+
+export class ChunkCollector {
+  /** Candidates of the last completed run, and when that run started. */
+  private previous: { readonly startedMs: number; readonly keys: ReadonlySet<string> } | undefined;
+  private running: Promise<GcReport> | undefined;
+  private last: GcReport | undefined;
+
+  constructor(
+    private readonly deps: { readonly coordinator: Coordinator; readonly clock: Clock },
+    readonly settings: GcSettings = DEFAULT_GC_SETTINGS,
+  ) {}
+
+  /** The last finished run's report. */
+  get lastReport(): GcReport | undefined {
+    return this.last;
+  }
+
+  /** Runs one collection (or joins the one running). */
+  run(): Promise<GcReport> {
+    this.running ??= this.collect().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async collect(): Promise<GcReport> {
+    const { coordinator, clock } = this.deps;
+    const startedMs = clock.now();
+    const counts = { buckets: 0, objects: 0, parts: 0, chunks: 0, unreferenced: 0, deleted: 0, keptYoung: 0, keptFirstSeen: 0, deleteFailures: 0 };
+    const referenced = new Set<string>();
+    const report = (ok: boolean, error?: string): GcReport => ({ startedMs, finishedMs: clock.now(), ok, ...(error !== undefined ? { error } : {}), ...counts, referenced: referenced.size });
+    try {
+      // Mark: part records first (Complete writes the manifest before it deletes them), then objects.
+      for await (const k of listAll(coordinator, PARTS_BUCKET, false)) {
+        for (const s of k.set.siblings) {
+          if (s.value === null) continue;
+          counts.parts++;
+          const rec = JSON.parse(decoder.decode(s.value)) as PartRecord;
+          for (const [h] of rec.chunks) referenced.add(h);
+        }
+      }
+      // The bucket records, listed strictly too (BucketCatalog.list merges what the live members say).
+      const buckets: string[] = [];
+      for await (const k of listAll(coordinator, SYSTEM_BUCKET, false, BUCKET_KEY_PREFIX)) buckets.push(k.key.slice(BUCKET_KEY_PREFIX.length));
+      for (const b of buckets) {
+        counts.buckets++;
+        for await (const k of listAll(coordinator, b, false)) {
+          for (const s of k.set.siblings) {
+            if (s.value === null) continue;
+            counts.objects++;
+            for (const [h] of decodeObject(s).chunks) referenced.add(h);
+          }
+        }
+      }
+      // Sweep.
+      const prev = this.previous !== undefined && startedMs - this.previous.startedMs >= this.settings.minGapMs ? this.previous.keys : new Set<string>();
+      const candidates = new Set<string>();
+      const oldest = startedMs - this.settings.graceMs;
+      for await (const k of listAll(coordinator, CHUNK_BUCKET, true)) {
+        counts.chunks++;
+        if (referenced.has(k.key)) continue;
+        counts.unreferenced++;
+        if (!k.set.siblings.every((s) => s.meta.ts <= oldest)) {
+          counts.keptYoung++;
+          candidates.add(k.key);
+          continue;
+        }
+        if (!prev.has(k.key)) {
+          counts.keptFirstSeen++;
+          candidates.add(k.key);
+          continue;
+        }
+        try {
+          await coordinator.put({ bucket: CHUNK_BUCKET, key: k.key, value: null, context: setClock(k.set) });
+          counts.deleted++;
+        } catch {
+          counts.deleteFailures++;
+          candidates.add(k.key);
+        }
+      }
+      this.previous = { startedMs, keys: candidates };
+      this.last = report(true);
+    } catch (err) {
+      // An incomplete mark must never feed a sweep: start over.
+      this.previous = undefined;
+      this.last = report(false, err instanceof Error ? err.message : String(err));
+    }
+    return this.last;
+  }
+}
+
+/** Every live key of a bucket, page by page, from every member (strict: all must answer). */
+async function* listAll(coordinator: Coordinator, bucket: string, omitValues: boolean, prefix?: string): AsyncGenerator<{ key: string; set: SiblingSet }> {
+  let after: string | undefined;
+  for (;;) {
+    const page = await coordinator.list({ bucket, prefix, after, limit: PAGE, strict: true, omitValues });
+    yield* page.keys;
+    if (!page.truncated || page.keys.length === 0) return;
+    after = page.keys[page.keys.length - 1]!.key;
+  }
+}
+
+/**
+ * Runs the collector every settings.intervalMs on the node `leader()` says
+ * is the collecting one (one node at a time: the lowest id it sees alive).
+ * Returns the stop function.
+ */
+export function startGcTimer(collector: ChunkCollector, opts: { leader: () => boolean; onReport?: (r: GcReport) => void }): () => Promise<void> {
+  const every = collector.settings.intervalMs;
+  if (every <= 0) return async () => {};
+  let stopped = false;
+  let current: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    if (stopped || !opts.leader()) return;
+    current = collector.run().then((r) => opts.onReport?.(r), () => undefined);
+  }, every);
+  timer.unref();
+  return async () => {
+    stopped = true;
+    clearInterval(timer);
+    await current;
+  };
+}

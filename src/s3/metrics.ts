@@ -1,0 +1,32 @@
+// The S3 layer's counters on a node's /metrics (prom-client): the read
+// cache's hits and misses, chunk reads and writes, corrupt replicas skipped
+// and repaired. Collected from the counters the S3 code keeps, at scrape time.
+
+import { Counter, type Registry } from 'prom-client';
+import type { ChunkStore } from './chunks.js';
+
+export function registerS3Metrics(registry: Registry, chunks: ChunkStore): void {
+  const counter = (name: string, help: string, read: () => number, labels?: Record<string, string>): void => {
+    let last = 0;
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      ...(labels !== undefined ? { labelNames: Object.keys(labels) } : {}),
+      collect() {
+        const now = read();
+        if (now > last) {
+          if (labels !== undefined) this.inc(labels, now - last);
+          else this.inc(now - last);
+        }
+        last = now;
+      },
+    });
+  };
+  const s = chunks.stats;
+  counter('ringstore_s3_chunk_cache_hits_total', 'S3 chunk reads answered from the read cache', () => s.cacheHits);
+  counter('ringstore_s3_chunk_cache_misses_total', 'S3 chunk reads that went to a replica', () => s.cacheMisses);
+  counter('ringstore_s3_chunks_written_total', 'S3 chunks written', () => s.written);
+  counter('ringstore_s3_chunk_corrupt_skipped_total', 'S3 chunk copies that failed their hash check and were skipped', () => s.corruptSkipped);
+  counter('ringstore_s3_chunk_repaired_total', 'S3 chunks rewritten after a corrupt or missing copy was found', () => s.repaired);
+}

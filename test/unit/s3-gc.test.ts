@@ -1,0 +1,133 @@
+// Chunk garbage collection (src/s3/gc.ts) on the in-process cluster: what a
+// manifest, a copy, a version or an upload in progress refers to stays; the
+// chunks of deleted objects and aborted uploads go, on the second run that
+// sees them unreferenced and only once they are older than the grace period.
+
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { startHarness, type Harness } from './s3-harness.js';
+import { CHUNK_BUCKET, CHUNK_SIZE } from '../../src/s3/chunks.js';
+import { ChunkCollector } from '../../src/s3/gc.js';
+import { systemClock } from '../../src/node/real-runtime.js';
+import type { Coordinator } from '../../src/coordinator/coordinator.js';
+
+const MiB = 1024 * 1024;
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+/** The live chunk keys, as a values-free listing sees them. */
+async function liveChunks(c: Coordinator): Promise<Set<string>> {
+  const out = new Set<string>();
+  let after: string | undefined;
+  for (;;) {
+    const page = await c.list({ bucket: CHUNK_BUCKET, after, limit: 1000, omitValues: true });
+    for (const k of page.keys) {
+      for (const s of k.set.siblings) assert.ok(s.value === null || s.value.byteLength === 0, 'a values-free listing carries no value');
+      out.add(k.key);
+    }
+    if (!page.truncated || page.keys.length === 0) return out;
+    after = page.keys[page.keys.length - 1]!.key;
+  }
+}
+
+const chunkHashes = (data: Uint8Array): string[] => {
+  const out: string[] = [];
+  for (let o = 0; o < data.length; o += CHUNK_SIZE) out.push(sha(data.subarray(o, Math.min(data.length, o + CHUNK_SIZE))));
+  return out;
+};
+
+async function body(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from(await got.Body!.transformToByteArray());
+}
+
+describe('S3 chunk garbage collection', () => {
+  let h: Harness;
+  let s3: S3Client;
+  let coordinator: Coordinator;
+  before(async () => {
+    h = await startHarness();
+    s3 = h.client();
+    coordinator = h.coordinators.get('n1')!;
+    await s3.send(new CreateBucketCommand({ Bucket: 'gcbucket' }));
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  test('referenced chunks stay; deleted objects and aborted uploads lose theirs on the second run', async () => {
+    const kept = randomBytes(9 * MiB);
+    const gone = randomBytes(5 * MiB);
+    const aborted = randomBytes(6 * MiB);
+    const inProgress = randomBytes(5 * MiB);
+    await s3.send(new PutObjectCommand({ Bucket: 'gcbucket', Key: 'kept', Body: kept }));
+    await s3.send(new CopyObjectCommand({ Bucket: 'gcbucket', Key: 'copy', CopySource: 'gcbucket/kept' }));
+    await s3.send(new DeleteObjectCommand({ Bucket: 'gcbucket', Key: 'kept' })); // the copy still refers to its chunks
+    await s3.send(new PutObjectCommand({ Bucket: 'gcbucket', Key: 'gone', Body: gone }));
+    await s3.send(new DeleteObjectCommand({ Bucket: 'gcbucket', Key: 'gone' }));
+    const ab = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'gcbucket', Key: 'aborted' }));
+    await s3.send(new UploadPartCommand({ Bucket: 'gcbucket', Key: 'aborted', UploadId: ab.UploadId, PartNumber: 1, Body: aborted }));
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: 'gcbucket', Key: 'aborted', UploadId: ab.UploadId }));
+    const ip = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'gcbucket', Key: 'in-progress' }));
+    const part = await s3.send(new UploadPartCommand({ Bucket: 'gcbucket', Key: 'in-progress', UploadId: ip.UploadId, PartNumber: 1, Body: inProgress }));
+
+    const all = await liveChunks(coordinator);
+    for (const hsh of [...chunkHashes(kept), ...chunkHashes(gone), ...chunkHashes(aborted), ...chunkHashes(inProgress)]) assert.ok(all.has(hsh));
+
+    const gc = new ChunkCollector({ coordinator, clock: systemClock }, { intervalMs: 0, graceMs: 0, minGapMs: 0 });
+    const first = await gc.run();
+    assert.equal(first.ok, true, first.error);
+    assert.equal(first.deleted, 0, 'a first sighting deletes nothing');
+    const orphans = [...chunkHashes(gone), ...chunkHashes(aborted)];
+    assert.equal(first.unreferenced, orphans.length);
+    assert.equal(first.keptFirstSeen, orphans.length);
+
+    const second = await gc.run();
+    assert.equal(second.ok, true, second.error);
+    assert.equal(second.deleted, orphans.length);
+    const left = await liveChunks(coordinator);
+    for (const hsh of orphans) assert.ok(!left.has(hsh), `orphan ${hsh} deleted`);
+    for (const hsh of [...chunkHashes(kept), ...chunkHashes(inProgress)]) assert.ok(left.has(hsh), `referenced ${hsh} kept`);
+
+    // What is referenced still reads back, and the upload in progress completes.
+    assert.ok((await body(s3, 'gcbucket', 'copy')).equals(kept));
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'gcbucket', Key: 'in-progress', UploadId: ip.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }));
+    assert.ok((await body(s3, 'gcbucket', 'in-progress')).equals(inProgress));
+
+    // Uploading bytes whose chunks were collected writes them anew.
+    await s3.send(new PutObjectCommand({ Bucket: 'gcbucket', Key: 'again', Body: gone }));
+    assert.ok((await body(s3, 'gcbucket', 'again')).equals(gone));
+    const third = await gc.run();
+    assert.equal(third.deleted, 0);
+    assert.ok((await body(s3, 'gcbucket', 'again')).equals(gone));
+  });
+
+  test('the grace period and the gap between runs hold deletions back', async () => {
+    const data = randomBytes(5 * MiB);
+    await s3.send(new PutObjectCommand({ Bucket: 'gcbucket', Key: 'young', Body: data }));
+    await s3.send(new DeleteObjectCommand({ Bucket: 'gcbucket', Key: 'young' }));
+    const young = new ChunkCollector({ coordinator, clock: systemClock }, { intervalMs: 0, graceMs: 3600_000, minGapMs: 0 });
+    await young.run();
+    const r = await young.run();
+    assert.equal(r.deleted, 0);
+    assert.equal(r.keptYoung, chunkHashes(data).length);
+    const hasty = new ChunkCollector({ coordinator, clock: systemClock }, { intervalMs: 0, graceMs: 0, minGapMs: 3600_000 });
+    await hasty.run();
+    const r2 = await hasty.run();
+    assert.equal(r2.deleted, 0, 'a run too soon after the last one treats every candidate as first seen');
+    assert.equal(r2.keptFirstSeen, chunkHashes(data).length);
+    for (const hsh of chunkHashes(data)) assert.ok((await liveChunks(coordinator)).has(hsh));
+  });
+});
