@@ -275,7 +275,7 @@ export class Coordinator {
     const needed = quorum.r;
     const replies = gather(
       targets.chosen.map((t) => t.node),
-      (node) => this.call(node, { type: 'get', bucket: req.bucket, key: req.key }),
+      (node) => this.call(node, { type: 'get', bucket: req.bucket, key: req.key, ...(req.omitValues === true ? { omitValues: true } : {}) }),
       needed,
       describe,
     );
@@ -291,7 +291,15 @@ export class Coordinator {
       if (a.set !== null) merged = sync(merged, a.set);
       vectorClocks[a.node] = a.set === null ? null : setClock(a.set);
     }
-    if (this.config.readRepair) {
+    if (this.config.readRepair && req.omitValues === true) {
+      // Without values there is nothing to repair with: if the replicas disagree, a full read repairs them.
+      void replies.all.then(() => {
+        const sets = replies.ok.map((r) => r.value.set);
+        const first = sets[0] ?? null;
+        const differ = (s: SiblingSet | null): boolean => (s === null || first === null ? s !== first : !sameSet(s, first));
+        if (sets.some(differ)) void this.get({ ...req, omitValues: false }).catch(() => undefined);
+      });
+    } else if (this.config.readRepair) {
       void replies.all.then(() => this.readRepair(req.bucket, req.key, replies.ok.map((r) => ({ node: r.node, set: r.value.set, hintFor: hintOf.get(r.node) ?? null }))));
     }
     return {
@@ -425,8 +433,10 @@ export class Coordinator {
         if (req.hintFor !== null && this.config.bugs?.dropHints !== true) await this.deps.onHintedWrite?.(req.hintFor, partition, req.bucket, req.key, set);
         return { type: 'putOk', set };
       }
-      case 'get':
-        return { type: 'getOk', set: this.readLocal(req.bucket, req.key) ?? null };
+      case 'get': {
+        const set = this.readLocal(req.bucket, req.key) ?? null;
+        return { type: 'getOk', set: set !== null && req.omitValues === true ? withoutValues(set) : set };
+      }
       case 'listKeys': {
         const keys: { key: string; set: SiblingSet }[] = [];
         let truncated = false;

@@ -59,6 +59,12 @@ export interface PutResult {
 export interface GetRequest {
   readonly bucket: string;
   readonly key: string;
+  /**
+   * Versions only: live siblings come back with empty values (tombstones
+   * null). For callers that hold values by dot (the S3 read cache). Replicas
+   * found to disagree are repaired by a full read in the background.
+   */
+  readonly omitValues?: boolean;
   readonly n?: number;
   readonly r?: number;
 }

@@ -64,7 +64,7 @@ export interface NodeConfig {
   readonly faults: boolean;
   /** S3 chunk garbage collection: interval, grace period, minimum gap between runs (src/s3/gc.ts). */
   readonly s3Gc: GcSettings;
-  /** Bytes of the S3 read cache (verified chunks and small objects); 0 turns it off. */
+  /** Bytes of the S3 read cache of verified chunks (small objects get a quarter of it more); 0 turns both off. */
   readonly s3CacheBytes: number;
 }
 

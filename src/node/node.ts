@@ -261,19 +261,20 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       credentials: s3Credentials,
       replicaReader: transportReplicaReader({ transport, ring: () => ring, n: defaultQuorum.n }),
       chunkCacheBytes: config.s3CacheBytes,
+      objectCacheBytes: Math.floor(config.s3CacheBytes / 4),
       logger: { error: (obj, msg) => logger.error(obj, msg) },
     });
     // S3 administration (/_s3: access keys, chunk collection, cache counters) and the
     // collection timer, on the lowest-id member this node sees alive.
     const s3Gc = new ChunkCollector({ coordinator, clock: systemClock }, config.s3Gc);
-    s3Mount.handler = createS3AdminApi({ credentials: s3Credentials, collector: s3Gc, chunks: s3Server.chunks });
+    s3Mount.handler = createS3AdminApi({ credentials: s3Credentials, collector: s3Gc, chunks: s3Server.chunks, objects: s3Server.objects });
     cleanups.push(
       startGcTimer(s3Gc, {
         leader: () => config.members.map((m) => m.id).filter((id) => id === config.id || liveness.isAlive(id)).sort()[0] === config.id,
         onReport: (r) => (r.ok ? logger.info({ gc: r }, 's3 chunk collection') : logger.warn({ gc: r }, 's3 chunk collection aborted')),
       }),
     );
-    registerS3Metrics(registry, s3Server.chunks);
+    registerS3Metrics(registry, s3Server.chunks, s3Server.objects);
     await listen(s3Server, config.s3.host, config.s3.port);
     const s3Port = (s3Server.address() as AddressInfo).port;
     cleanups.push(() => closeHttp(s3Server, opts.drainMs ?? 5000));

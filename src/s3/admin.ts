@@ -16,11 +16,13 @@ import { sendJson, type ParsedUrl, type RouteHandler } from '../api/http.js';
 import type { ChunkStore } from './chunks.js';
 import type { RingCredentialStore } from './credentials.js';
 import type { ChunkCollector } from './gc.js';
+import type { ObjectCache } from './cache.js';
 
 export interface S3AdminDeps {
   readonly credentials: RingCredentialStore;
   readonly collector: ChunkCollector;
   readonly chunks: ChunkStore;
+  readonly objects?: ObjectCache | undefined;
 }
 
 const OWNER_RE = /^[A-Za-z0-9][A-Za-z0-9._@+=-]{0,63}$/;
@@ -63,7 +65,7 @@ export function createS3AdminApi(deps: S3AdminDeps): RouteHandler {
       if (method === 'GET') return sendJson(res, 200, { ok: true, settings: deps.collector.settings, last: deps.collector.lastReport ?? null });
     }
     if (what === 'cache' && parts.length === 2 && method === 'GET') {
-      return sendJson(res, 200, { ok: true, chunks: deps.chunks.stats });
+      return sendJson(res, 200, { ok: true, chunks: deps.chunks.stats, objects: deps.objects?.stats ?? null });
     }
     return sendJson(res, 404, { ok: false, error: 'NotFound', message: `no ${method} ${url.path}` });
   };

@@ -8,6 +8,7 @@ import type { Coordinator } from '../coordinator/coordinator.js';
 import { DEFAULT_QUORUM } from '../coordinator/types.js';
 import type { Clock } from '../util/runtime.js';
 import type { ChunkStore, ReplicaReader } from './chunks.js';
+import type { ObjectCache } from './cache.js';
 import type { CredentialStore } from './credentials.js';
 import { S3Error } from './errors.js';
 import type { AuthResult } from './sigv4.js';
@@ -29,12 +30,15 @@ export interface S3ServerDeps {
   readonly replicaReader?: ReplicaReader;
   /** Bytes of verified chunks kept in memory (LRU); 0 disables. Default 64 MiB. */
   readonly chunkCacheBytes?: number;
+  /** Bytes of small objects' values kept in memory by version (cache.ts); 0 disables. Default 16 MiB. */
+  readonly objectCacheBytes?: number;
   readonly logger?: S3Logger;
 }
 
 export interface Ctx {
   readonly deps: S3ServerDeps;
   readonly chunks: ChunkStore;
+  readonly objects: ObjectCache | undefined;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly reqId: string;

@@ -2,23 +2,21 @@
 // cache's hits and misses, chunk reads and writes, corrupt replicas skipped
 // and repaired. Collected from the counters the S3 code keeps, at scrape time.
 
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ChunkStore } from './chunks.js';
+import type { ObjectCache } from './cache.js';
 
-export function registerS3Metrics(registry: Registry, chunks: ChunkStore): void {
-  const counter = (name: string, help: string, read: () => number, labels?: Record<string, string>): void => {
+export function registerS3Metrics(registry: Registry, chunks: ChunkStore, objects?: ObjectCache): void {
+  // Counters kept by the S3 code, carried over at each scrape.
+  const counter = (name: string, help: string, read: () => number): void => {
     let last = 0;
     new Counter({
       name,
       help,
       registers: [registry],
-      ...(labels !== undefined ? { labelNames: Object.keys(labels) } : {}),
       collect() {
         const now = read();
-        if (now > last) {
-          if (labels !== undefined) this.inc(labels, now - last);
-          else this.inc(now - last);
-        }
+        if (now > last) this.inc(now - last);
         last = now;
       },
     });
@@ -29,4 +27,10 @@ export function registerS3Metrics(registry: Registry, chunks: ChunkStore): void 
   counter('ringstore_s3_chunks_written_total', 'S3 chunks written', () => s.written);
   counter('ringstore_s3_chunk_corrupt_skipped_total', 'S3 chunk copies that failed their hash check and were skipped', () => s.corruptSkipped);
   counter('ringstore_s3_chunk_repaired_total', 'S3 chunks rewritten after a corrupt or missing copy was found', () => s.repaired);
+  if (objects !== undefined) {
+    const o = objects.stats;
+    counter('ringstore_s3_object_cache_hits_total', 'S3 reads of small objects whose value came from the cache (after a values-free quorum read)', () => o.hits);
+    counter('ringstore_s3_object_cache_misses_total', 'S3 reads of small objects that read values from the replicas', () => o.misses);
+    new Gauge({ name: 'ringstore_s3_object_cache_bytes', help: 'Bytes of small objects in the S3 read cache', registers: [registry], collect() { this.set(o.bytes); } });
+  }
 }

@@ -5,7 +5,8 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { lwwWinner, siblingClock, type SiblingSet } from '../version/dvv.js';
+import { dotKey, lwwWinner, siblingClock, type SiblingSet } from '../version/dvv.js';
+import { loadObjectCached } from './cache.js';
 import { BodyReader } from './body.js';
 import { readRange, storeStream } from './chunks.js';
 import { checkReadConditions, checkWriteConditions, hasWriteConditions, parseRange } from './conditions.js';
@@ -93,6 +94,8 @@ export async function putObject(ctx: Ctx): Promise<void> {
   if (checksum !== undefined) headers[`x-amz-checksum-${checksum.algo}`] = checksum.value;
   const mine = lwwWinner(result.set);
   if (mine !== undefined) headers['x-amz-version-id'] = versionIdOf(mine);
+  // Read-after-write from the cache: the version just written, under its dot.
+  if (mine !== undefined && mine.value !== null) ctx.objects?.set(bucket.name, key, dotKey(mine.dot), mine.value);
   sendEmpty(ctx.res, 200, headers);
 }
 
@@ -111,7 +114,7 @@ export async function getObject(ctx: Ctx, head: boolean): Promise<void> {
   const bucket = await requireBucket(ctx);
   const key = requireKey(ctx);
   const versionId = ctx.query.get('versionId');
-  const loaded = await loadObject(ctx.deps.coordinator, bucket.name, key, versionId, bucketQuorum(bucket));
+  const loaded = await loadObjectCached(ctx.objects, ctx.deps.coordinator, bucket.name, key, versionId, bucketQuorum(bucket));
   const obj = loaded.object;
   if (obj === undefined) {
     if (loaded.deleteMarker !== undefined && versionId !== undefined && versionId !== 'null') {
@@ -266,7 +269,7 @@ export function parseCopySource(v: string): { bucket: string; key: string; versi
 export async function loadCopySource(ctx: Ctx): Promise<{ bucket: string; key: string; object: StoredObject }> {
   const src = parseCopySource(header(ctx.req, 'x-amz-copy-source')!);
   const info = await requireBucket(ctx, src.bucket);
-  const loaded = await loadObject(ctx.deps.coordinator, info.name, src.key, src.versionId, bucketQuorum(info));
+  const loaded = await loadObjectCached(ctx.objects, ctx.deps.coordinator, info.name, src.key, src.versionId, bucketQuorum(info));
   if (loaded.object === undefined) throw new S3Error('NoSuchKey', 'The specified key does not exist.', { Key: src.key });
   checkReadConditions(ctx.req, loaded.object.info, 'x-amz-copy-source-');
   return { bucket: info.name, key: src.key, object: loaded.object };

@@ -9,6 +9,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ChunkStore } from './chunks.js';
+import { ObjectCache } from './cache.js';
 import { type Ctx, type S3ServerDeps } from './context.js';
 import { notImplemented, S3Error, toS3Error } from './errors.js';
 import { header, requestId, sendS3Error } from './http-util.js';
@@ -109,11 +110,14 @@ async function dispatch(ctx: Ctx): Promise<void> {
 export interface S3Handler {
   (req: IncomingMessage, res: ServerResponse): void;
   readonly chunks: ChunkStore;
+  readonly objects: ObjectCache | undefined;
 }
 
 /** The request handler alone, to mount in another server. */
 export function createS3Handler(deps: S3ServerDeps): S3Handler {
   const chunks = new ChunkStore(deps.coordinator, deps.replicaReader, deps.chunkCacheBytes ?? 64 * 1024 * 1024);
+  const objectCacheBytes = deps.objectCacheBytes ?? 16 * 1024 * 1024;
+  const objects = objectCacheBytes > 0 ? new ObjectCache(objectCacheBytes) : undefined;
   const domains = deps.virtualHostDomains ?? ['localhost'];
   const handle = async (req: IncomingMessage, res: ServerResponse, reqId: string): Promise<void> => {
     const raw = req.url ?? '/';
@@ -124,7 +128,7 @@ export function createS3Handler(deps: S3ServerDeps): S3Handler {
     const route = resolveRoute(header(req, 'host'), rawPath, domains);
     const query = new Map(parseQuery(rawQuery));
     const auth = await authenticate(req, { rawPath, rawQuery }, deps.credentials, deps.clock.now());
-    await dispatch({ deps, chunks, req, res, reqId, bucket: route.bucket, key: route.key, query, auth });
+    await dispatch({ deps, chunks, objects, req, res, reqId, bucket: route.bucket, key: route.key, query, auth });
   };
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const reqId = requestId();
@@ -136,12 +140,12 @@ export function createS3Handler(deps: S3ServerDeps): S3Handler {
       sendS3Error(req, res, error, req.url ?? '/', reqId);
     });
   };
-  return Object.assign(handler, { chunks });
+  return Object.assign(handler, { chunks, objects });
 }
 
-export function createS3Server(deps: S3ServerDeps): Server & { readonly chunks: ChunkStore } {
+export function createS3Server(deps: S3ServerDeps): Server & { readonly chunks: ChunkStore; readonly objects: ObjectCache | undefined } {
   const handler = createS3Handler(deps);
-  const server = Object.assign(createServer(handler), { chunks: handler.chunks });
+  const server = Object.assign(createServer(handler), { chunks: handler.chunks, objects: handler.objects });
   // Uploads are streamed; a slow client must not be cut off by the default request timeout.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;

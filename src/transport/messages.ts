@@ -39,6 +39,8 @@ export interface GetReq {
   readonly type: 'get';
   readonly bucket: string;
   readonly key: string;
+  /** The set without its values (live ones empty, tombstones null): its versions only. Absent: false. */
+  readonly omitValues?: boolean;
 }
 
 /** Keys of one bucket held by this node, in key order, after `after`. */

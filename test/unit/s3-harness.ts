@@ -4,7 +4,6 @@
 // talks to it over real HTTP.
 
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { S3Client } from '@aws-sdk/client-s3';
 import { BucketCatalog } from '../../src/coordinator/buckets.js';
 import { Coordinator } from '../../src/coordinator/coordinator.js';
@@ -18,6 +17,7 @@ import { StaticCredentials, type AccessKey } from '../../src/s3/credentials.js';
 import { createS3Server } from '../../src/s3/server.js';
 import { transportReplicaReader } from '../../src/s3/replica-reader.js';
 import type { ChunkStore } from '../../src/s3/chunks.js';
+import type { ObjectCache } from '../../src/s3/cache.js';
 
 export const KEY: AccessKey = { accessKey: 'AKIATESTKEY000000001', secretKey: 'test-secret-key-0123456789', owner: 'dev', createdMs: 0 };
 export const OTHER: AccessKey = { accessKey: 'AKIAOTHERKEY00000002', secretKey: 'other-secret-key-9876543210', owner: 'mallory', createdMs: 0 };
@@ -28,6 +28,8 @@ export interface Harness {
   readonly stores: ReadonlyMap<string, MemoryStore>;
   readonly coordinators: ReadonlyMap<string, Coordinator>;
   readonly chunks: ChunkStore;
+  /** The small-object read cache (undefined when off). */
+  readonly objects: ObjectCache | undefined;
   client(key?: AccessKey, extra?: Record<string, unknown>): S3Client;
   close(): Promise<void>;
 }
@@ -53,7 +55,7 @@ export async function startHarness(opts: { nodes?: number } = {}): Promise<Harne
   const self = ids[0]!;
   const coordinator = coordinators.get(self)!;
   const catalog = new BucketCatalog(coordinator, clock, { cacheMs: 0 });
-  const server: Server = createS3Server({
+  const server = createS3Server({
     coordinator,
     catalog,
     clock,
@@ -66,13 +68,14 @@ export async function startHarness(opts: { nodes?: number } = {}): Promise<Harne
   const port = (server.address() as AddressInfo).port;
   const endpoint = `http://127.0.0.1:${port}`;
   const clients: S3Client[] = [];
-  const chunks = (server.listeners('request')[0] as unknown as { chunks: ChunkStore }).chunks;
+  const chunks = server.chunks;
   return {
     endpoint,
     port,
     stores,
     coordinators,
     chunks,
+    objects: server.objects,
     client(key = KEY, extra = {}) {
       const c = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: key.accessKey, secretAccessKey: key.secretKey }, ...extra });
       clients.push(c);
