@@ -51,7 +51,9 @@ const VIEW_HEAL_MS = 60_000;
 const CONVERGE_MS = 60_000;
 /** How often (virtual ms) the healing phase looks at whether the cluster has converged. */
 const CHECK_EVERY_MS = 50;
-const FINAL_READ_ATTEMPTS = 3;
+const FINAL_READ_ATTEMPTS = 5;
+/** Pause between final read attempts: a passive detector may still hold a node down after a late timeout of a request sent before healing. */
+const FINAL_READ_RETRY_MS = 1000;
 
 export async function runSeed(seed: number, opts: RunOptions = {}): Promise<RunResult> {
   const config = drawConfig(seed, opts);
@@ -90,7 +92,7 @@ export async function runSeed(seed: number, opts: RunOptions = {}): Promise<RunR
     const collect = gc.gcEnabled;
     const healedAt = sched.now;
     const boundMs = CONVERGE_MS + (collect ? gcBoundMs(config) : 0);
-    const done = (): boolean => clients.every((c) => c.finished) && !pendingOps() && world.converged() && (!collect || world.tombstoneKeys() === 0);
+    const done = (): boolean => clients.every((c) => c.finished) && !pendingOps() && world.allViewsAlive() && world.converged() && (!collect || world.tombstoneKeys() === 0);
     await waitFor(sched, done, healedAt + boundMs);
     if (!world.converged()) {
       runErrors.push(`convergence: not converged ${(boundMs / 1000).toFixed(0)} s after the views healed: ${world.pendingHints()} hints pending, ${world.differingPartitions().length} partitions with differing Merkle roots`);
@@ -159,6 +161,7 @@ async function finalReads(world: World, runner: OpRunner, byKey: ReadonlyMap<str
         const node = world.nodeIds[random.int(world.nodeIds.length)] as string;
         op = await runner.read(0, node, key, world.config.n, 'heal');
         if (op.outcome === 'ok') return;
+        await new Promise<void>((resolve) => world.sched.schedule(FINAL_READ_RETRY_MS, 'final read retry', resolve));
       }
     })().then(() => {
       done = true;

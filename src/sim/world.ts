@@ -65,6 +65,8 @@ interface StoreObserver {
  */
 class ObservedStore implements ReplicaStore, HintStore {
   private tail: Promise<unknown> = Promise.resolve();
+  /** Writes queued or being applied (a slow disk's backlog). */
+  pending = 0;
 
   constructor(
     readonly inner: MemoryStore,
@@ -81,7 +83,8 @@ class ObservedStore implements ReplicaStore, HintStore {
       if (delay > 0) await new Promise<void>((resolve) => this.clock.setTimer(delay, resolve));
       return write();
     };
-    const p = this.tail.then(run);
+    this.pending++;
+    const p = this.tail.then(run).finally(() => this.pending--);
     this.tail = p.catch(() => undefined);
     return p;
   }
@@ -184,6 +187,8 @@ interface SimNode {
   antiEntropy: AntiEntropy | undefined;
   /** The store as the node's components see it, with its Merkle trees. */
   tracking: MerkleTrackingStore | undefined;
+  /** The store wrapper of this incarnation (its write queue). */
+  store: ObservedStore | undefined;
   /** What the node's dead incarnations did (their components' counters die with them). */
   readonly past: MechanismStats;
 }
@@ -293,6 +298,7 @@ export class World implements FaultTarget {
         handoff: undefined,
         antiEntropy: undefined,
         tracking: undefined,
+        store: undefined,
         past: { hintsDelivered: 0, aeKeysPulled: 0, aeKeysPushed: 0, tombstonesCollected: 0 },
       });
     });
@@ -357,7 +363,7 @@ export class World implements FaultTarget {
     this.datagrams.bind(node, undefined);
     // The old handle closes: stores the dead process had not applied fail.
     n.disk = n.disk.reopen();
-    n.clock = n.transport = n.liveness = n.coordinator = n.handoff = n.antiEntropy = n.tracking = undefined;
+    n.clock = n.transport = n.liveness = n.coordinator = n.handoff = n.antiEntropy = n.tracking = n.store = undefined;
     for (const fn of this.crashListeners) fn(node);
   }
 
@@ -464,6 +470,7 @@ export class World implements FaultTarget {
     n.handoff = handoff;
     n.antiEntropy = antiEntropy;
     n.tracking = tracking;
+    n.store = store;
     if (n.incarnation > 1) this.sched.note(`${id} restarted (incarnation ${n.incarnation})`);
   }
 
@@ -567,9 +574,13 @@ export class World implements FaultTarget {
     return out;
   }
 
-  /** Converged: every node up, no hint waiting, equal Merkle roots among the owners of every partition. */
+  /**
+   * Converged: every node up with nothing queued on its disk (a slow disk's
+   * backlog would still change it), no hint waiting, equal Merkle roots
+   * among the owners of every partition.
+   */
   converged(): boolean {
-    for (const n of this.nodes.values()) if (!n.up) return false;
+    for (const n of this.nodes.values()) if (!n.up || (n.store?.pending ?? 0) > 0) return false;
     return this.pendingHints() === 0 && this.differingPartitions().length === 0;
   }
 

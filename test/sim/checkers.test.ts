@@ -184,6 +184,29 @@ test('read-your-writes: a fallback that acknowledged a write and handed it off m
   assert.equal(readYourWrites.check(input(h2, { siblings: [a] })).length, 1);
 });
 
+test('read-your-writes: a duplicated request that made the origin mint a second event does not demand it of every replica (regression: seed 968085741)', () => {
+  // w1's putOrigin was delivered twice: the origin minted n1:1 and, from the
+  // duplicate, n1:3. The replicas acknowledged n1:1 only, and by then w2
+  // (n1:2, whose context is the origin's clock {n1: 1}) had superseded it,
+  // so w1's answer named no dot. A read through a replica that acknowledged
+  // w1 returns w2: it has seen w1, though not the duplicate's event.
+  const h = new History();
+  const a = sib('n1', 1, 1, {});
+  const b = sib('n1', 2, 2, { n1: 1 });
+  const dup = sib('n1', 3, 1, {});
+  write(h, 1, { dots: [], replicas: ['n1', 'n2'], completedAt: 30 });
+  write(h, 2, { dots: [b.dot], supersedeVisible: true, replicas: ['n1', 'n2'], completedAt: 25 });
+  h.observePersisted('n1', 'k', { siblings: [a] }, 5);
+  h.observePersisted('n1', 'k', { siblings: [b] }, 10);
+  h.observePersisted('n1', 'k', { siblings: [b, dup] }, 20);
+  const read: ReadOp = { kind: 'get', opId: h.newOpId(), client: 2, node: 'n3', key: 'k', r: 1, phase: 'safety', invokedAt: 40, completedAt: 45, outcome: 'ok', siblings: [{ dot: b.dot, writeId: 2, tombstone: false }], context: {}, replicas: ['n2'], error: undefined };
+  h.addRead(read);
+  assert.deepEqual(readYourWrites.check(input(h, { siblings: [b, dup] })), []);
+  // A read that returned nothing at all misses w1 (and w2).
+  h.addRead({ ...read, opId: h.newOpId(), siblings: [] });
+  assert.equal(readYourWrites.check(input(h, { siblings: [b, dup] })).length, 3);
+});
+
 test('convergence: owners that differ, or hints left over, fail', () => {
   const h = new History();
   const a = sib('n1', 1, 1, {});

@@ -21,9 +21,9 @@
 // write has been collected (before the read completed), the key may read as
 // absent.
 
-import { dotKey } from '../../version/dvv.js';
-import type { ReadOp } from '../history.js';
-import { dotsOfWrite, KeyModel, showWrite, type Checker, type CheckInput, type Violation } from './model.js';
+import { dotKey, type Dot } from '../../version/dvv.js';
+import type { History, ReadOp, WriteOp } from '../history.js';
+import { KeyModel, showWrite, type Checker, type CheckInput, type Violation } from './model.js';
 
 export const readYourWrites: Checker = {
   name: 'read-your-writes',
@@ -44,9 +44,15 @@ export const readYourWrites: Checker = {
         const shared = w.replicas.some((n) => owners.has(n) && read.replicas.includes(n));
         const byQuorum = read.r + w.w > config.n && readOwnersOnly && w.replicas.every((n) => owners.has(n));
         if (!shared && !byQuorum) continue;
-        for (const d of dotsOfWrite(history, w)) {
-          if (returned.some((e) => model.reaches(e, d))) continue;
-          if (history.wasCollected(undefined, read.key, d, read.completedAt)) continue;
+        const seen = (d: Dot): boolean => returned.some((e) => model.reaches(e, d)) || history.wasCollected(undefined, read.key, d, read.completedAt);
+        // The dots the answer named must all be seen. When the answer named
+        // none (a concurrent write had superseded the write by then), one
+        // of its events persisted by the time it was acknowledged must be:
+        // a duplicated request makes the origin mint a second event for the
+        // same write, which the acknowledging replicas need not hold.
+        const dots = w.dots.length > 0 ? w.dots : persistedBy(history, w);
+        const missing = w.dots.length > 0 ? dots.filter((d) => !seen(d)) : dots.some(seen) ? [] : dots;
+        for (const d of missing) {
           out.push({
             checker: this.name,
             message: `${describeRead(read)} misses ${showWrite(w)} (dot ${dotKey(d)}, written to ${w.replicas.join(',')}; ${shared ? 'a replica answered both' : `R+W>N over owners ${[...owners].join(',')}`})`,
@@ -57,6 +63,11 @@ export const readYourWrites: Checker = {
     return out;
   },
 };
+
+/** The events of a write that some store had persisted by the time it was acknowledged. */
+function persistedBy(history: History, w: WriteOp): Dot[] {
+  return [...history.persisted.values()].filter((e) => e.writeId === w.writeId && e.firstAt <= w.completedAt).map((e) => e.dot);
+}
 
 function describeRead(r: ReadOp): string {
   const sibs = r.siblings.map((s) => `${s.tombstone ? 'del' : 'val'}:${dotKey(s.dot)}/w${s.writeId}`).join(' ');
