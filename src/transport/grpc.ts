@@ -471,8 +471,11 @@ export class GrpcTransport implements Transport {
     }, this.connectTimeoutMs);
     stream.on('metadata', (md: grpc.Metadata) => {
       if (peer.stream !== stream || peer.state !== 'connecting') return;
-      const bulkPort = Number(md.get(BULK_PORT_KEY)[0]);
-      peer.bulkPort = Number.isInteger(bulkPort) && bulkPort > 0 && bulkPort < 65536 ? bulkPort : undefined;
+      const announced = Number(md.get(BULK_PORT_KEY)[0]);
+      const bulkPort = Number.isInteger(announced) && announced > 0 && announced < 65536 ? announced : undefined;
+      // A peer that restarted announces a new port: try the lane again at once.
+      if (bulkPort !== peer.bulkPort) peer.bulkBrokenUntil = 0;
+      peer.bulkPort = bulkPort;
       clearTimeout(peer.connectTimer);
       peer.connectTimer = undefined;
       peer.state = 'ready';
