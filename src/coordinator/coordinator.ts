@@ -380,7 +380,7 @@ export class Coordinator {
       const keys = [...byKey.keys()].sort();
       for (const k of keys) {
         const set = byKey.get(k) as SiblingSet;
-        if (set.siblings.some((s) => s.value !== null)) out.push({ key: k, set });
+        if (req.includeTombstones === true || set.siblings.some((s) => s.value !== null)) out.push({ key: k, set });
         if (out.length >= limit) return { keys: out, truncated: true };
       }
       if (bound === undefined) return { keys: out, truncated: false };

@@ -95,6 +95,8 @@ export interface ListRequest {
    * chunk collector's mark phase).
    */
   readonly strict?: boolean;
+  /** Also return keys whose siblings are all tombstones (S3 ListObjectVersions shows them as delete markers). */
+  readonly includeTombstones?: boolean;
 }
 
 export interface ListResult {

@@ -24,7 +24,7 @@ export type ListItem = { kind: 'key'; key: string; set: SiblingSet } | { kind: '
 export async function listItems(
   ctx: Ctx,
   bucket: string,
-  opts: { prefix: string; delimiter: string; after: string; max: number; keep: (set: SiblingSet) => boolean },
+  opts: { prefix: string; delimiter: string; after: string; max: number; keep: (set: SiblingSet) => boolean; includeTombstones?: boolean },
 ): Promise<{ items: ListItem[]; truncated: boolean }> {
   const { prefix, delimiter, max } = opts;
   const items: ListItem[] = [];
@@ -38,7 +38,13 @@ export async function listItems(
     }
   }
   for (let rounds = 0; rounds < 100_000; rounds++) {
-    const page = await ctx.deps.coordinator.list({ bucket, prefix, after: after === '' ? undefined : after, limit: Math.min(PAGE, max + 1 - items.length + 1) });
+    const page = await ctx.deps.coordinator.list({
+      bucket,
+      prefix,
+      after: after === '' ? undefined : after,
+      limit: Math.min(PAGE, max + 1 - items.length + 1),
+      ...(opts.includeTombstones === true ? { includeTombstones: true } : {}),
+    });
     let jump: string | undefined;
     for (const k of page.keys) {
       if (jump !== undefined && k.key.startsWith(jump)) continue;
@@ -138,7 +144,7 @@ export async function listObjectVersions(ctx: Ctx): Promise<void> {
   const maxKeys = intParam(ctx, 'max-keys', 1000, 0, 1000);
   const keyMarker = ctx.query.get('key-marker') ?? '';
   const keepAny = (set: SiblingSet) => set.siblings.some((s) => !isVersionRemoval(s));
-  const { items, truncated } = maxKeys === 0 ? { items: [], truncated: false } : await listItems(ctx, bucket.name, { prefix, delimiter, after: keyMarker, max: maxKeys, keep: keepAny });
+  const { items, truncated } = maxKeys === 0 ? { items: [], truncated: false } : await listItems(ctx, bucket.name, { prefix, delimiter, after: keyMarker, max: maxKeys, keep: keepAny, includeTombstones: true });
   const versions: Record<string, unknown>[] = [];
   const markers: Record<string, unknown>[] = [];
   for (const it of items) {

@@ -17,6 +17,7 @@ import {
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectVersionsCommand,
+  ListObjectsV2Command,
   ListPartsCommand,
   PutBucketPolicyCommand,
   PutObjectCommand,
@@ -171,6 +172,19 @@ describe('S3 multipart, chunks and versions', () => {
     const v2 = await s3.send(new ListObjectVersionsCommand({ Bucket: 'mpu', Prefix: 'conflict' }));
     assert.deepEqual(v2.Versions?.map((v) => [v.VersionId, v.IsLatest]), [[other.VersionId, true]]);
     assert.deepEqual(await failure(s3.send(new GetObjectCommand({ Bucket: 'mpu', Key: 'conflict', VersionId: 'bm9wZTox' }))), { code: 'NoSuchVersion', status: 404 });
+  });
+
+  test('a deleted key still lists in ListObjectVersions, its delete marker the latest version', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: 'mpu', Key: 'gone/one', Body: 'bye' }));
+    await s3.send(new DeleteObjectCommand({ Bucket: 'mpu', Key: 'gone/one' }));
+    const v = await s3.send(new ListObjectVersionsCommand({ Bucket: 'mpu', Prefix: 'gone/' }));
+    const markers = v.DeleteMarkers ?? [];
+    assert.equal(markers.length, 1, JSON.stringify(v));
+    assert.equal(markers[0]!.Key, 'gone/one');
+    assert.equal(markers[0]!.IsLatest, true);
+    assert.equal((v.Versions ?? []).length, 0, 'the S3 delete supersedes the value it saw');
+    const plain = await s3.send(new ListObjectsV2Command({ Bucket: 'mpu', Prefix: 'gone/' }));
+    assert.equal(plain.KeyCount, 0, 'a deleted key is not listed by ListObjectsV2');
   });
 
   test('operations ringstore does not implement answer NotImplemented (501)', async () => {
