@@ -16,36 +16,10 @@ import type { Liveness } from '../../src/membership/liveness.js';
 import { Ring } from '../../src/ring/ring.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
-import { SeededRandom, type Clock, type Timer } from '../../src/util/runtime.js';
+import { SeededRandom } from '../../src/util/runtime.js';
 import type { NodeId, SiblingSet } from '../../src/version/dvv.js';
+import { VirtualClock } from '../helpers/virtual-clock.js';
 
-class VirtualClock implements Clock {
-  private t = 1_000_000;
-  private seq = 0;
-  private events: { at: number; seq: number; fn: () => void; cancelled: boolean }[] = [];
-  now(): number {
-    return this.t;
-  }
-  setTimer(ms: number, fn: () => void): Timer {
-    const e = { at: this.t + Math.max(0, ms), seq: this.seq++, fn, cancelled: false };
-    this.events.push(e);
-    return { cancel: () => void (e.cancelled = true) };
-  }
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    for (;;) {
-      await new Promise((r) => setImmediate(r));
-      this.events = this.events.filter((e) => !e.cancelled);
-      this.events.sort((x, y) => x.at - y.at || x.seq - y.seq);
-      const next = this.events[0];
-      if (next === undefined || next.at > end) break;
-      this.events.shift();
-      this.t = next.at;
-      next.fn();
-    }
-    this.t = end;
-  }
-}
 
 /** A view set by the test: the nodes in `down` are dead. */
 class ManualLiveness implements Liveness {
@@ -69,7 +43,7 @@ interface TestNode {
 }
 
 function cluster(handoff: Partial<HandoffConfig> = {}) {
-  const clock = new VirtualClock();
+  const clock = new VirtualClock(1_000_000);
   const net = new MemoryNetwork({ clock, random: new SeededRandom(1), minLatencyMs: 1, maxLatencyMs: 2 });
   const ring = new Ring({ epoch: 1, partitions: 64, nodes: IDS.map((id) => ({ id, zone: 'z', weight: 1 })) });
   const liveness = new ManualLiveness();

@@ -10,35 +10,9 @@ import assert from 'node:assert/strict';
 import { DEFAULT_SWIM_CONFIG } from '../../src/membership/swim.js';
 import { SwimLiveness, transportSender } from '../../src/membership/swim-liveness.js';
 import { MemoryNetwork, type MemoryTransport } from '../../src/transport/memory.js';
-import { SeededRandom, type Clock, type Timer } from '../../src/util/runtime.js';
+import { SeededRandom } from '../../src/util/runtime.js';
+import { VirtualClock } from '../helpers/virtual-clock.js';
 
-class VirtualClock implements Clock {
-  private t = 0;
-  private seq = 0;
-  private events: { at: number; seq: number; fn: () => void; cancelled: boolean }[] = [];
-  now(): number {
-    return this.t;
-  }
-  setTimer(ms: number, fn: () => void): Timer {
-    const e = { at: this.t + Math.max(0, ms), seq: this.seq++, fn, cancelled: false };
-    this.events.push(e);
-    return { cancel: () => void (e.cancelled = true) };
-  }
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    for (;;) {
-      await new Promise((r) => setImmediate(r));
-      this.events = this.events.filter((e) => !e.cancelled);
-      this.events.sort((x, y) => x.at - y.at || x.seq - y.seq);
-      const next = this.events[0];
-      if (next === undefined || next.at > end) break;
-      this.events.shift();
-      this.t = next.at;
-      next.fn();
-    }
-    this.t = end;
-  }
-}
 
 const IDS = ['a', 'b', 'c', 'd'];
 const CONFIG = { ...DEFAULT_SWIM_CONFIG, probeIntervalMs: 200, probeTimeoutMs: 80 };

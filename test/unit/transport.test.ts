@@ -30,6 +30,7 @@ import type {
 import { TransportError, type Handler, type Transport } from '../../src/transport/transport.js';
 import { SeededRandom, type Clock, type Timer } from '../../src/util/runtime.js';
 import type { Sibling, SiblingSet } from '../../src/version/dvv.js';
+import { VirtualClock } from '../helpers/virtual-clock.js';
 
 // ---------------------------------------------------------------- fixtures
 
@@ -642,35 +643,6 @@ describe('grpc transport specifics', () => {
 
 // ---------------------------------------------------------------- memory specifics
 
-/** A virtual clock: timers run in (time, insertion) order when the test advances time. */
-class VirtualClock implements Clock {
-  private t = 0;
-  private seq = 0;
-  private events: { at: number; seq: number; fn: () => void; cancelled: boolean }[] = [];
-  now(): number {
-    return this.t;
-  }
-  setTimer(ms: number, fn: () => void): Timer {
-    const e = { at: this.t + Math.max(0, ms), seq: this.seq++, fn, cancelled: false };
-    this.events.push(e);
-    return { cancel: () => void (e.cancelled = true) };
-  }
-  /** Runs every event up to now + ms, letting promise callbacks settle between events. */
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    for (;;) {
-      await new Promise((r) => setImmediate(r));
-      this.events = this.events.filter((e) => !e.cancelled);
-      this.events.sort((x, y) => x.at - y.at || x.seq - y.seq);
-      const next = this.events[0];
-      if (next === undefined || next.at > end) break;
-      this.events.shift();
-      this.t = next.at;
-      next.fn();
-    }
-    this.t = end;
-  }
-}
 
 describe('memory network specifics', () => {
   async function scenario(seed: number): Promise<string[]> {
