@@ -368,16 +368,18 @@ export class Coordinator {
       let bound: string | undefined;
       for (const a of ok) {
         const last = a.keys[a.keys.length - 1];
-        if (a.truncated && last !== undefined && (bound === undefined || last.key < bound)) bound = last.key;
+        if (a.truncated && last !== undefined && (bound === undefined || compareCodePoints(last.key, bound) < 0)) bound = last.key;
       }
       const byKey = new Map<string, SiblingSet>();
       for (const a of ok) {
         for (const k of a.keys) {
-          if (bound !== undefined && k.key > bound) continue;
+          if (bound !== undefined && compareCodePoints(k.key, bound) > 0) continue;
           byKey.set(k.key, sync(byKey.get(k.key) ?? EMPTY_SET, k.set));
         }
       }
-      const keys = [...byKey.keys()].sort();
+      // The stores' order (code points), not JS's UTF-16 order: the two
+      // disagree above U+FFFF, and a key misplaced against the bound is skipped.
+      const keys = [...byKey.keys()].sort(compareCodePoints);
       for (const k of keys) {
         const set = byKey.get(k) as SiblingSet;
         if (req.includeTombstones === true || set.siblings.some((s) => s.value !== null)) out.push({ key: k, set });
