@@ -16,7 +16,7 @@
 import type { FaultAction, FaultFilter } from '../transport/grpc.js';
 import type { Message } from '../transport/codec.js';
 import type { Request, ResponseFor } from '../transport/messages.js';
-import { TransportError, type Handler, type Transport } from '../transport/transport.js';
+import { TransportError, type Handler, type RequestOptions, type Transport } from '../transport/transport.js';
 import type { NodeId } from '../version/dvv.js';
 
 export type FaultDirection = 'both' | 'in' | 'out';
@@ -84,7 +84,9 @@ export class FaultInjector {
 
   /** For the gRPC transport's `faults` option: everything this node sends. */
   readonly outgoing: FaultFilter = (to: NodeId, msg: Message): FaultAction => {
-    const v = msg.type === 'error' && msg.code === DROPPED ? 'drop' : this.verdict(to, 'out');
+    // A request wrapHandler dropped (and already counted) must go unanswered.
+    if (msg.type === 'error' && msg.code === DROPPED) return 'drop';
+    const v = this.verdict(to, 'out');
     this.count(v);
     return v;
   };
@@ -102,7 +104,7 @@ export class FaultInjector {
 
   /** Wraps the transport's request path: answers arriving from a cut peer are lost, so the request times out. */
   wrapTransport(inner: Transport): Transport {
-    const request = <R extends Request>(to: NodeId, req: R, deadlineMs: number): Promise<ResponseFor[R['type']]> => {
+    const request = <R extends Request>(to: NodeId, req: R, deadlineMs: number, opts?: RequestOptions): Promise<ResponseFor[R['type']]> => {
       const deadlineAt = Date.now() + deadlineMs;
       const arrive = async <T>(settle: () => T): Promise<T> => {
         const v = this.verdict(to, 'in');
@@ -121,7 +123,7 @@ export class FaultInjector {
         }
         return settle();
       };
-      return inner.request(to, req, deadlineMs).then(
+      return inner.request(to, req, deadlineMs, opts).then(
         (resp) => arrive(() => resp),
         (err: unknown) =>
           arrive(() => {
