@@ -82,7 +82,7 @@ export function attachValues(env: Envelope__Output, values: readonly Buffer[]): 
   walk(env);
 }
 
-/** Writes one frame; resolves false when the socket wants the caller to wait for 'drain'. */
+/** Writes one frame; returns false when the socket wants the caller to wait for 'drain'. */
 export function writeFrame(sock: net.Socket, env: Envelope): boolean {
   const values = detachValues(env);
   const header = encodeEnvelope(env);
@@ -91,7 +91,9 @@ export function writeFrame(sock: net.Socket, env: Envelope): boolean {
   prefix.writeUInt32BE(values.length, 4);
   values.forEach((v, i) => prefix.writeUInt32BE(v.byteLength, 8 + 4 * i));
   sock.cork();
-  let ok = sock.write(Buffer.concat([prefix, header]));
+  // Corked: prefix, header and values leave in one writev, without gluing them into a copy.
+  let ok = sock.write(prefix);
+  ok = sock.write(header) && ok;
   for (const v of values) ok = sock.write(v) && ok;
   sock.uncork();
   return ok;
