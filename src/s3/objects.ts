@@ -5,7 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { dotKey, lwwWinner, siblingClock, type SiblingSet } from '../version/dvv.js';
+import { dotKey, lwwWinner, siblingClock } from '../version/dvv.js';
 import { loadObjectCached } from './cache.js';
 import { BodyReader } from './body.js';
 import { readRange, storeStream } from './chunks.js';
@@ -13,7 +13,7 @@ import { checkReadConditions, checkWriteConditions, hasWriteConditions, parseRan
 import { bucketQuorum, requireBucket, requireKey, MAX_KEY_BYTES, type Ctx } from './context.js';
 import { S3Error } from './errors.js';
 import { header, httpDate, isoDate, sendEmpty, sendXml } from './http-util.js';
-import { decodeObject, encodeObject, H_VERSION_REMOVAL, loadObject, s3Winner, STORED_HEADERS, versionIdOf, type ObjectInfo, type StoredObject } from './object-model.js';
+import { encodeObject, H_VERSION_REMOVAL, loadObject, s3Winner, STORED_HEADERS, versionIdOf, type ObjectInfo, type StoredObject } from './object-model.js';
 import { safeDecode } from './sigv4.js';
 import { parseXml, xmlString } from './xml.js';
 
@@ -183,7 +183,8 @@ export async function getObject(ctx: Ctx, head: boolean): Promise<void> {
  * everything a quorum read saw. With one: removes that sibling only.
  */
 async function deleteOne(ctx: Ctx, bucketName: string, q: { n?: number; r?: number; w?: number }, key: string, versionId: string | undefined): Promise<{ versionId?: string; deleteMarker?: boolean }> {
-  const read = await ctx.deps.coordinator.get({ bucket: bucketName, key, n: q.n, r: q.r });
+  // Only dots, clocks and which siblings are tombstones matter here: no values.
+  const read = await ctx.deps.coordinator.get({ bucket: bucketName, key, n: q.n, r: q.r, omitValues: true });
   if (versionId !== undefined && versionId !== 'null') {
     const target = read.set.siblings.find((s) => versionIdOf(s) === versionId);
     if (target === undefined) return { versionId };
@@ -298,9 +299,4 @@ export async function copyObject(ctx: Ctx): Promise<void> {
   const result = await ctx.deps.coordinator.put({ bucket: bucket.name, key, value: enc.value, meta: enc.meta, context: null, supersedeVisible: true, n: q.n, w: q.w });
   const mine = lwwWinner(result.set);
   sendXml(ctx.res, 200, 'CopyObjectResult', { LastModified: isoDate(mine?.meta.ts ?? ctx.deps.clock.now()), ETag: `"${s.etag}"` }, mine !== undefined ? { 'x-amz-version-id': versionIdOf(mine) } : {});
-}
-
-export function winnerInfo(set: SiblingSet): ObjectInfo | undefined {
-  const w = s3Winner(set);
-  return w === undefined || w.value === null ? undefined : decodeObject(w).info;
 }
