@@ -48,7 +48,7 @@ import type { Liveness } from '../membership/liveness.js';
 import type { Clock, Timer } from '../util/runtime.js';
 import { isTombstoneOnly, maxCounter, sameSet, sync, type NodeId, type SiblingSet } from '../version/dvv.js';
 import { compareCodePoints } from '../store/memory-store.js';
-import { hashEquals, keyDigestHex, leafOf, type Hash64, ZERO_HASH } from './merkle.js';
+import { hashEquals, hashHex, keyDigestHex, leafOf, type Hash64, ZERO_HASH } from './merkle.js';
 import type { MerkleTrackingStore } from './tracking-store.js';
 import { TokenBucket } from './rate.js';
 import { murmur3 } from '../util/hash.js';
@@ -393,7 +393,7 @@ export class AntiEntropy {
     const forest = this.deps.store.forest;
     for (const p of this.deps.ring().partitionsOf(this.deps.self, this.deps.n)) {
       const r = forest.root(p);
-      out[p] = r[0].toString(16).padStart(8, '0') + r[1].toString(16).padStart(8, '0');
+      out[p] = hashHex(r);
     }
     return out;
   }

@@ -190,14 +190,3 @@ export function writeIdOf(s: Sibling): number {
 export function seen(set: SiblingSet): SeenSibling[] {
   return set.siblings.map((s) => ({ dot: s.dot, writeId: writeIdOf(s), tombstone: s.value === null }));
 }
-
-export function describeOp(op: Op): string {
-  const end = op.outcome === 'pending' ? 'pending' : `${op.outcome}@${op.completedAt.toFixed(0)}`;
-  if (op.kind === 'get') {
-    const sibs = op.siblings.map((s) => `${s.tombstone ? 'del' : 'w'}${s.writeId}(${dotKey(s.dot)})`).join(',');
-    return `op${op.opId} c${op.client} get ${op.key} r=${op.r} via ${op.node} @${op.invokedAt.toFixed(0)} -> ${end} [${sibs}]`;
-  }
-  const ctx = op.context === null ? (op.supersedeVisible ? 'origin' : 'none') : JSON.stringify(op.context);
-  const dots = op.dots.map(dotKey).join(',');
-  return `op${op.opId} c${op.client} ${op.kind} w${op.writeId} ${op.key} ctx=${ctx} w=${op.w}${op.sloppy ? '' : ' strict'} via ${op.node} @${op.invokedAt.toFixed(0)} -> ${end} dots=[${dots}]`;
-}

@@ -357,11 +357,6 @@ for (const k of Object.keys(CASES) as MessageType[]) {
   BY_FIELD.set(cs.field, cs);
 }
 
-/** The Envelope body field that carries messages of this type. */
-export function bodyField(type: MessageType): BodyField {
-  return CASES[type].field;
-}
-
 /** The response type each request type is answered with (besides 'error'). */
 export const RESPONSE_TYPE: { readonly [T in Request['type']]: ResponseFor[T]['type'] } = {
   putOrigin: 'putOk',
