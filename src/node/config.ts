@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_QUORUM, type Quorum } from '../coordinator/types.js';
 import { DEFAULT_PARTITIONS } from '../ring/layout.js';
-import type { NodeId } from '../version/dvv.js';
+import { isNodeId, type NodeId } from '../version/dvv.js';
 import { DEV_ACCESS_KEY, DEV_SECRET_KEY } from '../s3/credentials.js';
 import { DEFAULT_SWIM_CONFIG, validateSwimConfig, type SwimConfig } from '../membership/swim.js';
 import { DEFAULT_HANDOFF_CONFIG, validateHandoffConfig, type HandoffConfig } from '../handoff/handoff.js';
@@ -240,7 +240,7 @@ function stripUndefined(o: RawConfig): RawConfig {
 
 export function resolveConfig(raw: RawConfig): NodeConfig {
   const id = str(raw.id, 'id') ?? 'n1';
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(id)) throw new ConfigError(`id ${JSON.stringify(id)}: use 1-63 letters, digits, dots, underscores or hyphens`);
+  if (!isNodeId(id)) throw new ConfigError(`id ${JSON.stringify(id)}: use 1-63 letters, digits, dots, underscores or hyphens`);
   const http = parseListen(raw.http, 'http', DEFAULT_HTTP_PORT);
   const grpc = parseListen(raw.grpc, 'grpc', DEFAULT_GRPC_PORT);
   const advertiseHttp = str(raw.advertiseHttp, 'advertiseHttp') ?? advertiseFor(http);
@@ -454,6 +454,7 @@ export function parseMembers(v: unknown): MemberConfig[] {
     const id = str(m['id'], 'members[].id');
     const grpc = str(m['grpc'], 'members[].grpc');
     if (id === undefined || grpc === undefined) throw new ConfigError(`members: each member needs an id and a grpc address: ${JSON.stringify(item)}`);
+    if (!isNodeId(id)) throw new ConfigError(`members: id ${JSON.stringify(id)}: use 1-63 letters, digits, dots, underscores or hyphens`);
     if (seen.has(id)) throw new ConfigError(`members: ${id} is listed twice`);
     seen.add(id);
     checkHostPort(grpc, `members ${id} grpc`);

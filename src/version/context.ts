@@ -4,7 +4,7 @@
 // rejected instead of silently superseding the wrong siblings.
 
 import { hash64hex, murmur3 } from '../util/hash.js';
-import { vvNormalize, type VersionVector } from './dvv.js';
+import { isNodeId, vvNormalize, type VersionVector } from './dvv.js';
 
 export const CONTEXT_MAX_ENTRIES = 64;
 export const CONTEXT_MAX_CHARS = 4096;
@@ -45,7 +45,12 @@ export function decodeContext(token: string, bucket: string, key: string): Versi
       const eq = p.lastIndexOf('=');
       const counter = Number(p.slice(eq + 1));
       if (eq <= 0 || !Number.isSafeInteger(counter) || counter <= 0) throw new ContextError('context has a bad entry');
-      vv[decodeURIComponent(p.slice(0, eq))] = counter;
+      const node = decodeURIComponent(p.slice(0, eq));
+      // The check value is not a secret, so a client can forge a token: refuse
+      // names no node can have (among them `__proto__`) instead of letting
+      // them reach a version vector.
+      if (!isNodeId(node)) throw new ContextError('context names something that is not a node id');
+      vv[node] = counter;
     }
   }
   return vv;

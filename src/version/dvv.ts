@@ -10,6 +10,15 @@
 
 export type NodeId = string;
 
+/**
+ * What a node id may be. Version vectors are plain objects keyed by node id,
+ * so an id must never be a name like `__proto__` that an object treats
+ * specially; the leading letter or digit rules those out.
+ */
+export function isNodeId(text: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(text);
+}
+
 /** node -> the highest counter of that node's events included. */
 export type VersionVector = Readonly<Record<NodeId, number>>;
 

@@ -89,6 +89,7 @@ test('settings that cannot work are refused with the setting named', () => {
     [{ id: 'has space' }, /id/],
     [{ members: 'n1=a:1,n1=b:2' }, /twice/],
     [{ members: 'n1' }, /id=host:port/],
+    [{ members: 'n1=a:1,__proto__=b:2' }, /members: id "__proto__"/],
     [{ id: 'n1', zone: 'z9', members: '[{"id":"n1","grpc":"h:1","zone":"z1"}]' }, /contradicts/],
     [{ maxObjectSize: 'lots' }, /maxObjectSize/],
     [{ logLevel: 'loud' }, /logLevel/],

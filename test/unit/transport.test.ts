@@ -414,7 +414,9 @@ const arbMeta = fc.record(
   {
     ts: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
     contentType: fc.string({ unit: 'grapheme', maxLength: 20 }),
-    headers: fc.dictionary(fc.string({ unit: 'grapheme', maxLength: 10 }), fc.string({ unit: 'grapheme', maxLength: 20 }), {
+    // Stored headers are lower-case HTTP header names (x-amz-meta-* and a few
+    // standard ones), so keys like `__proto__` cannot occur.
+    headers: fc.dictionary(fc.string({ unit: 'grapheme', maxLength: 10 }).map((s) => `x-amz-meta-${s}`), fc.string({ unit: 'grapheme', maxLength: 20 }), {
       minKeys: 1,
       maxKeys: 4,
       noNullPrototype: true,
