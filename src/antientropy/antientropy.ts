@@ -29,9 +29,12 @@
 // EVERY node of the layout (phase 1, aeGcCheck) what it holds for the key.
 // The preference-list owners must answer "same tombstone set"; every other
 // node (a fallback that took a hinted copy, an extra replica of a bucket with
-// a larger N) must answer "same" or "nothing", never "something else". Only
-// then are the copies removed (phase 2, aeGcRemove), each conditionally on
-// its digest being unchanged, so a write racing the collection survives. A
+// a larger N) must answer "same" or "nothing", never "something else". The
+// check is passed twice, by sweeps at least confirmGapMs apart (data-age.ts:
+// by then no copy of an older version read before the first can still be
+// merged anywhere). Only then are the copies removed (phase 2, aeGcRemove),
+// each conditionally on its digest being unchanged, so a write racing the
+// collection survives. A
 // node that cannot be asked blocks collection of its partitions' tombstones.
 // If a removal fails on some replica, that replica keeps the tombstone and
 // anti-entropy copies it back to the others: a tombstone spreading again is
@@ -39,9 +42,9 @@
 //
 // What this cannot see, and the grace period must cover (README "Anti-entropy
 // and deletes"): an old version held outside the store (a hint waiting for
-// delivery, unless `pendingHint` reports it; a message in flight) or on a
-// node that is not in the layout. Hence grace period > the longest outage
-// after which a node's hints may still be delivered.
+// delivery, unless `pendingHint` reports it) or on a node that is not in the
+// layout. Hence grace period > the longest outage after which a node's hints
+// may still be delivered.
 
 import type { Ring } from '../ring/ring.js';
 import type { Liveness } from '../membership/liveness.js';
@@ -52,6 +55,7 @@ import { hashEquals, hashHex, keyDigestHex, leafOf, type Hash64, ZERO_HASH } fro
 import type { MerkleTrackingStore } from './tracking-store.js';
 import { TokenBucket } from './rate.js';
 import { murmur3 } from '../util/hash.js';
+import { checkDataAge, confirmGapMs, DEFAULT_MAX_CLOCK_SKEW_MS, DEFAULT_MAX_DATA_AGE_MS } from './data-age.js';
 import {
   GC_ABSENT,
   GC_OTHER,
@@ -93,6 +97,10 @@ export interface AntiEntropyConfig {
   readonly gcBatch: number;
   /** Collect tombstones at all. */
   readonly gcEnabled: boolean;
+  /** A pushed or fetched set read longer ago than this is not merged (data-age.ts). */
+  readonly maxDataAgeMs: number;
+  /** The assumed bound on the difference between two nodes' clocks (data-age.ts). */
+  readonly maxClockSkewMs: number;
 }
 
 export const DEFAULT_ANTI_ENTROPY_CONFIG: AntiEntropyConfig = {
@@ -107,6 +115,8 @@ export const DEFAULT_ANTI_ENTROPY_CONFIG: AntiEntropyConfig = {
   gcIntervalMs: 60_000,
   gcBatch: 256,
   gcEnabled: true,
+  maxDataAgeMs: DEFAULT_MAX_DATA_AGE_MS,
+  maxClockSkewMs: DEFAULT_MAX_CLOCK_SKEW_MS,
 };
 
 /** What anti-entropy needs from the network: the Transport's request, restricted to its messages. */
@@ -133,8 +143,14 @@ export interface AntiEntropyEvents {
 export interface AntiEntropyBugs {
   /** The exchange neither pulls nor pushes a set of tombstones only: deletes do not spread. */
   readonly skipTombstones?: boolean;
-  /** Collection skips phase 1: tombstones are removed without asking whether every replica holds them. */
+  /** Collection skips phase 1 (both confirmations): tombstones are removed at once, without asking whether every replica holds them. */
   readonly gcWithoutCheck?: boolean;
+  /**
+   * Copies of any age are merged and collection removes at its first
+   * confirmation: collection as it was before data-age.ts, when an old
+   * version still in flight could come back (test/sim/gc-in-flight.test.ts).
+   */
+  readonly ignoreDataAge?: boolean;
   /** Collection removes keys without raising the dot floor first. */
   readonly gcWithoutDotFloor?: boolean;
 }
@@ -200,6 +216,10 @@ export interface AntiEntropyStatus {
     readonly tombstonesCollected: number;
     readonly gcSweeps: number;
     readonly gcBlocked: number;
+    /** Tombstone-only keys confirmed once by the last sweep, waiting for the second confirmation. */
+    readonly gcPendingConfirmation: number;
+    /** Fetched or pushed sets not merged because they were read too long ago (data-age.ts). */
+    readonly staleRefused: number;
   };
   readonly trees: { readonly partitions: number; readonly keys: number; readonly tombstones: number; readonly fanout: number; readonly depth: number };
   readonly lastError: string | null;
@@ -297,7 +317,14 @@ export class AntiEntropy {
     tombstonesCollected: 0,
     gcSweeps: 0,
     gcBlocked: 0,
+    staleRefused: 0,
   };
+  /**
+   * Tombstone sets every node held at a sweep's check, by key: digest and
+   * when (this node's clock) the check completed. Volatile on purpose: after
+   * a restart the first confirmation is simply made again.
+   */
+  private confirmed = new Map<string, { digest: string; atMs: number }>();
 
   constructor(private readonly deps: AntiEntropyDeps) {
     this.config = { ...DEFAULT_ANTI_ENTROPY_CONFIG, ...deps.config };
@@ -380,7 +407,7 @@ export class AntiEntropy {
       lastRound: this.lastRound,
       inSync: this.lastRound !== null && this.lastRound.partitionsDiffering === 0 && this.lastRound.errors === 0 && this.lastRound.peersSkipped === 0,
       partitionsInFlight: this.partitionsInFlight,
-      totals: { ...this.totals },
+      totals: { ...this.totals, gcPendingConfirmation: this.confirmed.size },
       trees: { partitions: forest.partitions().length, keys: forest.totalKeys(), tombstones: this.deps.store.tombstoneCount(), fanout: this.shape.fanout, depth: this.shape.depth },
       lastError: this.lastError,
       config: this.config,
@@ -591,6 +618,8 @@ export class AntiEntropy {
   private async repairBatch(peer: NodeId, partition: number, batch: readonly Diff[], c: RoundCounters): Promise<void> {
     await this.limiter.take(batch.length);
     if (this.stopped) return;
+    // Everything this batch merges or pushes is read after this instant.
+    const asOf = this.deps.clock.now();
     // 1. The peer's sets for the keys it holds, in byte-bounded pages.
     const fetched = new Map<string, SiblingSet>();
     let want: AeKeyRef[] = batch.filter((d) => d.remote !== undefined).map((d) => ({ bucket: d.bucket, key: d.key }));
@@ -599,6 +628,13 @@ export class AntiEntropy {
       if (resp.entries.length === 0) break;
       for (const e of resp.entries) if (e.set !== null && e.set.siblings.length > 0) fetched.set(id(e.bucket, e.key), e.set);
       want = want.slice(resp.entries.length);
+    }
+    // A peer's copies that took too long to arrive are not merged (data-age.ts); next round fetches again.
+    try {
+      this.checkAge(asOf, `aeFetch from ${peer}`);
+    } catch (err) {
+      this.totals.staleRefused++;
+      throw err;
     }
     // 2. Merge them here; all at once, so the store commits them together.
     let pulled = 0;
@@ -627,7 +663,7 @@ export class AntiEntropy {
     });
     let pushed = 0;
     for (const chunk of this.byBytes(pushes)) {
-      const resp: AeCountOk = await this.request(peer, { type: 'aePush', partition, entries: chunk });
+      const resp: AeCountOk = await this.request(peer, { type: 'aePush', partition, entries: chunk, asOf });
       pushed += resp.count;
     }
     c.keysPushed += pushed;
@@ -685,6 +721,8 @@ export class AntiEntropy {
     const everyone = ring.layout.nodes.map((x) => x.id);
     this.totals.gcSweeps++;
     let removed = 0;
+    // Confirmations carried to the next sweep: only keys this sweep confirmed (again).
+    const confirmed = new Map<string, { digest: string; atMs: number }>();
     for (const p of ring.partitionsOf(self, n)) {
       if (this.stopped) break;
       const owners = ring.preference(p, n).owners;
@@ -698,16 +736,23 @@ export class AntiEntropy {
         if (this.deps.pendingHint?.(t.bucket, t.key) === true) continue;
         batch.push({ bucket: t.bucket, key: t.key, digest: keyDigestHex(t.bucket, t.key, set) });
         if (batch.length >= this.config.gcBatch) {
-          removed += await this.collectBatch(p, owners, everyone, batch);
+          removed += await this.collectBatch(p, owners, everyone, batch, confirmed);
           batch = [];
         }
       }
-      if (batch.length > 0) removed += await this.collectBatch(p, owners, everyone, batch);
+      if (batch.length > 0) removed += await this.collectBatch(p, owners, everyone, batch, confirmed);
     }
+    if (!this.stopped) this.confirmed = confirmed;
     return removed;
   }
 
-  private async collectBatch(partition: number, owners: readonly NodeId[], everyone: readonly NodeId[], batch: readonly AeKeyDigest[]): Promise<number> {
+  private async collectBatch(
+    partition: number,
+    owners: readonly NodeId[],
+    everyone: readonly NodeId[],
+    batch: readonly AeKeyDigest[],
+    confirmed: Map<string, { digest: string; atMs: number }>,
+  ): Promise<number> {
     const { self, liveness } = this.deps;
     const others = everyone.filter((x) => x !== self);
     if (others.some((x) => !liveness.isAlive(x))) {
@@ -733,6 +778,12 @@ export class AntiEntropy {
       this.lastError = `tombstone check: ${describe(err)}`;
       return 0;
     }
+    const confirmedBefore = confirmed.size;
+    // Every answer is in: copies read before now are what the gap must outlive.
+    const checkedMs = this.deps.clock.now();
+    // BUGGIFY gcWithoutCheck, ignoreDataAge: one confirmation is enough.
+    const once = this.deps.bugs?.gcWithoutCheck === true || this.deps.bugs?.ignoreDataAge === true;
+    const gapMs = once ? 0 : confirmGapMs(this.config.maxDataAgeMs, this.config.maxClockSkewMs);
     const ownerSet = new Set(owners);
     const collectable: AeKeyDigest[] = [];
     const holders = new Map<NodeId, AeKeyDigest[]>();
@@ -742,6 +793,14 @@ export class AntiEntropy {
         if (s === GC_OTHER || s === undefined) return;
         if (ownerSet.has(a.node) && s !== GC_SAME) return;
       }
+      // Confirmed now; collectable only if this very set was confirmed at least the gap ago.
+      const k = id(e.bucket, e.key);
+      const first = this.confirmed.get(k);
+      const since = first !== undefined && first.digest === e.digest ? first : { digest: e.digest, atMs: checkedMs };
+      if (checkedMs - since.atMs < gapMs) {
+        confirmed.set(k, since);
+        return;
+      }
       collectable.push(e);
       for (const a of answers) {
         if (a.states[i] !== GC_SAME) continue;
@@ -750,7 +809,7 @@ export class AntiEntropy {
         list.push(e);
       }
     });
-    this.totals.gcBlocked += batch.length - collectable.length;
+    this.totals.gcBlocked += batch.length - collectable.length - (confirmed.size - confirmedBefore);
     if (collectable.length === 0) return 0;
     // Phase 2: every holder removes its copy if it is still that very set.
     const [mine] = await Promise.all([
@@ -850,6 +909,12 @@ export class AntiEntropy {
         return { type: 'aeSetsOk', entries } satisfies AeSetsOk;
       }
       case 'aePush': {
+        try {
+          this.checkAge(req.asOf, 'aePush');
+        } catch (err) {
+          this.totals.staleRefused++;
+          throw err;
+        }
         const ring = this.deps.ring();
         const results = await Promise.all(
           req.entries.map((e) => (e.set === null || e.set.siblings.length === 0 ? undefined : this.merge(ring, e.bucket, e.key, e.set))),
@@ -870,6 +935,12 @@ export class AntiEntropy {
         return { type: 'aeCountOk', count };
       }
     }
+  }
+
+  private checkAge(asOf: number, what: string): void {
+    // BUGGIFY ignoreDataAge: copies of any age are merged.
+    if (this.deps.bugs?.ignoreDataAge === true) return;
+    checkDataAge(asOf, this.deps.clock.now(), this.config.maxDataAgeMs, what);
   }
 
   private checkShape(shape: AeShape): void {

@@ -69,6 +69,8 @@ export interface AePushReq {
   readonly type: 'aePush';
   readonly partition: number;
   readonly entries: readonly AeKeySet[];
+  /** When the sets were read, on the sender's clock; too old a copy is refused (data-age.ts). */
+  readonly asOf: number;
 }
 
 /** Tombstone collection, phase 1: does the receiver hold exactly these tombstone sets? */

@@ -23,6 +23,7 @@ import type { Liveness } from '../membership/liveness.js';
 import type { Clock, Random } from '../util/runtime.js';
 import { EMPTY_SET, newEvent, sameSet, setClock, sync, type NodeId, type SiblingSet, type VersionVector } from '../version/dvv.js';
 import { compareCodePoints } from '../store/memory-store.js';
+import { checkDataAge, DEFAULT_MAX_DATA_AGE_MS } from '../antientropy/data-age.js';
 
 export interface CoordinatorConfig {
   readonly defaultQuorum: Quorum;
@@ -32,6 +33,12 @@ export interface CoordinatorConfig {
   readonly readRepair: boolean;
   /** Bound on read repairs in flight; beyond it, repairs are skipped (anti-entropy catches up). */
   readonly maxRepairsInFlight: number;
+  /**
+   * A replica refuses to merge a set read longer ago than this (on the
+   * sender's clock); it bounds how long an old version can travel, which
+   * tombstone collection relies on (antientropy/data-age.ts).
+   */
+  readonly maxDataAgeMs: number;
   /** Test-only broken behaviour for the simulator's checkers to catch (src/sim). Never set in production. */
   readonly bugs?: CoordinatorBugs;
 }
@@ -56,6 +63,8 @@ export interface CoordinatorBugs {
    * replicas instead; without one, it does not call onHintedWrite.
    */
   readonly dropHints?: boolean;
+  /** Replicas merge, and coordinators keep as hints, copies of any age (see AntiEntropyBugs.ignoreDataAge). */
+  readonly ignoreDataAge?: boolean;
 }
 
 export const DEFAULT_COORDINATOR_CONFIG: CoordinatorConfig = {
@@ -63,12 +72,15 @@ export const DEFAULT_COORDINATOR_CONFIG: CoordinatorConfig = {
   replicaTimeoutMs: 3000,
   readRepair: true,
   maxRepairsInFlight: 256,
+  maxDataAgeMs: DEFAULT_MAX_DATA_AGE_MS,
 };
 
 /** Hooks for observability; all optional. */
 export interface CoordinatorEvents {
   readRepair?(node: NodeId, bucket: string, key: string): void;
   hintedWrite?(fallback: NodeId, owner: NodeId): void;
+  /** A copy of a sibling set was not merged (here, or into a local hint) because it was read too long ago. */
+  staleRefused?(what: string): void;
 }
 
 export interface CoordinatorDeps {
@@ -144,6 +156,8 @@ export class Coordinator {
   // ---------------------------------------------------------------- writes
 
   async put(req: PutRequest): Promise<PutResult> {
+    // The origin reads the set it returns after this instant: copies of it carry this time.
+    const asOf = this.deps.clock.now();
     const ring = this.deps.ring();
     const quorum = this.quorumFor(ring, req.n, undefined, req.w);
     const partition = ring.partitionOf(req.bucket, req.key);
@@ -208,14 +222,14 @@ export class Coordinator {
     // it all to anti-entropy. This is what carries a minority side's writes
     // (W=1 during a partition) to the owners across the cut. It does not
     // count toward W.
-    await Promise.all(unhinted.map((owner) => this.keepLocalHint(owner, partition, req.bucket, req.key, originSet)));
+    await Promise.all(unhinted.map((owner) => this.keepLocalHint(owner, partition, req.bucket, req.key, originSet, asOf)));
     // W counts the origin; the rest get the origin's whole set in parallel,
     // and the ones beyond W still receive it after we answer.
     const rest = candidates.filter((t) => t !== origin && !undelivered.has(t));
     const byNode = new Map(rest.map((t) => [t.node, t]));
     const needed = quorum.w - (this.config.bugs?.quorumOffByOne === true && quorum.w > 1 ? 1 : 0);
     const sendReplica = async (t: Target): Promise<{ target: Target; set: SiblingSet }> => {
-      const msg = { type: 'putReplica', bucket: req.bucket, key: req.key, set: originSet } as const;
+      const msg = { type: 'putReplica', bucket: req.bucket, key: req.key, set: originSet, asOf } as const;
       let target = t;
       for (;;) {
         try {
@@ -224,7 +238,7 @@ export class Coordinator {
           if (!(err instanceof TransportError && (err.kind !== 'remote' || certainlyNotApplied(err)))) throw err;
           const stand = this.standIn(target, spare);
           if (stand === undefined) {
-            if (sloppy) void this.keepLocalHint(target.hintFor ?? target.node, partition, req.bucket, req.key, originSet);
+            if (sloppy) void this.keepLocalHint(target.hintFor ?? target.node, partition, req.bucket, req.key, originSet, asOf);
             throw err;
           }
           target = stand;
@@ -266,6 +280,8 @@ export class Coordinator {
   // ----------------------------------------------------------------- reads
 
   async get(req: GetRequest): Promise<GetResult> {
+    // Replicas read after this instant: a read repair's copy carries this time.
+    const asOf = this.deps.clock.now();
     const ring = this.deps.ring();
     const quorum = this.quorumFor(ring, req.n, req.r, undefined);
     const partition = ring.partitionOf(req.bucket, req.key);
@@ -300,7 +316,7 @@ export class Coordinator {
         if (sets.some(differ)) void this.get({ ...req, omitValues: false }).catch(() => undefined);
       });
     } else if (this.config.readRepair) {
-      void replies.all.then(() => this.readRepair(req.bucket, req.key, replies.ok.map((r) => ({ node: r.node, set: r.value.set, hintFor: hintOf.get(r.node) ?? null }))));
+      void replies.all.then(() => this.readRepair(req.bucket, req.key, asOf, replies.ok.map((r) => ({ node: r.node, set: r.value.set, hintFor: hintOf.get(r.node) ?? null }))));
     }
     return {
       coordinator: this.self,
@@ -318,7 +334,7 @@ export class Coordinator {
    * send the reconciled set to each that answered with less. Bounded: when
    * too many repairs are in flight, skip; anti-entropy will converge them.
    */
-  private async readRepair(bucket: string, key: string, replies: readonly { node: NodeId; set: SiblingSet | null; hintFor: NodeId | null }[]): Promise<void> {
+  private async readRepair(bucket: string, key: string, asOf: number, replies: readonly { node: NodeId; set: SiblingSet | null; hintFor: NodeId | null }[]): Promise<void> {
     let merged: SiblingSet = EMPTY_SET;
     for (const r of replies) if (r.set !== null) merged = sync(merged, r.set);
     if (merged.siblings.length === 0) return;
@@ -329,7 +345,7 @@ export class Coordinator {
       this.deps.events?.readRepair?.(r.node, bucket, key);
       // A fallback that answered is repaired as what it is, a stand-in: the
       // repair goes to its hint table for the owner, not into its replicas.
-      this.call(r.node, { type: 'putReplica', bucket, key, set: merged, hintFor: r.hintFor })
+      this.call(r.node, { type: 'putReplica', bucket, key, set: merged, hintFor: r.hintFor, asOf })
         .catch(() => undefined)
         .finally(() => this.repairsInFlight--);
     }
@@ -417,21 +433,20 @@ export class Coordinator {
         return { type: 'putOk', set };
       }
       case 'putReplica': {
+        try {
+          this.checkAge(req.asOf, `putReplica ${req.bucket}/${req.key}`);
+        } catch (err) {
+          this.deps.events?.staleRefused?.('putReplica');
+          throw err;
+        }
         const partition = this.deps.ring().partitionOf(req.bucket, req.key);
         if (req.hintFor !== null && this.hintTable(req.hintFor) !== undefined && this.config.bugs?.dropHints !== true) {
-          const set = await this.storeHint(req.hintFor, partition, req.bucket, req.key, (cur) => {
-            if (cur === undefined) return req.set;
-            const next = sync(cur, req.set);
-            return sameSet(next, cur) ? cur : next;
-          });
+          const set = await this.storeHint(req.hintFor, partition, req.bucket, req.key, mergeWith(req.set));
           await this.deps.onHintedWrite?.(req.hintFor, partition, req.bucket, req.key, set);
           return { type: 'putOk', set };
         }
-        const set = await this.persist(partition, req.bucket, req.key, (cur) => {
-          if (cur === undefined || this.config.bugs?.overwriteOnReplica === true) return req.set;
-          const next = sync(cur, req.set);
-          return sameSet(next, cur) ? cur : next;
-        });
+        const merge = mergeWith(req.set);
+        const set = await this.persist(partition, req.bucket, req.key, (cur) => (this.config.bugs?.overwriteOnReplica === true ? req.set : merge(cur)));
         if (req.hintFor !== null && this.config.bugs?.dropHints !== true) await this.deps.onHintedWrite?.(req.hintFor, partition, req.bucket, req.key, set);
         return { type: 'putOk', set };
       }
@@ -533,14 +548,23 @@ export class Coordinator {
   }
 
   /** Keeps a hint for `owner` in this node's own hint table (best effort: a full table or a failure only costs the hint). */
-  private async keepLocalHint(owner: NodeId, partition: number, bucket: string, key: string, set: SiblingSet): Promise<void> {
+  private checkAge(asOf: number, what: string): void {
+    // BUGGIFY ignoreDataAge: copies of any age are merged.
+    if (this.config.bugs?.ignoreDataAge === true) return;
+    checkDataAge(asOf, this.deps.clock.now(), this.config.maxDataAgeMs, what);
+  }
+
+  private async keepLocalHint(owner: NodeId, partition: number, bucket: string, key: string, set: SiblingSet, asOf: number): Promise<void> {
     if (this.hintTable(owner) === undefined) return;
     try {
-      const stored = await this.storeHint(owner, partition, bucket, key, (cur) => {
-        if (cur === undefined) return set;
-        const next = sync(cur, set);
-        return sameSet(next, cur) ? cur : next;
-      });
+      // A hint is a copy like any other: one read too long ago is not kept (anti-entropy covers the owner).
+      this.checkAge(asOf, `hint for ${owner}`);
+    } catch {
+      this.deps.events?.staleRefused?.('hint');
+      return;
+    }
+    try {
+      const stored = await this.storeHint(owner, partition, bucket, key, mergeWith(set));
       this.deps.events?.hintedWrite?.(this.self, owner);
       await this.deps.onHintedWrite?.(owner, partition, bucket, key, stored);
     } catch {
@@ -648,7 +672,16 @@ function* mergeByKey(a: Iterable<{ key: string; set: SiblingSet }>, b: Iterable<
 
 /** The request certainly did nothing: never delivered, or refused by a full hint table. */
 function certainlyNotApplied(err: unknown): boolean {
-  return err instanceof TransportError && (err.kind === 'unreachable' || (err.kind === 'remote' && err.code === 'hints_full'));
+  return err instanceof TransportError && (err.kind === 'unreachable' || (err.kind === 'remote' && (err.code === 'hints_full' || err.code === 'stale_data')));
+}
+
+/** The store update that merges `incoming` into what is held (sync), writing nothing when that changes nothing. */
+function mergeWith(incoming: SiblingSet): (cur: SiblingSet | undefined) => SiblingSet {
+  return (cur) => {
+    if (cur === undefined) return incoming;
+    const next = sync(cur, incoming);
+    return sameSet(next, cur) ? cur : next;
+  };
 }
 
 function describe(err: unknown): string {

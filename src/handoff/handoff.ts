@@ -214,7 +214,10 @@ export class HintedHandoff {
     try {
       // BUGGIFY deleteBeforeAck: forget the hint first; lost if the delivery fails.
       if (this.deps.bugs?.deleteBeforeAck === true) await this.deps.hints.removeHint(h, h.set);
-      await this.deps.transport.request(owner, { type: 'putReplica', bucket: h.bucket, key: h.key, set: h.set, hintFor: null }, this.config.timeoutMs);
+      // Stamped with the send time, though the hint may be older: a held hint
+      // blocks tombstone collection of its key until the owner has merged it
+      // (antientropy/data-age.ts), so its age does not matter.
+      await this.deps.transport.request(owner, { type: 'putReplica', bucket: h.bucket, key: h.key, set: h.set, hintFor: null, asOf: this.deps.clock.now() }, this.config.timeoutMs);
       // The owner has it durably. Remember our own counters before forgetting the key.
       await this.deps.raiseDotFloor(maxCounter(h.set, this.deps.self));
       await this.deps.hints.removeHint(h, h.set);

@@ -92,6 +92,8 @@ export function createNodeAntiEntropy(opts: NodeAntiEntropyOptions): NodeAntiEnt
       maxPartitionsInFlight: settings.maxPartitionsInFlight,
       tombstoneGraceMs: settings.tombstoneGraceMs,
       gcIntervalMs: settings.gcIntervalMs,
+      maxDataAgeMs: settings.maxDataAgeMs,
+      maxClockSkewMs: settings.maxClockSkewMs,
     },
     ...(opts.pendingHint !== undefined ? { pendingHint: opts.pendingHint } : {}),
     ...(opts.dotFloor !== undefined ? { dotFloor: opts.dotFloor } : {}),

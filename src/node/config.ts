@@ -13,6 +13,7 @@ import { DEV_ACCESS_KEY, DEV_SECRET_KEY } from '../s3/credentials.js';
 import { DEFAULT_SWIM_CONFIG, validateSwimConfig, type SwimConfig } from '../membership/swim.js';
 import { DEFAULT_HANDOFF_CONFIG, validateHandoffConfig, type HandoffConfig } from '../handoff/handoff.js';
 import { DEFAULT_GC_SETTINGS, type GcSettings } from '../s3/gc.js';
+import { DEFAULT_MAX_CLOCK_SKEW_MS, DEFAULT_MAX_DATA_AGE_MS } from '../antientropy/data-age.js';
 
 export interface HostPort {
   readonly host: string;
@@ -92,6 +93,10 @@ export interface AntiEntropySettings {
   readonly tombstoneGraceMs: number;
   /** How often tombstones are swept for collection. */
   readonly gcIntervalMs: number;
+  /** A copy of replica data read longer ago than this is not merged (antientropy/data-age.ts). */
+  readonly maxDataAgeMs: number;
+  /** The assumed bound on the difference between two nodes' clocks. */
+  readonly maxClockSkewMs: number;
   /** Merkle tree shape: every node must use the same. */
   readonly fanout: number;
   readonly depth: number;
@@ -104,6 +109,8 @@ export const DEFAULT_ANTI_ENTROPY_SETTINGS: AntiEntropySettings = {
   maxPartitionsInFlight: 4,
   tombstoneGraceMs: 60 * 60 * 1000,
   gcIntervalMs: 60_000,
+  maxDataAgeMs: DEFAULT_MAX_DATA_AGE_MS,
+  maxClockSkewMs: DEFAULT_MAX_CLOCK_SKEW_MS,
   fanout: 16,
   depth: 2,
 };

@@ -111,6 +111,12 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     collectDefaultMetrics({ register: registry });
     const readRepairs = new Counter({ name: 'ringstore_read_repairs_total', help: 'Stale replicas repaired after a read', registers: [registry] });
     const hintedWrites = new Counter({ name: 'ringstore_hinted_writes_total', help: 'Writes sent to a fallback node in place of an owner', registers: [registry] });
+    const staleRefused = new Counter({
+      name: 'ringstore_stale_copies_refused_total',
+      help: 'Copies of sibling sets not merged (putReplica) or not kept as hints because they were read longer ago than maxDataAgeMs',
+      labelNames: ['what'],
+      registers: [registry],
+    });
 
     // Failure detection: SWIM over the transport (or passive), Dynamo §4.8.
     const membership = createMembership({ config, transport, clock: systemClock, random: cryptoRandom, logger, registry, onAlive: (node) => grpcTransport.wake(node) });
@@ -187,10 +193,11 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       random: cryptoRandom,
       ring: () => ring,
       liveness,
-      config: { defaultQuorum },
+      config: { defaultQuorum, maxDataAgeMs: config.antiEntropy.maxDataAgeMs },
       events: {
         readRepair: () => readRepairs.inc(),
         hintedWrite: () => hintedWrites.inc(),
+        staleRefused: (what) => staleRefused.labels(what).inc(),
       },
       hints: { store: lmdb, dotFloor: () => dotFloor.current(), maxHints: config.handoff.maxHints, maxHintBytes: config.handoff.maxHintBytes },
       onHintedWrite: async (owner) => {

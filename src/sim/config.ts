@@ -6,6 +6,7 @@ import { SeededRandom, type Random } from '../util/runtime.js';
 import type { CoordinatorBugs } from '../coordinator/coordinator.js';
 import type { HandoffBugs, HandoffConfig } from '../handoff/handoff.js';
 import type { AntiEntropyBugs, AntiEntropyConfig } from '../antientropy/antientropy.js';
+import { confirmGapMs } from '../antientropy/data-age.js';
 import type { TreeShape } from '../antientropy/merkle.js';
 
 /**
@@ -25,6 +26,7 @@ export const BUG_NAMES: readonly (keyof SimBugs)[] = [
   'skipTombstones',
   'gcWithoutCheck',
   'gcWithoutDotFloor',
+  'ignoreDataAge',
 ];
 
 /** Hinted handoff's knobs for one run, and the coordinator's hint-table bounds. */
@@ -158,7 +160,9 @@ export function drawConfig(seed: number, opts: DrawOptions = {}): RunConfig {
       crashes: chance(random, 0.5),
       slowNodes: chance(random, 0.3),
       skewMs: chance(random, 0.5) ? random.int(10_000) : 0,
-      driftMax: chance(random, 0.3) ? random.next() * 0.05 : 0,
+      // Up to 1%: a hundred times a poor crystal's, and bounded so that the
+      // clock spread over the longest run stays a small multiple of the skew.
+      driftMax: chance(random, 0.3) ? random.next() * 0.01 : 0,
       // Drawn last so that adding it did not change the earlier draws of existing seeds.
       slowDisks: chance(random, 0.4),
     };
@@ -193,7 +197,7 @@ export function drawConfig(seed: number, opts: DrawOptions = {}): RunConfig {
   const keys = chance(more, 0.15) ? 8 + more.int(17) : base.keys;
   const antiEntropy = drawAntiEntropy(seed, nodes, base.replicaTimeoutMs, faults);
   const cleanup = chance(more, 0.4);
-  const cleanupPauseMs = antiEntropy.config.tombstoneGraceMs + antiEntropy.config.gcIntervalMs + more.int(3000);
+  const cleanupPauseMs = antiEntropy.config.tombstoneGraceMs + antiEntropy.config.gcIntervalMs + more.int(3000) + (chance(more, 0.5) ? gcConfirmGapMs(antiEntropy.config) : 0);
   return {
     ...base,
     keys,
@@ -219,7 +223,7 @@ export function clockSpreadMs(f: FaultMix): number {
 }
 
 /** No run lasts longer than this in virtual time (run.ts bounds each phase). */
-export const MAX_RUN_MS = 120_000;
+export const MAX_RUN_MS = 400_000;
 
 /** Longest a message can be on its way: latency, jitter and two slow nodes (faults.ts). */
 const IN_FLIGHT_MAX_MS = 11 + 19 + 80 + 2 * 820;
@@ -268,32 +272,53 @@ function drawAntiEntropy(seed: number, nodes: number, replicaTimeoutMs: number, 
     { fanout: 2, depth: 4 },
     { fanout: 8, depth: 1 },
   ]);
-  // An old version can still be on its way that long after a write: the
+  const config = {
+    intervalMs: 50 + r.int(450),
+    keysPerSec: pick(r, [20, 200, 5000]),
+    maxPartitionsInFlight: 1 + r.int(4),
+    requestTimeoutMs: replicaTimeoutMs * (1 + r.int(3)),
+    keysPerPage: chance(r, 0.5) ? 1 + r.int(3) : 1000,
+    keysPerBatch: chance(r, 0.5) ? 1 + r.int(3) : 128,
+    maxBatchBytes: chance(r, 0.3) ? 64 : 1024 * 1024,
+    graceExtraMs: r.int(2000),
+    gcIntervalMs: 100 + r.int(2000),
+    gcBatch: chance(r, 0.5) ? 1 + r.int(3) : 256,
+    gcEnabled: chance(r, 0.85),
+  };
+  // How long a copy of an old version can legitimately be on its way: the
   // coordinator keeps sending a write's set to stand-ins, one replica
   // timeout each, through every fallback (coordinator.ts sendReplica), then
-  // the message travels and may wait in a slow disk's queue. A read repair
-  // is sent within one replica timeout of its read. (Seed 1308 with a
-  // 116 ms grace period: a stand-in received a write's old set 1.3 s after
-  // the write, after its tombstone had been collected, and handed the
-  // value back.)
+  // the message travels and may wait in a slow disk's queue; a read repair
+  // is sent within one replica timeout of its read; an anti-entropy batch
+  // takes a few request deadlines. Receivers judge a copy's age on their
+  // own clock against the sender's, so the clocks' spread comes on top.
+  const spreadMs = clockSpreadMs(faults);
   const inFlightMs = (nodes - 3 + 1) * replicaTimeoutMs + IN_FLIGHT_MAX_MS + DISK_QUEUE_MAX_MS;
-  const graceFloorMs = clockSpreadMs(faults) + inFlightMs;
+  // The grace period once had to cover that (seed 1308 with a 116 ms grace
+  // period: a stand-in received a write's old set 1.3 s after the write,
+  // after its tombstone had been collected, and handed the value back). Now
+  // collection confirms twice and receivers refuse old copies
+  // (antientropy/data-age.ts), so half the runs draw a tiny grace period:
+  // collection then races the exchanges, handoffs and repairs still
+  // carrying old versions. A stream of its own, so that the draws above are
+  // what they were.
+  const r2 = new SeededRandom(seed ^ 0x57a1e);
+  const tinyGrace = chance(r2, 0.5);
+  const { graceExtraMs, ...rest } = config;
   return {
     shape,
     config: {
-      intervalMs: 50 + r.int(450),
-      keysPerSec: pick(r, [20, 200, 5000]),
-      maxPartitionsInFlight: 1 + r.int(4),
-      requestTimeoutMs: replicaTimeoutMs * (1 + r.int(3)),
-      keysPerPage: chance(r, 0.5) ? 1 + r.int(3) : 1000,
-      keysPerBatch: chance(r, 0.5) ? 1 + r.int(3) : 128,
-      maxBatchBytes: chance(r, 0.3) ? 64 : 1024 * 1024,
-      tombstoneGraceMs: Math.ceil(graceFloorMs + r.int(2000)),
-      gcIntervalMs: 100 + r.int(2000),
-      gcBatch: chance(r, 0.5) ? 1 + r.int(3) : 256,
-      gcEnabled: chance(r, 0.85),
+      ...rest,
+      tombstoneGraceMs: tinyGrace ? r2.int(300) : Math.ceil(spreadMs + inFlightMs + graceExtraMs),
+      maxDataAgeMs: spreadMs + inFlightMs + 4 * config.requestTimeoutMs + r2.int(2000),
+      maxClockSkewMs: spreadMs,
     },
   };
+}
+
+/** How long collection waits between its two confirmations in this run (data-age.ts). */
+export function gcConfirmGapMs(ae: AntiEntropyConfig): number {
+  return confirmGapMs(ae.maxDataAgeMs, ae.maxClockSkewMs);
 }
 
 export function describeConfig(c: RunConfig): string {
@@ -317,7 +342,7 @@ export function describeConfig(c: RunConfig): string {
     `nodes=${c.nodes} N=${c.n} R=${c.r} W=${c.w} keys=${c.keys} clients=${c.clients}x${c.opsPerClient} ` +
     `${c.membership} timeout=${c.replicaTimeoutMs}ms latency=${c.latencyMs}+${c.baseJitterMs}ms faults=${on.length > 0 ? on.join(',') : 'none'} ` +
     `ae=${ae.intervalMs}ms,${c.antiEntropy.shape.fanout}^${c.antiEntropy.shape.depth},${ae.keysPerSec}keys/s,` +
-    (ae.gcEnabled ? `grace=${ae.tombstoneGraceMs}ms,gc=${ae.gcIntervalMs}ms` : 'nogc') +
+    (ae.gcEnabled ? `grace=${ae.tombstoneGraceMs}ms,gc=${ae.gcIntervalMs}ms,maxAge=${ae.maxDataAgeMs}ms` : 'nogc') +
     ` handoff=${h.intervalMs}ms,${h.keysPerSecond}keys/s${c.handoff.maxHints < 1000 ? `,maxHints=${c.handoff.maxHints}` : ''}` +
     (c.handoff.maxHintBytes < 1024 ? `,maxHintBytes=${c.handoff.maxHintBytes}` : '') +
     (c.readRepair ? '' : ' no-read-repair') +

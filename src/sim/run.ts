@@ -14,7 +14,7 @@
 // answers, and answers exactly what its owners hold.
 
 import { CHECKERS, type FinalState, type Violation } from './checkers/index.js';
-import { clockSpreadMs, describeConfig, drawConfig, type DrawOptions, type RunConfig } from './config.js';
+import { clockSpreadMs, describeConfig, drawConfig, gcConfirmGapMs, type DrawOptions, type RunConfig } from './config.js';
 import { FaultDriver } from './faults.js';
 import { History } from './history.js';
 import { EventLimitError, Scheduler } from './scheduler.js';
@@ -128,12 +128,13 @@ export async function runSeed(seed: number, opts: RunOptions = {}): Promise<RunR
 /**
  * How long after convergence every tombstone must be gone: the grace period
  * (judged on the primary's clock against a timestamp from the origin's, so
- * plus the spread of the clocks), two sweep intervals and two rounds, and
- * time for the sweep itself.
+ * plus the spread of the clocks), the gap between a key's two
+ * confirmations, three sweep intervals (the sweep that confirms first, the
+ * one that confirms again, and slack), two rounds, and time for the sweeps.
  */
 function gcBoundMs(config: RunConfig): number {
   const gc = config.antiEntropy.config;
-  return gc.tombstoneGraceMs + clockSpreadMs(config.faults) + 2 * gc.gcIntervalMs + 2 * gc.intervalMs + 10_000;
+  return gc.tombstoneGraceMs + clockSpreadMs(config.faults) + gcConfirmGapMs(gc) + 3 * gc.gcIntervalMs + 2 * gc.intervalMs + 10_000;
 }
 
 /** Runs the world until `pred` holds (looked at every CHECK_EVERY_MS) or `untilMs`; says whether it holds. */

@@ -428,6 +428,7 @@ export class World implements FaultTarget {
         defaultQuorum: { n: this.config.n, r: this.config.r, w: this.config.w },
         replicaTimeoutMs: this.config.replicaTimeoutMs,
         readRepair: this.config.readRepair,
+        maxDataAgeMs: this.config.antiEntropy.config.maxDataAgeMs,
         bugs,
       },
       hints: { store, dotFloor: () => dotFloor.current(), maxHints: handoffKnobs.maxHints, maxHintBytes: handoffKnobs.maxHintBytes },

@@ -33,6 +33,8 @@ export interface PutReplicaReq {
   readonly key: string;
   readonly set: SiblingSet;
   readonly hintFor: NodeId | null;
+  /** When `set` was read, on the sender's clock; too old a copy is refused (antientropy/data-age.ts). */
+  readonly asOf: number;
 }
 
 export interface GetReq {

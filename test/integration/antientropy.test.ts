@@ -18,7 +18,7 @@ let cluster: TestCluster;
 before(async () => {
   cluster = await startCluster({
     nodes: 3,
-    nodeSettings: { antiEntropy: { intervalMs: 200, tombstoneGraceMs: GRACE_MS, gcIntervalMs: 300 } },
+    nodeSettings: { antiEntropy: { intervalMs: 200, tombstoneGraceMs: GRACE_MS, gcIntervalMs: 300, maxDataAgeMs: 5000, maxClockSkewMs: 0 } },
   });
   const res = await fetch(`${cluster.nodes[0]!.http}/buckets/antientropy`, { method: 'PUT' });
   assert.equal(res.status, 200);

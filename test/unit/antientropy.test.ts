@@ -70,6 +70,8 @@ interface Cluster {
 }
 
 const BUCKET = 'b';
+/** Between collection's two confirmations (data-age.ts): twice maxDataAgeMs, no skew. */
+const GAP_MS = 2000;
 
 function cluster(ids: string[], opts: { partitions?: number; n?: number; config?: Partial<AntiEntropyConfig>; shape?: TreeShape; pendingHint?: (node: string, key: string) => boolean } = {}): Cluster {
   const ring = new Ring({ epoch: 1, partitions: opts.partitions ?? 8, nodes: ids.map((id) => ({ id, zone: id, weight: 1 })) });
@@ -90,7 +92,7 @@ function cluster(ids: string[], opts: { partitions?: number; n?: number; config?
         ring: () => ring,
         liveness,
         n: opts.n ?? ids.length,
-        config: { keysPerSec: Infinity, tombstoneGraceMs: 10_000, gcIntervalMs: 0, ...opts.config },
+        config: { keysPerSec: Infinity, tombstoneGraceMs: 10_000, gcIntervalMs: 0, maxDataAgeMs: GAP_MS / 2, maxClockSkewMs: 0, ...opts.config },
         ...(opts.pendingHint ? { pendingHint: (_b: string, k: string) => opts.pendingHint!(self, k) } : {}),
         transport: {
           async request<R extends AeRequest>(to: string, req: R): Promise<AeResponseFor[R['type']]> {
@@ -287,6 +289,13 @@ function live(n: number, ts: number): SiblingSet {
   return newEvent(EMPTY_SET, 'a', {}, value(n), {}, ts).set;
 }
 
+/** Two sweeps by one node, the confirmation gap apart: what collection needs to remove anything. */
+async function collectTwice(c: Cluster, node: string): Promise<void> {
+  await c.clock.drive(c.ae.get(node)!.collectTombstones());
+  c.clock.t += GAP_MS;
+  await c.clock.drive(c.ae.get(node)!.collectTombstones());
+}
+
 function deleteOf(set: SiblingSet, ts: number): SiblingSet {
   return newEvent(set, 'a', setClock(set), null, {}, ts).set;
 }
@@ -303,6 +312,14 @@ test('tombstones held by every replica are collected after the grace period, not
   await roundAll(c);
   for (const s of c.stores.values()) assert.ok(s.read(BUCKET, 'old3') !== undefined);
   c.clock.t += 10_001;
+  await roundAll(c);
+  // Past the grace period, every replica holding the sets: confirmed once, not yet collected.
+  for (const s of c.stores.values()) assert.ok(s.read(BUCKET, 'old3') !== undefined, 'collected at the first confirmation');
+  assert.equal([...c.ae.values()].reduce((n, ae) => n + ae.status().totals.gcPendingConfirmation, 0), 20);
+  c.clock.t += GAP_MS - 1;
+  await roundAll(c);
+  for (const s of c.stores.values()) assert.ok(s.read(BUCKET, 'old3') !== undefined, 'collected before the gap had passed');
+  c.clock.t += 1;
   await roundAll(c);
   for (const [id, s] of c.stores) {
     for (let i = 0; i < 20; i++) {
@@ -333,7 +350,9 @@ test('a delete while an owner is down stays deleted: after it returns, after ant
   c.liveness.down.delete('c');
   await roundAll(c);
   await roundAll(c);
-  // ...and once every replica holds it, it is collected everywhere.
+  c.clock.t += GAP_MS;
+  await roundAll(c);
+  // ...and once every replica holds it (confirmed twice), it is collected everywhere.
   for (const [id, s] of c.stores) assert.equal(s.read(BUCKET, 'x'), undefined, `x on ${id}`);
   await roundAll(c);
   for (const [id, s] of c.stores) assert.equal(s.read(BUCKET, 'x'), undefined, `x came back on ${id}`);
@@ -355,7 +374,7 @@ test('a replica holding anything else (a newer write, an old value, a pending hi
   await put(c, outsider, 'outsider-old', v);
   c.clock.t += 20_000;
   // Only the primary of the partition sweeps.
-  await c.clock.drive(c.ae.get(owners[0]!)!.collectTombstones());
+  await collectTwice(c, owners[0]!);
   for (const o of owners) {
     assert.equal(c.stores.get(o)!.read(BUCKET, 'plain'), undefined);
     assert.ok(c.stores.get(o)!.read(BUCKET, 'outsider-old') !== undefined, 'an old value elsewhere blocks collection');
@@ -366,7 +385,7 @@ test('a replica holding anything else (a newer write, an old value, a pending hi
   const w = newEvent(tomb, owners[1]!, {}, value(9), {}, now);
   await put(c, owners[1]!, 'plain2', w.set);
   for (const o of [owners[0]!, owners[2]!]) await put(c, o, 'plain2', tomb);
-  await c.clock.drive(c.ae.get(owners[0]!)!.collectTombstones());
+  await collectTwice(c, owners[0]!);
   assert.ok(c.stores.get(owners[1]!)!.read(BUCKET, 'plain2')!.siblings.some((s) => s.value !== null));
   assert.ok(c.stores.get(owners[0]!)!.read(BUCKET, 'plain2') !== undefined);
 });
@@ -392,7 +411,7 @@ test('collecting raises a durable dot floor, so a key minted again cannot reuse 
   const leftover = c.stores.get('b')!.read(BUCKET, 'x')!;
   c.clock.t += 20_000;
   const primary = c.ring.preference(0, 2).owners[0]!;
-  await c.clock.drive(c.ae.get(primary)!.collectTombstones());
+  await collectTwice(c, primary);
   assert.equal(c.stores.get('a')!.read(BUCKET, 'x'), undefined);
   assert.ok(c.ae.get('a')!.dotFloor() >= 6);
   assert.equal(c.stores.get('a')!.getMeta<number>('antientropy.dotFloor'), c.ae.get('a')!.dotFloor());
@@ -401,4 +420,38 @@ test('collecting raises a durable dot floor, so a key minted again cannot reuse 
   assert.ok(sync(leftover, fresh).siblings.some((x) => x.value !== null));
   const unsafe = newEvent(EMPTY_SET, 'a', {}, value(42), {}, now).set;
   assert.ok(!sync(leftover, unsafe).siblings.some((x) => x.value !== null));
+});
+
+test('a tombstone set that changes between the two confirmations is confirmed afresh', async () => {
+  const c = cluster(['a', 'b', 'c'], { partitions: 1 });
+  const primary = c.ring.preference(0, 3).owners[0]!;
+  const now = c.clock.now();
+  const v = live(1, now - 100);
+  const t1 = deleteOf(v, now - 50);
+  await everywhere(c, 'x', t1);
+  c.clock.t += 20_000;
+  await c.clock.drive(c.ae.get(primary)!.collectTombstones());
+  // A second, concurrent delete reaches every replica: a new set, so the first confirmation no longer counts.
+  const t2 = newEvent(v, 'b', setClock(v), null, {}, now - 40).set;
+  await everywhere(c, 'x', t2);
+  c.clock.t += GAP_MS;
+  await c.clock.drive(c.ae.get(primary)!.collectTombstones());
+  for (const [id, s] of c.stores) assert.ok(s.read(BUCKET, 'x') !== undefined, `x collected on ${id} with one confirmation of its set`);
+  c.clock.t += GAP_MS;
+  await c.clock.drive(c.ae.get(primary)!.collectTombstones());
+  for (const [id, s] of c.stores) assert.equal(s.read(BUCKET, 'x'), undefined, `x still on ${id}`);
+});
+
+test('a pushed copy read longer ago than maxDataAgeMs is refused, not merged', async () => {
+  const c = cluster(['a', 'b'], { partitions: 1 });
+  const v = live(5, c.clock.now());
+  const entries = [{ bucket: BUCKET, key: 'old', set: v }];
+  await assert.rejects(
+    c.ae.get('b')!.handle('a', { type: 'aePush', partition: 0, entries, asOf: c.clock.now() - GAP_MS / 2 - 1 }),
+    (err: unknown) => (err as { code?: string }).code === 'stale_data',
+  );
+  assert.equal(c.stores.get('b')!.read(BUCKET, 'old'), undefined);
+  assert.equal(c.ae.get('b')!.status().totals.staleRefused, 1);
+  await c.ae.get('b')!.handle('a', { type: 'aePush', partition: 0, entries, asOf: c.clock.now() - GAP_MS / 2 });
+  assert.equal(dots(c.stores.get('b')!.read(BUCKET, 'old')), dots(v));
 });

@@ -56,7 +56,7 @@ describe('write answers leave out the values the writer sent', () => {
   const big = bytes(4 * MiB, 1);
   const theirs = sib('b', 4, bytes(300 * 1024, 2));
   const sent: SiblingSet = { siblings: [sib('a', 7, big)] };
-  const putReplica: PutReplicaReq = { type: 'putReplica', bucket: '__chunks', key: 'k', set: sent, hintFor: null };
+  const putReplica: PutReplicaReq = { type: 'putReplica', bucket: '__chunks', key: 'k', set: sent, hintFor: null, asOf: 1_700_000_000_000 };
   const answer: Response = { type: 'putOk', set: sync({ siblings: [theirs] }, sent) };
 
   it('codec: the answer to a putReplica is small on the wire and decodes back whole', () => {
@@ -119,7 +119,7 @@ describe('bulk requests and wide windows', () => {
       b.serve(replica('b', sib('b', 1, null)));
       const values = Array.from({ length: 16 }, (_, i) => bytes(4 * MiB, i));
       const t0 = Date.now();
-      const writes = values.map((v, i) => a.request('b', { type: 'putReplica', bucket: '__chunks', key: `k${i}`, set: { siblings: [sib('a', i + 1, v)] }, hintFor: null }, 20_000));
+      const writes = values.map((v, i) => a.request('b', { type: 'putReplica', bucket: '__chunks', key: `k${i}`, set: { siblings: [sib('a', i + 1, v)] }, hintFor: null, asOf: 1_700_000_000_000 }, 20_000));
       for (const [i, w] of (await Promise.all(writes)).entries()) assert.equal(w.set.siblings.find((s) => s.dot.node === 'a')!.value!.byteLength, 4 * MiB, `write ${i}`);
       assert.ok(Date.now() - t0 < 15_000);
     } finally {
@@ -134,7 +134,7 @@ describe('bulk lane', () => {
 
   it('frames: big values travel as attachments and come back in place, whatever the read boundaries', async () => {
     const set: SiblingSet = { siblings: [sib('a', 1, big), sib('b', 2, bytes(100, 1)), sib('c', 3, null), sib('d', 4, bytes(ATTACH_MIN_BYTES, 2))] };
-    const msgs: Request[] = [origin(big), { type: 'putReplica', bucket: 'b', key: 'k', set, hintFor: 'n9' }, origin(new Uint8Array(0)), origin(null), { type: 'ping' }];
+    const msgs: Request[] = [origin(big), { type: 'putReplica', bucket: 'b', key: 'k', set, hintFor: 'n9', asOf: 1_700_000_000_000 }, origin(new Uint8Array(0)), origin(null), { type: 'ping' }];
     // Write the frames into a pipe, then feed the bytes to a reader in odd-sized pieces.
     const pipe = new PassThrough();
     const chunks: Buffer[] = [];

@@ -304,7 +304,7 @@ for (const [name, make] of IMPLEMENTATIONS) {
 
     it('putReplica round-trip echoes the set exactly', async () => {
       for (const key of ['empty', 'binary', 'tombstone', 'emptyValue', 'siblings', UNICODE_KEY]) {
-        const req: PutReplicaReq = { type: 'putReplica', bucket: 'b', key, set: FIXTURE_SETS[key]!, hintFor: key === 'binary' ? 'a' : null };
+        const req: PutReplicaReq = { type: 'putReplica', bucket: 'b', key, set: FIXTURE_SETS[key]!, hintFor: key === 'binary' ? 'a' : null, asOf: 1_700_000_000_000 };
         const resp = await a().request('c', req, 2000);
         assert.deepStrictEqual(resp, { type: 'putOk', set: req.set });
         assert.deepStrictEqual(c.received.get('c')!.at(-1)!.req, req);
@@ -323,7 +323,7 @@ for (const [name, make] of IMPLEMENTATIONS) {
     });
 
     it('5 MiB value both ways', async () => {
-      const put: PutReplicaReq = { type: 'putReplica', bucket: 'b', key: 'big', set: FIXTURE_SETS['big']!, hintFor: null };
+      const put: PutReplicaReq = { type: 'putReplica', bucket: 'b', key: 'big', set: FIXTURE_SETS['big']!, hintFor: null, asOf: 1_700_000_000_000 };
       const resp = await a().request('b', put, 10_000);
       assert.equal(resp.set.siblings[0]!.value!.byteLength, BIG.byteLength);
       assert.ok(Buffer.from(resp.set.siblings[0]!.value!).equals(Buffer.from(BIG)));
@@ -455,7 +455,7 @@ const arbMessage: fc.Arbitrary<Message> = fc.oneof(
     supersedeLocal: fc.boolean(),
     hintFor: arbHint,
   }, NN),
-  fc.record({ type: fc.constant('putReplica' as const), bucket: arbStr, key: arbStr, set: arbSet, hintFor: arbHint }, NN),
+  fc.record({ type: fc.constant('putReplica' as const), bucket: arbStr, key: arbStr, set: arbSet, hintFor: arbHint, asOf: fc.nat({ max: Number.MAX_SAFE_INTEGER }) }, NN),
   fc.record({ type: fc.constant('get' as const), bucket: arbStr, key: arbStr }, NN),
   fc.record({
     type: fc.constant('listKeys' as const),
@@ -485,7 +485,7 @@ const arbMessage: fc.Arbitrary<Message> = fc.oneof(
     limit: fc.nat(),
   }, NN),
   fc.record({ type: fc.constant('aeFetch' as const), partition: fc.nat(), keys: fc.array(arbAeRef, { maxLength: 3 }), maxBytes: fc.nat() }, NN),
-  fc.record({ type: fc.constant('aePush' as const), partition: fc.nat(), entries: fc.array(arbAeKeySet, { maxLength: 3 }) }, NN),
+  fc.record({ type: fc.constant('aePush' as const), partition: fc.nat(), entries: fc.array(arbAeKeySet, { maxLength: 3 }), asOf: fc.nat({ max: Number.MAX_SAFE_INTEGER }) }, NN),
   fc.record({ type: fc.constant('aeGcCheck' as const), partition: fc.nat(), entries: fc.array(arbAeDigest, { maxLength: 3 }) }, NN),
   fc.record({ type: fc.constant('aeGcRemove' as const), partition: fc.nat(), entries: fc.array(arbAeDigest, { maxLength: 3 }) }, NN),
   fc.record({ type: fc.constant('aeHashesOk' as const), hashes: fc.uint8Array({ maxLength: 48 }) }, NN),
@@ -742,7 +742,7 @@ describe('memory network specifics', () => {
       seen = req;
       return { type: 'putOk', set: stored };
     });
-    const sent: PutReplicaReq = { type: 'putReplica', bucket: 'x', key: 'y', set: { siblings: [sib('a', 1, new Uint8Array([9]))] }, hintFor: null };
+    const sent: PutReplicaReq = { type: 'putReplica', bucket: 'x', key: 'y', set: { siblings: [sib('a', 1, new Uint8Array([9]))] }, hintFor: null, asOf: 1_700_000_000_000 };
     const p = a.request('b', sent, 100);
     await clock.advance(50);
     const resp = await p;
@@ -824,7 +824,7 @@ describe('grpc throughput (TRANSPORT_BENCH=1)', { skip: process.env['TRANSPORT_B
     const v = new Uint8Array(4096).fill(5);
     await run(
       'putReplica 4KiB',
-      (i) => ({ type: 'putReplica', bucket: 'bench', key: `key-${i}`, set: { siblings: [sib('a', i + 1, v)] }, hintFor: null }),
+      (i) => ({ type: 'putReplica', bucket: 'bench', key: `key-${i}`, set: { siblings: [sib('a', i + 1, v)] }, hintFor: null, asOf: 1_700_000_000_000 }),
       async (_from, req) => ({ type: 'putOk', set: (req as PutReplicaReq).set }),
       64,
       5,
@@ -835,7 +835,7 @@ describe('grpc throughput (TRANSPORT_BENCH=1)', { skip: process.env['TRANSPORT_B
     const v = new Uint8Array(4096).fill(5);
     await run(
       'putReplica 4KiB (value-less answer)',
-      (i) => ({ type: 'putReplica', bucket: 'bench', key: `key-${i}`, set: { siblings: [sib('a', i + 1, v)] }, hintFor: null }),
+      (i) => ({ type: 'putReplica', bucket: 'bench', key: `key-${i}`, set: { siblings: [sib('a', i + 1, v)] }, hintFor: null, asOf: 1_700_000_000_000 }),
       async (_from, req) => ({ type: 'putOk', set: { siblings: (req as PutReplicaReq).set.siblings.map((s) => ({ ...s, value: null })) } }),
       64,
       5,

@@ -1,0 +1,46 @@
+// How old a copy of replica data may be when another node merges it.
+//
+// Tombstone collection removes a delete once every node holds it. That is
+// only safe if no copy of an older version is still on its way: a replica
+// that had not yet received the tombstone may have read the old value and
+// put it on the wire (an anti-entropy push, a write's set shipped to a
+// replica, a read repair), and if that copy lands after the tombstone is
+// gone, the value is back. Nothing in an asynchronous network bounds how
+// long a message can travel, so ringstore makes a bound: every message that
+// carries sibling sets to be merged says when they were read (`asOf`, on the
+// sender's clock, taken before the read), and a receiver refuses to merge a
+// copy older than `maxDataAgeMs` on its own clock.
+//
+// Collection then confirms twice (antientropy.ts): every node holds the same
+// tombstone set at a first check and again at a second check at least
+// confirmGapMs later. A copy of an old version was read before its sender
+// received the tombstone, so before the first check; the receiver refuses
+// it once maxDataAgeMs plus the clock difference has passed, and an
+// accepted one has been merged (or kept as a hint, which blocks collection)
+// by the second check. The gap doubles maxDataAgeMs so that a merge that
+// was accepted just in time has as long again to commit.
+
+/** The longest a copy of replica data may travel and still be merged. */
+export const DEFAULT_MAX_DATA_AGE_MS = 60_000;
+
+/** The assumed bound on how far apart two nodes' clocks are. */
+export const DEFAULT_MAX_CLOCK_SKEW_MS = 10_000;
+
+/** A request carried data read too long ago: refused, so certainly not applied. */
+export class StaleDataError extends Error {
+  override name = 'StaleDataError';
+  readonly code = 'stale_data';
+}
+
+/** Throws StaleDataError when data read at `asOfMs` is too old to merge at `nowMs`. */
+export function checkDataAge(asOfMs: number, nowMs: number, maxAgeMs: number, what: string): void {
+  const age = nowMs - asOfMs;
+  if (age > maxAgeMs) {
+    throw new StaleDataError(`${what}: data read ${age} ms ago is older than the ${maxAgeMs} ms a copy may travel (slow network, or clocks further apart than configured)`);
+  }
+}
+
+/** How long collection waits between its two confirmations. */
+export function confirmGapMs(maxDataAgeMs: number, maxClockSkewMs: number): number {
+  return 2 * maxDataAgeMs + maxClockSkewMs;
+}
