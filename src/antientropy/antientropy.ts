@@ -888,7 +888,11 @@ export class AntiEntropy {
         const leaves = new Set(req.leaves);
         const limit = Math.max(1, req.limit);
         const entries: AeKeyDigest[] = [];
-        for (const e of store.scanPartition(req.partition)) {
+        // The store starts after `after`, so a page does not rescan the
+        // partition before it. The check stays because a wrapper that drops
+        // the optional argument still type-checks, and it keeps paging making
+        // progress should the store's order ever disagree with compareRefs.
+        for (const e of store.scanPartition(req.partition, req.after ?? undefined)) {
           if (req.after !== null && compareRefs(e, req.after) <= 0) continue;
           if (!leaves.has(leafOf(e.bucket, e.key, this.shape))) continue;
           if (entries.length >= limit) return { type: 'aeKeysOk', entries, truncated: true } satisfies AeKeysOk;

@@ -113,8 +113,8 @@ export class MerkleTrackingStore implements ReplicaStore {
     await this.update(partition, bucket, key, () => ({ siblings: [] }));
   }
 
-  scanPartition(partition: number): Iterable<StoredKey> {
-    return this.inner.scanPartition(partition);
+  scanPartition(partition: number, after?: { readonly bucket: string; readonly key: string }): Iterable<StoredKey> {
+    return this.inner.scanPartition(partition, after);
   }
 
   scanBucket(bucket: string, opts: { prefix?: string; after?: string; limit?: number }): Iterable<StoredKey> {

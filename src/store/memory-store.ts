@@ -21,6 +21,11 @@ interface Entry {
   set: SiblingSet;
 }
 
+interface KeyRef {
+  readonly bucket: string;
+  readonly key: string;
+}
+
 class Shared {
   /** bucket -> key -> entry */
   readonly buckets = new Map<string, Map<string, Entry>>();
@@ -29,6 +34,8 @@ class Shared {
   readonly meta = new Map<string, unknown>();
   /** Sorted key lists, invalidated when a key is added or removed. */
   readonly sortedKeys = new Map<string, string[]>();
+  /** Each partition's keys in (bucket, key) order, invalidated like sortedKeys. */
+  readonly sortedPartitions = new Map<number, readonly KeyRef[]>();
   /** The hint table (HintStore): JSON [owner, partition, bucket, key] -> hint. */
   readonly hints = new Map<string, StoredHint>();
 }
@@ -92,19 +99,26 @@ export class MemoryStore implements ReplicaStore, HintStore {
     });
   }
 
-  *scanPartition(partition: number): Iterable<StoredKey> {
+  *scanPartition(partition: number, after?: KeyRef): Iterable<StoredKey> {
     this.checkOpen();
-    const byBucket = this.s.partitions.get(partition);
-    if (byBucket === undefined) return;
-    const buckets = [...byBucket.keys()].sort(compareCodePoints);
-    for (const bucket of buckets) {
-      const keys = [...(byBucket.get(bucket) ?? [])].sort(compareCodePoints);
-      for (const key of keys) {
-        const entry = this.s.buckets.get(bucket)?.get(key);
-        // Changed during the scan: skip what moved away or was removed.
-        if (entry === undefined || entry.partition !== partition) continue;
-        yield { partition, bucket, key, set: entry.set };
+    // Sorted once and kept while no key comes or goes, so that paging with
+    // `after` (anti-entropy's key lists) costs a binary search, not a sort.
+    const refs = this.sortedPartition(partition);
+    let i = 0;
+    if (after !== undefined) {
+      let hi = refs.length;
+      while (i < hi) {
+        const mid = (i + hi) >>> 1;
+        if (compareKeyRefs(refs[mid]!, after) <= 0) i = mid + 1;
+        else hi = mid;
       }
+    }
+    for (; i < refs.length; i++) {
+      const { bucket, key } = refs[i]!;
+      const entry = this.s.buckets.get(bucket)?.get(key);
+      // Changed during the scan: skip what moved away or was removed.
+      if (entry === undefined || entry.partition !== partition) continue;
+      yield { partition, bucket, key, set: entry.set };
     }
   }
 
@@ -252,6 +266,7 @@ export class MemoryStore implements ReplicaStore, HintStore {
     if (inPartition === undefined) byBucket.set(bucket, (inPartition = new Set()));
     inPartition.add(key);
     this.s.sortedKeys.delete(bucket);
+    this.s.sortedPartitions.delete(partition);
   }
 
   private delete(bucket: string, key: string): void {
@@ -268,6 +283,18 @@ export class MemoryStore implements ReplicaStore, HintStore {
       if (byBucket.size === 0) this.s.partitions.delete(entry.partition);
     }
     this.s.sortedKeys.delete(bucket);
+    this.s.sortedPartitions.delete(entry.partition);
+  }
+
+  private sortedPartition(partition: number): readonly KeyRef[] {
+    let refs = this.s.sortedPartitions.get(partition);
+    if (refs === undefined) {
+      const out: KeyRef[] = [];
+      for (const [bucket, keys] of this.s.partitions.get(partition) ?? []) for (const key of keys) out.push({ bucket, key });
+      refs = out.sort(compareKeyRefs);
+      this.s.sortedPartitions.set(partition, refs);
+    }
+    return refs;
   }
 
   private sorted(bucket: string): string[] {
@@ -278,6 +305,10 @@ export class MemoryStore implements ReplicaStore, HintStore {
     }
     return keys;
   }
+}
+
+function compareKeyRefs(a: KeyRef, b: KeyRef): number {
+  return compareCodePoints(a.bucket, b.bucket) || compareCodePoints(a.key, b.key);
 }
 
 function lowerBound(sorted: readonly string[], target: string): number {

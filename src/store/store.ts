@@ -26,8 +26,12 @@ export interface ReplicaStore {
   update(partition: number, bucket: string, key: string, fn: (current: SiblingSet | undefined) => SiblingSet): Promise<SiblingSet>;
   /** Removes a key entirely (tombstone collection). Durable when resolved. */
   remove(partition: number, bucket: string, key: string): Promise<void>;
-  /** Every key of one partition, in (bucket, key) order. */
-  scanPartition(partition: number): Iterable<StoredKey>;
+  /**
+   * Every key of one partition, in (bucket, key) order (each by Unicode code
+   * point, as compareCodePoints), or with `after` only the keys strictly
+   * after it, so that paging costs the page and not the partition up to it.
+   */
+  scanPartition(partition: number, after?: { readonly bucket: string; readonly key: string }): Iterable<StoredKey>;
   /**
    * Keys of one bucket in key order, starting strictly after `after`, that
    * start with `prefix`. With `values: false` the store may leave out the

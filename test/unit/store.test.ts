@@ -193,6 +193,85 @@ function suite(name: string, make: Make): void {
         assert.equal(store.read('alpha', 'a')!.siblings[0]!.dot.counter, 6);
       }));
 
+    test('scanPartition(p, after) is exactly the suffix of the full scan strictly after `after`', () =>
+      withStore(async ({ store }) => {
+        type Ref = { bucket: string; key: string };
+        const order = (a: Ref, b: Ref): number => compareCodePoints(a.bucket, b.bucket) || compareCodePoints(a.key, b.key);
+        const show = (r: Ref | undefined): string => JSON.stringify(r === undefined ? r : [r.bucket, r.key]);
+        // Bucket/key boundaries ('a' + '\u0000...' vs 'a\u0000' + ...), prefixes, the
+        // escaped low characters and the leading-character escape of ordered-binary,
+        // BMP private use above the surrogate range, astral characters, a long key.
+        const keys = ['', 'a', 'a\u0000', 'a\u0001', 'a\u0004', 'a\u0005', 'a/b', 'ab', 'b', '\u0001', '\u001b', '\u001c', 'é',
+          '\uE000', '\uFFFD', '\uFFFF', '\u{1F600}', '\u{1F600}x', '\u{10FFFF}', 'x'.repeat(70), `${'x'.repeat(70)}\u{1F600}`];
+        const buckets = ['\u0001', 'a', 'a\u0000', 'ab', '\uE000', '\u{1F600}'];
+        const present: Ref[] = [];
+        let i = 0;
+        for (const bucket of buckets) {
+          for (const key of keys) {
+            // The partition in the middle, with neighbours on both sides that must not show.
+            const p = [3, 2, 3, 4][i % 4]!;
+            const value = set(sib('n', ++i, bytes(i & 0xff)));
+            await store.update(p, bucket, key, () => value);
+            if (p === 3) present.push({ bucket, key });
+          }
+        }
+        // A bucket of its own at each end of the partition.
+        await store.update(3, '', '\u0001', () => set(sib('n', 1, bytes(1))));
+        await store.update(3, '\u{10FFFF}', 'z', () => set(sib('n', 1, bytes(1))));
+        present.push({ bucket: '', key: '\u0001' }, { bucket: '\u{10FFFF}', key: 'z' });
+
+        /** `all`: every `after` below; otherwise the present keys only (quicker). */
+        const check = (what: string, all: boolean): void => {
+          const full = [...store.scanPartition(3)];
+          const expected = [...present].sort(order);
+          assert.deepEqual(full.map((e) => [e.partition, e.bucket, e.key]), expected.map((r) => [3, r.bucket, r.key]), `${what}: full scan`);
+          // Present keys, keys absent between them (a char appended or dropped, or a
+          // key of another partition), before the first and after the last.
+          const afters: Ref[] = [{ bucket: '', key: '' }, { bucket: '', key: '\u0000' }, { bucket: '\u{10FFFF}', key: 'z\u0000' }, { bucket: '\u{10FFFF}\u0000', key: '' }];
+          for (const bucket of all ? [...buckets, '', '\u{10FFFF}', 'a\u0000\u0000', '\u{1F600}\u0000', '\uFFFF'] : []) {
+            for (const key of keys) {
+              const cps = [...key];
+              afters.push({ bucket, key }, { bucket, key: cps.slice(0, -1).join('') });
+              // Appended to short keys only: see the long-key limit in lmdb-store.ts.
+              if (key.length < 60) for (const c of ['\u0000', '\u0001', '\u0005', '0', '\uFFFF', '\u{1F600}']) afters.push({ bucket, key: key + c });
+            }
+          }
+          for (const after of [...afters, ...present]) {
+            const from = expected.findIndex((r) => order(r, after) > 0);
+            const suffix = from < 0 ? [] : full.slice(from);
+            const got = [...store.scanPartition(3, after)];
+            assert.deepEqual(got.map((e) => [e.partition, e.bucket, e.key]), suffix.map((e) => [e.partition, e.bucket, e.key]), `${what}: after ${show(after)}`);
+            for (const [j, e] of got.entries()) assert.deepEqual(plain(e.set), plain(suffix[j]!.set));
+          }
+          // Paging with after = the last key of the previous page visits everything once.
+          const paged: Ref[] = [];
+          for (let after: Ref | undefined; ; ) {
+            const page = [...store.scanPartition(3, after)].slice(0, 5);
+            if (page.length === 0) break;
+            paged.push(...page.map((e) => ({ bucket: e.bucket, key: e.key })));
+            after = paged[paged.length - 1];
+          }
+          assert.deepEqual(paged, expected, `${what}: paging`);
+        };
+        check('written', true);
+
+        // Keys that come, go and move after a scan are seen by the next one.
+        const at = (bucket: string, key: string): number => present.findIndex((r) => r.bucket === bucket && r.key === key);
+        assert.ok(at('a', 'ab') >= 0 && at('ab', 'a') >= 0 && at('\u{1F600}', '\u{1F600}') < 0);
+        await store.update(3, 'a', 'a\u0002', () => set(sib('n', 1, bytes(2))));
+        present.push({ bucket: 'a', key: 'a\u0002' });
+        check('added', false);
+        await store.remove(3, 'a', 'ab');
+        present.splice(at('a', 'ab'), 1);
+        check('removed', false);
+        await store.update(2, 'ab', 'a', () => set(sib('n', 1, bytes(3))));
+        present.splice(at('ab', 'a'), 1);
+        check('moved out', false);
+        await store.update(3, '\u{1F600}', '\u{1F600}', () => set(sib('n', 1, bytes(4))));
+        present.push({ bucket: '\u{1F600}', key: '\u{1F600}' });
+        check('moved in', true);
+      }));
+
     test('scanBucket: key order with "/", unicode and control characters; prefix, after, limit', () =>
       withStore(async ({ store }) => {
         const keys = [
