@@ -56,6 +56,12 @@ export interface FaultMix {
   readonly slowNodes: boolean;
   /** Store updates stall (each waits its turn, then a delay): crashes then catch writes in flight to disk. */
   readonly slowDisks: boolean;
+  /**
+   * Copies of replica data a node sends (putReplica, aePush) are sometimes
+   * held in the network for seconds (FoundationDB's clogging), so that old
+   * versions arrive long after they were read.
+   */
+  readonly stragglers: boolean;
   /** Max clock offset between nodes, ms, and max oscillator drift (fraction). */
   readonly skewMs: number;
   readonly driftMax: number;
@@ -71,6 +77,7 @@ export const NO_FAULTS: FaultMix = {
   crashes: false,
   slowNodes: false,
   slowDisks: false,
+  stragglers: false,
   skewMs: 0,
   driftMax: 0,
 };
@@ -165,6 +172,8 @@ export function drawConfig(seed: number, opts: DrawOptions = {}): RunConfig {
       driftMax: chance(random, 0.3) ? random.next() * 0.01 : 0,
       // Drawn last so that adding it did not change the earlier draws of existing seeds.
       slowDisks: chance(random, 0.4),
+      // A stream of its own, so that the draws after this are what they were.
+      stragglers: chance(new SeededRandom(seed ^ 0x5e7a661), 0.3),
     };
   }
   const base = {
@@ -292,7 +301,7 @@ function drawAntiEntropy(seed: number, nodes: number, replicaTimeoutMs: number, 
   // is sent within one replica timeout of its read; an anti-entropy batch
   // takes a few request deadlines. Receivers judge a copy's age on their
   // own clock against the sender's, so the clocks' spread comes on top.
-  const spreadMs = clockSpreadMs(faults);
+  const spreadMs = Math.ceil(clockSpreadMs(faults));
   const inFlightMs = (nodes - 3 + 1) * replicaTimeoutMs + IN_FLIGHT_MAX_MS + DISK_QUEUE_MAX_MS;
   // The grace period once had to cover that (seed 1308 with a 116 ms grace
   // period: a stand-in received a write's old set 1.3 s after the write,
@@ -333,6 +342,7 @@ export function describeConfig(c: RunConfig): string {
   if (f.crashes) on.push('crashes');
   if (f.slowNodes) on.push('slow');
   if (f.slowDisks) on.push('slow-disk');
+  if (f.stragglers) on.push('stragglers');
   if (f.skewMs > 0) on.push(`skew=${f.skewMs}ms`);
   if (f.driftMax > 0) on.push(`drift=${(f.driftMax * 100).toFixed(1)}%`);
   const bugs = Object.entries(c.bugs).filter(([, v]) => v === true).map(([k]) => k);

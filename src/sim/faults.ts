@@ -7,11 +7,12 @@
 // - links cut and restored one direction at a time (its heal(a, b) heals
 //   both directions, so a one-way cut could not be undone alone);
 // - slow nodes (extra latency on everything a node sends or receives);
+// - stragglers (some copies of replica data a node sends held for seconds);
 // - a trace line for every message sent, for replay and failure reports.
 
 import type { Message } from '../transport/codec.js';
 import type { FaultAction, MemoryNetwork } from '../transport/memory.js';
-import type { Random } from '../util/runtime.js';
+import { SeededRandom, type Random } from '../util/runtime.js';
 import type { NodeId } from '../version/dvv.js';
 import type { FaultMix, RunConfig } from './config.js';
 import type { Scheduler } from './scheduler.js';
@@ -20,6 +21,7 @@ import type { Scheduler } from './scheduler.js';
 export class LinkControl {
   private readonly cut = new Set<string>();
   private readonly slow = new Map<NodeId, number>();
+  private readonly stragglers = new Map<NodeId, Straggling>();
 
   constructor(private readonly sched: Scheduler) {}
 
@@ -44,6 +46,11 @@ export class LinkControl {
     else this.slow.delete(node);
   }
 
+  setStraggler(node: NodeId, s: Straggling | undefined): void {
+    if (s !== undefined) this.stragglers.set(node, s);
+    else this.stragglers.delete(node);
+  }
+
   /** Extra latency slow nodes add to a message from `from` to `to`. */
   extraDelayMs(from: NodeId, to: NodeId): number {
     return (this.slow.get(from) ?? 0) + (this.slow.get(to) ?? 0);
@@ -52,6 +59,8 @@ export class LinkControl {
   healAll(): void {
     this.cut.clear();
     this.slow.clear();
+    // Messages already held stay held: they arrive during healing, as late copies do.
+    this.stragglers.clear();
   }
 
   get cutCount(): number {
@@ -64,10 +73,27 @@ export class LinkControl {
       this.sched.note(`${from}>${to} ${what} dropped (link cut)`);
       return 'drop';
     }
-    this.sched.note(`${from}>${to} ${what}`);
     const extra = this.extraDelayMs(from, to);
+    const s = this.stragglers.get(from);
+    if (s !== undefined && (msg.type === 'putReplica' || msg.type === 'aePush') && s.random.next() < s.p) {
+      // Stalled, not slow: the request keeps its whole deadline budget, as a
+      // gRPC request stuck in a buffer does, so it is served when it lands.
+      const held = s.minMs + s.random.int(s.maxMs - s.minMs);
+      this.sched.note(`${from}>${to} ${what} held ${held}ms (straggler)`);
+      return { delayMs: extra + held, stalled: true };
+    }
+    this.sched.note(`${from}>${to} ${what}`);
     return extra > 0 ? { delayMs: extra } : 'pass';
   }
+}
+
+/** A node some of whose copies of replica data are held: with probability p, for minMs..maxMs. */
+export interface Straggling {
+  readonly p: number;
+  readonly minMs: number;
+  readonly maxMs: number;
+  /** Its own stream, drawn once per message it could hold. */
+  readonly random: Random;
 }
 
 function describeMessage(msg: Message): string {
@@ -121,6 +147,7 @@ export class FaultDriver {
     if (mix.crashes) this.kinds.push('crash', 'crash');
     if (mix.slowNodes) this.kinds.push('slow');
     if (mix.slowDisks) this.kinds.push('slowDisk');
+    if (mix.stragglers) this.kinds.push('straggle');
   }
 
   start(): void {
@@ -244,6 +271,14 @@ export class FaultDriver {
         this.sched.note(`FAULT slow disk ${node} +${extra}ms per update`);
         this.target.setDiskDelay(node, extra);
         this.later(hold(), `FAULT disk ok ${node}`, () => this.target.setDiskDelay(node, 0));
+        return;
+      }
+      case 'straggle': {
+        const node = nodeIds[r.int(nodeIds.length)] as NodeId;
+        const s: Straggling = { p: 0.2 + r.next() * 0.5, minMs: 1000, maxMs: 2000 + r.int(60_000), random: new SeededRandom(r.int(2 ** 31)) };
+        this.sched.note(`FAULT straggler ${node}: ${Math.round(s.p * 100)}% of copies held ${s.minMs}..${s.maxMs}ms`);
+        links.setStraggler(node, s);
+        this.later(hold(), `FAULT straggler ${node} done`, () => links.setStraggler(node, undefined));
         return;
       }
       case 'slow': {

@@ -118,7 +118,7 @@ async function main(): Promise<number> {
   let simulatedMs = 0;
   let failures = 0;
   let events = 0;
-  const total = { hintsDelivered: 0, aeKeysPulled: 0, aeKeysPushed: 0, tombstonesCollected: 0 };
+  const total = { hintsDelivered: 0, aeKeysPulled: 0, aeKeysPushed: 0, tombstonesCollected: 0, staleRefused: 0 };
   for (let i = 0; i < args.seeds; i++) {
     const seed = start + i;
     const r = await runSeed(seed, { bugs: args.bugs as SimBugs });
@@ -128,6 +128,7 @@ async function main(): Promise<number> {
     total.aeKeysPulled += r.stats.aeKeysPulled;
     total.aeKeysPushed += r.stats.aeKeysPushed;
     total.tombstonesCollected += r.stats.tombstonesCollected;
+    total.staleRefused += r.stats.staleRefused;
     if (r.violations.length > 0) {
       failures++;
       console.log(failureLine(r, await shortTrace(r, args.bugs as SimBugs)));
@@ -135,7 +136,7 @@ async function main(): Promise<number> {
       const st = r.stats;
       console.log(
         `ok   seed=${seed} ${describeConfig(r.config)} ops=${r.ops} events=${r.events} ` +
-          `hints=${st.hintsDelivered} ae=${st.aeKeysPulled}+${st.aeKeysPushed} collected=${st.tombstonesCollected}`,
+          `hints=${st.hintsDelivered} ae=${st.aeKeysPulled}+${st.aeKeysPushed} collected=${st.tombstonesCollected} stale=${st.staleRefused}`,
       );
     }
   }
@@ -148,7 +149,8 @@ async function main(): Promise<number> {
   );
   console.log(
     `sim: handoff delivered ${total.hintsDelivered} hints, anti-entropy repaired ${total.aeKeysPulled + total.aeKeysPushed} keys ` +
-      `(${total.aeKeysPulled} pulled, ${total.aeKeysPushed} pushed), collection removed ${total.tombstonesCollected} tombstones`,
+      `(${total.aeKeysPulled} pulled, ${total.aeKeysPushed} pushed), collection removed ${total.tombstonesCollected} tombstones, ` +
+      `${total.staleRefused} copies refused as too old`,
   );
   return failures > 0 ? 1 : 0;
 }

@@ -111,8 +111,8 @@ class ObservedStore implements ReplicaStore, HintStore {
       if (before !== undefined) this.observer.removed(key, before);
     });
   }
-  scanPartition(partition: number): Iterable<StoredKey> {
-    return this.inner.scanPartition(partition);
+  scanPartition(partition: number, after?: { bucket: string; key: string }): Iterable<StoredKey> {
+    return this.inner.scanPartition(partition, after);
   }
   scanBucket(bucket: string, opts: { prefix?: string; after?: string; limit?: number }): Iterable<StoredKey> {
     return this.inner.scanBucket(bucket, opts);
@@ -199,6 +199,8 @@ export interface MechanismStats {
   aeKeysPulled: number;
   aeKeysPushed: number;
   tombstonesCollected: number;
+  /** Copies of sets not merged (or not kept as hints) because they were read too long ago (data-age.ts). */
+  staleRefused: number;
 }
 
 function addStats(into: MechanismStats, n: SimNode): void {
@@ -208,6 +210,7 @@ function addStats(into: MechanismStats, n: SimNode): void {
   into.aeKeysPulled += ae?.keysPulled ?? 0;
   into.aeKeysPushed += ae?.keysPushed ?? 0;
   into.tombstonesCollected += ae?.tombstonesCollected ?? 0;
+  into.staleRefused += ae?.staleRefused ?? 0;
 }
 
 export interface KeyState {
@@ -236,6 +239,8 @@ export class World implements FaultTarget {
   /** partition -> its owners (the layout is fixed). */
   private readonly owners: NodeId[][];
   private readonly crashListeners: ((node: NodeId) => void)[] = [];
+  /** Coordinators' refusals of old copies (putReplica, local hints), over every boot. */
+  private coordinatorStaleRefused = 0;
   /**
    * SWIM tunables, randomised per seed around faster-than-production values
    * (FoundationDB randomises its knobs in simulation): with production
@@ -299,7 +304,7 @@ export class World implements FaultTarget {
         antiEntropy: undefined,
         tracking: undefined,
         store: undefined,
-        past: { hintsDelivered: 0, aeKeysPulled: 0, aeKeysPushed: 0, tombstonesCollected: 0 },
+        past: { hintsDelivered: 0, aeKeysPulled: 0, aeKeysPushed: 0, tombstonesCollected: 0, staleRefused: 0 },
       });
     });
     for (const id of this.nodeIds) this.boot(id);
@@ -431,6 +436,7 @@ export class World implements FaultTarget {
         maxDataAgeMs: this.config.antiEntropy.config.maxDataAgeMs,
         bugs,
       },
+      events: { staleRefused: () => void this.coordinatorStaleRefused++ },
       hints: { store, dotFloor: () => dotFloor.current(), maxHints: handoffKnobs.maxHints, maxHintBytes: handoffKnobs.maxHintBytes },
     });
     const handoff = new HintedHandoff({
@@ -526,12 +532,13 @@ export class World implements FaultTarget {
 
   /** Totals over every node and incarnation. */
   stats(): MechanismStats {
-    const out: MechanismStats = { hintsDelivered: 0, aeKeysPulled: 0, aeKeysPushed: 0, tombstonesCollected: 0 };
+    const out: MechanismStats = { hintsDelivered: 0, aeKeysPulled: 0, aeKeysPushed: 0, tombstonesCollected: 0, staleRefused: this.coordinatorStaleRefused };
     for (const n of this.nodes.values()) {
       out.hintsDelivered += n.past.hintsDelivered;
       out.aeKeysPulled += n.past.aeKeysPulled;
       out.aeKeysPushed += n.past.aeKeysPushed;
       out.tombstonesCollected += n.past.tombstonesCollected;
+      out.staleRefused += n.past.staleRefused;
       addStats(out, n);
     }
     return out;

@@ -191,9 +191,9 @@ export class MemoryNetwork {
     }
     const toEpoch = this.state(to).epoch;
     const sentAt = this.clock.now();
-    this.transmit(from, to, req, (copy) => {
+    this.transmit(from, to, req, (copy, stalledMs) => {
       if (!this.isAlive(to, toEpoch)) return false;
-      const budget = deadlineMs - (this.clock.now() - sentAt);
+      const budget = deadlineMs - (this.clock.now() - sentAt - stalledMs);
       this.state(to).transport!.receive(from, id, copy as Request, budget, fromEpoch);
       return true;
     });
@@ -210,16 +210,20 @@ export class MemoryNetwork {
   }
 
   /** The one place every message passes: faults, duplication, latency, cloning. */
-  private transmit(from: NodeId, to: NodeId, msg: Message, deliver: (copy: Message) => boolean): void {
+  private transmit(from: NodeId, to: NodeId, msg: Message, deliver: (copy: Message, stalledMs: number) => boolean): void {
     this.stats.sent++;
     let extraDelay = 0;
+    let stalledMs = 0;
     if (this.filter !== undefined) {
       const action = this.filter(from, to, msg);
       if (action === 'drop') {
         this.stats.dropped++;
         return;
       }
-      if (action !== 'pass') extraDelay = Math.max(0, action.delayMs);
+      if (action !== 'pass') {
+        extraDelay = Math.max(0, action.delayMs);
+        if (action.stalled === true) stalledMs = extraDelay;
+      }
     }
     if (this.cut.has(linkKey(from, to))) {
       this.stats.dropped++;
@@ -237,7 +241,7 @@ export class MemoryNetwork {
     for (let i = 0; i < copies; i++) {
       const copy = structuredClone(msg);
       this.clock.setTimer(this.latency() + extraDelay, () => {
-        if (deliver(copy)) this.stats.delivered++;
+        if (deliver(copy, stalledMs)) this.stats.delivered++;
         else this.stats.dropped++;
       });
     }
