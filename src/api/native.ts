@@ -22,6 +22,7 @@ import type { Readable } from 'node:stream';
 import type { BucketInfo } from '../coordinator/buckets-types.js';
 import type { GetRequest, GetResult, ListRequest, ListResult, PutRequest, PutResult, Quorum } from '../coordinator/types.js';
 import { decodeContext, encodeContext } from '../version/context.js';
+import { keyProblem } from '../store/store.js';
 import { liveSiblings, siblingClock, type NodeId, type Sibling, type VersionVector } from '../version/dvv.js';
 import { ApiError, errorBody, toApiError } from './errors.js';
 import { answerEarly, methodNotAllowed, readBody, sendJson, type ParsedUrl, type RequestCtx, type RouteHandler } from './http.js';
@@ -69,7 +70,6 @@ const CONTEXT_HEADER = 'x-ringstore-context';
 
 const BUCKET_RE = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const IPV4_RE = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
-const LONE_SURROGATE_RE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** S3's rules: 3-63 characters of lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit. */
 export function validateBucketName(name: string): void {
@@ -86,8 +86,8 @@ export function validateKey(key: string): void {
   if (key.length === 0) throw new ApiError('InvalidKey', 'the key is empty');
   const bytes = Buffer.byteLength(key, 'utf8');
   if (bytes > MAX_KEY_BYTES) throw new ApiError('KeyTooLong', `the key is ${bytes} bytes of UTF-8; at most ${MAX_KEY_BYTES} are allowed`, { max_bytes: MAX_KEY_BYTES, key_bytes: bytes });
-  if (key.includes('\u0000')) throw new ApiError('InvalidKey', 'the key contains a NUL character');
-  if (LONE_SURROGATE_RE.test(key)) throw new ApiError('InvalidKey', 'the key is not well-formed Unicode');
+  const problem = keyProblem(key);
+  if (problem !== undefined) throw new ApiError('InvalidKey', `the key ${problem}`);
 }
 
 function decodeSegment(raw: string, code: 'InvalidBucketName' | 'InvalidKey'): string {

@@ -11,6 +11,7 @@ import type { ChunkStore, ReplicaReader } from './chunks.js';
 import type { ObjectCache } from './cache.js';
 import type { CredentialStore } from './credentials.js';
 import { S3Error } from './errors.js';
+import { keyProblem } from '../store/store.js';
 import type { AuthResult } from './sigv4.js';
 
 export interface S3Logger {
@@ -69,8 +70,15 @@ export const MAX_KEY_BYTES = 1024;
 export function requireKey(ctx: Ctx): string {
   const key = ctx.key;
   if (key === undefined || key === '') throw new S3Error('InvalidRequest', 'this operation needs an object key');
-  if (Buffer.byteLength(key) > MAX_KEY_BYTES) throw new S3Error('KeyTooLongError', 'Your key is too long');
+  checkKey(key);
   return key;
+}
+
+/** The S3 key rules ringstore enforces: length, and what the store can keep faithfully (store.ts keyProblem). */
+export function checkKey(key: string): void {
+  if (key === '' || Buffer.byteLength(key) > MAX_KEY_BYTES) throw new S3Error('KeyTooLongError', 'Your key is too long');
+  const problem = keyProblem(key);
+  if (problem !== undefined) throw new S3Error('InvalidArgument', `The key ${problem}; ringstore cannot store it.`, { ArgumentName: 'key' });
 }
 
 /** S3 bucket naming rules (general purpose buckets). */

@@ -10,7 +10,7 @@ import { loadObjectCached } from './cache.js';
 import { BodyReader } from './body.js';
 import { readRange, storeStream } from './chunks.js';
 import { checkReadConditions, checkWriteConditions, hasWriteConditions, parseRange } from './conditions.js';
-import { bucketQuorum, requireBucket, requireKey, MAX_KEY_BYTES, type Ctx } from './context.js';
+import { bucketQuorum, checkKey, requireBucket, requireKey, type Ctx } from './context.js';
 import { S3Error } from './errors.js';
 import { header, httpDate, isoDate, sendEmpty, sendXml } from './http-util.js';
 import { encodeObject, H_VERSION_REMOVAL, loadObject, s3Winner, STORED_HEADERS, versionIdOf, type ObjectInfo, type StoredObject } from './object-model.js';
@@ -228,7 +228,7 @@ export async function deleteObjects(ctx: Ctx): Promise<void> {
     while (next < items.length) {
       const it = items[next++]!;
       try {
-        if (it.key === '' || Buffer.byteLength(it.key) > MAX_KEY_BYTES) throw new S3Error('KeyTooLongError', 'Your key is too long');
+        checkKey(it.key);
         const r = await deleteOne(ctx, bucket.name, q, it.key, it.versionId);
         deleted.push({ Key: it.key, ...(it.versionId !== undefined ? { VersionId: it.versionId } : {}), ...(r.deleteMarker ? { DeleteMarker: true } : {}) });
       } catch (err) {

@@ -98,6 +98,7 @@ describe('S3 API over an in-process 3-node cluster', () => {
     assert.deepEqual(await s3code(s3.send(new HeadObjectCommand({ Bucket: 'objs', Key: 'missing' }))), { code: 'NotFound', status: 404 });
     assert.deepEqual(await s3code(s3.send(new GetObjectCommand({ Bucket: 'no-such-bucket', Key: 'k' }))), { code: 'NoSuchBucket', status: 404 });
     assert.deepEqual(await s3code(s3.send(new PutObjectCommand({ Bucket: 'objs', Key: 'k'.repeat(1025), Body: 'x' }))), { code: 'KeyTooLongError', status: 400 });
+    assert.deepEqual(await s3code(s3.send(new PutObjectCommand({ Bucket: 'objs', Key: `a\u0001${'b'.repeat(70)}`, Body: 'x' }))), { code: 'InvalidArgument', status: 400 });
   });
 
   test('overwriting a key a hundred times leaves one version', async () => {
