@@ -15,7 +15,7 @@ const LONE_SURROGATE_RE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF
  * them up front.
  */
 export function keyProblem(key: string): string | undefined {
-  if (/[\u0000-\u0004]/.test(key)) return 'contains a control character U+0000..U+0004';
+  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) <= 4) return 'contains a control character U+0000..U+0004';
   if (LONE_SURROGATE_RE.test(key)) return 'is not well-formed Unicode (a lone surrogate)';
   return undefined;
 }
