@@ -49,13 +49,13 @@
 import type { Ring } from '../ring/ring.js';
 import type { Liveness } from '../membership/liveness.js';
 import type { Clock, Timer } from '../util/runtime.js';
-import { isTombstoneOnly, maxCounter, sameSet, sync, type NodeId, type SiblingSet } from '../version/dvv.js';
+import { isTombstoneOnly, maxCounter, mergeInto, type NodeId, type SiblingSet } from '../version/dvv.js';
 import { compareCodePoints } from '../store/memory-store.js';
 import { hashEquals, hashHex, keyDigestHex, leafOf, type Hash64, ZERO_HASH } from './merkle.js';
 import type { MerkleTrackingStore } from './tracking-store.js';
 import { TokenBucket } from './rate.js';
 import { murmur3 } from '../util/hash.js';
-import { checkDataAge, confirmGapMs, DEFAULT_MAX_CLOCK_SKEW_MS, DEFAULT_MAX_DATA_AGE_MS } from './data-age.js';
+import { confirmGapMs, DEFAULT_MAX_CLOCK_SKEW_MS, DEFAULT_MAX_DATA_AGE_MS, staleDataError } from './data-age.js';
 import {
   GC_ABSENT,
   GC_OTHER,
@@ -630,12 +630,7 @@ export class AntiEntropy {
       want = want.slice(resp.entries.length);
     }
     // A peer's copies that took too long to arrive are not merged (data-age.ts); next round fetches again.
-    try {
-      this.checkAge(asOf, `aeFetch from ${peer}`);
-    } catch (err) {
-      this.totals.staleRefused++;
-      throw err;
-    }
+    this.refuseIfStale(asOf, `aeFetch from ${peer}`);
     // 2. Merge them here; all at once, so the store commits them together.
     let pulled = 0;
     const ring = this.deps.ring();
@@ -679,14 +674,8 @@ export class AntiEntropy {
   private async merge(ring: Ring, bucket: string, key: string, theirs: SiblingSet): Promise<{ set: SiblingSet; changed: boolean }> {
     let changed = false;
     const set = await this.deps.store.update(ring.partitionOf(bucket, key), bucket, key, (cur) => {
-      changed = false;
-      if (cur === undefined || cur.siblings.length === 0) {
-        changed = true;
-        return theirs;
-      }
-      const next = sync(cur, theirs);
-      if (sameSet(next, cur)) return cur;
-      changed = true;
+      const next = mergeInto(cur, theirs);
+      changed = next !== cur;
       return next;
     });
     return { set, changed };
@@ -778,15 +767,15 @@ export class AntiEntropy {
       this.lastError = `tombstone check: ${describe(err)}`;
       return 0;
     }
-    const confirmedBefore = confirmed.size;
     // Every answer is in: copies read before now are what the gap must outlive.
     const checkedMs = this.deps.clock.now();
     // BUGGIFY gcWithoutCheck, ignoreDataAge: one confirmation is enough.
     const once = this.deps.bugs?.gcWithoutCheck === true || this.deps.bugs?.ignoreDataAge === true;
-    const gapMs = once ? 0 : confirmGapMs(this.config.maxDataAgeMs, this.config.maxClockSkewMs);
+    const gapMs = once ? 0 : confirmGapMs(this.config);
     const ownerSet = new Set(owners);
     const collectable: AeKeyDigest[] = [];
     const holders = new Map<NodeId, AeKeyDigest[]>();
+    let waiting = 0;
     batch.forEach((e, i) => {
       for (const a of answers) {
         const s = a.states[i];
@@ -799,6 +788,7 @@ export class AntiEntropy {
       const since = first !== undefined && first.digest === e.digest ? first : { digest: e.digest, atMs: checkedMs };
       if (checkedMs - since.atMs < gapMs) {
         confirmed.set(k, since);
+        waiting++;
         return;
       }
       collectable.push(e);
@@ -809,7 +799,7 @@ export class AntiEntropy {
         list.push(e);
       }
     });
-    this.totals.gcBlocked += batch.length - collectable.length - (confirmed.size - confirmedBefore);
+    this.totals.gcBlocked += batch.length - collectable.length - waiting;
     if (collectable.length === 0) return 0;
     // Phase 2: every holder removes its copy if it is still that very set.
     const [mine] = await Promise.all([
@@ -913,12 +903,7 @@ export class AntiEntropy {
         return { type: 'aeSetsOk', entries } satisfies AeSetsOk;
       }
       case 'aePush': {
-        try {
-          this.checkAge(req.asOf, 'aePush');
-        } catch (err) {
-          this.totals.staleRefused++;
-          throw err;
-        }
+        this.refuseIfStale(req.asOf, 'aePush');
         const ring = this.deps.ring();
         const results = await Promise.all(
           req.entries.map((e) => (e.set === null || e.set.siblings.length === 0 ? undefined : this.merge(ring, e.bucket, e.key, e.set))),
@@ -941,10 +926,14 @@ export class AntiEntropy {
     }
   }
 
-  private checkAge(asOf: number, what: string): void {
+  /** Throws StaleDataError, and counts it, when a copy read at `asOf` is too old to merge (data-age.ts). */
+  private refuseIfStale(asOf: number, what: string): void {
     // BUGGIFY ignoreDataAge: copies of any age are merged.
     if (this.deps.bugs?.ignoreDataAge === true) return;
-    checkDataAge(asOf, this.deps.clock.now(), this.config.maxDataAgeMs, what);
+    const err = staleDataError(asOf, this.deps.clock.now(), this.config.maxDataAgeMs, what);
+    if (err === undefined) return;
+    this.totals.staleRefused++;
+    throw err;
   }
 
   private checkShape(shape: AeShape): void {

@@ -32,15 +32,14 @@ export class StaleDataError extends Error {
   readonly code = 'stale_data';
 }
 
-/** Throws StaleDataError when data read at `asOfMs` is too old to merge at `nowMs`. */
-export function checkDataAge(asOfMs: number, nowMs: number, maxAgeMs: number, what: string): void {
+/** The error refusing data read at `asOfMs` when it is too old to merge at `nowMs`; undefined when it is fresh enough. */
+export function staleDataError(asOfMs: number, nowMs: number, maxAgeMs: number, what: string): StaleDataError | undefined {
   const age = nowMs - asOfMs;
-  if (age > maxAgeMs) {
-    throw new StaleDataError(`${what}: data read ${age} ms ago is older than the ${maxAgeMs} ms a copy may travel (slow network, or clocks further apart than configured)`);
-  }
+  if (age <= maxAgeMs) return undefined;
+  return new StaleDataError(`${what}: data read ${age} ms ago is older than the ${maxAgeMs} ms a copy may travel (slow network, or clocks further apart than configured)`);
 }
 
 /** How long collection waits between its two confirmations. */
-export function confirmGapMs(maxDataAgeMs: number, maxClockSkewMs: number): number {
-  return 2 * maxDataAgeMs + maxClockSkewMs;
+export function confirmGapMs(bounds: { readonly maxDataAgeMs: number; readonly maxClockSkewMs: number }): number {
+  return 2 * bounds.maxDataAgeMs + bounds.maxClockSkewMs;
 }

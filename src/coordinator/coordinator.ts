@@ -21,9 +21,9 @@ import { gather } from './gather.js';
 import type { PutOk, Request, Response, ResponseFor } from '../transport/messages.js';
 import type { Liveness } from '../membership/liveness.js';
 import type { Clock, Random } from '../util/runtime.js';
-import { EMPTY_SET, newEvent, sameSet, setClock, sync, type NodeId, type SiblingSet, type VersionVector } from '../version/dvv.js';
+import { EMPTY_SET, mergeInto, newEvent, sameSet, setClock, sync, type NodeId, type SiblingSet, type VersionVector } from '../version/dvv.js';
 import { compareCodePoints } from '../store/memory-store.js';
-import { checkDataAge, DEFAULT_MAX_DATA_AGE_MS } from '../antientropy/data-age.js';
+import { DEFAULT_MAX_DATA_AGE_MS, staleDataError } from '../antientropy/data-age.js';
 
 export interface CoordinatorConfig {
   readonly defaultQuorum: Quorum;
@@ -433,20 +433,14 @@ export class Coordinator {
         return { type: 'putOk', set };
       }
       case 'putReplica': {
-        try {
-          this.checkAge(req.asOf, `putReplica ${req.bucket}/${req.key}`);
-        } catch (err) {
-          this.deps.events?.staleRefused?.('putReplica');
-          throw err;
-        }
+        this.refuseIfStale(req.asOf, 'putReplica', `putReplica ${req.bucket}/${req.key}`);
         const partition = this.deps.ring().partitionOf(req.bucket, req.key);
         if (req.hintFor !== null && this.hintTable(req.hintFor) !== undefined && this.config.bugs?.dropHints !== true) {
-          const set = await this.storeHint(req.hintFor, partition, req.bucket, req.key, mergeWith(req.set));
+          const set = await this.storeHint(req.hintFor, partition, req.bucket, req.key, (cur) => mergeInto(cur, req.set));
           await this.deps.onHintedWrite?.(req.hintFor, partition, req.bucket, req.key, set);
           return { type: 'putOk', set };
         }
-        const merge = mergeWith(req.set);
-        const set = await this.persist(partition, req.bucket, req.key, (cur) => (this.config.bugs?.overwriteOnReplica === true ? req.set : merge(cur)));
+        const set = await this.persist(partition, req.bucket, req.key, (cur) => (this.config.bugs?.overwriteOnReplica === true ? req.set : mergeInto(cur, req.set)));
         if (req.hintFor !== null && this.config.bugs?.dropHints !== true) await this.deps.onHintedWrite?.(req.hintFor, partition, req.bucket, req.key, set);
         return { type: 'putOk', set };
       }
@@ -547,24 +541,23 @@ export class Coordinator {
     return run;
   }
 
-  /** Keeps a hint for `owner` in this node's own hint table (best effort: a full table or a failure only costs the hint). */
-  private checkAge(asOf: number, what: string): void {
+  /** Throws StaleDataError, counted under `kind`, when a copy read at `asOf` is too old to merge (data-age.ts). */
+  private refuseIfStale(asOf: number, kind: string, what: string): void {
     // BUGGIFY ignoreDataAge: copies of any age are merged.
     if (this.config.bugs?.ignoreDataAge === true) return;
-    checkDataAge(asOf, this.deps.clock.now(), this.config.maxDataAgeMs, what);
+    const err = staleDataError(asOf, this.deps.clock.now(), this.config.maxDataAgeMs, what);
+    if (err === undefined) return;
+    this.deps.events?.staleRefused?.(kind);
+    throw err;
   }
 
+  /** Keeps a hint for `owner` in this node's own hint table (best effort: a full table, a failure or a stale copy only costs the hint). */
   private async keepLocalHint(owner: NodeId, partition: number, bucket: string, key: string, set: SiblingSet, asOf: number): Promise<void> {
     if (this.hintTable(owner) === undefined) return;
     try {
       // A hint is a copy like any other: one read too long ago is not kept (anti-entropy covers the owner).
-      this.checkAge(asOf, `hint for ${owner}`);
-    } catch {
-      this.deps.events?.staleRefused?.('hint');
-      return;
-    }
-    try {
-      const stored = await this.storeHint(owner, partition, bucket, key, mergeWith(set));
+      this.refuseIfStale(asOf, 'hint', `hint for ${owner}`);
+      const stored = await this.storeHint(owner, partition, bucket, key, (cur) => mergeInto(cur, set));
       this.deps.events?.hintedWrite?.(this.self, owner);
       await this.deps.onHintedWrite?.(owner, partition, bucket, key, stored);
     } catch {
@@ -675,14 +668,6 @@ function certainlyNotApplied(err: unknown): boolean {
   return err instanceof TransportError && (err.kind === 'unreachable' || (err.kind === 'remote' && (err.code === 'hints_full' || err.code === 'stale_data')));
 }
 
-/** The store update that merges `incoming` into what is held (sync), writing nothing when that changes nothing. */
-function mergeWith(incoming: SiblingSet): (cur: SiblingSet | undefined) => SiblingSet {
-  return (cur) => {
-    if (cur === undefined) return incoming;
-    const next = sync(cur, incoming);
-    return sameSet(next, cur) ? cur : next;
-  };
-}
 
 function describe(err: unknown): string {
   if (err instanceof TransportError) return err.kind === 'remote' ? `error ${err.code ?? ''}: ${err.message}` : err.kind;

@@ -206,7 +206,7 @@ export function drawConfig(seed: number, opts: DrawOptions = {}): RunConfig {
   const keys = chance(more, 0.15) ? 8 + more.int(17) : base.keys;
   const antiEntropy = drawAntiEntropy(seed, nodes, base.replicaTimeoutMs, faults);
   const cleanup = chance(more, 0.4);
-  const cleanupPauseMs = antiEntropy.config.tombstoneGraceMs + antiEntropy.config.gcIntervalMs + more.int(3000) + (chance(more, 0.5) ? gcConfirmGapMs(antiEntropy.config) : 0);
+  const cleanupPauseMs = antiEntropy.config.tombstoneGraceMs + antiEntropy.config.gcIntervalMs + more.int(3000) + (chance(more, 0.5) ? confirmGapMs(antiEntropy.config) : 0);
   return {
     ...base,
     keys,
@@ -323,11 +323,6 @@ function drawAntiEntropy(seed: number, nodes: number, replicaTimeoutMs: number, 
       maxClockSkewMs: spreadMs,
     },
   };
-}
-
-/** How long collection waits between its two confirmations in this run (data-age.ts). */
-export function gcConfirmGapMs(ae: AntiEntropyConfig): number {
-  return confirmGapMs(ae.maxDataAgeMs, ae.maxClockSkewMs);
 }
 
 export function describeConfig(c: RunConfig): string {

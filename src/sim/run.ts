@@ -14,7 +14,8 @@
 // answers, and answers exactly what its owners hold.
 
 import { CHECKERS, type FinalState, type Violation } from './checkers/index.js';
-import { clockSpreadMs, describeConfig, drawConfig, gcConfirmGapMs, type DrawOptions, type RunConfig } from './config.js';
+import { clockSpreadMs, describeConfig, drawConfig, type DrawOptions, type RunConfig } from './config.js';
+import { confirmGapMs } from '../antientropy/data-age.js';
 import { FaultDriver } from './faults.js';
 import { History } from './history.js';
 import { EventLimitError, Scheduler } from './scheduler.js';
@@ -134,7 +135,7 @@ export async function runSeed(seed: number, opts: RunOptions = {}): Promise<RunR
  */
 function gcBoundMs(config: RunConfig): number {
   const gc = config.antiEntropy.config;
-  return gc.tombstoneGraceMs + clockSpreadMs(config.faults) + gcConfirmGapMs(gc) + 3 * gc.gcIntervalMs + 2 * gc.intervalMs + 10_000;
+  return gc.tombstoneGraceMs + clockSpreadMs(config.faults) + confirmGapMs(gc) + 3 * gc.gcIntervalMs + 2 * gc.intervalMs + 10_000;
 }
 
 /** Runs the world until `pred` holds (looked at every CHECK_EVERY_MS) or `untilMs`; says whether it holds. */

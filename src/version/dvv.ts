@@ -206,6 +206,18 @@ export function sameSet(a: SiblingSet, b: SiblingSet): boolean {
 }
 
 /**
+ * What a replica holds after merging a set computed elsewhere (a shipped
+ * write, a repair, an anti-entropy push): `current` itself when the merge
+ * adds nothing, so that a store update can tell "no change" by identity and
+ * write nothing.
+ */
+export function mergeInto(current: SiblingSet | undefined, incoming: SiblingSet): SiblingSet {
+  if (current === undefined || current.siblings.length === 0) return incoming;
+  const next = sync(current, incoming);
+  return sameSet(next, current) ? current : next;
+}
+
+/**
  * The deterministic winner among siblings for APIs that cannot show
  * siblings (S3): latest hybrid-logical timestamp, then node id, then counter.
  */

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHarness } from './s3-harness.js';
-import { DEFAULT_MAX_DATA_AGE_MS, checkDataAge, confirmGapMs } from '../../src/antientropy/data-age.js';
+import { DEFAULT_MAX_DATA_AGE_MS, confirmGapMs, staleDataError } from '../../src/antientropy/data-age.js';
 import type { SiblingSet } from '../../src/version/dvv.js';
 
 test('a putReplica whose set was read too long ago is refused as stale_data and changes nothing', async () => {
@@ -29,9 +29,10 @@ test('a putReplica whose set was read too long ago is refused as stale_data and 
 });
 
 test('the age bound: at most maxDataAgeMs, judged on the receiver clock; the gap is twice it plus the skew', () => {
-  assert.doesNotThrow(() => checkDataAge(1000, 1500, 500, 'x'));
-  assert.throws(() => checkDataAge(1000, 1501, 500, 'x'), /older than the 500 ms/);
+  assert.equal(staleDataError(1000, 1500, 500, 'x'), undefined);
+  assert.match(staleDataError(1000, 1501, 500, 'x')?.message ?? '', /older than the 500 ms/);
+  assert.equal(staleDataError(1000, 1501, 500, 'x')?.code, 'stale_data');
   // A sender clock ahead of the receiver's makes a copy look young: never refused for that.
-  assert.doesNotThrow(() => checkDataAge(5000, 1000, 500, 'x'));
-  assert.equal(confirmGapMs(60_000, 10_000), 130_000);
+  assert.equal(staleDataError(5000, 1000, 500, 'x'), undefined);
+  assert.equal(confirmGapMs({ maxDataAgeMs: 60_000, maxClockSkewMs: 10_000 }), 130_000);
 });
