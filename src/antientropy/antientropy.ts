@@ -50,7 +50,7 @@ import type { Ring } from '../ring/ring.js';
 import type { Liveness } from '../membership/liveness.js';
 import type { Clock, Timer } from '../util/runtime.js';
 import { isTombstoneOnly, maxCounter, mergeInto, type NodeId, type SiblingSet } from '../version/dvv.js';
-import { compareCodePoints } from '../store/memory-store.js';
+import { compareKeyRefs } from '../store/memory-store.js';
 import { hashEquals, hashHex, keyDigestHex, leafOf, type Hash64, ZERO_HASH } from './merkle.js';
 import type { MerkleTrackingStore } from './tracking-store.js';
 import { TokenBucket } from './rate.js';
@@ -206,14 +206,8 @@ export interface AntiEntropyStatus {
   /** True when the last completed round found every compared partition equal. */
   readonly inSync: boolean;
   readonly partitionsInFlight: number;
-  readonly totals: {
-    readonly partitionsCompared: number;
-    readonly partitionsDiffering: number;
-    readonly keysCompared: number;
-    readonly keysPulled: number;
-    readonly keysPushed: number;
-    readonly errors: number;
-    readonly tombstonesCollected: number;
+  /** Every round's counts summed since start, and collection's own. */
+  readonly totals: Pick<RoundReport, 'partitionsCompared' | 'partitionsDiffering' | 'keysCompared' | 'keysPulled' | 'keysPushed' | 'errors' | 'tombstonesCollected'> & {
     readonly gcSweeps: number;
     readonly gcBlocked: number;
     /** Tombstone-only keys confirmed once by the last sweep, waiting for the second confirmation. */
@@ -270,9 +264,6 @@ export function decodeHashes(bytes: Uint8Array, count: number): Hash64[] {
 
 const id = (bucket: string, key: string): string => `${bucket}\u0000${key}`;
 
-function compareRefs(a: AeKeyRef, b: AeKeyRef): number {
-  return compareCodePoints(a.bucket, b.bucket) || compareCodePoints(a.key, b.key);
-}
 
 /** Rough wire size of a set: enough to keep batches under a message size limit. */
 function setBytes(set: SiblingSet | null | undefined): number {
@@ -881,9 +872,9 @@ export class AntiEntropy {
         // The store starts after `after`, so a page does not rescan the
         // partition before it. The check stays because a wrapper that drops
         // the optional argument still type-checks, and it keeps paging making
-        // progress should the store's order ever disagree with compareRefs.
+        // progress should the store's order ever disagree with compareKeyRefs.
         for (const e of store.scanPartition(req.partition, req.after ?? undefined)) {
-          if (req.after !== null && compareRefs(e, req.after) <= 0) continue;
+          if (req.after !== null && compareKeyRefs(e, req.after) <= 0) continue;
           if (!leaves.has(leafOf(e.bucket, e.key, this.shape))) continue;
           if (entries.length >= limit) return { type: 'aeKeysOk', entries, truncated: true } satisfies AeKeysOk;
           entries.push({ bucket: e.bucket, key: e.key, digest: keyDigestHex(e.bucket, e.key, e.set) });

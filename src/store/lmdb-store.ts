@@ -263,7 +263,8 @@ export class LmdbStore implements ReplicaStore, HintStore {
     // starts a character with, so "a" sorts before "a" + anything, as bucket
     // and as key. Exception: ordered-binary writes strings of 64+ UTF-16
     // units with Buffer.utf8Write, leaving U+0001-U+0004 unescaped; such
-    // keys neither read back nor sort right (existing limit of the format).
+    // keys neither read back nor sort right, which is why the APIs refuse
+    // them (store.ts keyProblem).
     const range =
       after === undefined
         ? this.data.getRange({ start: [partition], end: [partition + 1], snapshot: false })

@@ -307,7 +307,8 @@ export class MemoryStore implements ReplicaStore, HintStore {
   }
 }
 
-function compareKeyRefs(a: KeyRef, b: KeyRef): number {
+/** The order of scanPartition (store.ts): bucket, then key, each by code point. */
+export function compareKeyRefs(a: KeyRef, b: KeyRef): number {
   return compareCodePoints(a.bucket, b.bucket) || compareCodePoints(a.key, b.key);
 }
 
