@@ -43,43 +43,39 @@ const MAX_ATTACHMENT_BYTES = 1024 * 1024 * 1024;
  */
 export function detachValues(env: Envelope): Uint8Array[] {
   const out: Uint8Array[] = [];
-  const walk = (o: unknown): void => {
-    if (o === null || typeof o !== 'object' || ArrayBuffer.isView(o)) return;
-    if (Array.isArray(o)) {
-      for (const x of o) walk(x);
-      return;
-    }
-    const rec = o as Record<string, unknown>;
+  forEachValueHolder(env, (rec) => {
     const v = rec['value'];
     if (v instanceof Uint8Array && v.byteLength >= ATTACH_MIN_BYTES) {
       out.push(v);
       rec['value'] = undefined;
       rec['value_attached'] = out.length;
     }
-    for (const k in rec) if (k !== 'value') walk(rec[k]);
-  };
-  walk(env);
+  });
   return out;
 }
 
 /** Puts attachments back where detachValues took them from. Throws on a bad attachment number. */
 export function attachValues(env: Envelope__Output, values: readonly Buffer[]): void {
-  const walk = (o: unknown): void => {
-    if (o === null || typeof o !== 'object' || ArrayBuffer.isView(o)) return;
-    if (Array.isArray(o)) {
-      for (const x of o) walk(x);
-      return;
-    }
-    const rec = o as Record<string, unknown>;
+  forEachValueHolder(env, (rec) => {
     const n = rec['value_attached'];
     if (typeof n === 'number' && n > 0) {
       const v = values[n - 1];
       if (v === undefined) throw new Error(`attachment ${n} of ${values.length} missing`);
       rec['value'] = v;
     }
-    for (const k in rec) if (k !== 'value') walk(rec[k]);
-  };
-  walk(env);
+  });
+}
+
+/** Calls `fn` on every message object inside `o` (depth first), never descending into a `value`. */
+function forEachValueHolder(o: unknown, fn: (rec: Record<string, unknown>) => void): void {
+  if (o === null || typeof o !== 'object' || ArrayBuffer.isView(o)) return;
+  if (Array.isArray(o)) {
+    for (const x of o) forEachValueHolder(x, fn);
+    return;
+  }
+  const rec = o as Record<string, unknown>;
+  fn(rec);
+  for (const k in rec) if (k !== 'value') forEachValueHolder(rec[k], fn);
 }
 
 /** Writes one frame; returns false when the socket wants the caller to wait for 'drain'. */
