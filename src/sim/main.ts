@@ -7,6 +7,7 @@
 
 import { runSeed, type RunResult } from './run.js';
 import { BUG_NAMES, describeConfig, type SimBugs } from './config.js';
+import { noStats, sumStats } from './world.js';
 
 interface Args {
   seeds: number;
@@ -118,17 +119,13 @@ async function main(): Promise<number> {
   let simulatedMs = 0;
   let failures = 0;
   let events = 0;
-  const total = { hintsDelivered: 0, aeKeysPulled: 0, aeKeysPushed: 0, tombstonesCollected: 0, staleRefused: 0 };
+  const total = noStats();
   for (let i = 0; i < args.seeds; i++) {
     const seed = start + i;
     const r = await runSeed(seed, { bugs: args.bugs as SimBugs });
     simulatedMs += r.simulatedMs;
     events += r.events;
-    total.hintsDelivered += r.stats.hintsDelivered;
-    total.aeKeysPulled += r.stats.aeKeysPulled;
-    total.aeKeysPushed += r.stats.aeKeysPushed;
-    total.tombstonesCollected += r.stats.tombstonesCollected;
-    total.staleRefused += r.stats.staleRefused;
+    sumStats(total, r.stats);
     if (r.violations.length > 0) {
       failures++;
       console.log(failureLine(r, await shortTrace(r, args.bugs as SimBugs)));

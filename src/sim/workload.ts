@@ -13,6 +13,7 @@
 //   unknown  QuorumError 'unknown', the client's own deadline passed, or the
 //            coordinator crashed with the operation in flight.
 
+import type { Coordinator } from '../coordinator/coordinator.js';
 import { QuorumError } from '../coordinator/types.js';
 import type { Random } from '../util/runtime.js';
 import { dotKey, type NodeId, type VersionVector } from '../version/dvv.js';
@@ -85,30 +86,13 @@ export class OpRunner {
     };
     this.history.addWrite(op);
     this.sched.note(`c${client} invoke ${value} w${writeId} ${key} via ${node} ctx=${context === null ? (op.supersedeVisible ? 'origin' : 'none') : JSON.stringify(context)} w=${w}${sloppy ? '' : ' strict'}`);
-    const coordinator = this.world.coordinator(node);
-    return new Promise<WriteOp>((resolve) => {
-      let done = false;
-      const deadline: { timer?: { cancel(): void } } = {};
-      const finish = (outcome: 'ok' | 'failed' | 'unknown', why: string): void => {
-        if (done) return;
-        done = true;
-        deadline.timer?.cancel();
-        this.inFlight.delete(flight);
-        op.outcome = outcome;
-        op.completedAt = this.sched.now;
-        if (outcome !== 'ok') op.error = why;
-        this.sched.note(`c${client} ${value} w${writeId} ${key} -> ${outcome}${outcome === 'ok' ? ' dots=' + op.dots.map(dotKey).join(',') : ': ' + why.slice(0, 120)}`);
-        resolve(op);
-      };
-      const flight: InFlight = { node, settle: finish };
-      if (coordinator === undefined) {
-        finish('failed', `coordinator ${node} is down (connection refused)`);
-        return;
-      }
-      this.inFlight.add(flight);
-      deadline.timer = this.sched.schedule(this.clientDeadlineMs, `c${client} deadline w${writeId}`, () => finish('unknown', 'client deadline passed'));
-      coordinator
-        .put({
+    return this.track(
+      op,
+      node,
+      `c${client} deadline w${writeId}`,
+      (outcome, why) => `c${client} ${value} w${writeId} ${key} -> ${outcome}${outcome === 'ok' ? ' dots=' + op.dots.map(dotKey).join(',') : ': ' + why.slice(0, 120)}`,
+      (coordinator) =>
+        coordinator.put({
           bucket: BUCKET,
           key,
           value: value === 'put' ? encodeValue(writeId, key) : null,
@@ -117,26 +101,20 @@ export class OpRunner {
           supersedeVisible: op.supersedeVisible,
           w,
           sloppy,
-        })
-        .then(
-          (res) => {
-            if (done) return;
-            op.dots = seen(res.set)
-              .filter((s) => s.writeId === writeId)
-              .map((s) => s.dot);
-            op.replicas = [...res.replicasWritten];
-            op.resultContext = res.context;
-            finish('ok', '');
-          },
-          (err: unknown) => {
-            if (err instanceof QuorumError) finish(err.outcome === 'not_applied' ? 'failed' : 'unknown', err.message);
-            else {
-              this.history.anomalies.push({ what: `put w${writeId} threw a non-quorum error: ${String(err)}`, at: this.sched.now });
-              finish('unknown', String(err));
-            }
-          },
-        );
-    });
+        }),
+      (res) => {
+        op.dots = seen(res.set)
+          .filter((s) => s.writeId === writeId)
+          .map((s) => s.dot);
+        op.replicas = [...res.replicasWritten];
+        op.resultContext = res.context;
+      },
+      (err) => {
+        if (err instanceof QuorumError) return [err.outcome === 'not_applied' ? 'failed' : 'unknown', err.message];
+        this.history.anomalies.push({ what: `put w${writeId} threw a non-quorum error: ${String(err)}`, at: this.sched.now });
+        return ['unknown', String(err)];
+      },
+    );
   }
 
   read(client: number, node: NodeId, key: string, r: number, phase: Phase): Promise<ReadOp> {
@@ -158,20 +136,57 @@ export class OpRunner {
     };
     this.history.addRead(op);
     this.sched.note(`c${client} invoke get ${key} r=${r} via ${node}`);
+    return this.track(
+      op,
+      node,
+      `c${client} deadline get ${key}`,
+      (outcome, why) => {
+        const sibs = op.siblings.map((s) => `${s.tombstone ? 'del' : 'w'}${s.writeId}`).join(',');
+        return `c${client} get ${key} -> ${outcome}${outcome === 'ok' ? ` [${sibs}]` : ': ' + why.slice(0, 120)}`;
+      },
+      (coordinator) => coordinator.get({ bucket: BUCKET, key, r }),
+      (res) => {
+        op.siblings = seen(res.set);
+        op.context = res.context;
+        op.replicas = [...res.replicasRead];
+      },
+      (err) => {
+        if (!(err instanceof QuorumError)) this.history.anomalies.push({ what: `get ${key} threw a non-quorum error: ${String(err)}`, at: this.sched.now });
+        return ['failed', err instanceof Error ? err.message : String(err)];
+      },
+    );
+  }
+
+  /**
+   * Runs one client call through `node`'s coordinator and settles `op`
+   * exactly once: ok when `call` resolves (`onOk` records the answer, unless
+   * the op was settled meanwhile), the outcome and reason `onError` gives
+   * when it rejects, failed when the
+   * coordinator is down (connection refused), unknown when the client
+   * deadline passes or the coordinator crashes with the call in flight.
+   */
+  private track<Op extends WriteOp | ReadOp, T>(
+    op: Op,
+    node: NodeId,
+    deadlineLabel: string,
+    done: (outcome: 'ok' | 'failed' | 'unknown', why: string) => string,
+    call: (coordinator: Coordinator) => Promise<T>,
+    onOk: (res: T) => void,
+    onError: (err: unknown) => ['failed' | 'unknown', string],
+  ): Promise<Op> {
     const coordinator = this.world.coordinator(node);
-    return new Promise<ReadOp>((resolve) => {
-      let done = false;
+    return new Promise<Op>((resolve) => {
+      let settled = false;
       const deadline: { timer?: { cancel(): void } } = {};
       const finish = (outcome: 'ok' | 'failed' | 'unknown', why: string): void => {
-        if (done) return;
-        done = true;
+        if (settled) return;
+        settled = true;
         deadline.timer?.cancel();
         this.inFlight.delete(flight);
         op.outcome = outcome;
         op.completedAt = this.sched.now;
         if (outcome !== 'ok') op.error = why;
-        const sibs = op.siblings.map((s) => `${s.tombstone ? 'del' : 'w'}${s.writeId}`).join(',');
-        this.sched.note(`c${client} get ${key} -> ${outcome}${outcome === 'ok' ? ` [${sibs}]` : ': ' + why.slice(0, 120)}`);
+        this.sched.note(done(outcome, why));
         resolve(op);
       };
       const flight: InFlight = { node, settle: finish };
@@ -180,19 +195,14 @@ export class OpRunner {
         return;
       }
       this.inFlight.add(flight);
-      deadline.timer = this.sched.schedule(this.clientDeadlineMs, `c${client} deadline get ${key}`, () => finish('unknown', 'client deadline passed'));
-      coordinator.get({ bucket: BUCKET, key, r }).then(
+      deadline.timer = this.sched.schedule(this.clientDeadlineMs, deadlineLabel, () => finish('unknown', 'client deadline passed'));
+      call(coordinator).then(
         (res) => {
-          if (done) return;
-          op.siblings = seen(res.set);
-          op.context = res.context;
-          op.replicas = [...res.replicasRead];
+          if (settled) return;
+          onOk(res);
           finish('ok', '');
         },
-        (err: unknown) => {
-          if (!(err instanceof QuorumError)) this.history.anomalies.push({ what: `get ${key} threw a non-quorum error: ${String(err)}`, at: this.sched.now });
-          finish('failed', err instanceof Error ? err.message : String(err));
-        },
+        (err: unknown) => finish(...onError(err)),
       );
     });
   }

@@ -203,6 +203,15 @@ export interface MechanismStats {
   staleRefused: number;
 }
 
+export function noStats(): MechanismStats {
+  return { hintsDelivered: 0, aeKeysPulled: 0, aeKeysPushed: 0, tombstonesCollected: 0, staleRefused: 0 };
+}
+
+/** Adds `b` into `into`, field by field. */
+export function sumStats(into: MechanismStats, b: MechanismStats): void {
+  for (const k of Object.keys(into) as (keyof MechanismStats)[]) into[k] += b[k];
+}
+
 function addStats(into: MechanismStats, n: SimNode): void {
   const ho = n.handoff?.totals();
   const ae = n.antiEntropy?.status().totals;
@@ -304,7 +313,7 @@ export class World implements FaultTarget {
         antiEntropy: undefined,
         tracking: undefined,
         store: undefined,
-        past: { hintsDelivered: 0, aeKeysPulled: 0, aeKeysPushed: 0, tombstonesCollected: 0, staleRefused: 0 },
+        past: noStats(),
       });
     });
     for (const id of this.nodeIds) this.boot(id);
@@ -532,13 +541,9 @@ export class World implements FaultTarget {
 
   /** Totals over every node and incarnation. */
   stats(): MechanismStats {
-    const out: MechanismStats = { hintsDelivered: 0, aeKeysPulled: 0, aeKeysPushed: 0, tombstonesCollected: 0, staleRefused: this.coordinatorStaleRefused };
+    const out = { ...noStats(), staleRefused: this.coordinatorStaleRefused };
     for (const n of this.nodes.values()) {
-      out.hintsDelivered += n.past.hintsDelivered;
-      out.aeKeysPulled += n.past.aeKeysPulled;
-      out.aeKeysPushed += n.past.aeKeysPushed;
-      out.tombstonesCollected += n.past.tombstonesCollected;
-      out.staleRefused += n.past.staleRefused;
+      sumStats(out, n.past);
       addStats(out, n);
     }
     return out;
