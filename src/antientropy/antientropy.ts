@@ -50,7 +50,7 @@ import type { Ring } from '../ring/ring.js';
 import type { Liveness } from '../membership/liveness.js';
 import type { Clock, Timer } from '../util/runtime.js';
 import { isTombstoneOnly, maxCounter, mergeInto, type NodeId, type SiblingSet } from '../version/dvv.js';
-import { compareKeyRefs } from '../store/memory-store.js';
+import { compareKeyRefs } from '../store/key-order.js';
 import { hashEquals, hashHex, keyDigestHex, leafOf, type Hash64, ZERO_HASH } from './merkle.js';
 import type { MerkleTrackingStore } from './tracking-store.js';
 import { TokenBucket } from './rate.js';

@@ -23,7 +23,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { startDevCluster, type DevCluster, type DevNode } from '../cli/dev.js';
+import { startDevCluster, type DevCluster, type DevNode } from '../node/dev-cluster.js';
 import { Histogram, request, runPhase } from './load.js';
 
 interface Options {

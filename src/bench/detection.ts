@@ -19,7 +19,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { startDevCluster, type DevCluster, type DevNode } from '../cli/dev.js';
+import { startDevCluster, type DevCluster, type DevNode } from '../node/dev-cluster.js';
 import { Histogram, request } from './load.js';
 
 interface Options {

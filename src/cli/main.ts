@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, DEFAULT_HTTP_PORT, loadConfig, type RawConfig } from '../node/config.js';
 import { startNode, stopOnSignals } from '../node/node.js';
-import { startDevCluster, type DevCluster } from './dev.js';
+import { runDev } from './dev.js';
 
 function int(name: string, min: number) {
   return (v: string): number => {
@@ -114,69 +114,7 @@ program
   .option('-d, --data <dir>', 'cluster folder: data, logs, cluster.json', path.join('.data', 'dev'))
   .option('--base-port <port>', 'first HTTP port (gRPC: +100); 0 picks free ports (default 9001, or the ports the folder used last)', int('--base-port', 0))
   .option('--log-level <level>', 'node log level', 'info')
-  .action(async (flags: { nodes?: number; data: string; basePort?: number; logLevel: string }) => {
-    let cluster: DevCluster | undefined;
-    let stopping = false;
-    const stop = (why: string): void => {
-      if (stopping) return;
-      stopping = true;
-      console.error(`ringstore dev: ${why}; stopping the nodes...`);
-      void (cluster?.stop() ?? Promise.resolve()).then(
-        () => {
-          console.error('ringstore dev: stopped; data kept in ' + path.resolve(flags.data));
-          process.exit(0);
-        },
-        (err: unknown) => {
-          console.error(`ringstore dev: stop failed: ${(err as Error).message}`);
-          process.exit(1);
-        },
-      );
-    };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    try {
-      cluster = await startDevCluster({
-        dir: flags.data,
-        ...(flags.nodes !== undefined ? { nodes: flags.nodes } : {}),
-        ...(flags.basePort !== undefined ? { basePort: flags.basePort } : {}),
-        logLevel: flags.logLevel,
-        onUnexpectedExit: (node, code, signal) => {
-          console.error(
-            `ringstore dev: node ${node.id} (pid ${node.pid}) exited unexpectedly (${signal ?? `code ${code}`}); the others keep running. Its log: ${node.log}`,
-          );
-        },
-      });
-    } catch (err) {
-      console.error(`ringstore dev: ${(err as Error).message}`);
-      process.exit(1);
-    }
-    if (stopping) return;
-    const info = {
-      nodes: cluster.nodes.map((n) => ({ id: n.id, pid: n.pid, http: n.http, s3: n.s3, grpc: n.grpc, data: n.data, log: n.log })),
-      access_key: cluster.accessKey,
-      secret_key: cluster.secretKey,
-      quorum: cluster.quorum,
-    };
-    const a = cluster.nodes[0]!.http;
-    const b = cluster.nodes[1 % cluster.nodes.length]!.http;
-    console.log(JSON.stringify(info, null, 2));
-    console.log(`
-ringstore dev: ${cluster.nodes.length} nodes up; cluster file ${cluster.clusterFile}; node logs in ${path.resolve(flags.data)}/<id>/node.log
-
-Try:
-  curl -X POST ${a}/buckets/photos
-  curl -X PUT --data-binary 'hello ringstore' -H 'content-type: text/plain' ${a}/buckets/photos/notes/hello.txt
-  curl ${b}/buckets/photos/notes/hello.txt
-  curl -H 'accept: application/json' ${b}/buckets/photos/notes/hello.txt
-  curl -F file=@package.json ${a}/buckets/photos/files
-  curl ${a}/buckets/photos
-  curl -X DELETE ${a}/buckets/photos/notes/hello.txt
-
-S3 on every node (first: ${cluster.nodes[0]!.s3}), access key ${cluster.accessKey}, secret key ${cluster.secretKey}:
-  AWS_ACCESS_KEY_ID=${cluster.accessKey} AWS_SECRET_ACCESS_KEY=${cluster.secretKey} aws --endpoint-url ${cluster.nodes[0]!.s3} s3 ls
-
-Ctrl-C stops the cluster; run the same command again to restart it with its data.`);
-  });
+  .action(runDev);
 
 program
   .command('bench')

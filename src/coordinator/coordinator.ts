@@ -22,7 +22,7 @@ import type { PutOk, Request, Response, ResponseFor } from '../transport/message
 import type { Liveness } from '../membership/liveness.js';
 import type { Clock, Random } from '../util/runtime.js';
 import { EMPTY_SET, mergeInto, newEvent, sameSet, setClock, sync, type NodeId, type SiblingSet, type VersionVector } from '../version/dvv.js';
-import { compareCodePoints } from '../store/memory-store.js';
+import { compareCodePoints } from '../store/key-order.js';
 import { DEFAULT_MAX_DATA_AGE_MS, staleDataError } from '../antientropy/data-age.js';
 
 export interface CoordinatorConfig {

@@ -10,7 +10,7 @@
 // - stragglers (some copies of replica data a node sends held for seconds);
 // - a trace line for every message sent, for replay and failure reports.
 
-import type { Message } from '../transport/codec.js';
+import type { Message } from '../transport/messages.js';
 import type { FaultAction, MemoryNetwork } from '../transport/memory.js';
 import { SeededRandom, type Random } from '../util/runtime.js';
 import type { NodeId } from '../version/dvv.js';

@@ -21,7 +21,7 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { hintBytes, type HintKey, type HintStore, type HintTotals, type ReplicaStore, type StoredHint, type StoredKey } from './store.js';
 import { EMPTY_SET, sameSet, type NodeId, type Sibling, type SiblingSet } from '../version/dvv.js';
-import { compareCodePoints } from './memory-store.js';
+import { compareCodePoints } from './key-order.js';
 import { BlobDir, SPILL_BYTES } from './blobs.js';
 
 /** lmdb-js's default maximum key size (bytes) with the default page size. */

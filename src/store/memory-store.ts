@@ -15,15 +15,11 @@
 
 import { hintBytes, type HintKey, type HintStore, type HintTotals, type ReplicaStore, type StoredHint, type StoredKey } from './store.js';
 import { EMPTY_SET, sameSet, type NodeId, type SiblingSet } from '../version/dvv.js';
+import { compareCodePoints, compareKeyRefs, type KeyRef } from './key-order.js';
 
 interface Entry {
   readonly partition: number;
   set: SiblingSet;
-}
-
-interface KeyRef {
-  readonly bucket: string;
-  readonly key: string;
 }
 
 class Shared {
@@ -307,11 +303,6 @@ export class MemoryStore implements ReplicaStore, HintStore {
   }
 }
 
-/** The order of scanPartition (store.ts): bucket, then key, each by code point. */
-export function compareKeyRefs(a: KeyRef, b: KeyRef): number {
-  return compareCodePoints(a.bucket, b.bucket) || compareCodePoints(a.key, b.key);
-}
-
 function lowerBound(sorted: readonly string[], target: string): number {
   let lo = 0;
   let hi = sorted.length;
@@ -332,21 +323,4 @@ function copySet(set: SiblingSet): SiblingSet {
       meta: s.meta.headers === undefined ? { ...s.meta } : { ...s.meta, headers: { ...s.meta.headers } },
     })),
   };
-}
-
-/** Compares strings by Unicode code point (= UTF-8 byte order = ordered-binary order). */
-export function compareCodePoints(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x === y) continue;
-    // Surrogates (0xD800-0xDFFF) encode code points above 0xFFFF, which sort
-    // after every BMP character, including 0xE000-0xFFFF.
-    const xs = x >= 0xd800 && x <= 0xdfff;
-    const ys = y >= 0xd800 && y <= 0xdfff;
-    if (xs !== ys) return xs ? 1 : -1;
-    return x - y;
-  }
-  return a.length - b.length;
 }

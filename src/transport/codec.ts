@@ -15,8 +15,8 @@ import { fileURLToPath } from 'node:url';
 import * as protoLoader from '@grpc/proto-loader';
 
 import type { Dot, NodeId, Sibling, SiblingMeta, SiblingSet, VersionVector } from '../version/dvv.js';
-import type { MemberState, MemberUpdate, SwimMessage } from '../membership/messages.js';
-import type { Request, Response, ResponseFor } from './messages.js';
+import type { MemberState, MemberUpdate, SwimMessage } from './swim-messages.js';
+import type { Message, MessageType, Request } from './messages.js';
 import type { Envelope } from './generated/ringstore/v1/Envelope.js';
 import type { Envelope__Output } from './generated/ringstore/v1/Envelope.js';
 import type { Dot__Output } from './generated/ringstore/v1/Dot.js';
@@ -25,15 +25,13 @@ import type { SiblingMeta as PSiblingMeta, SiblingMeta__Output } from './generat
 import type { SiblingSet as PSiblingSet, SiblingSet__Output } from './generated/ringstore/v1/SiblingSet.js';
 import type { VersionVector as PVersionVector, VersionVector__Output } from './generated/ringstore/v1/VersionVector.js';
 import type { SwimReq as PSwimReq, SwimReq__Output } from './generated/ringstore/v1/SwimReq.js';
-import type { AeKeySet } from '../antientropy/protocol.js';
+import type { AeKeySet } from './antientropy-messages.js';
 import type { AeKeySet as PAeKeySet, AeKeySet__Output } from './generated/ringstore/v1/AeKeySet.js';
 import type { AeShape__Output } from './generated/ringstore/v1/AeShape.js';
 
 export type { Envelope, Envelope__Output };
 
-/** Everything that travels between nodes. */
-export type Message = Request | Response;
-export type MessageType = Message['type'];
+export { isRequest, RESPONSE_TYPE, type Message, type MessageType } from './messages.js';
 type MessageOf<T extends MessageType> = Extract<Message, { readonly type: T }>;
 
 /** The names of Envelope's `body` oneof fields. */
@@ -355,27 +353,6 @@ const BY_FIELD = new Map<string, Case<Message, BodyField>>();
 for (const k of Object.keys(CASES) as MessageType[]) {
   const cs = CASES[k] as unknown as Case<Message, BodyField>;
   BY_FIELD.set(cs.field, cs);
-}
-
-/** The response type each request type is answered with (besides 'error'). */
-export const RESPONSE_TYPE: { readonly [T in Request['type']]: ResponseFor[T]['type'] } = {
-  putOrigin: 'putOk',
-  putReplica: 'putOk',
-  get: 'getOk',
-  listKeys: 'listKeysOk',
-  ping: 'pong',
-  swim: 'swimOk',
-  aeRoots: 'aeHashesOk',
-  aeHashes: 'aeHashesOk',
-  aeLeafKeys: 'aeKeysOk',
-  aeFetch: 'aeSetsOk',
-  aePush: 'aeCountOk',
-  aeGcCheck: 'aeGcStatesOk',
-  aeGcRemove: 'aeCountOk',
-};
-
-export function isRequest(msg: Message): msg is Request {
-  return Object.prototype.hasOwnProperty.call(RESPONSE_TYPE, msg.type);
 }
 
 // ------------------------------------------------------------------ envelopes

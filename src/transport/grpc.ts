@@ -44,27 +44,8 @@ import type { ProtoGrpcType } from './generated/ringstore.js';
 import type { ReplicaClient } from './generated/ringstore/v1/Replica.js';
 import { connectBulk, FrameReader, helloBytes, readFramesFrom, writeFrame } from './bulk.js';
 
-/** What the network does with one message (dev-only fault injection). */
-export type FaultAction =
-  | 'pass'
-  | 'drop'
-  | {
-      readonly delayMs: number;
-      /**
-       * The delay is a stall before the receiver reads the request (a full
-       * buffer, a congested stream), so it does not use up the request's
-       * deadline: deadlines travel as a relative budget that starts at
-       * receipt, so a stalled request is still served, however late.
-       * Honoured by the in-memory network; the gRPC fault switch delays at
-       * the sender, where the budget is taken when the frame is written.
-       */
-      readonly stalled?: boolean;
-    };
-/**
- * Decides the fate of each message this node sends to `to`: requests on the
- * client side, responses on the server side. Dropped requests time out.
- */
-export type FaultFilter = (to: NodeId, msg: Message) => FaultAction;
+export type { FaultAction, FaultFilter } from './fault-filter.js';
+import type { FaultFilter } from './fault-filter.js';
 
 export interface GrpcTransportOptions {
   readonly self: NodeId;

@@ -18,10 +18,9 @@
 
 import type { Clock, Random, Timer } from '../util/runtime.js';
 import type { NodeId } from '../version/dvv.js';
-import type { Request, Response, ResponseFor } from './messages.js';
+import { RESPONSE_TYPE, type Message, type Request, type Response, type ResponseFor } from './messages.js';
 import { TransportError, type Handler, type Transport } from './transport.js';
-import { RESPONSE_TYPE, type Message } from './codec.js';
-import type { FaultAction } from './grpc.js';
+import type { FaultAction } from './fault-filter.js';
 
 export type { FaultAction };
 /** Decides the fate of one message from `from` to `to`. */

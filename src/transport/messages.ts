@@ -4,12 +4,12 @@
 // in-memory transport carries them as they are.
 
 import type { NodeId, SiblingMeta, SiblingSet, VersionVector } from '../version/dvv.js';
-import type { SwimMessage } from '../membership/messages.js';
-import type { AeRequest, AeResponse, AeResponseFor } from '../antientropy/protocol.js';
+import type { SwimMessage } from './swim-messages.js';
+import type { AeRequest, AeResponse, AeResponseFor } from './antientropy-messages.js';
 
-// Anti-entropy's messages (Merkle exchange, tombstone collection) are defined
-// beside their protocol in antientropy/protocol.ts and carried here.
-export type * from '../antientropy/protocol.js';
+// Anti-entropy's messages (Merkle exchange, tombstone collection) and SWIM's
+// packets have files of their own beside this one.
+export type * from './antientropy-messages.js';
 
 /** Apply a new write as its origin replica: mint the dot, merge, persist. */
 export interface PutOriginReq {
@@ -120,4 +120,29 @@ export interface ResponseFor extends AeResponseFor {
   listKeys: ListKeysOk;
   ping: Pong;
   swim: SwimOkResp;
+}
+
+/** Everything that travels between nodes. */
+export type Message = Request | Response;
+export type MessageType = Message['type'];
+
+/** The response type each request type is answered with (besides 'error'). */
+export const RESPONSE_TYPE: { readonly [T in Request['type']]: ResponseFor[T]['type'] } = {
+  putOrigin: 'putOk',
+  putReplica: 'putOk',
+  get: 'getOk',
+  listKeys: 'listKeysOk',
+  ping: 'pong',
+  swim: 'swimOk',
+  aeRoots: 'aeHashesOk',
+  aeHashes: 'aeHashesOk',
+  aeLeafKeys: 'aeKeysOk',
+  aeFetch: 'aeSetsOk',
+  aePush: 'aeCountOk',
+  aeGcCheck: 'aeGcStatesOk',
+  aeGcRemove: 'aeCountOk',
+};
+
+export function isRequest(msg: Message): msg is Request {
+  return Object.prototype.hasOwnProperty.call(RESPONSE_TYPE, msg.type);
 }

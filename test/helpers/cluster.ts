@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startDevCluster, type DevNode } from '../../src/cli/dev.js';
+import { startDevCluster, type DevNode } from '../../src/node/dev-cluster.js';
 import type { Quorum } from '../../src/coordinator/types.js';
 
 export interface TestNode {

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { ringstoreBin } from '../../src/cli/dev.js';
+import { ringstoreBin } from '../../src/node/dev-cluster.js';
 import { waitFor } from '../helpers/cluster.js';
 
 interface ClusterFile {

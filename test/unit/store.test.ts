@@ -8,7 +8,8 @@ import { join } from 'node:path';
 
 import type { ReplicaStore, StoredKey } from '../../src/store/store.js';
 import { openLmdbStore } from '../../src/store/lmdb-store.js';
-import { MemoryStore, compareCodePoints } from '../../src/store/memory-store.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+import { compareCodePoints } from '../../src/store/key-order.js';
 import { EMPTY_SET, type Sibling, type SiblingSet } from '../../src/version/dvv.js';
 
 interface Harness {
