@@ -8,7 +8,7 @@
 // produces and consumes the generated type of its field.
 //
 // Envelope.batch (several envelopes in one gRPC message) is framing, not a
-// message: grpc.ts packs and unpacks it; these functions see single envelopes.
+// message: grpc-outbox.ts packs and unpacks it; these functions see single envelopes.
 
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

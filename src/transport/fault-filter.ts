@@ -29,3 +29,16 @@ export type FaultAction =
  * client side, responses on the server side. Dropped requests time out.
  */
 export type FaultFilter = (to: NodeId, msg: Message) => FaultAction;
+
+/**
+ * The fault hook of a real transport: every message a node sends (requests
+ * and responses) passes here, so that a fault filter can drop or delay it.
+ * `commit` marks the message as handed to the network before the filter
+ * acts; `transmit` puts it on the wire, now, later, or never.
+ */
+export function throughFaults(filter: FaultFilter | undefined, to: NodeId, msg: Message, commit: () => void, transmit: () => void): void {
+  const action = filter === undefined ? 'pass' : filter(to, msg);
+  commit();
+  if (action === 'pass') transmit();
+  else if (action !== 'drop') setTimeout(transmit, Math.max(0, action.delayMs));
+}
