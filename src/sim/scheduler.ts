@@ -211,3 +211,29 @@ export class NodeClock implements Clock {
     this.alive = false;
   }
 }
+
+/**
+ * One clock on a scheduler of its own, for a test of one clock-injected
+ * component (a transport, the handoff loop) outside the whole-cluster
+ * simulation: timers run in (time, scheduling) order, with every microtask
+ * they start drained before the next, and only while the test advances time.
+ */
+export class VirtualClock implements Clock {
+  private readonly sched = new Scheduler();
+
+  constructor(private readonly startMs = 0) {}
+
+  now(): number {
+    return this.startMs + this.sched.now;
+  }
+
+  setTimer(ms: number, fn: () => void): Timer {
+    return this.sched.schedule(ms, '', fn);
+  }
+
+  /** Runs every timer due up to now + ms; what the test started before the call settles first. */
+  async advance(ms: number): Promise<void> {
+    await drainMicrotasks();
+    await this.sched.runUntil(this.sched.now + ms);
+  }
+}

@@ -18,7 +18,7 @@ import { MemoryStore } from '../../src/store/memory-store.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import { SeededRandom } from '../../src/util/runtime.js';
 import type { NodeId, SiblingSet } from '../../src/version/dvv.js';
-import { VirtualClock } from '../helpers/virtual-clock.js';
+import { VirtualClock } from '../../src/sim/scheduler.js';
 
 
 /** A view set by the test: the nodes in `down` are dead. */

@@ -11,7 +11,7 @@ import { DEFAULT_SWIM_CONFIG } from '../../src/membership/swim.js';
 import { SwimLiveness, transportSender } from '../../src/membership/swim-liveness.js';
 import { MemoryNetwork, type MemoryTransport } from '../../src/transport/memory.js';
 import { SeededRandom } from '../../src/util/runtime.js';
-import { VirtualClock } from '../helpers/virtual-clock.js';
+import { VirtualClock } from '../../src/sim/scheduler.js';
 
 
 const IDS = ['a', 'b', 'c', 'd'];

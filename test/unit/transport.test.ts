@@ -30,7 +30,7 @@ import type {
 import { TransportError, type Handler, type Transport } from '../../src/transport/transport.js';
 import { SeededRandom, type Clock, type Timer } from '../../src/util/runtime.js';
 import type { Sibling, SiblingSet } from '../../src/version/dvv.js';
-import { VirtualClock } from '../helpers/virtual-clock.js';
+import { VirtualClock } from '../../src/sim/scheduler.js';
 
 // ---------------------------------------------------------------- fixtures
 
