@@ -22,7 +22,7 @@
 // bounded whatever the size of the divergence, and foreground requests keep
 // most of the disk (each local merge is one LMDB write, batched with others).
 //
-// Tombstone collection (DESIGN.md "Deletes"). A key whose sibling set is
+// Tombstone collection (README, "Deletes that stay deleted"). A key whose sibling set is
 // tombstones only may be removed only when (1) the grace period has passed
 // since its newest tombstone was written, and (2) every replica holds that
 // very set. (2) is checked, not assumed: the partition's primary owner asks

@@ -1,4 +1,4 @@
-// What a node sees of the cluster, on the native API (issue 3):
+// What a node sees of the cluster, on the native API (README, "Seeing it"):
 //
 //   GET    /cluster/members   this node's membership view: each member's SWIM
 //                             state, incarnation, when it was last heard from

@@ -1,4 +1,4 @@
-// The native JSON API (issue 2 §7), in the shape of seed 001 but showing
+// The native JSON API (docs/api.md): buckets, files and JSON answers, showing
 // everything Dynamo hides: who coordinated, the preference list, the replicas
 // a write landed on (and the hinted ones), every replica's vector clock, the
 // siblings and the causal context.

@@ -1,4 +1,4 @@
-// Anti-entropy convergence benchmark (issue 3): on a fresh 3-node dev
+// Anti-entropy convergence benchmark (Dynamo §4.7): on a fresh 3-node dev
 // cluster, cut one node off, write K keys on the other side, heal, and time
 // how long until every node's Merkle root of every partition agrees, while
 // a foreground load runs; compare the foreground latency during the repair

@@ -1,4 +1,4 @@
-// Failure detection benchmark (issue 3): on a fresh dev cluster under a
+// Failure detection benchmark (SWIM, Lifeguard): on a fresh dev cluster under a
 // steady foreground load,
 //
 //  1. detection: `kill -9` one node, then time until every other node's

@@ -1,5 +1,6 @@
 // Bucket metadata, kept as ordinary replicated keys in a system bucket on the
-// ring until the Raft control plane takes it over (DESIGN.md "control").
+// ring until the Raft control plane takes it over (docs/architecture.md,
+// "The control plane").
 // Reads and writes use quorums like any key; concurrent creates of one name
 // resolve to the earliest creation, so every node picks the same owner.
 

@@ -1,4 +1,4 @@
-// Dev-only fault injection (issue 3, part 6): drop or delay the traffic
+// Dev-only fault injection (README, "Fault injection"): drop or delay the traffic
 // between this node and chosen peers, in one direction or both, and heal it,
 // for tests and demos on real processes. Off unless the node was started
 // with --faults (RINGSTORE_FAULTS=1); the HTTP switch answers 403 otherwise.

@@ -1,5 +1,5 @@
-// Large objects as content-addressed chunks on the ring (DESIGN.md "Large
-// objects"; seed 003). A chunk's key in the system bucket `__chunks` is the
+// Large objects as content-addressed chunks on the ring (docs/s3.md, "Large
+// objects"). A chunk's key in the system bucket `__chunks` is the
 // SHA-256 of its bytes, so identical chunks are one key (stored once), every
 // write of a chunk writes the same bytes (no conflict can change them), and a
 // reader can tell a good copy from a corrupt one without any quorum: a chunk

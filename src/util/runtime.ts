@@ -1,6 +1,6 @@
 // The effects protocol code may use, injected so that the simulator can run
 // the production code under virtual time with a seeded random source
-// (DESIGN.md, "The one rule that keeps it testable").
+// (docs/architecture.md, "Layers": protocol code is deterministic).
 
 export interface Timer {
   cancel(): void;

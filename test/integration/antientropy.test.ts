@@ -1,4 +1,5 @@
-// Merkle anti-entropy and tombstone collection (issue 3, parts 4 and 5) on
+// Merkle anti-entropy and tombstone collection (Dynamo §4.7; README,
+// "Anti-entropy and deletes") on
 // real node processes over loopback: a node that missed writes while it was
 // down is repaired by anti-entropy alone (nothing reads those keys), and a
 // key deleted while one owner is down stays deleted after that owner

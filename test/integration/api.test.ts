@@ -1,4 +1,4 @@
-// The native JSON API (issue 2 §7) against a real 3-node cluster of
+// The native JSON API (docs/api.md) against a real 3-node cluster of
 // separate processes: buckets, raw and multipart writes, the JSON read shape,
 // siblings, every error code, and that a refused request wrote nothing.
 

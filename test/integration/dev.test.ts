@@ -1,4 +1,4 @@
-// `ringstore dev` as a user runs it (issue 2 §8): separate node processes,
+// `ringstore dev` as a user runs it (docs/api.md, "The dev cluster"): separate node processes,
 // cluster.json, a clean stop on SIGTERM, a restart on the same folder with
 // the same ports and all data, a killed node that leaves the others running,
 // no orphans when dev itself is killed, and a busy port replaced.

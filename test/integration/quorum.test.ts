@@ -1,4 +1,4 @@
-// Issue 2's distributed properties, on real node processes over loopback:
+// Quorum reads and writes (Dynamo §4.5), on real node processes over loopback:
 // quorum writes read back through another coordinator, siblings and their
 // resolution by context, a kill -9 that loses nothing acknowledged, and
 // read repair of the restarted node.
