@@ -5,38 +5,35 @@
 import type { IncomingMessage } from 'node:http';
 import type { Quorum } from '../coordinator/types.js';
 import { decodeContext } from '../version/context.js';
-import { keyProblem } from '../store/store.js';
+import { bucketNameProblem, keyProblem, MAX_KEY_BYTES } from '../store/names.js';
 import type { VersionVector } from '../version/dvv.js';
 import { ApiError } from './errors.js';
 import type { ParsedUrl } from './http.js';
 
-export const MAX_KEY_BYTES = 1024;
 export const LIST_LIMIT_DEFAULT = 1000;
 export const LIST_LIMIT_MAX = 10_000;
 
 /** The header (or ?context=) that carries the causal context token. */
 export const CONTEXT_HEADER = 'x-ringstore-context';
 
-const BUCKET_RE = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-const IPV4_RE = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
-
-/** S3's rules: 3-63 characters of lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit. */
+/** S3's bucket naming rules (store/names.ts). */
 export function validateBucketName(name: string): void {
-  let why: string | undefined;
-  if (name.length < 3 || name.length > 63) why = 'must be 3 to 63 characters long';
-  else if (!BUCKET_RE.test(name)) why = 'may contain only lowercase letters, digits, dots and hyphens, and must start and end with a letter or digit';
-  else if (name.includes('..')) why = 'must not contain two adjacent dots';
-  else if (name.includes('.-') || name.includes('-.')) why = 'must not contain a dot next to a hyphen';
-  else if (IPV4_RE.test(name)) why = 'must not look like an IP address';
+  const why = bucketNameProblem(name);
   if (why !== undefined) throw new ApiError('InvalidBucketName', `bucket name ${JSON.stringify(name)} ${why}`, { bucket: name });
 }
 
+/** 1 to MAX_KEY_BYTES bytes of UTF-8 the store keeps faithfully (store/names.ts). */
 export function validateKey(key: string): void {
-  if (key.length === 0) throw new ApiError('InvalidKey', 'the key is empty');
-  const bytes = Buffer.byteLength(key, 'utf8');
-  if (bytes > MAX_KEY_BYTES) throw new ApiError('KeyTooLong', `the key is ${bytes} bytes of UTF-8; at most ${MAX_KEY_BYTES} are allowed`, { max_bytes: MAX_KEY_BYTES, key_bytes: bytes });
   const problem = keyProblem(key);
-  if (problem !== undefined) throw new ApiError('InvalidKey', `the key ${problem}`);
+  if (problem === undefined) return;
+  switch (problem.kind) {
+    case 'empty':
+      throw new ApiError('InvalidKey', 'the key is empty');
+    case 'tooLong':
+      throw new ApiError('KeyTooLong', `the key is ${problem.bytes} bytes of UTF-8; at most ${MAX_KEY_BYTES} are allowed`, { max_bytes: MAX_KEY_BYTES, key_bytes: problem.bytes });
+    case 'unstorable':
+      throw new ApiError('InvalidKey', `the key ${problem.why}`);
+  }
 }
 
 export function decodeSegment(raw: string, code: 'InvalidBucketName' | 'InvalidKey'): string {
