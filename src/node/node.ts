@@ -18,7 +18,8 @@ import { buildNode, type NodeComponentsConfig } from '../components/build-node.j
 import { BucketCatalog } from '../coordinator/buckets.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import type { Quorum } from '../coordinator/types.js';
-import { createClusterApi, createFaultsApi } from '../api/cluster.js';
+import { createClusterApi } from '../api/cluster.js';
+import { createFaultsApi } from '../api/faults.js';
 import type { Transport } from '../transport/transport.js';
 import { FaultInjector } from './faults.js';
 import { antiEntropyHealth, antiEntropyMount } from './antientropy.js';
