@@ -16,6 +16,7 @@ import { AntiEntropy, type AntiEntropyBugs, type AntiEntropyConfig, type AntiEnt
 import type { TreeShape } from '../antientropy/merkle.js';
 import { isAeRequest } from '../antientropy/protocol.js';
 import { MerkleTrackingStore, type RebuildStats } from '../antientropy/tracking-store.js';
+import { chunkReads, type ReplicaReads } from '../coordinator/chunk-reads.js';
 import { Coordinator, type CoordinatorBugs, type CoordinatorEvents } from '../coordinator/coordinator.js';
 import type { Quorum } from '../coordinator/types.js';
 import { DotFloor } from '../handoff/dot-floor.js';
@@ -91,6 +92,8 @@ export interface NodeComponents {
   readonly dotFloor: DotFloor;
   readonly membership: NodeMembership;
   readonly coordinator: Coordinator;
+  /** Reads of one replica at a time, for content-addressed chunks (the S3 API's bodies). */
+  readonly chunkReads: ReplicaReads;
   readonly handoff: HintedHandoff;
   readonly antiEntropy: AntiEntropy;
   /** Serves the transport (SWIM packets, then anti-entropy, then the coordinator) and starts the background drivers. */
@@ -225,6 +228,7 @@ export function buildNode(parts: NodeParts, config: NodeComponentsConfig, hooks:
     dotFloor,
     membership,
     coordinator,
+    chunkReads: chunkReads({ transport, ring, n: config.quorum.n }),
     handoff,
     antiEntropy,
     start: () => {

@@ -32,7 +32,6 @@ import type { NodeConfig } from './config.js';
 import { cryptoRandom, systemClock } from './real-runtime.js';
 import { createS3Server } from '../s3/server.js';
 import { DEFAULT_OWNER, RingCredentialStore } from '../s3/credentials.js';
-import { transportReplicaReader } from '../s3/replica-reader.js';
 import { createS3AdminApi } from '../s3/admin.js';
 import { ChunkCollector, startGcTimer } from '../s3/gc.js';
 import { registerS3Metrics } from '../s3/metrics.js';
@@ -205,7 +204,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       catalog: buckets,
       clock: systemClock,
       credentials: s3Credentials,
-      replicaReader: transportReplicaReader({ transport, ring: () => ring, n: defaultQuorum.n }),
+      replicaReader: components.chunkReads,
       chunkCacheBytes: config.s3CacheBytes,
       objectCacheBytes: Math.floor(config.s3CacheBytes / 4),
       logger: { error: (obj, msg) => logger.error(obj, msg) },
