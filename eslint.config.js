@@ -16,6 +16,7 @@ const PURE = [
   'src/layout/**',
   'src/raft/**',
   'src/control/**',
+  'src/components/**',
 ];
 
 export default tseslint.config(

@@ -8,10 +8,6 @@
 //                             (?bucket=&prefix=&after=&limit=): its replicas'
 //                             dots and its hints, apart; for tests and the
 //                             dashboard ("where a key lives")
-//   GET    /_faults           the dev-only fault rules (403 unless enabled)
-//   POST   /_faults           replace them: {"drop": ["n2"], "delay": ["n3"],
-//                             "delayMs": 200, "direction": "both"|"in"|"out"}
-//   DELETE /_faults           heal: no rules
 //
 // Translation only: the views come from the membership, handoff and store
 // pieces through the functions in ClusterApiDeps.
@@ -21,9 +17,8 @@ import type { MemberView, SwimCounters } from '../membership/swim.js';
 import type { OwnerStatus } from '../handoff/handoff.js';
 import type { StoredHint, StoredKey } from '../store/store.js';
 import { setClock, type NodeId, type SiblingSet } from '../version/dvv.js';
-import type { FaultInjector, FaultSpec } from '../node/faults.js';
 import { ApiError } from './errors.js';
-import { methodNotAllowed, readBody, sendJson, type ParsedUrl, type RequestCtx, type RouteHandler } from './http.js';
+import { methodNotAllowed, sendJson, type ParsedUrl, type RequestCtx, type RouteHandler } from './http.js';
 
 export interface ClusterApiDeps {
   readonly self: NodeId;
@@ -128,45 +123,6 @@ export function createClusterApi(deps: ClusterApiDeps): RouteHandler {
         return keys(res, url);
       default:
         throw new ApiError('NotFound', `no such endpoint: ${url.path} (try /cluster/members, /cluster/hints, /cluster/keys)`);
-    }
-  };
-}
-
-/** The fault switch: 403 unless the node was started with faults enabled. */
-export function createFaultsApi(faults: FaultInjector | undefined): RouteHandler {
-  return async (req: IncomingMessage, res: ServerResponse, url: ParsedUrl, ctx: RequestCtx): Promise<void> => {
-    ctx.route = 'faults';
-    if (url.path !== '/_faults') throw new ApiError('NotFound', `no such endpoint: ${url.path}`);
-    if (faults === undefined) {
-      throw new ApiError('Forbidden', 'fault injection is off on this node; start it with --faults (RINGSTORE_FAULTS=1), for tests and demos only', {}, 403);
-    }
-    switch (req.method) {
-      case 'GET':
-        return sendJson(res, 200, { ok: true, node: faults.self, ...faults.describe() });
-      case 'POST':
-      case 'PUT': {
-        const raw = await readBody(req, 64 * 1024);
-        let spec: FaultSpec;
-        try {
-          spec = JSON.parse(raw.toString('utf8') || '{}') as FaultSpec;
-        } catch {
-          throw new ApiError('MalformedRequest', 'the body must be JSON such as {"drop": ["n2"], "direction": "both"}');
-        }
-        if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new ApiError('MalformedRequest', 'the body must be a JSON object');
-        const known = new Set(['drop', 'delay', 'delayMs', 'direction']);
-        for (const k of Object.keys(spec)) if (!known.has(k)) throw new ApiError('InvalidArgument', `unknown field ${JSON.stringify(k)} (known: ${[...known].join(', ')})`);
-        try {
-          faults.set(spec);
-        } catch (err) {
-          throw new ApiError('InvalidArgument', (err as Error).message);
-        }
-        return sendJson(res, 200, { ok: true, node: faults.self, ...faults.describe() });
-      }
-      case 'DELETE':
-        faults.clear();
-        return sendJson(res, 200, { ok: true, node: faults.self, ...faults.describe() });
-      default:
-        throw methodNotAllowed('GET, POST, DELETE');
     }
   };
 }

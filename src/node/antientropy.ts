@@ -1,7 +1,5 @@
-// Wires anti-entropy into a node: the store decorator that keeps Merkle
-// trees in step with writes (rebuilt once here, from a scan, before the node
-// serves), the AntiEntropy component on real timers, its messages routed
-// ahead of the coordinator, Prometheus metrics, a /health field and the
+// A server's view of anti-entropy (the component is built by
+// components/build-node.ts): Prometheus metrics, a /health field and the
 // /_antientropy endpoints:
 //
 //   GET  /_antientropy                 status: rounds, last round, totals, trees, config
@@ -9,63 +7,17 @@
 //   GET  /_antientropy/key?bucket=&key=  what this node's own store holds for one key
 //   POST /_antientropy/round           run a round now and answer its report
 
-import { performance } from 'node:perf_hooks';
-import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { AntiEntropy, type RoundReport } from '../antientropy/antientropy.js';
+import type { AntiEntropy, AntiEntropyEvents, RoundReport } from '../antientropy/antientropy.js';
 import { keyDigestHex } from '../antientropy/merkle.js';
-import { isAeRequest } from '../antientropy/protocol.js';
-import { MerkleTrackingStore } from '../antientropy/tracking-store.js';
+import type { MerkleTrackingStore, RebuildStats } from '../antientropy/tracking-store.js';
 import { ApiError } from '../api/errors.js';
 import { methodNotAllowed, sendJson, type Mount } from '../api/http.js';
-import type { Liveness } from '../membership/liveness.js';
 import type { Ring } from '../ring/ring.js';
-import type { ReplicaStore } from '../store/store.js';
-import type { ResponseFor, Request } from '../transport/messages.js';
-import type { Handler, Transport } from '../transport/transport.js';
-import type { Clock } from '../util/runtime.js';
 import { isTombstoneOnly, type NodeId } from '../version/dvv.js';
-import type { AntiEntropySettings } from './config.js';
 
-export interface NodeAntiEntropy {
-  /** The node's store, wrapped: give this one to everything that writes replicas. */
-  readonly store: MerkleTrackingStore;
-  readonly component: AntiEntropy;
-  /** Sends anti-entropy messages to the component, everything else to `handler`. */
-  route(handler: Handler): Handler;
-  readonly mount: Mount;
-  health(): Record<string, unknown>;
-  start(): void;
-  stop(): Promise<void>;
-}
-
-export interface NodeAntiEntropyOptions {
-  readonly self: NodeId;
-  readonly settings: AntiEntropySettings;
-  readonly partitions: number;
-  readonly store: ReplicaStore;
-  readonly transport: Transport;
-  readonly clock: Clock;
-  readonly ring: () => Ring;
-  readonly liveness: Liveness;
-  /** Replicas per partition: the cluster's default N. */
-  readonly n: number;
-  readonly registry: Registry;
-  readonly logger: Logger;
-  readonly pendingHint?: (bucket: string, key: string) => boolean;
-  readonly dotFloor?: { current(): number; raise(counter: number): Promise<void> };
-}
-
-export function createNodeAntiEntropy(opts: NodeAntiEntropyOptions): NodeAntiEntropy {
-  const { settings, registry, logger } = opts;
-  const store = new MerkleTrackingStore(opts.store, { fanout: settings.fanout, depth: settings.depth });
-  // Trees are not persisted: one scan at startup, before anything is served,
-  // so that no write is in flight while a partition is scanned.
-  const t0 = performance.now();
-  const rebuilt = store.rebuild(opts.partitions);
-  const rebuildMs = performance.now() - t0;
-  logger.info({ component: 'antientropy', partitions: rebuilt.partitions, keys: rebuilt.keys, ms: Math.round(rebuildMs) }, 'merkle trees built from a scan of the store');
-
+/** Counters fed by the component's events (hand them to buildNode as hooks.antiEntropy). */
+export function antiEntropyMetrics(registry: Registry): AntiEntropyEvents {
   const rounds = new Counter({ name: 'ringstore_antientropy_rounds_total', help: 'Anti-entropy rounds completed', registers: [registry] });
   const compared = new Counter({ name: 'ringstore_antientropy_partitions_compared_total', help: 'Partition roots compared with a peer', registers: [registry] });
   const differing = new Counter({ name: 'ringstore_antientropy_partitions_differing_total', help: 'Partitions whose roots differed from a peer\'s', registers: [registry] });
@@ -78,47 +30,31 @@ export function createNodeAntiEntropy(opts: NodeAntiEntropyOptions): NodeAntiEnt
   const errors = new Counter({ name: 'ringstore_antientropy_errors_total', help: 'Failed anti-entropy exchanges (retried next round)', registers: [registry] });
   const collected = new Counter({ name: 'ringstore_tombstones_collected_total', help: 'Tombstones removed from this node after the grace period, once every replica held them', registers: [registry] });
   const lastRound = new Gauge({ name: 'ringstore_antientropy_last_round_seconds', help: 'Duration of the last anti-entropy round', registers: [registry] });
-  const component: AntiEntropy = new AntiEntropy({
-    self: opts.self,
-    store,
-    transport: opts.transport,
-    clock: opts.clock,
-    ring: opts.ring,
-    liveness: opts.liveness,
-    n: opts.n,
-    config: {
-      intervalMs: settings.intervalMs,
-      keysPerSec: settings.keysPerSec,
-      maxPartitionsInFlight: settings.maxPartitionsInFlight,
-      tombstoneGraceMs: settings.tombstoneGraceMs,
-      gcIntervalMs: settings.gcIntervalMs,
-      maxDataAgeMs: settings.maxDataAgeMs,
-      maxClockSkewMs: settings.maxClockSkewMs,
+  return {
+    round: (r: RoundReport) => {
+      rounds.inc();
+      compared.inc(r.partitionsCompared);
+      differing.inc(r.partitionsDiffering);
+      lastRound.set(r.durationMs / 1000);
     },
-    ...(opts.pendingHint !== undefined ? { pendingHint: opts.pendingHint } : {}),
-    ...(opts.dotFloor !== undefined ? { dotFloor: opts.dotFloor } : {}),
-    events: {
-      round: (r: RoundReport) => {
-        rounds.inc();
-        compared.inc(r.partitionsCompared);
-        differing.inc(r.partitionsDiffering);
-        lastRound.set(r.durationMs / 1000);
-        if (r.partitionsDiffering > 0 || r.tombstonesCollected > 0 || r.errors > 0) {
-          logger.info(
-            { component: 'antientropy', ms: r.durationMs, differing: r.partitionsDiffering, pulled: r.keysPulled, pushed: r.keysPushed, collected: r.tombstonesCollected, errors: r.errors },
-            'anti-entropy round',
-          );
-        }
-      },
-      pulled: (_peer, n) => repaired.labels('pulled').inc(n),
-      pushed: (_peer, n) => repaired.labels('pushed').inc(n),
-      collected: (n) => collected.inc(n),
-      error: (peer, what, err) => {
-        errors.inc();
-        logger.debug({ component: 'antientropy', peer, what, err: err instanceof Error ? err.message : String(err) }, 'anti-entropy exchange failed');
-      },
-    },
-  });
+    pulled: (_peer, n) => repaired.labels('pulled').inc(n),
+    pushed: (_peer, n) => repaired.labels('pushed').inc(n),
+    collected: (n) => collected.inc(n),
+    error: () => errors.inc(),
+  };
+}
+
+export interface AntiEntropyView {
+  readonly self: NodeId;
+  readonly component: AntiEntropy;
+  /** The node's store as the components see it, with its Merkle trees. */
+  readonly store: MerkleTrackingStore;
+  readonly rebuilt: RebuildStats & { readonly ms: number };
+  readonly ring: () => Ring;
+}
+
+/** Gauges read from the component's status and the trees at scrape time. */
+export function registerAntiEntropyGauges(registry: Registry, component: AntiEntropy, store: MerkleTrackingStore): void {
   new Gauge({
     name: 'ringstore_antientropy_in_sync',
     help: '1 when the last round found every compared partition equal with every peer',
@@ -143,8 +79,12 @@ export function createNodeAntiEntropy(opts: NodeAntiEntropyOptions): NodeAntiEnt
       this.set(store.forest.totalKeys());
     },
   });
+}
 
-  const mount: Mount = {
+/** The /_antientropy endpoints. */
+export function antiEntropyMount(view: AntiEntropyView): Mount {
+  const { component, store, rebuilt } = view;
+  return {
     prefix: '/_antientropy',
     handler: async (req, res, url, ctx) => {
       ctx.route = 'antientropy';
@@ -152,12 +92,12 @@ export function createNodeAntiEntropy(opts: NodeAntiEntropyOptions): NodeAntiEnt
       const method = req.method ?? 'GET';
       if (sub === '' || sub === '/') {
         if (method !== 'GET') throw methodNotAllowed('GET');
-        sendJson(res, 200, { ok: true, node: opts.self, ...component.status(), rebuild: { ...rebuilt, ms: Math.round(rebuildMs) } });
+        sendJson(res, 200, { ok: true, node: view.self, ...component.status(), rebuild: { ...rebuilt, ms: Math.round(rebuilt.ms) } });
         return;
       }
       if (sub === '/roots') {
         if (method !== 'GET') throw methodNotAllowed('GET');
-        sendJson(res, 200, { ok: true, node: opts.self, partitions: component.roots() });
+        sendJson(res, 200, { ok: true, node: view.self, partitions: component.roots() });
         return;
       }
       if (sub === '/key') {
@@ -168,8 +108,8 @@ export function createNodeAntiEntropy(opts: NodeAntiEntropyOptions): NodeAntiEnt
         const set = store.read(bucket, key);
         sendJson(res, 200, {
           ok: true,
-          node: opts.self,
-          partition: opts.ring().partitionOf(bucket, key),
+          node: view.self,
+          partition: view.ring().partitionOf(bucket, key),
           present: set !== undefined,
           tombstone_only: set !== undefined && isTombstoneOnly(set),
           dots: set?.siblings.map((s) => `${s.dot.node}:${s.dot.counter}${s.value === null ? ':tombstone' : ''}`) ?? [],
@@ -179,35 +119,23 @@ export function createNodeAntiEntropy(opts: NodeAntiEntropyOptions): NodeAntiEnt
       }
       if (sub === '/round') {
         if (method !== 'POST') throw methodNotAllowed('POST');
-        sendJson(res, 200, { ok: true, node: opts.self, report: await component.runRound() });
+        sendJson(res, 200, { ok: true, node: view.self, report: await component.runRound() });
         return;
       }
       throw new ApiError('NotFound', `no such endpoint: ${url.path}`);
     },
   };
+}
 
+/** The anti-entropy field of /health. */
+export function antiEntropyHealth(component: AntiEntropy): Record<string, unknown> {
+  const s = component.status();
   return {
-    store,
-    component,
-    route: (handler: Handler): Handler => async (from, req: Request) => {
-      if (isAeRequest(req)) return (await component.handle(from, req)) as ResponseFor[Request['type']];
-      return handler(from, req);
-    },
-    mount,
-    health: () => {
-      const s = component.status();
-      return {
-        running: s.running,
-        rounds: s.rounds,
-        in_sync: s.inSync,
-        keys_repaired: s.totals.keysPulled + s.totals.keysPushed,
-        tombstones_collected: s.totals.tombstonesCollected,
-        last_round_ms: s.lastRound?.durationMs ?? null,
-      };
-    },
-    start: () => {
-      if (settings.enabled) component.start();
-    },
-    stop: () => component.stop(),
+    running: s.running,
+    rounds: s.rounds,
+    in_sync: s.inSync,
+    keys_repaired: s.totals.keysPulled + s.totals.keysPushed,
+    tombstones_collected: s.totals.tombstonesCollected,
+    last_round_ms: s.lastRound?.durationMs ?? null,
   };
 }

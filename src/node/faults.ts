@@ -13,30 +13,19 @@
 // A dropped request therefore always looks like a lost packet to its
 // sender: a timeout, never an error.
 
+import type { FaultDirection, FaultSpec, FaultSwitch } from '../api/faults.js';
 import type { FaultAction, FaultFilter } from '../transport/grpc.js';
 import type { Message } from '../transport/codec.js';
 import type { Request, ResponseFor } from '../transport/messages.js';
 import { TransportError, type Handler, type RequestOptions, type Transport } from '../transport/transport.js';
 import type { NodeId } from '../version/dvv.js';
 
-export type FaultDirection = 'both' | 'in' | 'out';
-
-/** What POST /_faults takes (and GET /_faults shows). */
-export interface FaultSpec {
-  /** Peers whose traffic with this node is lost. */
-  readonly drop?: readonly NodeId[];
-  /** Peers whose traffic with this node is delayed by delayMs. */
-  readonly delay?: readonly NodeId[];
-  readonly delayMs?: number;
-  readonly direction?: FaultDirection;
-}
-
 /** The error code of a request dropped on arrival; its answer is dropped on the way out. */
 const DROPPED = 'fault_dropped';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export class FaultInjector {
+export class FaultInjector implements FaultSwitch {
   private drop = new Set<NodeId>();
   private delay = new Set<NodeId>();
   private delayMs = 0;

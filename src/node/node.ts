@@ -1,6 +1,9 @@
-// One running node: the real effects (LMDB, gRPC, the system clock, crypto
-// randomness) wired to the protocol pieces (ring, coordinator, bucket
-// catalog, liveness) and the HTTP front. Everything a node owns is closed
+// One running node: the real parts (LMDB, gRPC, the system clock, crypto
+// randomness, pino) handed to the composition root (components/build-node.ts,
+// which the simulator uses too), and around the components it builds what
+// only a server has: Prometheus metrics, the HTTP front (native API, cluster
+// and anti-entropy endpoints, fault injection), the S3 server and its chunk
+// collection. Everything a node owns is closed
 // by stop(), in the order that loses nothing: stop taking requests, let
 // the ones in flight finish, then close the network and the store.
 
@@ -8,29 +11,27 @@ import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createHttpServer } from '../api/http.js';
 import { createNativeApi } from '../api/native.js';
+import { buildNode, type NodeComponentsConfig } from '../components/build-node.js';
 import { BucketCatalog } from '../coordinator/buckets.js';
-import { Coordinator } from '../coordinator/coordinator.js';
+import type { Coordinator } from '../coordinator/coordinator.js';
 import type { Quorum } from '../coordinator/types.js';
-import { createClusterApi, createFaultsApi } from '../api/cluster.js';
-import { DotFloor } from '../handoff/dot-floor.js';
-import { HintedHandoff } from '../handoff/handoff.js';
+import { createClusterApi } from '../api/cluster.js';
+import { createFaultsApi } from '../api/faults.js';
 import type { Transport } from '../transport/transport.js';
 import { FaultInjector } from './faults.js';
-import { createMembership } from './membership.js';
-import { createNodeAntiEntropy } from './antientropy.js';
+import { antiEntropyHealth, antiEntropyMount } from './antientropy.js';
+import { componentMetrics, registerComponentGauges } from './metrics.js';
 import type { Layout } from '../ring/layout.js';
 import { Ring } from '../ring/ring.js';
 import { openLmdbStore } from '../store/lmdb-store.js';
-import type { ReplicaStore } from '../store/store.js';
 import { createGrpcTransport, type GrpcTransport } from '../transport/grpc.js';
 import type { NodeConfig } from './config.js';
 import { cryptoRandom, systemClock } from './real-runtime.js';
 import { createS3Server } from '../s3/server.js';
 import { DEFAULT_OWNER, RingCredentialStore } from '../s3/credentials.js';
-import { transportReplicaReader } from '../s3/replica-reader.js';
 import { createS3AdminApi } from '../s3/admin.js';
 import { ChunkCollector, startGcTimer } from '../s3/gc.js';
 import { registerS3Metrics } from '../s3/metrics.js';
@@ -67,6 +68,31 @@ export function layoutOf(config: NodeConfig): Layout {
   return { epoch: 1, partitions: config.partitions, nodes: config.members.map((m) => ({ id: m.id, zone: m.zone, weight: m.weight })) };
 }
 
+/** What the composition root needs of a server's configuration. */
+export function componentsConfig(config: NodeConfig, quorum: Quorum): NodeComponentsConfig {
+  const ae = config.antiEntropy;
+  return {
+    members: config.members.map((m) => m.id),
+    partitions: config.partitions,
+    quorum,
+    membership: config.membership === 'passive' ? { detector: 'passive', pingTimeoutMs: 1000 } : { detector: 'swim', swim: config.swim },
+    handoff: { config: config.handoff, maxHints: config.handoff.maxHints, maxHintBytes: config.handoff.maxHintBytes },
+    antiEntropy: {
+      enabled: ae.enabled,
+      shape: { fanout: ae.fanout, depth: ae.depth },
+      config: {
+        intervalMs: ae.intervalMs,
+        keysPerSec: ae.keysPerSec,
+        maxPartitionsInFlight: ae.maxPartitionsInFlight,
+        tombstoneGraceMs: ae.tombstoneGraceMs,
+        gcIntervalMs: ae.gcIntervalMs,
+        maxDataAgeMs: ae.maxDataAgeMs,
+        maxClockSkewMs: ae.maxClockSkewMs,
+      },
+    },
+  };
+}
+
 export async function startNode(config: NodeConfig, opts: StartNodeOptions = {}): Promise<RunningNode> {
   const logger = opts.logger ?? pino({ level: config.logLevel, base: { node: config.id } });
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -83,8 +109,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
   try {
     mkdirSync(config.dataDir, { recursive: true });
     const lmdb = await openLmdbStore(config.dataDir);
-    const store: ReplicaStore = lmdb;
-    cleanups.push(() => store.close());
+    cleanups.push(() => lmdb.close());
 
     // Dev-only fault injection (--faults): acts on everything sent (the gRPC
     // fault filter) and received (the wrapped transport below).
@@ -109,107 +134,20 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     const registry = new Registry();
     registry.setDefaultLabels({ node: config.id });
     collectDefaultMetrics({ register: registry });
-    const readRepairs = new Counter({ name: 'ringstore_read_repairs_total', help: 'Stale replicas repaired after a read', registers: [registry] });
-    const hintedWrites = new Counter({ name: 'ringstore_hinted_writes_total', help: 'Writes sent to a fallback node in place of an owner', registers: [registry] });
-    const staleRefused = new Counter({
-      name: 'ringstore_stale_copies_refused_total',
-      help: 'Copies of sibling sets not merged (putReplica) or not kept as hints because they were read longer ago than maxDataAgeMs',
-      labelNames: ['what'],
-      registers: [registry],
-    });
 
-    // Failure detection: SWIM over the transport (or passive), Dynamo §4.8.
-    const membership = createMembership({ config, transport, clock: systemClock, random: cryptoRandom, logger, registry, onAlive: (node) => grpcTransport.wake(node) });
-    cleanups.push(() => membership.stop());
+    // The node's components (failure detection, coordinator, hinted
+    // handoff, anti-entropy), built as the simulator builds them but over
+    // the real parts; this file adds what only a server has around them.
+    const components = buildNode(
+      { self: config.id, clock: systemClock, random: cryptoRandom, transport, store: lmdb, ring: () => ring, log: logger },
+      componentsConfig(config, defaultQuorum),
+      { ...componentMetrics(registry), memberAlive: (node) => grpcTransport.wake(node) },
+    );
+    registerComponentGauges(registry, components, lmdb);
+    const { coordinator, handoff, membership } = components;
     const liveness = membership.liveness;
-
-    // Hinted handoff (Dynamo §4.6): hints live in their own LMDB tables, and
-    // are delivered when SWIM sees their owner alive again.
-    const dotFloor = new DotFloor(store);
-    const hintsStored = new Counter({ name: 'ringstore_hints_stored_total', help: 'Hinted writes this node took for another owner', labelNames: ['owner'], registers: [registry] });
-    const hintsDelivered = new Counter({ name: 'ringstore_hints_delivered_total', help: 'Hints handed off to their owner and deleted', labelNames: ['owner'], registers: [registry] });
-    const hintFailures = new Counter({ name: 'ringstore_hint_delivery_failures_total', help: 'Hint deliveries that failed (retried later)', labelNames: ['owner'], registers: [registry] });
-    const handoff = new HintedHandoff({
-      self: config.id,
-      clock: systemClock,
-      transport,
-      liveness,
-      hints: lmdb,
-      raiseDotFloor: (c) => dotFloor.raise(c),
-      config: config.handoff,
-      events: {
-        delivered: (owner) => hintsDelivered.labels(owner).inc(),
-        failed: (owner, reason) => {
-          hintFailures.labels(owner).inc();
-          logger.debug({ component: 'handoff', owner, reason }, 'hint delivery failed');
-        },
-      },
-    });
-    new Gauge({
-      name: 'ringstore_hints_pending',
-      help: 'Hints waiting on this node, per owner they wait for',
-      labelNames: ['owner'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const t of lmdb.hintTotals()) this.labels(t.owner).set(t.hints);
-      },
-    });
-    new Gauge({
-      name: 'ringstore_hints_pending_bytes',
-      help: 'Approximate bytes of hints waiting on this node',
-      registers: [registry],
-      collect() {
-        let b = 0;
-        for (const t of lmdb.hintTotals()) b += t.bytes;
-        this.set(b);
-      },
-    });
-
-    // Merkle anti-entropy and tombstone collection (Dynamo §4.7): the store
-    // is wrapped so that every write keeps the trees up to date.
-    const antiEntropy = createNodeAntiEntropy({
-      self: config.id,
-      settings: config.antiEntropy,
-      partitions: config.partitions,
-      store,
-      transport,
-      clock: systemClock,
-      ring: () => ring,
-      liveness,
-      n: defaultQuorum.n,
-      registry,
-      logger,
-      pendingHint: (bucket, key) => lmdb.readHints(bucket, key).length > 0,
-      dotFloor,
-    });
-
-    const coordinator = new Coordinator({
-      self: config.id,
-      store: antiEntropy.store,
-      dotFloor: () => dotFloor.current(),
-      transport,
-      clock: systemClock,
-      random: cryptoRandom,
-      ring: () => ring,
-      liveness,
-      config: { defaultQuorum, maxDataAgeMs: config.antiEntropy.maxDataAgeMs },
-      events: {
-        readRepair: () => readRepairs.inc(),
-        hintedWrite: () => hintedWrites.inc(),
-        staleRefused: (what) => staleRefused.labels(what).inc(),
-      },
-      hints: { store: lmdb, dotFloor: () => dotFloor.current(), maxHints: config.handoff.maxHints, maxHintBytes: config.handoff.maxHintBytes },
-      onHintedWrite: async (owner) => {
-        hintsStored.labels(owner).inc();
-      },
-    });
-    transport.serve(antiEntropy.route(membership.route(coordinator.handle)));
-    membership.start();
-    handoff.start();
-    cleanups.push(() => handoff.stop());
-    antiEntropy.start();
-    cleanups.push(() => antiEntropy.stop());
+    components.start();
+    cleanups.push(() => components.stop());
     const buckets = new BucketCatalog(coordinator, systemClock);
 
     const native = createNativeApi({
@@ -243,7 +181,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
         },
         { prefix: '/_faults', handler: createFaultsApi(faults) },
         s3Mount,
-        antiEntropy.mount,
+        antiEntropyMount({ self: config.id, component: components.antiEntropy, store: components.store, rebuilt: components.rebuilt, ring: () => ring }),
       ],
       health: () => ({
         zone: config.zone,
@@ -253,7 +191,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
         detector: membership.detector,
         down: membership.downNodes(),
         hints_pending: lmdb.hintTotals().reduce((n, t) => n + t.hints, 0),
-        anti_entropy: antiEntropy.health(),
+        anti_entropy: antiEntropyHealth(components.antiEntropy),
       }),
     });
     await listen(server, config.http.host, config.http.port);
@@ -266,7 +204,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       catalog: buckets,
       clock: systemClock,
       credentials: s3Credentials,
-      replicaReader: transportReplicaReader({ transport, ring: () => ring, n: defaultQuorum.n }),
+      replicaReader: components.chunkReads,
       chunkCacheBytes: config.s3CacheBytes,
       objectCacheBytes: Math.floor(config.s3CacheBytes / 4),
       logger: { error: (obj, msg) => logger.error(obj, msg) },

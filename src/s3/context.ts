@@ -11,7 +11,7 @@ import type { ChunkStore, ReplicaReader } from './chunks.js';
 import type { ObjectCache } from './cache.js';
 import type { CredentialStore } from './credentials.js';
 import { S3Error } from './errors.js';
-import { keyProblem } from '../store/store.js';
+import { bucketNameProblem, keyProblem } from '../store/names.js';
 import type { AuthResult } from './sigv4.js';
 
 export interface S3Logger {
@@ -65,8 +65,6 @@ export function bucketQuorum(info: BucketInfo): { n?: number; r?: number; w?: nu
   return { n: q.n, r: q.r, w: q.w };
 }
 
-export const MAX_KEY_BYTES = 1024;
-
 export function requireKey(ctx: Ctx): string {
   const key = ctx.key;
   if (key === undefined || key === '') throw new S3Error('InvalidRequest', 'this operation needs an object key');
@@ -74,20 +72,17 @@ export function requireKey(ctx: Ctx): string {
   return key;
 }
 
-/** The S3 key rules ringstore enforces: length, and what the store can keep faithfully (store.ts keyProblem). */
+/** The key rules of every API (store/names.ts), in S3's error codes. */
 export function checkKey(key: string): void {
-  if (key === '' || Buffer.byteLength(key) > MAX_KEY_BYTES) throw new S3Error('KeyTooLongError', 'Your key is too long');
   const problem = keyProblem(key);
-  if (problem !== undefined) throw new S3Error('InvalidArgument', `The key ${problem}; ringstore cannot store it.`, { ArgumentName: 'key' });
+  if (problem === undefined) return;
+  if (problem.kind === 'unstorable') throw new S3Error('InvalidArgument', `The key ${problem.why}; ringstore cannot store it.`, { ArgumentName: 'key' });
+  throw new S3Error('KeyTooLongError', 'Your key is too long');
 }
 
-/** S3 bucket naming rules (general purpose buckets). */
+/** S3 bucket naming rules for general purpose buckets (store/names.ts). */
 export function validBucketName(name: string): boolean {
-  if (name.length < 3 || name.length > 63) return false;
-  if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name)) return false;
-  if (name.includes('..') || /^\d+\.\d+\.\d+\.\d+$/.test(name)) return false;
-  if (name.startsWith('xn--') || name.startsWith('sthree-') || name.endsWith('-s3alias') || name.endsWith('--ol-s3')) return false;
-  return true;
+  return bucketNameProblem(name) === undefined;
 }
 
 export function intParam(ctx: Ctx, name: string, def: number, min: number, max: number): number {

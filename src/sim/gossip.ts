@@ -1,14 +1,11 @@
-// SWIM membership in the simulator: the production Swim state machine and
-// SwimDriver, over a simulated datagram channel that obeys the same faults as
-// the request network (cut links, loss, jitter, slow nodes, crashed nodes).
-// MemoryNetwork carries only request/response pairs, so the best-effort
-// packets SWIM needs are carried here.
+// SWIM's packets in the simulator: a datagram channel that obeys the same
+// faults as the request network (cut links, loss, jitter, slow nodes,
+// crashed nodes). MemoryNetwork carries only request/response pairs, so the
+// best-effort packets SWIM needs are carried here; World hands the channel to
+// the composition root as the node's PacketChannel.
 
-import type { Liveness } from '../membership/liveness.js';
 import type { SwimMessage } from '../membership/messages.js';
-import { DEFAULT_SWIM_CONFIG, Swim, type SwimConfig } from '../membership/swim.js';
-import { SwimDriver } from '../membership/swim-driver.js';
-import type { Clock, Random } from '../util/runtime.js';
+import type { Random } from '../util/runtime.js';
 import type { NodeId } from '../version/dvv.js';
 import type { LinkControl } from './faults.js';
 import type { Scheduler } from './scheduler.js';
@@ -49,32 +46,4 @@ export class Datagrams {
       this.receivers.get(to)?.(from, copy);
     });
   }
-}
-
-/** The coordinator's Liveness backed by SWIM: routing follows the gossip view; request outcomes are not used. */
-export class SwimLiveness implements Liveness {
-  readonly swim: Swim;
-  readonly driver: SwimDriver;
-
-  constructor(self: NodeId, members: readonly NodeId[], clock: Clock, random: Random, net: Datagrams, config: SwimConfig = DEFAULT_SWIM_CONFIG) {
-    this.swim = new Swim(self, members, config, clock, random);
-    this.driver = new SwimDriver(this.swim, clock, { send: (to, msg) => net.send(self, to, msg) });
-    net.bind(self, (from, msg) => this.driver.receive(from, msg));
-  }
-
-  start(): void {
-    this.driver.start();
-  }
-
-  stop(): void {
-    this.driver.stop();
-  }
-
-  isAlive(node: NodeId): boolean {
-    return this.swim.isAlive(node);
-  }
-
-  reportSuccess(): void {}
-
-  reportFailure(): void {}
 }

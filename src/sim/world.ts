@@ -1,8 +1,10 @@
 // The simulated cluster: virtual time, one seeded random source, the
-// production MemoryNetwork, and per node the production Coordinator,
-// HintedHandoff and AntiEntropy over a MemoryStore, wired as src/node/
-// wires them on a server. Everything below the checkers is the code servers
-// run; only time, the network's fate and the disk are simulated.
+// production MemoryNetwork, and per node the production components built by
+// the production composition root (components/build-node.ts) from simulated
+// parts: a skewed virtual clock, a seeded random source, a MemoryStore that
+// can stall, SWIM's packets as datagrams. Everything below the checkers is
+// the code servers run; only time, the network's fate and the disk are
+// simulated.
 //
 // Crash and restart follow the store's durability contract: a crash kills
 // the node's process (its Coordinator, liveness view, timers, transport,
@@ -15,29 +17,21 @@
 // rounds and tombstone collection) are per node incarnation and started by
 // `boot()` on the node's own virtual clock.
 
-import { Coordinator } from '../coordinator/coordinator.js';
-import { AntiEntropy } from '../antientropy/antientropy.js';
 import { buildTree, hashEquals, hashHex, ZERO_HASH, type Hash64 } from '../antientropy/merkle.js';
-import { isAeRequest } from '../antientropy/protocol.js';
-import { MerkleTrackingStore } from '../antientropy/tracking-store.js';
-import { DotFloor } from '../handoff/dot-floor.js';
-import { HintedHandoff } from '../handoff/handoff.js';
-import { PassiveLiveness } from '../membership/liveness.js';
+import { buildNode, type NodeComponents } from '../components/build-node.js';
+import type { Coordinator } from '../coordinator/coordinator.js';
 import { Ring } from '../ring/ring.js';
 import type { Layout } from '../ring/layout.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { HintKey, HintStore, HintTotals, ReplicaStore, StoredHint, StoredKey } from '../store/store.js';
-import type { Request, ResponseFor } from '../transport/messages.js';
 import { MemoryNetwork, type MemoryTransport } from '../transport/memory.js';
-import type { Handler } from '../transport/transport.js';
 import { murmur3 } from '../util/hash.js';
 import { SeededRandom, type Clock, type Random, type Timer } from '../util/runtime.js';
 import { covers, dotKey, type NodeId, type SiblingSet } from '../version/dvv.js';
 import type { RunConfig } from './config.js';
 import { drawClocks, LinkControl, type FaultTarget } from './faults.js';
-import { Datagrams, SwimLiveness } from './gossip.js';
+import { Datagrams } from './gossip.js';
 import { DEFAULT_SWIM_CONFIG, type SwimConfig } from '../membership/swim.js';
-import type { Liveness } from '../membership/liveness.js';
 import type { History } from './history.js';
 import { NodeClock, type Scheduler } from './scheduler.js';
 
@@ -181,12 +175,8 @@ interface SimNode {
   // The volatile part of the current incarnation.
   clock: NodeClock | undefined;
   transport: MemoryTransport | undefined;
-  liveness: (Liveness & { stop(): void }) | undefined;
-  coordinator: Coordinator | undefined;
-  handoff: HintedHandoff | undefined;
-  antiEntropy: AntiEntropy | undefined;
-  /** The store as the node's components see it, with its Merkle trees. */
-  tracking: MerkleTrackingStore | undefined;
+  /** Its components (components.store: the store as they see it, with its Merkle trees). */
+  components: NodeComponents | undefined;
   /** The store wrapper of this incarnation (its write queue). */
   store: ObservedStore | undefined;
   /** What the node's dead incarnations did (their components' counters die with them). */
@@ -213,8 +203,8 @@ export function sumStats(into: MechanismStats, b: MechanismStats): void {
 }
 
 function addStats(into: MechanismStats, n: SimNode): void {
-  const ho = n.handoff?.totals();
-  const ae = n.antiEntropy?.status().totals;
+  const ho = n.components?.handoff.totals();
+  const ae = n.components?.antiEntropy.status().totals;
   into.hintsDelivered += ho?.delivered ?? 0;
   into.aeKeysPulled += ae?.keysPulled ?? 0;
   into.aeKeysPushed += ae?.keysPushed ?? 0;
@@ -307,11 +297,7 @@ export class World implements FaultTarget {
         up: false,
         clock: undefined,
         transport: undefined,
-        liveness: undefined,
-        coordinator: undefined,
-        handoff: undefined,
-        antiEntropy: undefined,
-        tracking: undefined,
+        components: undefined,
         store: undefined,
         past: noStats(),
       });
@@ -356,7 +342,7 @@ export class World implements FaultTarget {
 
   coordinator(node: NodeId): Coordinator | undefined {
     const n = this.node(node);
-    return n.up ? n.coordinator : undefined;
+    return n.up ? n.components?.coordinator : undefined;
   }
 
   onCrash(fn: (node: NodeId) => void): void {
@@ -370,14 +356,12 @@ export class World implements FaultTarget {
     addStats(n.past, n);
     n.up = false;
     n.clock?.kill();
-    n.liveness?.stop();
-    n.handoff?.stop();
-    void n.antiEntropy?.stop();
+    n.components?.halt();
     void n.transport?.close();
     this.datagrams.bind(node, undefined);
     // The old handle closes: stores the dead process had not applied fail.
     n.disk = n.disk.reopen();
-    n.clock = n.transport = n.liveness = n.coordinator = n.handoff = n.antiEntropy = n.tracking = n.store = undefined;
+    n.clock = n.transport = n.components = n.store = undefined;
     for (const fn of this.crashListeners) fn(node);
   }
 
@@ -388,16 +372,15 @@ export class World implements FaultTarget {
     this.boot(node);
   }
 
-  /** Starts an incarnation of a node, wired as src/node/node.ts wires a server. */
+  /** Starts an incarnation of a node: its components built over this incarnation's parts, as a server builds them. */
   private boot(id: NodeId): void {
     const n = this.node(id);
     n.incarnation++;
     n.up = true;
     const clock = new NodeClock(this.sched, id, n.skewMs, n.rate);
     const transport = this.net.transport(id);
-    const disk = n.disk;
     const store = new ObservedStore(
-      disk,
+      n.disk,
       {
         persisted: (key, set) => this.history.observePersisted(id, key, set, this.sched.now),
         removed: (key, before) => this.onRemoved(id, key, before),
@@ -406,86 +389,37 @@ export class World implements FaultTarget {
       () => n.diskDelayMs,
       clock,
     );
-    // Merkle trees follow every write; rebuilt from a scan before the node serves.
-    const tracking = new MerkleTrackingStore(store, this.config.antiEntropy.shape);
-    tracking.rebuild(PARTITIONS);
-    const dotFloor = new DotFloor(store);
-    const nodeRandom = new SeededRandom(this.config.seed ^ murmur3(`${id}/${n.incarnation}`));
-    let liveness: Liveness & { stop(): void };
-    if (this.config.membership === 'swim') {
-      const swim = new SwimLiveness(id, this.nodeIds, clock, nodeRandom, this.datagrams, this.swimConfig);
-      swim.start();
-      liveness = swim;
-    } else {
-      const pingMs = Math.max(50, Math.floor(this.config.replicaTimeoutMs / 2));
-      liveness = new PassiveLiveness(
+    const c = this.config;
+    const components = buildNode(
+      {
+        self: id,
         clock,
-        (peer) => transport.request(peer, { type: 'ping' }, pingMs).then(
-          () => true,
-          () => false,
-        ),
-        { retryMs: 500, timeoutsToDown: 3 },
-      );
-    }
-    const bugs = this.config.bugs;
-    const handoffKnobs = this.config.handoff;
-    const coordinator = new Coordinator({
-      self: id,
-      store: tracking,
-      dotFloor: () => dotFloor.current(),
-      transport,
-      clock,
-      random: nodeRandom,
-      ring: () => this.ring,
-      liveness,
-      config: {
-        defaultQuorum: { n: this.config.n, r: this.config.r, w: this.config.w },
-        replicaTimeoutMs: this.config.replicaTimeoutMs,
-        readRepair: this.config.readRepair,
-        maxDataAgeMs: this.config.antiEntropy.config.maxDataAgeMs,
-        bugs,
+        random: new SeededRandom(c.seed ^ murmur3(`${id}/${n.incarnation}`)),
+        transport,
+        store,
+        ring: () => this.ring,
+        // SWIM's packets travel as datagrams; MemoryNetwork carries request/response pairs only.
+        packets: { send: (to, msg) => this.datagrams.send(id, to, msg), listen: (receive) => this.datagrams.bind(id, receive) },
       },
-      events: { staleRefused: () => void this.coordinatorStaleRefused++ },
-      hints: { store, dotFloor: () => dotFloor.current(), maxHints: handoffKnobs.maxHints, maxHintBytes: handoffKnobs.maxHintBytes },
-    });
-    const handoff = new HintedHandoff({
-      self: id,
-      clock,
-      transport,
-      liveness,
-      hints: store,
-      raiseDotFloor: (c) => dotFloor.raise(c),
-      config: handoffKnobs.config,
-      bugs,
-    });
-    const antiEntropy = new AntiEntropy({
-      self: id,
-      store: tracking,
-      transport,
-      clock,
-      ring: () => this.ring,
-      liveness,
-      n: this.config.n,
-      config: this.config.antiEntropy.config,
-      pendingHint: (bucket, key) => store.readHints(bucket, key).length > 0,
-      dotFloor,
-      bugs,
-    });
-    // As node/antientropy.ts routes: anti-entropy's messages to the component, the rest to the coordinator.
-    const serve: Handler = async (from, req: Request) => {
-      if (isAeRequest(req)) return (await antiEntropy.handle(from, req)) as ResponseFor[Request['type']];
-      return coordinator.handle(from, req);
-    };
-    transport.serve(serve);
-    handoff.start();
-    antiEntropy.start();
+      {
+        members: this.nodeIds,
+        partitions: PARTITIONS,
+        quorum: { n: c.n, r: c.r, w: c.w },
+        membership:
+          c.membership === 'swim'
+            ? { detector: 'swim', swim: this.swimConfig }
+            : { detector: 'passive', pingTimeoutMs: Math.max(50, Math.floor(c.replicaTimeoutMs / 2)), passive: { retryMs: 500, timeoutsToDown: 3 } },
+        coordinator: { replicaTimeoutMs: c.replicaTimeoutMs, readRepair: c.readRepair },
+        handoff: c.handoff,
+        antiEntropy: { enabled: true, shape: c.antiEntropy.shape, config: c.antiEntropy.config },
+        bugs: c.bugs,
+      },
+      { coordinator: { staleRefused: () => void this.coordinatorStaleRefused++ } },
+    );
+    components.start();
     n.clock = clock;
     n.transport = transport;
-    n.liveness = liveness;
-    n.coordinator = coordinator;
-    n.handoff = handoff;
-    n.antiEntropy = antiEntropy;
-    n.tracking = tracking;
+    n.components = components;
     n.store = store;
     if (n.incarnation > 1) this.sched.note(`${id} restarted (incarnation ${n.incarnation})`);
   }
@@ -552,8 +486,9 @@ export class World implements FaultTarget {
   /** Every up node's liveness view holds every other node alive (the view has healed). */
   allViewsAlive(): boolean {
     for (const n of this.nodes.values()) {
-      if (!n.up || n.liveness === undefined) return false;
-      for (const other of this.nodeIds) if (!n.liveness.isAlive(other)) return false;
+      const liveness = n.components?.membership.liveness;
+      if (!n.up || liveness === undefined) return false;
+      for (const other of this.nodeIds) if (!liveness.isAlive(other)) return false;
     }
     return true;
   }
@@ -571,7 +506,7 @@ export class World implements FaultTarget {
     for (let p = 0; p < PARTITIONS; p++) {
       let ref: Hash64 | undefined;
       for (const o of this.owners[p] as NodeId[]) {
-        const t = this.node(o).tracking;
+        const t = this.node(o).components?.store;
         if (t === undefined) {
           out.push(p);
           break;
@@ -600,7 +535,7 @@ export class World implements FaultTarget {
   /** Tombstone-only keys held anywhere (candidates for collection). */
   tombstoneKeys(): number {
     let total = 0;
-    for (const n of this.nodes.values()) total += n.tracking?.tombstoneCount() ?? 0;
+    for (const n of this.nodes.values()) total += n.components?.store.tombstoneCount() ?? 0;
     return total;
   }
 
@@ -617,7 +552,7 @@ export class World implements FaultTarget {
     for (const p of this.differingPartitions()) {
       const owners = this.ring.preference(p, this.config.n).owners;
       const roots = owners.map((o) => {
-        const t = this.node(o).tracking;
+        const t = this.node(o).components?.store;
         return `${o}=${t === undefined ? 'down' : hashHex(t.forest.root(p))}`;
       });
       out.push({ what: 'roots', message: `partition ${p}: owners' Merkle roots differ: ${roots.join(' ')}` });
@@ -627,9 +562,10 @@ export class World implements FaultTarget {
       const owned = new Set(this.ring.partitionsOf(n.id, this.config.n));
       for (let p = 0; p < PARTITIONS; p++) {
         const entries = [...n.disk.scanPartition(p)];
-        if (n.tracking !== undefined) {
+        const tracking = n.components?.store;
+        if (tracking !== undefined) {
           const scanned = entries.length === 0 ? hashHex(ZERO_HASH) : hashHex(buildTree(entries, shape).root());
-          const kept = hashHex(n.tracking.forest.root(p));
+          const kept = hashHex(tracking.forest.root(p));
           if (scanned !== kept) out.push({ what: 'tree', message: `${n.id} partition ${p}: Merkle root ${kept} kept up to date, ${scanned} from a scan of its store` });
         }
         if (!owned.has(p) && entries.length > 0) {

@@ -4,22 +4,6 @@
 
 import type { NodeId, SiblingSet } from '../version/dvv.js';
 
-const LONE_SURROGATE_RE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/**
- * Why a key (or bucket name) cannot be stored faithfully, or undefined if it
- * can. The LMDB key encoding (ordered-binary) escapes U+0000..U+0004 only in
- * short strings: in a long one they come back from a scan as a different
- * name, and a lone surrogate comes back as U+FFFD. Such keys would read back
- * by name but list, page and repair as another key, so every API refuses
- * them up front.
- */
-export function keyProblem(key: string): string | undefined {
-  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) <= 4) return 'contains a control character U+0000..U+0004';
-  if (LONE_SURROGATE_RE.test(key)) return 'is not well-formed Unicode (a lone surrogate)';
-  return undefined;
-}
-
 export interface StoredKey {
   readonly bucket: string;
   readonly key: string;

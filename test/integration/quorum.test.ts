@@ -84,6 +84,10 @@ test('kill -9 of one node leaves W=2 writes and R=2 reads working; the restarted
   }
 
   await cluster.restart(victim.id);
+  // The restart is done when the victim serves; n1 reaches it again only once
+  // its connection's reconnect backoff ends or a SWIM packet from the victim
+  // cuts it short. Until then an R=3 read fails 'unreachable'.
+  await waitFor(async () => (await getJson(0, 'before-0', '?r=3')).status === 200, { what: `${cluster.nodes[0]!.id} reaches the restarted ${victim.id}` });
 
   // Data written before the kill is intact on the victim: its clock matches the others'.
   for (let i = 0; i < 20; i++) {

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 
-import { createFaultsApi } from '../../src/api/cluster.js';
+import { createFaultsApi } from '../../src/api/faults.js';
 import { createHttpServer } from '../../src/api/http.js';
 import { FaultInjector } from '../../src/node/faults.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';

@@ -15,7 +15,7 @@ import { MemoryNetwork } from '../../src/transport/memory.js';
 import { SeededRandom } from '../../src/util/runtime.js';
 import { StaticCredentials, type AccessKey } from '../../src/s3/credentials.js';
 import { createS3Server } from '../../src/s3/server.js';
-import { transportReplicaReader } from '../../src/s3/replica-reader.js';
+import { chunkReads } from '../../src/coordinator/chunk-reads.js';
 import type { ChunkStore } from '../../src/s3/chunks.js';
 import type { ObjectCache } from '../../src/s3/cache.js';
 
@@ -60,7 +60,7 @@ export async function startHarness(opts: { nodes?: number } = {}): Promise<Harne
     catalog,
     clock,
     credentials: new StaticCredentials([KEY, OTHER]),
-    replicaReader: transportReplicaReader({ transport: net.transport(self), ring: () => ring, n: Math.min(3, ids.length) }),
+    replicaReader: chunkReads({ transport: net.transport(self), ring: () => ring, n: Math.min(3, ids.length) }),
     chunkCacheBytes: 0,
     logger: { error: (obj, msg) => process.stderr.write(`[s3] ${msg} ${String((obj as { err?: unknown }).err)}\n`) },
   });

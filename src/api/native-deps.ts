@@ -1,0 +1,37 @@
+// What the native JSON API needs from the rest of the node: the
+// coordinator, the bucket catalog and a few limits. The node passes the
+// real ones (coordinator/coordinator.ts, coordinator/buckets.ts); the unit
+// tests pass stubs.
+
+import type { BucketInfo } from '../coordinator/buckets-types.js';
+import type { GetRequest, GetResult, ListRequest, ListResult, PutRequest, PutResult, Quorum } from '../coordinator/types.js';
+import type { NodeId } from '../version/dvv.js';
+
+/** What the native API needs from the coordinator (coordinator/coordinator.ts implements it). */
+export interface NativeCoordinator {
+  put(req: PutRequest): Promise<PutResult>;
+  get(req: GetRequest): Promise<GetResult>;
+  list(req: ListRequest): Promise<ListResult>;
+}
+
+/** What the native API needs from the bucket catalog (coordinator/buckets.ts implements it). */
+export interface NativeBuckets {
+  create(name: string, opts: { owner?: string; quorum?: Partial<Quorum> }): Promise<{ created: boolean; bucket: BucketInfo }>;
+  remove(name: string): Promise<void>;
+  get(name: string): Promise<BucketInfo | undefined>;
+  list(): Promise<BucketInfo[]>;
+}
+
+export interface NativeApiDeps {
+  readonly self: NodeId;
+  readonly coordinator: NativeCoordinator;
+  readonly buckets: NativeBuckets;
+  /** Number of nodes in the current layout: the upper bound of n. */
+  clusterSize(): number;
+  /** Defaults for buckets created without explicit quorum settings (clamped to the cluster size). */
+  readonly defaultQuorum: Quorum;
+  /** The largest value one PUT or one uploaded file may carry. */
+  readonly maxObjectBytes: number;
+  /** Called for failures inside a multipart upload that are not the client's fault. */
+  readonly onInternalError?: (err: unknown, what: string) => void;
+}

@@ -1,0 +1,104 @@
+// The native API's object routes:
+//
+//   PUT    /buckets/{bucket}/{key...}     store the raw body
+//   GET    /buckets/{bucket}/{key...}     the value, or JSON with every sibling (HEAD too)
+//   DELETE /buckets/{bucket}/{key...}     write a tombstone
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { encodeContext } from '../version/context.js';
+import { liveSiblings, type Sibling } from '../version/dvv.js';
+import { ApiError, errorBody } from './errors.js';
+import { readBody, sendJson, type ParsedUrl } from './http.js';
+import { readAnswer, writeAnswer } from './native-answers.js';
+import { requireBucket } from './native-buckets.js';
+import type { NativeApiDeps } from './native-deps.js';
+import { CONTEXT_HEADER, headerValue, parseContext, parseQuorumParams, parseSloppy, resolveQuorum, validateKey, wantsJson } from './native-params.js';
+
+export async function putObject(deps: NativeApiDeps, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string, key: string): Promise<void> {
+  validateKey(key);
+  const given = parseQuorumParams(url.query);
+  const context = parseContext(headerValue(req, CONTEXT_HEADER) ?? url.query.get('context') ?? undefined, bucket, key);
+  const info = await requireBucket(deps.buckets, bucket);
+  const q = resolveQuorum(info.quorum, given, deps.clusterSize());
+  const sloppy = parseSloppy(url.query);
+  const value = await readBody(req, deps.maxObjectBytes);
+  const contentType = headerValue(req, 'content-type');
+  const result = await deps.coordinator.put({
+    bucket,
+    key,
+    value,
+    meta: contentType !== undefined ? { contentType } : {},
+    context,
+    n: q.n,
+    w: q.w,
+    ...sloppy,
+  });
+  const answer = writeAnswer(bucket, key, result);
+  sendJson(res, 200, answer, { [CONTEXT_HEADER]: answer['context'] as string, 'x-ringstore-coordinator': result.coordinator });
+}
+
+export async function deleteObject(deps: NativeApiDeps, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string, key: string): Promise<void> {
+  validateKey(key);
+  const given = parseQuorumParams(url.query);
+  let token = headerValue(req, CONTEXT_HEADER) ?? url.query.get('context') ?? undefined;
+  // A DELETE may carry its context as JSON too: { "context": "..." }.
+  const raw = await readBody(req, 64 * 1024);
+  if (token === undefined && raw.length > 0) {
+    try {
+      const parsed = JSON.parse(raw.toString('utf8')) as { context?: unknown };
+      if (typeof parsed.context === 'string') token = parsed.context;
+    } catch {
+      throw new ApiError('MalformedRequest', 'a DELETE body must be empty or a JSON object such as {"context": "..."}');
+    }
+  }
+  const context = parseContext(token, bucket, key);
+  const info = await requireBucket(deps.buckets, bucket);
+  const q = resolveQuorum(info.quorum, given, deps.clusterSize());
+  // Without a context, a delete removes what the origin replica holds (the
+  // user asked for the key to go); with one, exactly what the read saw.
+  const result = await deps.coordinator.put({ bucket, key, value: null, meta: {}, context, supersedeVisible: true, n: q.n, w: q.w, ...parseSloppy(url.query) });
+  const answer: Record<string, unknown> = { ...writeAnswer(bucket, key, result), deleted: true };
+  sendJson(res, 200, answer, { [CONTEXT_HEADER]: answer['context'] as string, 'x-ringstore-coordinator': result.coordinator });
+}
+
+export async function getObject(deps: NativeApiDeps, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string, key: string): Promise<void> {
+  const head = req.method === 'HEAD';
+  validateKey(key);
+  const given = parseQuorumParams(url.query);
+  const info = await requireBucket(deps.buckets, bucket);
+  const q = resolveQuorum(info.quorum, given, deps.clusterSize());
+  const result = await deps.coordinator.get({ bucket, key, n: q.n, r: q.r });
+  const live = liveSiblings(result.set);
+  const context = encodeContext(result.context, bucket, key);
+  const headers: Record<string, string | number> = {
+    'x-ringstore-coordinator': result.coordinator,
+    'x-ringstore-siblings': live.length,
+  };
+  if (live.length === 0) {
+    const details: Record<string, unknown> = { bucket, key, coordinator: result.coordinator, replicas_read: result.replicasRead };
+    // A deleted key still has a context: a write that carries it supersedes the tombstone.
+    if (result.set.siblings.length > 0) {
+      details['context'] = context;
+      headers[CONTEXT_HEADER] = context;
+    }
+    const err = new ApiError('NoSuchKey', `key ${JSON.stringify(key)} does not exist in bucket ${JSON.stringify(bucket)}`, details);
+    sendJson(res, err.status, errorBody(err), headers, head);
+    return;
+  }
+  headers[CONTEXT_HEADER] = context;
+  const json = wantsJson(req, url);
+  if (json || live.length > 1) {
+    sendJson(res, json ? 200 : 300, readAnswer(bucket, key, result), headers, head);
+    return;
+  }
+  const s = live[0] as Sibling;
+  const value = s.value as Uint8Array;
+  headers['content-type'] = s.meta.contentType ?? 'application/octet-stream';
+  headers['content-length'] = value.byteLength;
+  headers['etag'] = `"${s.dot.node}-${s.dot.counter}"`;
+  headers['last-modified'] = new Date(s.meta.ts).toUTCString();
+  headers['x-ringstore-replicas-read'] = result.replicasRead.join(',');
+  res.writeHead(200, headers);
+  if (head) res.end();
+  else res.end(value);
+}
