@@ -20,6 +20,8 @@
 // by the second check. The gap doubles maxDataAgeMs so that a merge that
 // was accepted just in time has as long again to commit.
 
+import type { Clock } from '../util/runtime.js';
+
 /** The longest a copy of replica data may travel and still be merged. */
 export const DEFAULT_MAX_DATA_AGE_MS = 60_000;
 
@@ -37,6 +39,25 @@ export function staleDataError(asOfMs: number, nowMs: number, maxAgeMs: number, 
   const age = nowMs - asOfMs;
   if (age <= maxAgeMs) return undefined;
   return new StaleDataError(`${what}: data read ${age} ms ago is older than the ${maxAgeMs} ms a copy may travel (slow network, or clocks further apart than configured)`);
+}
+
+/** What a receiver checks a copy's age against. */
+export interface DataAgePolicy {
+  readonly maxDataAgeMs: number;
+  /** BUGGIFY ignoreDataAge: copies of any age are merged. */
+  readonly ignoreDataAge?: boolean;
+}
+
+/**
+ * Throws StaleDataError when a copy read at `asOfMs` (sender's clock) is too
+ * old to merge now (this node's clock), after `onRefused` has counted it.
+ */
+export function refuseIfStale(asOfMs: number, clock: Pick<Clock, 'now'>, policy: DataAgePolicy, what: string, onRefused?: () => void): void {
+  if (policy.ignoreDataAge === true) return;
+  const err = staleDataError(asOfMs, clock.now(), policy.maxDataAgeMs, what);
+  if (err === undefined) return;
+  onRefused?.();
+  throw err;
 }
 
 /** How long collection waits between its two confirmations. */

@@ -5,13 +5,7 @@
 
 import type { NodeId, SiblingMeta, SiblingSet, VersionVector } from '../version/dvv.js';
 
-export interface Quorum {
-  readonly n: number;
-  readonly r: number;
-  readonly w: number;
-}
-
-export const DEFAULT_QUORUM: Quorum = { n: 3, r: 2, w: 2 };
+export { DEFAULT_QUORUM, type Quorum } from './quorum.js';
 
 export interface PutRequest {
   readonly bucket: string;
