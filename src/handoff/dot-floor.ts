@@ -1,15 +1,16 @@
-// The counter floor for dots a node mints as a fallback (see newEvent's
-// minCounter in version/dvv.ts and Coordinator.mintHinted).
+// The node's one floor for the counters of the dots it mints (see newEvent's
+// minCounter in version/dvv.ts).
 //
 // A replica derives the counter of a new dot from what it holds for the
-// key, which is sound as long as it never forgets a key. A fallback node
-// does forget: once the owner has acknowledged a hint, the hint is deleted
-// (Dynamo §4.6), and with it the fallback's memory of the counters it used
-// for that key. Should it stand in for the same key again, it would mint the
-// same dot a second time, for a different value, and one of the two writes
-// would silently vanish wherever both meet. So before a hint is deleted its
-// highest own counter is folded into this floor, and every later fallback
-// mint starts above the floor.
+// key, which is sound as long as it never forgets a key. A node does forget
+// a key in two ways. A fallback deletes a hint once the owner has
+// acknowledged it (Dynamo §4.6, handoff.ts), and with it the fallback's
+// memory of the counters it used for that key; tombstone collection
+// (antientropy/collection.ts) removes a key every replica holds as
+// tombstones. Minting for the same key again, the node would reuse a dot, for
+// a different value, and one of the two writes would silently vanish
+// wherever both meet. So before a key is forgotten its highest own counter
+// is folded into this floor, and every later mint starts above it.
 //
 // The floor is persisted as a lease, as Riak persists its vnode counters: the
 // stored value runs ahead of what is needed by `slack`, so that most raises
