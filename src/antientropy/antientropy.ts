@@ -30,11 +30,11 @@
 
 import type { NodeId } from '../version/dvv.js';
 import { hashHex } from './merkle.js';
-import { TokenBucket } from './rate.js';
+import { TokenBucket } from '../util/token-bucket.js';
 import { murmur3 } from '../util/hash.js';
 import { errorMessage } from '../util/errors.js';
 import type { Timer } from '../util/runtime.js';
-import { DotFloor } from '../handoff/dot-floor.js';
+import { DotFloor } from '../version/dot-floor.js';
 import type { AeRequest, AeResponse, AeShape } from './protocol.js';
 import { DEFAULT_ANTI_ENTROPY_CONFIG, type AntiEntropyConfig, type AntiEntropyDeps, type AntiEntropyStatus, type RoundReport } from './config.js';
 import { RoundCounters, type AeEnv } from './env.js';
@@ -104,7 +104,7 @@ export class AntiEntropy {
    * forgotten would otherwise restart at counter 1, and a new write could
    * reuse a dot that a leftover copy of the collected tombstone (a replica
    * whose removal failed) still covers, which would silently drop the new
-   * write when the two meet. Durable (handoff/dot-floor.ts), raised before a removal.
+   * write when the two meet. Durable (version/dot-floor.ts), raised before a removal.
    */
   dotFloor(): number {
     return this.env.floor.current();

@@ -107,7 +107,7 @@ export interface AntiEntropyDeps {
    */
   readonly pendingHint?: (bucket: string, key: string) => boolean;
   /**
-   * The node's durable dot-counter floor (handoff/dot-floor.ts), shared with
+   * The node's durable dot-counter floor (version/dot-floor.ts), shared with
    * hinted handoff: collection raises it before removing a key. Without it,
    * anti-entropy opens one on its store.
    */

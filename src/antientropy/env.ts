@@ -7,7 +7,7 @@ import type { Ring } from '../ring/ring.js';
 import { mergeInto, type NodeId, type SiblingSet } from '../version/dvv.js';
 import type { AntiEntropyConfig, AntiEntropyDeps } from './config.js';
 import type { AeRequest, AeResponseFor, AeShape } from './protocol.js';
-import type { TokenBucket } from './rate.js';
+import type { TokenBucket } from '../util/token-bucket.js';
 import { refuseIfStale } from './data-age.js';
 
 /** Counts of one round (RoundReport without its times). */
@@ -43,7 +43,7 @@ export interface AeEnv {
   readonly shape: AeShape;
   /** The repair budget: one token per key fetched, pushed or checked for collection. */
   readonly limiter: TokenBucket;
-  /** The node's durable dot-counter floor (handoff/dot-floor.ts). */
+  /** The node's durable dot-counter floor (version/dot-floor.ts). */
   readonly floor: { current(): number; raise(counter: number): Promise<void> };
   readonly totals: AeTotals;
   /** Set once stop() was called; the last error seen, for status(). */

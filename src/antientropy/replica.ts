@@ -4,7 +4,7 @@
 
 import type { NodeId } from '../version/dvv.js';
 import { isTombstoneOnly } from '../version/dvv.js';
-import { compareKeyRefs } from '../store/memory-store.js';
+import { compareKeyRefs } from '../store/key-order.js';
 import { keyDigestHex, leafOf, type Hash64, ZERO_HASH } from './merkle.js';
 import {
   GC_ABSENT,

@@ -3,7 +3,7 @@
 import { QuorumError, type ListRequest, type ListResult } from './types.js';
 import type { CoordinatorEnv } from './deps.js';
 import { EMPTY_SET, sync, type SiblingSet } from '../version/dvv.js';
-import { compareCodePoints } from '../store/memory-store.js';
+import { compareCodePoints } from '../store/key-order.js';
 
 /**
  * Live keys of a bucket across the cluster, in key order. Every node is

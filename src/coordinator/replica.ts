@@ -7,7 +7,7 @@ import type { CoordinatorEnv } from './deps.js';
 import type { HintTable } from './hint-table.js';
 import type { Request, Response } from '../transport/messages.js';
 import { EMPTY_SET, mergeInto, newEvent, setClock, sync, type NodeId, type SiblingSet } from '../version/dvv.js';
-import { compareCodePoints } from '../store/memory-store.js';
+import { compareCodePoints } from '../store/key-order.js';
 import { refuseIfStale } from '../antientropy/data-age.js';
 
 export class ReplicaSide {

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { AntiEntropy, type AntiEntropyConfig } from '../../src/antientropy/antientropy.js';
-import { DOT_FLOOR_META } from '../../src/handoff/dot-floor.js';
+import { DOT_FLOOR_META } from '../../src/version/dot-floor.js';
 import { MerkleTrackingStore } from '../../src/antientropy/tracking-store.js';
 import { buildTree, hashHex, type TreeShape } from '../../src/antientropy/merkle.js';
 import type { AeRequest, AeResponseFor } from '../../src/antientropy/protocol.js';
