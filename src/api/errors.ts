@@ -80,11 +80,11 @@ export function toApiError(err: unknown): { error: ApiError; internal: boolean }
   if (err instanceof ContextError) return { error: new ApiError('InvalidContext', err.message), internal: false };
   if (err instanceof RingstoreError) {
     const status = STATUS_BY_CODE[err.code];
-    if (status !== undefined) return { error: new ApiError(err.code, err.message), internal: status >= 500 };
+    if (status !== undefined) return { error: new ApiError(err.code, err.message, err.details), internal: status >= 500 };
     // A coded error the table does not know: a refusal of the request if the
     // coordinator called it invalid, otherwise a server-side failure.
     const invalid = err instanceof InvalidRequestError;
-    return { error: new ApiError(err.code, err.message, {}, invalid ? 400 : 500), internal: !invalid };
+    return { error: new ApiError(err.code, err.message, err.details, invalid ? 400 : 500), internal: !invalid };
   }
   const message = err instanceof Error ? err.message : String(err);
   return { error: new ApiError('InternalError', `internal error: ${message}`), internal: true };

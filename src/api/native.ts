@@ -21,6 +21,7 @@ import busboy from 'busboy';
 import type { Readable } from 'node:stream';
 import type { BucketInfo } from '../coordinator/buckets-types.js';
 import type { GetRequest, GetResult, ListRequest, ListResult, PutRequest, PutResult, Quorum } from '../coordinator/types.js';
+import { resolveQuorum } from '../coordinator/quorum.js';
 import { decodeContext, encodeContext } from '../version/context.js';
 import { keyProblem } from '../store/store.js';
 import { liveSiblings, siblingClock, type NodeId, type Sibling, type VersionVector } from '../version/dvv.js';
@@ -133,23 +134,8 @@ export function parseSloppy(query: URLSearchParams): { sloppy?: boolean } {
   throw new ApiError('InvalidArgument', `sloppy must be true or false, got ${JSON.stringify(v)}`);
 }
 
-/**
- * The quorum a request runs with: explicit values are checked strictly
- * (1 <= r, w <= n <= nodes); defaults from the bucket are clamped to the n in
- * force, so that `?n=1` alone is a valid request.
- */
-export function resolveQuorum(defaults: Quorum, given: QuorumParams, clusterSize: number): Quorum {
-  const n = given.n ?? Math.min(defaults.n, clusterSize);
-  const bad = (message: string): ApiError =>
-    new ApiError('InvalidQuorum', message, { n: given.n ?? null, r: given.r ?? null, w: given.w ?? null, nodes: clusterSize });
-  if (n < 1) throw bad('n must be at least 1');
-  if (n > clusterSize) throw bad(`n=${n} is more than the ${clusterSize} nodes of the cluster`);
-  const r = given.r ?? Math.min(defaults.r, n);
-  const w = given.w ?? Math.min(defaults.w, n);
-  if (r > n) throw bad(`r=${r} is more than n=${n}`);
-  if (w > n) throw bad(`w=${w} is more than n=${n}`);
-  return { n, r, w };
-}
+/** The quorum a request runs with (coordinator/quorum.ts). */
+export { resolveQuorum };
 
 function parseContext(token: string | undefined, bucket: string, key: string): VersionVector | null {
   if (token === undefined || token === '') return null;

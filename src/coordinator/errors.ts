@@ -5,6 +5,8 @@ export class RingstoreError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    /** Machine-readable particulars, merged into the API's JSON error object. */
+    readonly details: Readonly<Record<string, unknown>> = {},
   ) {
     super(message);
     this.name = code;
@@ -30,8 +32,4 @@ export class BucketNotEmptyError extends RingstoreError {
 }
 
 /** A request the coordinator refuses as malformed (bad quorum numbers, bad key...). */
-export class InvalidRequestError extends RingstoreError {
-  constructor(code: string, message: string) {
-    super(code, message);
-  }
-}
+export class InvalidRequestError extends RingstoreError {}

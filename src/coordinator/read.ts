@@ -4,7 +4,7 @@
 
 import { QuorumError, type GetRequest, type GetResult } from './types.js';
 import type { CoordinatorEnv } from './deps.js';
-import { quorumFor } from './quorum.js';
+import { resolveQuorum } from './quorum.js';
 import { chooseTargets, failureReason } from './targets.js';
 import { gather } from './gather.js';
 import { EMPTY_SET, sameSet, setClock, sync, type NodeId, type SiblingSet, type VersionVector } from '../version/dvv.js';
@@ -18,7 +18,7 @@ export class Reader {
     // Replicas read after this instant: a read repair's copy carries this time.
     const asOf = this.env.deps.clock.now();
     const ring = this.env.deps.ring();
-    const quorum = quorumFor(this.env.config.defaultQuorum, ring.layout.nodes.length, req.n, req.r, undefined);
+    const quorum = resolveQuorum(this.env.config.defaultQuorum, { n: req.n, r: req.r }, ring.layout.nodes.length);
     const partition = ring.partitionOf(req.bucket, req.key);
     const { owners, fallbacks } = ring.preference(partition, quorum.n);
     const targets = chooseTargets(this.env, owners, fallbacks, true);

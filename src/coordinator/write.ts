@@ -14,7 +14,7 @@
 import { QuorumError, type HintedWrite, type PutRequest, type PutResult, type ReplicaFailure } from './types.js';
 import type { CoordinatorEnv } from './deps.js';
 import type { HintTable } from './hint-table.js';
-import { quorumFor } from './quorum.js';
+import { resolveQuorum } from './quorum.js';
 import { certainlyNotApplied, chooseTargets, failureReason, standIn, type Target } from './targets.js';
 import { gather } from './gather.js';
 import { TransportError } from '../transport/transport.js';
@@ -25,7 +25,7 @@ export async function write(env: CoordinatorEnv, hints: HintTable, req: PutReque
   // The origin reads the set it returns after this instant: copies of it carry this time.
   const asOf = env.deps.clock.now();
   const ring = env.deps.ring();
-  const quorum = quorumFor(env.config.defaultQuorum, ring.layout.nodes.length, req.n, undefined, req.w);
+  const quorum = resolveQuorum(env.config.defaultQuorum, { n: req.n, w: req.w }, ring.layout.nodes.length);
   const partition = ring.partitionOf(req.bucket, req.key);
   const { owners, fallbacks } = ring.preference(partition, quorum.n);
   const sloppy = req.sloppy ?? true;

@@ -13,7 +13,7 @@ import { createHttpServer } from '../api/http.js';
 import { createNativeApi } from '../api/native.js';
 import { BucketCatalog } from '../coordinator/buckets.js';
 import { Coordinator } from '../coordinator/coordinator.js';
-import type { Quorum } from '../coordinator/types.js';
+import { clampQuorum } from '../coordinator/quorum.js';
 import { createClusterApi, createFaultsApi } from '../api/cluster.js';
 import { DotFloor } from '../handoff/dot-floor.js';
 import { HintedHandoff } from '../handoff/handoff.js';
@@ -57,11 +57,7 @@ export interface StartNodeOptions {
   readonly drainMs?: number;
 }
 
-/** The cluster-wide default quorum, clamped to what a cluster this small can give. */
-export function clampQuorum(q: Quorum, nodes: number): Quorum {
-  const n = Math.max(1, Math.min(q.n, nodes));
-  return { n, r: Math.min(q.r, n), w: Math.min(q.w, n) };
-}
+export { clampQuorum };
 
 export function layoutOf(config: NodeConfig): Layout {
   return { epoch: 1, partitions: config.partitions, nodes: config.members.map((m) => ({ id: m.id, zone: m.zone, weight: m.weight })) };
