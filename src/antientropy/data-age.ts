@@ -21,6 +21,7 @@
 // was accepted just in time has as long again to commit.
 
 import type { Clock } from '../util/runtime.js';
+import { StaleDataError } from '../util/errors.js';
 
 /** The longest a copy of replica data may travel and still be merged. */
 export const DEFAULT_MAX_DATA_AGE_MS = 60_000;
@@ -28,11 +29,7 @@ export const DEFAULT_MAX_DATA_AGE_MS = 60_000;
 /** The assumed bound on how far apart two nodes' clocks are. */
 export const DEFAULT_MAX_CLOCK_SKEW_MS = 10_000;
 
-/** A request carried data read too long ago: refused, so certainly not applied. */
-export class StaleDataError extends Error {
-  override name = 'StaleDataError';
-  readonly code = 'stale_data';
-}
+export { StaleDataError };
 
 /** The error refusing data read at `asOfMs` when it is too old to merge at `nowMs`; undefined when it is fresh enough. */
 export function staleDataError(asOfMs: number, nowMs: number, maxAgeMs: number, what: string): StaleDataError | undefined {

@@ -1,17 +1,11 @@
-// Errors callers can react to, each with a stable code. The HTTP layers map
-// codes to statuses (api/errors.ts); QuorumError lives in types.ts.
+// The coordinator's errors callers can react to, each with a stable code
+// (the tiers and the wire: util/errors.ts). The HTTP layers map codes to
+// statuses in one table (api/errors.ts). QuorumError lives in types.ts, next
+// to the results it stands in for.
 
-export class RingstoreError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    /** Machine-readable particulars, merged into the API's JSON error object. */
-    readonly details: Readonly<Record<string, unknown>> = {},
-  ) {
-    super(message);
-    this.name = code;
-  }
-}
+import { RingstoreError } from '../util/errors.js';
+
+export { RingstoreError };
 
 export class NoSuchBucketError extends RingstoreError {
   constructor(bucket: string) {

@@ -7,12 +7,9 @@ import type { CoordinatorEnv, HintDeps } from './deps.js';
 import type { Request } from '../transport/messages.js';
 import { EMPTY_SET, mergeInto, newEvent, setClock, sync, type NodeId, type SiblingSet } from '../version/dvv.js';
 import { refuseIfStale } from '../antientropy/data-age.js';
+import { HintsFullError } from '../util/errors.js';
 
-/** The hint table is full: the hinted write was not taken. */
-export class HintsFullError extends Error {
-  override name = 'HintsFullError';
-  readonly code = 'hints_full';
-}
+export { HintsFullError };
 
 export class HintTable {
   /** Serializes dot minting into the hint table per key (see mint). */

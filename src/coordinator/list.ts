@@ -1,8 +1,9 @@
 // Listing a bucket: every node's keys, merged page by page.
 
-import { QuorumError, type ListRequest, type ListResult } from './types.js';
+import { QuorumError, type ListRequest, type ListResult, type ReplicaFailure } from './types.js';
+import { replicaFailure } from './targets.js';
 import type { CoordinatorEnv } from './deps.js';
-import { EMPTY_SET, sync, type SiblingSet } from '../version/dvv.js';
+import { EMPTY_SET, sync, type NodeId, type SiblingSet } from '../version/dvv.js';
 import { compareCodePoints } from '../store/key-order.js';
 
 /**
@@ -22,17 +23,25 @@ export async function list(env: CoordinatorEnv, req: ListRequest): Promise<ListR
   // Pages of tombstones can hide live keys behind them: keep asking until
   // the page is full or every node is exhausted.
   for (let round = 0; round < 64; round++) {
+    const failures = new Map<NodeId, ReplicaFailure>();
     const answers = await Promise.all(
       nodes.map((node) =>
-        env.call(node, { type: 'listKeys', bucket: req.bucket, prefix: req.prefix ?? '', after, limit, ...(req.omitValues === true ? { omitValues: true } : {}) }).catch(() => undefined),
+        env.call(node, { type: 'listKeys', bucket: req.bucket, prefix: req.prefix ?? '', after, limit, ...(req.omitValues === true ? { omitValues: true } : {}) }).catch((err: unknown) => {
+          failures.set(node, replicaFailure(node, err));
+          return undefined;
+        }),
       ),
     );
-    if (req.strict === true && answers.some((a) => a === undefined)) {
-      const failed = nodes.filter((_, i) => answers[i] === undefined).map((n) => ({ node: n, reason: 'list failed' }));
+    // Each failed node with its own reason, in member order.
+    const failed = nodes.flatMap((n) => failures.get(n) ?? []);
+    if (req.strict === true && failed.length > 0) {
       throw new QuorumError('read', nodes.length, nodes.filter((_, i) => answers[i] !== undefined), failed, 'none');
     }
     const ok = answers.filter((a): a is NonNullable<typeof a> => a !== undefined);
-    if (ok.length === 0) throw new QuorumError('read', 1, [], nodes.map((n) => ({ node: n, reason: 'list failed' })), 'none');
+    if (ok.length === 0) {
+      const down = members.filter((m) => !nodes.includes(m)).map((node) => ({ node, code: 'NodeDown', reason: 'down in the local membership view' }));
+      throw new QuorumError('read', 1, [], [...failed, ...down], 'none');
+    }
     let bound: string | undefined;
     for (const a of ok) {
       const last = a.keys[a.keys.length - 1];

@@ -5,7 +5,7 @@
 import { QuorumError, type GetRequest, type GetResult } from './types.js';
 import type { CoordinatorEnv } from './deps.js';
 import { resolveQuorum } from './quorum.js';
-import { chooseTargets, failureReason } from './targets.js';
+import { chooseTargets, replicaFailure } from './targets.js';
 import { gather } from './gather.js';
 import { EMPTY_SET, sameSet, setClock, sync, type NodeId, type SiblingSet, type VersionVector } from '../version/dvv.js';
 
@@ -28,7 +28,7 @@ export class Reader {
       targets.chosen.map((t) => t.node),
       (node) => this.env.call(node, { type: 'get', bucket: req.bucket, key: req.key, ...(req.omitValues === true ? { omitValues: true } : {}) }),
       needed,
-      failureReason,
+      replicaFailure,
     );
     await replies.quorum;
     const answered = replies.ok.map((r) => ({ node: r.node, set: r.value.set }));

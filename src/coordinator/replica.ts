@@ -9,6 +9,7 @@ import type { Request, Response } from '../transport/messages.js';
 import { EMPTY_SET, mergeInto, newEvent, setClock, sync, type NodeId, type SiblingSet } from '../version/dvv.js';
 import { compareCodePoints } from '../store/key-order.js';
 import { refuseIfStale } from '../antientropy/data-age.js';
+import { UnsupportedRequestError } from '../util/errors.js';
 
 export class ReplicaSide {
   constructor(
@@ -80,7 +81,7 @@ export class ReplicaSide {
       case 'aePush':
       case 'aeGcCheck':
       case 'aeGcRemove':
-        throw Object.assign(new Error(`${this.env.self} does not serve ${req.type} here`), { code: 'unsupported' });
+        throw new UnsupportedRequestError(`${this.env.self} does not serve ${req.type} here`);
     }
   }
 

@@ -6,7 +6,7 @@ import type { ReplicaFailure } from './types.js';
 import type { CoordinatorEnv } from './deps.js';
 import { TransportError } from '../transport/transport.js';
 import type { NodeId } from '../version/dvv.js';
-import { errorMessage } from '../util/errors.js';
+import { errorCode, errorMessage, RefusedError } from '../util/errors.js';
 
 /** A replica a request is sent to: an owner, or a fallback standing in for `hintFor`. */
 export interface Target {
@@ -34,7 +34,7 @@ export function chooseTargets(env: CoordinatorEnv, owners: readonly NodeId[], fa
       chosen.push({ node: stand, hintFor: owner });
       env.deps.events?.hintedWrite?.(stand, owner);
     } else {
-      failed.push({ node: owner, reason: 'down in the local membership view' });
+      failed.push({ node: owner, code: 'NodeDown', reason: 'down in the local membership view' });
     }
   }
   return { chosen, failed };
@@ -50,13 +50,16 @@ export function standIn(env: CoordinatorEnv, t: Target, spare: NodeId[]): Target
   return { node, hintFor: owner };
 }
 
-/** The request certainly did nothing: never delivered, or refused by a full hint table. */
+/** The request certainly did nothing: never delivered, or refused before anything was done (a full hint table, a stale copy). */
 export function certainlyNotApplied(err: unknown): boolean {
-  return err instanceof TransportError && (err.kind === 'unreachable' || (err.kind === 'remote' && (err.code === 'hints_full' || err.code === 'stale_data')));
+  return err instanceof TransportError && (err.kind === 'unreachable' || err.remote instanceof RefusedError);
 }
 
-/** Why a replica failed, as a quorum error reports it. */
-export function failureReason(err: unknown): string {
-  if (err instanceof TransportError) return err.kind === 'remote' ? `error ${err.code ?? ''}: ${err.message}` : err.kind;
-  return errorMessage(err);
+/** Why a replica failed, as a quorum error reports it: the remote's own code and message, or how the network failed. */
+export function replicaFailure(node: NodeId, err: unknown): ReplicaFailure {
+  if (err instanceof TransportError) {
+    if (err.remote !== undefined) return { node, code: err.remote.code, reason: err.remote.message };
+    return { node, code: err.kind === 'timeout' ? 'Timeout' : 'Unreachable', reason: err.kind };
+  }
+  return { node, code: errorCode(err), reason: errorMessage(err) };
 }

@@ -15,7 +15,7 @@ import { QuorumError, type HintedWrite, type PutRequest, type PutResult, type Re
 import type { CoordinatorEnv } from './deps.js';
 import type { HintTable } from './hint-table.js';
 import { resolveQuorum } from './quorum.js';
-import { certainlyNotApplied, chooseTargets, failureReason, standIn, type Target } from './targets.js';
+import { certainlyNotApplied, chooseTargets, replicaFailure, standIn, type Target } from './targets.js';
 import { gather } from './gather.js';
 import { TransportError } from '../transport/transport.js';
 import type { PutOk } from '../transport/messages.js';
@@ -67,7 +67,7 @@ export async function write(env: CoordinatorEnv, hints: HintTable, req: PutReque
       origin = t;
       break;
     } catch (err) {
-      failed.push({ node: t.node, reason: failureReason(err) });
+      failed.push(replicaFailure(t.node, err));
       if (!certainlyNotApplied(err)) {
         throw new QuorumError('write', quorum.w, [], failed, 'unknown');
       }
@@ -115,7 +115,7 @@ export async function write(env: CoordinatorEnv, hints: HintTable, req: PutReque
     rest.map((t) => t.node),
     (node) => sendReplica(byNode.get(node) as Target),
     needed - 1,
-    failureReason,
+    replicaFailure,
   );
   await replicas.quorum;
   // Snapshot now: replies still arriving must not change what we report.

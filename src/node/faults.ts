@@ -32,7 +32,7 @@ export interface FaultSpec {
 }
 
 /** The error code of a request dropped on arrival; its answer is dropped on the way out. */
-const DROPPED = 'fault_dropped';
+const DROPPED = 'FaultDropped';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

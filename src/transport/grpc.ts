@@ -43,6 +43,7 @@ import {
 import type { ProtoGrpcType } from './generated/ringstore.js';
 import type { ReplicaClient } from './generated/ringstore/v1/Replica.js';
 import { connectBulk, FrameReader, helloBytes, readFramesFrom, writeFrame } from './bulk.js';
+import { errorCode, errorMessage } from '../util/errors.js';
 
 /** What the network does with one message (dev-only fault injection). */
 export type FaultAction =
@@ -228,14 +229,6 @@ function decodeNodeId(md: grpc.Metadata): NodeId {
   }
 }
 
-function errorCode(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.length > 0 ? code : 'handler_error';
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /** Rough wire size of a message: the bytes of its values and keys, plus per-sibling overhead. */
 export function estimateSize(msg: Message, el?: Elision): number {
@@ -418,7 +411,7 @@ export class GrpcTransport implements Transport {
 
   private requestLocal(p: Pending, deadlineMs: number): void {
     const handler = this.handler;
-    if (handler === undefined) return this.fail(p, 'remote', `${this.self} is not serving`, 'not_serving');
+    if (handler === undefined) return this.fail(p, 'remote', `${this.self} is not serving`, 'NotServing');
     this.localPending.add(p);
     p.timer = setTimeout(() => {
       this.localPending.delete(p);
@@ -555,7 +548,7 @@ export class GrpcTransport implements Transport {
     try {
       msg = fromEnvelope(env, answerElision(p.req)).msg;
     } catch (err) {
-      return this.fail(p, 'remote', `undecodable response from ${p.to}: ${errorMessage(err)}`, 'bad_response');
+      return this.fail(p, 'remote', `undecodable response from ${p.to}: ${errorMessage(err)}`, 'BadResponse');
     }
     this.settle(p, msg as Response);
   }
@@ -623,7 +616,7 @@ export class GrpcTransport implements Transport {
     const size = estimateSize(p.req);
     if (size > this.maxMessageBytes) {
       peer.unary.delete(p);
-      return this.fail(p, 'remote', `message too large for ${peer.id}: about ${size} bytes, limit ${this.maxMessageBytes}`, 'message_too_large');
+      return this.fail(p, 'remote', `message too large for ${peer.id}: about ${size} bytes, limit ${this.maxMessageBytes}`, 'MessageTooLarge');
     }
     const conn = this.bulkConn(peer);
     const budget = Math.max(1, p.deadlineAt - Date.now());
@@ -696,12 +689,12 @@ export class GrpcTransport implements Transport {
         if (p.settled) return;
         if (err !== null) {
           if (err.code === grpc.status.RESOURCE_EXHAUSTED) {
-            return this.fail(p, 'remote', `message too large for ${peer.id}: ${err.details}`, 'message_too_large');
+            return this.fail(p, 'remote', `message too large for ${peer.id}: ${err.details}`, 'MessageTooLarge');
           }
-          if (err.code === grpc.status.UNIMPLEMENTED) return this.fail(p, 'remote', err.details, 'unimplemented');
+          if (err.code === grpc.status.UNIMPLEMENTED) return this.fail(p, 'remote', err.details, 'Unimplemented');
           return this.fail(p, 'timeout', `call to ${peer.id} failed, outcome unknown: ${err.details}`);
         }
-        if (env === undefined) return this.fail(p, 'remote', `empty response from ${peer.id}`, 'bad_response');
+        if (env === undefined) return this.fail(p, 'remote', `empty response from ${peer.id}`, 'BadResponse');
         this.settleEnvelope(p, env);
       },
     );
@@ -721,7 +714,7 @@ export class GrpcTransport implements Transport {
     if (p.settled) return;
     if (msg.type === 'error') return this.fail(p, 'remote', msg.message, msg.code);
     if (msg.type !== RESPONSE_TYPE[p.req.type]) {
-      return this.fail(p, 'remote', `${p.to} answered ${p.req.type} with ${msg.type}`, 'bad_response');
+      return this.fail(p, 'remote', `${p.to} answered ${p.req.type} with ${msg.type}`, 'BadResponse');
     }
     p.settled = true;
     clearTimeout(p.timer);
@@ -865,10 +858,10 @@ export class GrpcTransport implements Transport {
       msg = fromEnvelope(env).msg;
     } catch (err) {
       // No body we know: a newer peer sent a message this node does not speak.
-      const code = env.body === undefined ? 'unsupported' : 'bad_request';
+      const code = env.body === undefined ? 'UnsupportedRequest' : 'BadRequest';
       return answer({ type: 'error', code, message: `undecodable request: ${errorMessage(err)}` });
     }
-    if (!isRequest(msg)) return answer({ type: 'error', code: 'bad_request', message: `${msg.type} is not a request` });
+    if (!isRequest(msg)) return answer({ type: 'error', code: 'BadRequest', message: `${msg.type} is not a request` });
     // A write's answer leaves out the values the writer sent (codec.ts Elision).
     elision = answerElision(msg);
     const deadlineMs = env.deadline_ms;
@@ -876,7 +869,7 @@ export class GrpcTransport implements Transport {
     const deadlineAt = Date.now() + deadlineMs;
     const handler = this.handler;
     if (handler === undefined || this.closed) {
-      return answer({ type: 'error', code: 'not_serving', message: `${this.self} is not serving` });
+      return answer({ type: 'error', code: 'NotServing', message: `${this.self} is not serving` });
     }
     let result: Promise<Response>;
     try {
@@ -888,7 +881,7 @@ export class GrpcTransport implements Transport {
       (resp) => {
         if (Date.now() > deadlineAt) return skip(); // the caller has given up
         if (estimateSize(resp) > this.maxMessageBytes - 64 * 1024) {
-          return answer({ type: 'error', code: 'response_too_large', message: `response to ${msg.type} exceeds ${this.maxMessageBytes} bytes` });
+          return answer({ type: 'error', code: 'ResponseTooLarge', message: `response to ${msg.type} exceeds ${this.maxMessageBytes} bytes` });
         }
         answer(resp);
       },

@@ -22,6 +22,7 @@ import type { Request, Response, ResponseFor } from './messages.js';
 import { TransportError, type Handler, type Transport } from './transport.js';
 import { RESPONSE_TYPE, type Message } from './codec.js';
 import type { FaultAction } from './grpc.js';
+import { errorCode, errorMessage } from '../util/errors.js';
 
 export type { FaultAction };
 /** Decides the fate of one message from `from` to `to`. */
@@ -58,14 +59,6 @@ interface PendingM {
   readonly timer: Timer;
 }
 
-function errorCode(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.length > 0 ? code : 'handler_error';
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 export class MemoryNetwork {
   readonly clock: Clock;
@@ -338,7 +331,7 @@ export class MemoryTransport implements Transport {
     fail: (kind: TransportError['kind'], message: string, code?: string) => void,
   ): void {
     const handler = this.handler;
-    if (handler === undefined) return fail('remote', `${this.self} is not serving`, 'not_serving');
+    if (handler === undefined) return fail('remote', `${this.self} is not serving`, 'NotServing');
     let done = false;
     const timer = this.net.clock.setTimer(Math.max(0, deadlineMs), () => {
       if (done) return;
@@ -374,7 +367,7 @@ export class MemoryTransport implements Transport {
     const answer = (resp: Response): void => this.net.sendResponse(this.self, myEpoch, from, fromEpoch, id, resp);
     if (budgetMs <= 0) return; // expired in transit: skip the work
     const handler = this.handler;
-    if (handler === undefined) return answer({ type: 'error', code: 'not_serving', message: `${this.self} is not serving` });
+    if (handler === undefined) return answer({ type: 'error', code: 'NotServing', message: `${this.self} is not serving` });
     void this.runHandler(handler, from, req).then(answer);
   }
 
@@ -386,7 +379,7 @@ export class MemoryTransport implements Transport {
     p.timer.cancel();
     if (resp.type === 'error') p.reject(new TransportError('remote', p.to, resp.message, resp.code));
     else if (resp.type !== RESPONSE_TYPE[p.type]) {
-      p.reject(new TransportError('remote', p.to, `${p.to} answered ${p.type} with ${resp.type}`, 'bad_response'));
+      p.reject(new TransportError('remote', p.to, `${p.to} answered ${p.type} with ${resp.type}`, 'BadResponse'));
     } else p.resolve(resp);
   }
 }

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { AntiEntropy, type AntiEntropyConfig } from '../../src/antientropy/antientropy.js';
 import { DOT_FLOOR_META } from '../../src/version/dot-floor.js';
+import { StaleDataError } from '../../src/util/errors.js';
 import { MerkleTrackingStore } from '../../src/antientropy/tracking-store.js';
 import { buildTree, hashHex, type TreeShape } from '../../src/antientropy/merkle.js';
 import type { AeRequest, AeResponseFor } from '../../src/antientropy/protocol.js';
@@ -449,7 +450,7 @@ test('a pushed copy read longer ago than maxDataAgeMs is refused, not merged', a
   const entries = [{ bucket: BUCKET, key: 'old', set: v }];
   await assert.rejects(
     c.ae.get('b')!.handle('a', { type: 'aePush', partition: 0, entries, asOf: c.clock.now() - GAP_MS / 2 - 1 }),
-    (err: unknown) => (err as { code?: string }).code === 'stale_data',
+    (err: unknown) => err instanceof StaleDataError,
   );
   assert.equal(c.stores.get('b')!.read(BUCKET, 'old'), undefined);
   assert.equal(c.ae.get('b')!.status().totals.staleRefused, 1);
