@@ -11,7 +11,7 @@
 // sender's clock, taken before the read), and a receiver refuses to merge a
 // copy older than `maxDataAgeMs` on its own clock.
 //
-// Collection then confirms twice (antientropy.ts): every node holds the same
+// Collection then confirms twice (collection.ts): every node holds the same
 // tombstone set at a first check and again at a second check at least
 // confirmGapMs later. A copy of an old version was read before its sender
 // received the tombstone, so before the first check; the receiver refuses

@@ -6,7 +6,7 @@
 // an InternalError (500), logged with its stack, and never crashes the process.
 
 import { InvalidRequestError } from '../coordinator/errors.js';
-import { RingstoreError } from '../util/errors.js';
+import { errorMessage, RingstoreError } from '../util/errors.js';
 
 export interface ErrorMapping {
   /** Status of the native JSON API. */
@@ -124,6 +124,5 @@ export function toApiError(err: unknown): { error: ApiError; internal: boolean }
     const status = httpStatus(err.code, err instanceof InvalidRequestError);
     return { error: new ApiError(err.code, err.message, err.details, status), internal: known ? status === 500 : status >= 500 };
   }
-  const message = err instanceof Error ? err.message : String(err);
-  return { error: new ApiError('InternalError', `internal error: ${message}`), internal: true };
+  return { error: new ApiError('InternalError', `internal error: ${errorMessage(err)}`), internal: true };
 }

@@ -4,7 +4,7 @@
 // (coordinator, bucket catalog, quorum) are translated here and nowhere else.
 
 import { InvalidRequestError } from '../coordinator/errors.js';
-import { RingstoreError } from '../util/errors.js';
+import { errorMessage, RingstoreError } from '../util/errors.js';
 import { ERROR_MAP } from '../api/errors.js';
 import { QuorumError } from '../coordinator/types.js';
 
@@ -38,6 +38,5 @@ export function toS3Error(err: unknown): { error: S3Error; internal: boolean } {
     const message = err instanceof QuorumError ? `quorum not reached: ${err.message}` : err.message;
     return { error: new S3Error(code, message), internal: code === 'InternalError' };
   }
-  const message = err instanceof Error ? err.message : String(err);
-  return { error: new S3Error('InternalError', `internal error: ${message}`), internal: true };
+  return { error: new S3Error('InternalError', `internal error: ${errorMessage(err)}`), internal: true };
 }
