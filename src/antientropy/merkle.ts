@@ -22,6 +22,7 @@
 
 import { murmur3 } from '../util/hash.js';
 import { dotKey, type SiblingSet } from '../version/dvv.js';
+import { assert } from '../util/assert.js';
 
 /** Leaf placement must not correlate with the ring's partition hash (murmur3 seed 0). */
 const LEAF_SEED = 0x5bd1e995;
@@ -132,6 +133,9 @@ export class MerkleTree {
   /** XORs `delta` into `leaf` and every ancestor up to the root. */
   applyDelta(leaf: number, delta: Hash64): void {
     if (delta[0] === 0 && delta[1] === 0) return;
+    assert(Number.isInteger(leaf) && leaf >= 0 && leaf < leafCount(this.shape), `merkle: leaf ${leaf} outside a ${this.shape.fanout}^${this.shape.depth} tree`);
+    assert(delta[0] >>> 0 === delta[0] && delta[1] >>> 0 === delta[1], 'merkle: a delta word is not an unsigned 32-bit number');
+    const rootBefore = this.root();
     const { depth } = this.shape;
     for (let l = depth; l >= 0; l--) {
       const idx = leaf >>> (this.bitsPerLevel * (depth - l));
@@ -139,16 +143,29 @@ export class MerkleTree {
       this.words[w] = (this.words[w]! ^ delta[0]) >>> 0;
       this.words[w + 1] = (this.words[w + 1]! ^ delta[1]) >>> 0;
     }
+    // The root is the XOR of every leaf: it moved by exactly the delta.
+    const rootAfter = this.root();
+    assert((rootBefore[0] ^ rootAfter[0]) >>> 0 === delta[0] && (rootBefore[1] ^ rootAfter[1]) >>> 0 === delta[1], 'merkle: the root did not move by the delta');
   }
 
   /** Records that bucket/key's set digest went from `before` to `after` (undefined: absent). */
   update(bucket: string, key: string, before: string | undefined, after: string | undefined): void {
     if (before === after) return;
+    assert(this.keys >= 0, `merkle: ${this.keys} keys`);
     const a = keyHash(bucket, key, before);
     const b = keyHash(bucket, key, after);
     this.applyDelta(leafOf(bucket, key, this.shape), [(a[0] ^ b[0]) >>> 0, (a[1] ^ b[1]) >>> 0]);
     if (before === undefined) this.keys++;
     else if (after === undefined) this.keys--;
+    // A key removed that was never added, or added twice, shows here.
+    assert(this.keys >= 0, `merkle: ${bucket}/${key} removed from a tree that counted no keys`);
+    // With no key contributing, the XOR of nothing is zero: a delta applied twice or missed shows here.
+    assert(this.keys > 0 || this.isZero(), `merkle: a tree with no keys has root ${hashHex(this.root())}`);
+  }
+
+  private isZero(): boolean {
+    for (let i = 0; i < this.words.length; i++) if (this.words[i] !== 0) return false;
+    return true;
   }
 
   root(): Hash64 {

@@ -22,8 +22,9 @@
 // store: measured in BENCHMARKS.md (section "Anti-entropy").
 
 import type { ReplicaStore, StoredKey } from '../store/store.js';
-import { isTombstoneOnly, type SiblingSet } from '../version/dvv.js';
-import { MerkleForest, DEFAULT_TREE_SHAPE, type TreeShape } from './merkle.js';
+import { assertCanonical, isTombstoneOnly, type SiblingSet } from '../version/dvv.js';
+import { MerkleForest, DEFAULT_TREE_SHAPE, setDigest, type TreeShape } from './merkle.js';
+import { assert } from '../util/assert.js';
 
 export interface RebuildStats {
   readonly partitions: number;
@@ -98,12 +99,16 @@ export class MerkleTrackingStore implements ReplicaStore {
     let ran = false;
     const result = await this.inner.update(partition, bucket, key, (current) => {
       const next = fn(current);
+      // What goes to disk is a sibling set in canonical form, or nothing.
+      if (next !== current && next.siblings.length > 0) assertCanonical(next, `store update of ${bucket}/${key}`);
       ran = true;
       before = current;
       // Returning the same object means "write nothing"; an empty set removes the key.
       after = next === current || next === undefined ? current : next.siblings.length === 0 ? undefined : next;
       return next;
     });
+    // The store answers with what it committed; the tree records the same.
+    assert(!ran || setDigest(result) === setDigest(after), `store update of ${bucket}/${key} answered ${setDigest(result) ?? 'nothing'}, committed ${setDigest(after) ?? 'nothing'}`);
     if (ran) this.commit(partition, bucket, key, before, after);
     return result;
   }

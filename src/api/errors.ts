@@ -1,37 +1,89 @@
-// The one place where errors become HTTP answers. Every error a client can
-// react to has a stable code and one HTTP status; anything else is an
-// InternalError (500), logged with its stack, and never crashes the process.
+// The one place where errors become HTTP answers, for both front ends. Every
+// error a client can react to has a stable PascalCase code (util/errors.ts)
+// and one row in ERROR_MAP: the native JSON API's HTTP status, and the S3
+// error (code and status) the S3 API answers with. s3/errors.ts renders the
+// S3 column; nothing else maps codes to statuses. Anything without a code is
+// an InternalError (500), logged with its stack, and never crashes the process.
 
-import { InvalidRequestError, RingstoreError } from '../coordinator/errors.js';
-import { QuorumError } from '../coordinator/types.js';
-import { ContextError } from '../version/context.js';
+import { InvalidRequestError } from '../coordinator/errors.js';
+import { errorMessage, RingstoreError } from '../util/errors.js';
 
-/** code -> HTTP status, for every code the HTTP APIs answer with. */
-export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
-  // 400
-  InvalidBucketName: 400,
-  InvalidKey: 400,
-  KeyTooLong: 400,
-  InvalidContext: 400,
-  InvalidQuorum: 400,
-  InvalidArgument: 400,
-  MalformedRequest: 400,
-  // 404
-  NoSuchBucket: 404,
-  NoSuchKey: 404,
-  NotFound: 404,
-  // 405
-  MethodNotAllowed: 405,
-  // 409
-  BucketNotEmpty: 409,
-  BucketAlreadyExists: 409,
-  // 413
-  EntityTooLarge: 413,
-  // 500, 503
-  InternalError: 500,
-  QuorumNotReached: 503,
-  ServiceUnavailable: 503,
+export interface ErrorMapping {
+  /** Status of the native JSON API. */
+  readonly http: number;
+  /** The S3 error code the S3 API answers with, and its status. */
+  readonly s3: string;
+  readonly s3Status: number;
+}
+
+/** A code both APIs answer with alike (the S3 codes themselves). */
+const same = (status: number, s3?: string): ErrorMapping => ({ http: status, s3: s3 ?? '', s3Status: status });
+/** A code the native API answers with `http`, and S3 as the S3 code `s3` with its status. */
+const as = (http: number, s3: string, s3Status: number): ErrorMapping => ({ http, s3, s3Status });
+
+const TABLE: Record<string, ErrorMapping> = {
+  // Refusals of the request: 4xx.
+  InvalidBucketName: same(400),
+  InvalidKey: as(400, 'InvalidArgument', 400),
+  KeyTooLong: as(400, 'KeyTooLongError', 400),
+  InvalidContext: as(400, 'InvalidArgument', 400),
+  InvalidQuorum: as(400, 'InvalidArgument', 400),
+  InvalidArgument: same(400),
+  MalformedRequest: as(400, 'InvalidRequest', 400),
+  NoSuchBucket: same(404),
+  NoSuchKey: same(404),
+  NotFound: as(404, 'InvalidRequest', 400),
+  MethodNotAllowed: same(405),
+  Forbidden: as(403, 'AccessDenied', 403),
+  BucketNotEmpty: same(409),
+  BucketAlreadyExists: same(409),
+  EntityTooLarge: as(413, 'EntityTooLarge', 400),
+  // Failures on the server's side: 5xx. The replica-level refusals only
+  // reach a client if a caller lets one through instead of a quorum error.
+  InternalError: same(500),
+  UnsupportedRequest: as(500, 'InternalError', 500),
+  QuorumNotReached: as(503, 'ServiceUnavailable', 503),
+  ServiceUnavailable: same(503),
+  HintsFull: as(503, 'ServiceUnavailable', 503),
+  StaleData: as(503, 'ServiceUnavailable', 503),
+  // Codes only the S3 API answers with.
+  AccessDenied: same(403),
+  AuthorizationHeaderMalformed: same(400),
+  AuthorizationQueryParametersError: same(400),
+  BadDigest: same(400),
+  BucketAlreadyOwnedByYou: same(409),
+  EntityTooSmall: same(400),
+  IncompleteBody: same(400),
+  InvalidAccessKeyId: same(403),
+  InvalidChunkSizeError: same(400),
+  InvalidDigest: same(400),
+  InvalidPart: same(400),
+  InvalidPartOrder: same(400),
+  InvalidRange: same(416),
+  InvalidRequest: same(400),
+  KeyTooLongError: same(400),
+  MalformedXML: same(400),
+  MetadataTooLarge: same(400),
+  MissingContentLength: same(411),
+  MissingSecurityHeader: same(400),
+  NoSuchUpload: same(404),
+  NoSuchVersion: same(404),
+  NotImplemented: same(501),
+  NotModified: same(304),
+  PreconditionFailed: same(412),
+  RequestTimeTooSkewed: same(403),
+  SignatureDoesNotMatch: same(403),
+  XAmzContentSHA256Mismatch: same(400),
 };
+for (const [code, m] of Object.entries(TABLE)) if (m.s3 === '') TABLE[code] = { ...m, s3: code };
+
+/** code -> how each API answers it, for every code the HTTP APIs answer with. */
+export const ERROR_MAP: Readonly<Record<string, ErrorMapping>> = TABLE;
+
+/** The native API's status for a code: 400 for an unknown code of a refused request, else 500. */
+export function httpStatus(code: string, invalidRequest = false): number {
+  return ERROR_MAP[code]?.http ?? (invalidRequest ? 400 : 500);
+}
 
 /** An error meant for the client: code, status, message and optional details merged into the error object. */
 export class ApiError extends Error {
@@ -44,7 +96,7 @@ export class ApiError extends Error {
     status?: number,
   ) {
     super(message);
-    this.status = status ?? STATUS_BY_CODE[code] ?? 500;
+    this.status = status ?? httpStatus(code);
   }
 }
 
@@ -65,27 +117,12 @@ export function errorBody(err: ApiError): ErrorBody {
  */
 export function toApiError(err: unknown): { error: ApiError; internal: boolean } {
   if (err instanceof ApiError) return { error: err, internal: err.status >= 500 && err.code === 'InternalError' };
-  if (err instanceof QuorumError) {
-    return {
-      error: new ApiError('QuorumNotReached', err.message, {
-        op: err.op,
-        needed: err.needed,
-        answered: err.answered,
-        failed: err.failed,
-        outcome: err.outcome,
-      }),
-      internal: false,
-    };
-  }
-  if (err instanceof ContextError) return { error: new ApiError('InvalidContext', err.message), internal: false };
   if (err instanceof RingstoreError) {
-    const status = STATUS_BY_CODE[err.code];
-    if (status !== undefined) return { error: new ApiError(err.code, err.message), internal: status >= 500 };
     // A coded error the table does not know: a refusal of the request if the
     // coordinator called it invalid, otherwise a server-side failure.
-    const invalid = err instanceof InvalidRequestError;
-    return { error: new ApiError(err.code, err.message, {}, invalid ? 400 : 500), internal: !invalid };
+    const known = ERROR_MAP[err.code] !== undefined;
+    const status = httpStatus(err.code, err instanceof InvalidRequestError);
+    return { error: new ApiError(err.code, err.message, err.details, status), internal: known ? status === 500 : status >= 500 };
   }
-  const message = err instanceof Error ? err.message : String(err);
-  return { error: new ApiError('InternalError', `internal error: ${message}`), internal: true };
+  return { error: new ApiError('InternalError', `internal error: ${errorMessage(err)}`), internal: true };
 }

@@ -9,6 +9,7 @@ import { bucketNameProblem, keyProblem, MAX_KEY_BYTES } from '../store/names.js'
 import type { VersionVector } from '../version/dvv.js';
 import { ApiError } from './errors.js';
 import type { ParsedUrl } from './http.js';
+import { resolveQuorum } from '../coordinator/quorum.js';
 
 export const LIST_LIMIT_DEFAULT = 1000;
 export const LIST_LIMIT_MAX = 10_000;
@@ -79,23 +80,8 @@ export function parseSloppy(query: URLSearchParams): { sloppy?: boolean } {
   throw new ApiError('InvalidArgument', `sloppy must be true or false, got ${JSON.stringify(v)}`);
 }
 
-/**
- * The quorum a request runs with: explicit values are checked strictly
- * (1 <= r, w <= n <= nodes); defaults from the bucket are clamped to the n in
- * force, so that `?n=1` alone is a valid request.
- */
-export function resolveQuorum(defaults: Quorum, given: QuorumParams, clusterSize: number): Quorum {
-  const n = given.n ?? Math.min(defaults.n, clusterSize);
-  const bad = (message: string): ApiError =>
-    new ApiError('InvalidQuorum', message, { n: given.n ?? null, r: given.r ?? null, w: given.w ?? null, nodes: clusterSize });
-  if (n < 1) throw bad('n must be at least 1');
-  if (n > clusterSize) throw bad(`n=${n} is more than the ${clusterSize} nodes of the cluster`);
-  const r = given.r ?? Math.min(defaults.r, n);
-  const w = given.w ?? Math.min(defaults.w, n);
-  if (r > n) throw bad(`r=${r} is more than n=${n}`);
-  if (w > n) throw bad(`w=${w} is more than n=${n}`);
-  return { n, r, w };
-}
+/** The quorum a request runs with (coordinator/quorum.ts). */
+export { resolveQuorum };
 
 export function parseContext(token: string | undefined, bucket: string, key: string): VersionVector | null {
   if (token === undefined || token === '') return null;

@@ -1,15 +1,11 @@
-// Errors callers can react to, each with a stable code. The HTTP layers map
-// codes to statuses (api/errors.ts); QuorumError lives in types.ts.
+// The coordinator's errors callers can react to, each with a stable code
+// (the tiers and the wire: util/errors.ts). The HTTP layers map codes to
+// statuses in one table (api/errors.ts). QuorumError lives in types.ts, next
+// to the results it stands in for.
 
-export class RingstoreError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = code;
-  }
-}
+import { RingstoreError } from '../util/errors.js';
+
+export { RingstoreError };
 
 export class NoSuchBucketError extends RingstoreError {
   constructor(bucket: string) {
@@ -30,8 +26,4 @@ export class BucketNotEmptyError extends RingstoreError {
 }
 
 /** A request the coordinator refuses as malformed (bad quorum numbers, bad key...). */
-export class InvalidRequestError extends RingstoreError {
-  constructor(code: string, message: string) {
-    super(code, message);
-  }
-}
+export class InvalidRequestError extends RingstoreError {}

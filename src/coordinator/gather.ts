@@ -14,7 +14,7 @@ export interface Gathered<T> {
   readonly all: Promise<void>;
 }
 
-export function gather<T>(nodes: readonly NodeId[], call: (node: NodeId) => Promise<T>, needed: number, describe: (err: unknown) => string): Gathered<T> {
+export function gather<T>(nodes: readonly NodeId[], call: (node: NodeId) => Promise<T>, needed: number, failure: (node: NodeId, err: unknown) => ReplicaFailure): Gathered<T> {
   const ok: { node: NodeId; value: T }[] = [];
   const failed: ReplicaFailure[] = [];
   let resolveQuorum!: () => void;
@@ -31,7 +31,7 @@ export function gather<T>(nodes: readonly NodeId[], call: (node: NodeId) => Prom
           settle();
         },
         (err: unknown) => {
-          failed.push({ node, reason: describe(err) });
+          failed.push(failure(node, err));
           settle();
         },
       ),

@@ -4,14 +4,9 @@
 // every replica's clock, the siblings, the context).
 
 import type { NodeId, SiblingMeta, SiblingSet, VersionVector } from '../version/dvv.js';
+import { RingstoreError } from '../util/errors.js';
 
-export interface Quorum {
-  readonly n: number;
-  readonly r: number;
-  readonly w: number;
-}
-
-export const DEFAULT_QUORUM: Quorum = { n: 3, r: 2, w: 2 };
+export { DEFAULT_QUORUM, type Quorum } from './quorum.js';
 
 export interface PutRequest {
   readonly bucket: string;
@@ -104,19 +99,22 @@ export interface ListResult {
   readonly truncated: boolean;
 }
 
+/** Why one replica did not answer: a stable code (see replicaFailure in targets.ts) and the words. */
 export interface ReplicaFailure {
   readonly node: NodeId;
+  /** NodeDown, Unreachable, Timeout, or the code the replica answered with (HintsFull, StaleData...). */
+  readonly code: string;
   readonly reason: string;
 }
 
 /**
  * A request that could not gather its quorum. For writes, `outcome` says
  * whether the write may have been applied on some replica ('unknown') or was
- * certainly applied nowhere ('not_applied').
+ * certainly applied nowhere ('not_applied'). `failed` holds every replica
+ * that did not answer, each with its own code and reason; the API answers
+ * carry them as they are (details).
  */
-export class QuorumError extends Error {
-  override name = 'QuorumError';
-  readonly code = 'QuorumNotReached';
+export class QuorumError extends RingstoreError {
   constructor(
     readonly op: 'read' | 'write',
     readonly needed: number,
@@ -125,11 +123,13 @@ export class QuorumError extends Error {
     readonly outcome: 'not_applied' | 'unknown' | 'none',
   ) {
     const names = answered.length > 0 ? answered.join(', ') : 'none';
-    const why = failed.map((f) => `${f.node}: ${f.reason}`).join('; ');
+    const why = failed.map((f) => `${f.node}: ${f.reason} [${f.code}]`).join('; ');
     super(
+      'QuorumNotReached',
       `${op} needed ${needed} replicas, ${answered.length} answered (${names})` +
         (why ? `; failed: ${why}` : '') +
         (op === 'write' ? `; outcome ${outcome === 'unknown' ? 'unknown: the write may have been applied on some replicas' : 'not applied'}` : ''),
+      { op, needed, answered, failed, outcome },
     );
   }
 }

@@ -19,6 +19,8 @@ import type { Liveness } from '../membership/liveness.js';
 import { hintBytes, type HintKey, type HintStore, type StoredHint } from '../store/store.js';
 import type { Transport } from '../transport/transport.js';
 import type { Clock, Timer } from '../util/runtime.js';
+import { TokenBucket } from '../util/token-bucket.js';
+import { errorMessage } from '../util/errors.js';
 import { maxCounter, type NodeId } from '../version/dvv.js';
 
 export interface HandoffConfig {
@@ -75,7 +77,7 @@ export interface HandoffDeps {
   /** Who is alive, as this node's membership view says (SWIM). */
   readonly liveness: Pick<Liveness, 'isAlive'>;
   readonly hints: HintStore;
-  /** Folds a delivered hint's own counters into the dot floor (dot-floor.ts) before it is deleted. */
+  /** Folds a delivered hint's own counters into the dot floor (version/dot-floor.ts) before it is deleted. */
   readonly raiseDotFloor: (counter: number) => Promise<void>;
   readonly config?: Partial<HandoffConfig>;
   /** Test-only broken behaviour (src/sim). Never set in production. */
@@ -104,9 +106,9 @@ export interface OwnerStatus {
 interface OwnerState {
   cursor: HintKey | undefined;
   readonly inFlight: Set<string>;
-  keyTokens: number;
-  byteTokens: number;
-  refilledMs: number;
+  /** Delivery budgets (keysPerSecond, bytesPerSecond), with bursts of two intervals' worth so that a tick that runs late does not lose its share. */
+  readonly keys: TokenBucket;
+  readonly bytes: TokenBucket;
   backoffMs: number;
   backoffUntilMs: number;
   delivered: number;
@@ -173,19 +175,19 @@ export class HintedHandoff {
       const owner = t.owner;
       if (owner === this.deps.self) continue; // never hinted for ourselves; nothing to hand over
       if (!this.deps.liveness.isAlive(owner)) continue;
-      const st = this.state(owner, now);
+      const st = this.state(owner);
       if (now < st.backoffUntilMs) continue;
-      this.refill(st, now);
       this.fill(owner, st);
     }
   }
 
   private fill(owner: NodeId, st: OwnerState): void {
-    while (st.inFlight.size < this.config.maxInFlight && st.keyTokens >= 1 && st.byteTokens > 0) {
+    // One hint may overdraw the byte budget; the next waits until it is paid off.
+    while (st.inFlight.size < this.config.maxInFlight && st.keys.available() >= 1 && st.bytes.available() > 0) {
       const next = this.nextHint(owner, st);
       if (next === undefined) return;
-      st.keyTokens -= 1;
-      st.byteTokens -= hintBytes(next, next.set);
+      st.keys.spend(1);
+      st.bytes.spend(hintBytes(next, next.set));
       void this.deliver(owner, st, next);
     }
   }
@@ -227,14 +229,11 @@ export class HintedHandoff {
       this.deps.events?.delivered?.(owner, h);
       st.inFlight.delete(id);
       // Keep the pipeline full between ticks, within the same budgets.
-      if (this.running && this.deps.liveness.isAlive(owner)) {
-        this.refill(st, this.deps.clock.now());
-        this.fill(owner, st);
-      }
+      if (this.running && this.deps.liveness.isAlive(owner)) this.fill(owner, st);
     } catch (err) {
       st.failures++;
       this.failedTotal++;
-      st.lastError = err instanceof Error ? err.message : String(err);
+      st.lastError = errorMessage(err);
       // One backoff step per round of failures: the deliveries that were in
       // flight together fail together and must not double it each.
       const now = this.deps.clock.now();
@@ -250,15 +249,14 @@ export class HintedHandoff {
     }
   }
 
-  private state(owner: NodeId, now: number): OwnerState {
+  private state(owner: NodeId): OwnerState {
     let st = this.owners.get(owner);
     if (st === undefined) {
       st = {
         cursor: undefined,
         inFlight: new Set(),
-        keyTokens: this.keyBurst(),
-        byteTokens: this.byteBurst(),
-        refilledMs: now,
+        keys: new TokenBucket(this.deps.clock, this.config.keysPerSecond, burst(this.config.keysPerSecond, this.config.intervalMs)),
+        bytes: new TokenBucket(this.deps.clock, this.config.bytesPerSecond, burst(this.config.bytesPerSecond, this.config.intervalMs)),
         backoffMs: 0,
         backoffUntilMs: 0,
         delivered: 0,
@@ -268,22 +266,6 @@ export class HintedHandoff {
       this.owners.set(owner, st);
     }
     return st;
-  }
-
-  /** Bursts of two intervals' worth, so a tick that runs late does not lose its share. */
-  private keyBurst(): number {
-    return Math.max(1, (this.config.keysPerSecond * this.config.intervalMs * 2) / 1000);
-  }
-
-  private byteBurst(): number {
-    return Math.max(1, (this.config.bytesPerSecond * this.config.intervalMs * 2) / 1000);
-  }
-
-  private refill(st: OwnerState, now: number): void {
-    const dt = Math.max(0, now - st.refilledMs) / 1000;
-    st.refilledMs = now;
-    st.keyTokens = Math.min(this.keyBurst(), st.keyTokens + dt * this.config.keysPerSecond);
-    st.byteTokens = Math.min(this.byteBurst(), st.byteTokens + dt * this.config.bytesPerSecond);
   }
 
   private schedule(): void {
@@ -298,6 +280,11 @@ export class HintedHandoff {
       }
     });
   }
+}
+
+/** Bursts of two intervals' worth, so a tick that runs late does not lose its share. */
+function burst(perSecond: number, intervalMs: number): number {
+  return Math.max(1, (perSecond * intervalMs * 2) / 1000);
 }
 
 function idOf(h: HintKey): string {

@@ -587,6 +587,7 @@ export class Swim {
     if (m.state === 'dead' || m.state === 'left') return;
     if (m.state === 'alive' && incarnation < m.incarnation) return;
     if (m.state === 'suspect' && incarnation <= m.incarnation) return;
+    assert(incarnation >= m.incarnation, `swim: suspecting ${m.id} at incarnation ${incarnation}, below its ${m.incarnation}`);
     const n = this.clusterSize();
     const minMs = suspicionTimeoutMinMs(this.config.suspicionMultiplier, n, this.config.probeIntervalMs);
     const maxMs = minMs * this.config.suspicionMaxMultiplier;
@@ -595,6 +596,7 @@ export class Swim {
     m.suspicion = { startMs: now, minMs, maxMs, k, accusers: new Set([accuser]), timeoutMs: suspicionTimeoutMs(minMs, maxMs, 0, k) };
     this.stats.suspicions++;
     this.setState(m, 'suspect', now, out);
+    assert(m.state === 'suspect' && m.incarnation === incarnation && m.suspicion !== null, `swim: ${m.id} not suspect at ${incarnation} after an accusation`);
     this.queue.enqueue({ node: m.id, state: 'suspect', incarnation, from: accuser });
   }
 
@@ -618,10 +620,13 @@ export class Swim {
   }
 
   private declareDead(m: Member, incarnation: number, now: number, out: SwimEffect[]): void {
+    assert(incarnation >= m.incarnation, `swim: declaring ${m.id} dead at incarnation ${incarnation}, below its ${m.incarnation}`);
+    assert(m.state === 'alive' || m.state === 'suspect', `swim: declaring ${m.id} dead from ${m.state}`);
     m.incarnation = incarnation;
     m.suspicion = null;
     this.stats.deaths++;
     this.setState(m, 'dead', now, out);
+    assert((m.state as MemberState) === 'dead' && m.suspicion === null, `swim: ${m.id} not dead after being declared dead`);
     this.queue.enqueue({ node: m.id, state: 'dead', incarnation });
   }
 
@@ -657,12 +662,14 @@ export class Swim {
     switch (u.state) {
       case 'alive': {
         if (u.incarnation <= m.incarnation) return;
+        assert(u.incarnation > m.incarnation, 'swim: alive must carry a higher incarnation');
         const prev = m.state;
         m.incarnation = u.incarnation;
         m.suspicion = null;
         if (prev === 'suspect') this.stats.falsePositiveRefutes++;
         if (prev === 'dead' || prev === 'left') this.stats.rejoins++;
         this.setState(m, 'alive', now, out);
+        assert(m.state === 'alive' && m.suspicion === null && m.incarnation === u.incarnation, `swim: ${m.id} not alive at ${u.incarnation} after a refutation`);
         this.queue.enqueue({ node: m.id, state: 'alive', incarnation: u.incarnation });
         return;
       }
@@ -683,6 +690,7 @@ export class Swim {
           m.incarnation = u.incarnation;
           return;
         }
+        assert(u.incarnation >= m.incarnation, `swim: ${m.id} left at incarnation ${u.incarnation}, below its ${m.incarnation}`);
         m.incarnation = u.incarnation;
         m.suspicion = null;
         this.setState(m, 'left', now, out);
@@ -710,6 +718,7 @@ export class Swim {
     const accusation = u.state !== 'alive';
     if ((accusation && u.incarnation >= this.selfIncarnation) || (!accusation && u.incarnation > this.selfIncarnation)) {
       this.selfIncarnation = u.incarnation + 1;
+      assert(this.selfIncarnation > u.incarnation && Number.isSafeInteger(this.selfIncarnation), `swim: refutation of ${u.state}@${u.incarnation} left us at ${this.selfIncarnation}`);
       this.stats.refutations++;
       // Lifeguard §IV-A: being suspected hints that we are slow to answer.
       if (accusation) this.awareness.apply(1);
@@ -752,11 +761,14 @@ export class Swim {
   }
 
   private setState(m: Member, to: MemberState, now: number, out: SwimEffect[]): void {
+    assert(m.id !== this.self, 'swim: a transition of this node itself in its own member list');
     if (m.state === to) return;
     const from = m.state;
     m.state = to;
     m.stateSinceMs = now;
     if (to !== 'suspect') m.suspicion = null;
+    // A suspect, and only a suspect, runs a suspicion timer (expireSuspicions).
+    assert((m.state === 'suspect') === (m.suspicion !== null), `swim: ${m.id} is ${m.state} with${m.suspicion === null ? 'out' : ''} a suspicion timer`);
     out.push({ kind: 'stateChanged', node: m.id, from, to });
   }
 

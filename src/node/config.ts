@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_QUORUM, type Quorum } from '../coordinator/types.js';
+import { DEFAULT_QUORUM, quorumProblem, type Quorum } from '../coordinator/quorum.js';
 import { DEFAULT_PARTITIONS } from '../ring/layout.js';
 import { isNodeId, type NodeId } from '../version/dvv.js';
 import { DEV_ACCESS_KEY, DEV_SECRET_KEY } from '../s3/credentials.js';
@@ -496,7 +496,8 @@ export function parseQuorum(v: unknown): Quorum {
     r: parts.r === undefined ? DEFAULT_QUORUM.r : num(parts.r, 'quorum r', { min: 1, integer: true }),
     w: parts.w === undefined ? DEFAULT_QUORUM.w : num(parts.w, 'quorum w', { min: 1, integer: true }),
   };
-  if (q.r > q.n || q.w > q.n) throw new ConfigError(`quorum: r and w must not exceed n (got n=${q.n} r=${q.r} w=${q.w})`);
+  const problem = quorumProblem(q);
+  if (problem !== undefined) throw new ConfigError(`quorum: ${problem}`);
   return q;
 }
 

@@ -21,7 +21,7 @@ import { TransportError, type Handler, type RequestOptions, type Transport } fro
 import type { NodeId } from '../version/dvv.js';
 
 /** The error code of a request dropped on arrival; its answer is dropped on the way out. */
-const DROPPED = 'fault_dropped';
+const DROPPED = 'FaultDropped';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

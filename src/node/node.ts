@@ -20,6 +20,7 @@ import type { Coordinator } from '../coordinator/coordinator.js';
 import type { Quorum } from '../coordinator/types.js';
 import { createClusterApi } from '../api/cluster.js';
 import { createFaultsApi } from '../api/faults.js';
+import { clampQuorum } from '../coordinator/quorum.js';
 import type { Transport } from '../transport/transport.js';
 import { FaultInjector } from './faults.js';
 import { antiEntropyHealth, antiEntropyMount } from './antientropy.js';
@@ -58,11 +59,7 @@ export interface StartNodeOptions {
   readonly drainMs?: number;
 }
 
-/** The cluster-wide default quorum, clamped to what a cluster this small can give. */
-export function clampQuorum(q: Quorum, nodes: number): Quorum {
-  const n = Math.max(1, Math.min(q.n, nodes));
-  return { n, r: Math.min(q.r, n), w: Math.min(q.w, n) };
-}
+export { clampQuorum };
 
 export function layoutOf(config: NodeConfig): Layout {
   return { epoch: 1, partitions: config.partitions, nodes: config.members.map((m) => ({ id: m.id, zone: m.zone, weight: m.weight })) };

@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BucketCatalog } from '../coordinator/buckets.js';
 import type { BucketInfo } from '../coordinator/buckets-types.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
-import { DEFAULT_QUORUM } from '../coordinator/types.js';
+import { DEFAULT_QUORUM, sameQuorum } from '../coordinator/quorum.js';
 import type { Clock } from '../util/runtime.js';
 import type { ChunkStore, ReplicaReader } from './chunks.js';
 import type { ObjectCache } from './cache.js';
@@ -61,7 +61,7 @@ export async function requireBucket(ctx: Ctx, name = ctx.bucket): Promise<Bucket
 /** Quorum overrides of a bucket, when it has any beyond the cluster defaults. */
 export function bucketQuorum(info: BucketInfo): { n?: number; r?: number; w?: number } {
   const q = info.quorum;
-  if (q.n === DEFAULT_QUORUM.n && q.r === DEFAULT_QUORUM.r && q.w === DEFAULT_QUORUM.w) return {};
+  if (sameQuorum(q, DEFAULT_QUORUM)) return {};
   return { n: q.n, r: q.r, w: q.w };
 }
 

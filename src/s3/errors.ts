@@ -1,51 +1,12 @@
 // Every failure the S3 API answers with: each error knows its S3 code and
-// HTTP status (one table, below), and renders as the S3 XML error body.
-// Errors from the layers below (coordinator, bucket catalog, quorum) are
-// translated here and nowhere else.
+// HTTP status (from the one code table, api/errors.ts ERROR_MAP), and
+// renders as the S3 XML error body. Errors from the layers below
+// (coordinator, bucket catalog, quorum) are translated here and nowhere else.
 
-import { RingstoreError, InvalidRequestError } from '../coordinator/errors.js';
+import { InvalidRequestError } from '../coordinator/errors.js';
+import { errorMessage, RingstoreError } from '../util/errors.js';
+import { ERROR_MAP } from '../api/errors.js';
 import { QuorumError } from '../coordinator/types.js';
-
-/** S3 error code -> HTTP status, for every code this API answers with. */
-export const S3_STATUS: Readonly<Record<string, number>> = {
-  AccessDenied: 403,
-  AuthorizationHeaderMalformed: 400,
-  AuthorizationQueryParametersError: 400,
-  BadDigest: 400,
-  BucketAlreadyExists: 409,
-  BucketAlreadyOwnedByYou: 409,
-  BucketNotEmpty: 409,
-  EntityTooLarge: 400,
-  EntityTooSmall: 400,
-  IncompleteBody: 400,
-  InternalError: 500,
-  InvalidAccessKeyId: 403,
-  InvalidArgument: 400,
-  InvalidBucketName: 400,
-  InvalidDigest: 400,
-  InvalidPart: 400,
-  InvalidPartOrder: 400,
-  InvalidRange: 416,
-  InvalidRequest: 400,
-  KeyTooLongError: 400,
-  MalformedXML: 400,
-  MetadataTooLarge: 400,
-  MethodNotAllowed: 405,
-  MissingContentLength: 411,
-  MissingSecurityHeader: 400,
-  NoSuchBucket: 404,
-  NoSuchKey: 404,
-  NoSuchUpload: 404,
-  NoSuchVersion: 404,
-  NotImplemented: 501,
-  NotModified: 304,
-  PreconditionFailed: 412,
-  RequestTimeTooSkewed: 403,
-  ServiceUnavailable: 503,
-  SignatureDoesNotMatch: 403,
-  XAmzContentSHA256Mismatch: 400,
-  InvalidChunkSizeError: 400,
-};
 
 export class S3Error extends Error {
   override name = 'S3Error';
@@ -57,7 +18,7 @@ export class S3Error extends Error {
     readonly extra: Readonly<Record<string, string | number>> = {},
   ) {
     super(message);
-    this.status = S3_STATUS[code] ?? 500;
+    this.status = ERROR_MAP[code]?.s3Status ?? 500;
   }
 }
 
@@ -69,20 +30,13 @@ export const notImplemented = (what: string): S3Error => new S3Error('NotImpleme
  */
 export function toS3Error(err: unknown): { error: S3Error; internal: boolean } {
   if (err instanceof S3Error) return { error: err, internal: err.code === 'InternalError' };
-  if (err instanceof QuorumError) {
-    // Garage-style: say how many answered and what the others said.
-    return { error: new S3Error('ServiceUnavailable', `quorum not reached: ${err.message}`), internal: false };
-  }
   if (err instanceof RingstoreError) {
-    switch (err.code) {
-      case 'NoSuchBucket':
-      case 'BucketNotEmpty':
-      case 'BucketAlreadyExists':
-        return { error: new S3Error(err.code, err.message), internal: false };
-    }
-    if (err instanceof InvalidRequestError) return { error: new S3Error('InvalidArgument', err.message), internal: false };
-    return { error: new S3Error('InternalError', err.message), internal: true };
+    // The S3 column of the code table; a coded error the table does not know
+    // is a refusal if the coordinator called the request invalid, else a bug.
+    const code = ERROR_MAP[err.code]?.s3 ?? (err instanceof InvalidRequestError ? 'InvalidArgument' : 'InternalError');
+    // Garage-style: a quorum failure says how many answered and what the others said.
+    const message = err instanceof QuorumError ? `quorum not reached: ${err.message}` : err.message;
+    return { error: new S3Error(code, message), internal: code === 'InternalError' };
   }
-  const message = err instanceof Error ? err.message : String(err);
-  return { error: new S3Error('InternalError', `internal error: ${message}`), internal: true };
+  return { error: new S3Error('InternalError', `internal error: ${errorMessage(err)}`), internal: true };
 }

@@ -98,7 +98,7 @@ export function writeBulk(ctx: BulkLaneContext, peer: BulkPeer, p: Pending): voi
   const size = estimateSize(p.req);
   if (size > ctx.maxMessageBytes) {
     peer.unary.delete(p);
-    return fail(p, 'remote', `message too large for ${peer.id}: about ${size} bytes, limit ${ctx.maxMessageBytes}`, 'message_too_large');
+    return fail(p, 'remote', `message too large for ${peer.id}: about ${size} bytes, limit ${ctx.maxMessageBytes}`, 'MessageTooLarge');
   }
   const conn = bulkConn(ctx, peer);
   const budget = Math.max(1, p.deadlineAt - Date.now());

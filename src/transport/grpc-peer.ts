@@ -207,12 +207,12 @@ export class Peer {
         if (p.settled) return;
         if (err !== null) {
           if (err.code === grpc.status.RESOURCE_EXHAUSTED) {
-            return fail(p, 'remote', `message too large for ${this.id}: ${err.details}`, 'message_too_large');
+            return fail(p, 'remote', `message too large for ${this.id}: ${err.details}`, 'MessageTooLarge');
           }
-          if (err.code === grpc.status.UNIMPLEMENTED) return fail(p, 'remote', err.details, 'unimplemented');
+          if (err.code === grpc.status.UNIMPLEMENTED) return fail(p, 'remote', err.details, 'Unimplemented');
           return fail(p, 'timeout', `call to ${this.id} failed, outcome unknown: ${err.details}`);
         }
-        if (env === undefined) return fail(p, 'remote', `empty response from ${this.id}`, 'bad_response');
+        if (env === undefined) return fail(p, 'remote', `empty response from ${this.id}`, 'BadResponse');
         settleEnvelope(p, env);
       },
     );

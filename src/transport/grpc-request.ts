@@ -7,6 +7,7 @@ import type { NodeId } from '../version/dvv.js';
 import { RESPONSE_TYPE, type Message, type Request, type Response } from './messages.js';
 import { TransportError } from './transport.js';
 import { answerElision, fromEnvelope, type Envelope__Output } from './codec.js';
+import { errorCode, errorMessage } from '../util/errors.js';
 
 export interface Pending {
   readonly id: number;
@@ -29,7 +30,7 @@ export function settle(p: Pending, msg: Response): void {
   if (p.settled) return;
   if (msg.type === 'error') return fail(p, 'remote', msg.message, msg.code);
   if (msg.type !== RESPONSE_TYPE[p.req.type]) {
-    return fail(p, 'remote', `${p.to} answered ${p.req.type} with ${msg.type}`, 'bad_response');
+    return fail(p, 'remote', `${p.to} answered ${p.req.type} with ${msg.type}`, 'BadResponse');
   }
   p.settled = true;
   clearTimeout(p.timer);
@@ -49,17 +50,9 @@ export function settleEnvelope(p: Pending, env: Envelope__Output): void {
   try {
     msg = fromEnvelope(env, answerElision(p.req)).msg;
   } catch (err) {
-    return fail(p, 'remote', `undecodable response from ${p.to}: ${errorMessage(err)}`, 'bad_response');
+    return fail(p, 'remote', `undecodable response from ${p.to}: ${errorMessage(err)}`, 'BadResponse');
   }
   settle(p, msg as Response);
 }
 
-/** The wire code of a handler's error: its own `code`, else handler_error. */
-export function errorCode(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.length > 0 ? code : 'handler_error';
-}
-
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+export { errorCode, errorMessage };

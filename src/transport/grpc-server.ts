@@ -158,10 +158,10 @@ export class ReplicaService {
       msg = fromEnvelope(env).msg;
     } catch (err) {
       // No body we know: a newer peer sent a message this node does not speak.
-      const code = env.body === undefined ? 'unsupported' : 'bad_request';
+      const code = env.body === undefined ? 'UnsupportedRequest' : 'BadRequest';
       return answer({ type: 'error', code, message: `undecodable request: ${errorMessage(err)}` });
     }
-    if (!isRequest(msg)) return answer({ type: 'error', code: 'bad_request', message: `${msg.type} is not a request` });
+    if (!isRequest(msg)) return answer({ type: 'error', code: 'BadRequest', message: `${msg.type} is not a request` });
     // A write's answer leaves out the values the writer sent (codec.ts Elision).
     elision = answerElision(msg);
     const deadlineMs = env.deadline_ms;
@@ -169,7 +169,7 @@ export class ReplicaService {
     const deadlineAt = Date.now() + deadlineMs;
     const handler = ctx.handler();
     if (handler === undefined || ctx.closed()) {
-      return answer({ type: 'error', code: 'not_serving', message: `${ctx.self} is not serving` });
+      return answer({ type: 'error', code: 'NotServing', message: `${ctx.self} is not serving` });
     }
     let result: Promise<Response>;
     try {
@@ -181,7 +181,7 @@ export class ReplicaService {
       (resp) => {
         if (Date.now() > deadlineAt) return skip(); // the caller has given up
         if (estimateSize(resp) > ctx.maxMessageBytes - 64 * 1024) {
-          return answer({ type: 'error', code: 'response_too_large', message: `response to ${msg.type} exceeds ${ctx.maxMessageBytes} bytes` });
+          return answer({ type: 'error', code: 'ResponseTooLarge', message: `response to ${msg.type} exceeds ${ctx.maxMessageBytes} bytes` });
         }
         answer(resp);
       },

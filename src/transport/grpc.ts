@@ -238,7 +238,7 @@ export class GrpcTransport implements Transport {
 
   private requestLocal(p: Pending, deadlineMs: number): void {
     const handler = this.handler;
-    if (handler === undefined) return fail(p, 'remote', `${this.self} is not serving`, 'not_serving');
+    if (handler === undefined) return fail(p, 'remote', `${this.self} is not serving`, 'NotServing');
     this.localPending.add(p);
     p.timer = setTimeout(() => {
       this.localPending.delete(p);

@@ -21,6 +21,7 @@ import type { NodeId } from '../version/dvv.js';
 import { RESPONSE_TYPE, type Message, type Request, type Response, type ResponseFor } from './messages.js';
 import { TransportError, type Handler, type Transport } from './transport.js';
 import type { FaultAction } from './fault-filter.js';
+import { errorCode, errorMessage } from '../util/errors.js';
 
 export type { FaultAction };
 /** Decides the fate of one message from `from` to `to`. */
@@ -57,14 +58,6 @@ interface PendingM {
   readonly timer: Timer;
 }
 
-function errorCode(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.length > 0 ? code : 'handler_error';
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 export class MemoryNetwork {
   readonly clock: Clock;
@@ -337,7 +330,7 @@ export class MemoryTransport implements Transport {
     fail: (kind: TransportError['kind'], message: string, code?: string) => void,
   ): void {
     const handler = this.handler;
-    if (handler === undefined) return fail('remote', `${this.self} is not serving`, 'not_serving');
+    if (handler === undefined) return fail('remote', `${this.self} is not serving`, 'NotServing');
     let done = false;
     const timer = this.net.clock.setTimer(Math.max(0, deadlineMs), () => {
       if (done) return;
@@ -373,7 +366,7 @@ export class MemoryTransport implements Transport {
     const answer = (resp: Response): void => this.net.sendResponse(this.self, myEpoch, from, fromEpoch, id, resp);
     if (budgetMs <= 0) return; // expired in transit: skip the work
     const handler = this.handler;
-    if (handler === undefined) return answer({ type: 'error', code: 'not_serving', message: `${this.self} is not serving` });
+    if (handler === undefined) return answer({ type: 'error', code: 'NotServing', message: `${this.self} is not serving` });
     void this.runHandler(handler, from, req).then(answer);
   }
 
@@ -385,7 +378,7 @@ export class MemoryTransport implements Transport {
     p.timer.cancel();
     if (resp.type === 'error') p.reject(new TransportError('remote', p.to, resp.message, resp.code));
     else if (resp.type !== RESPONSE_TYPE[p.type]) {
-      p.reject(new TransportError('remote', p.to, `${p.to} answered ${p.type} with ${resp.type}`, 'bad_response'));
+      p.reject(new TransportError('remote', p.to, `${p.to} answered ${p.type} with ${resp.type}`, 'BadResponse'));
     } else p.resolve(resp);
   }
 }

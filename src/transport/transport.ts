@@ -4,6 +4,7 @@
 
 import type { NodeId } from '../version/dvv.js';
 import type { Request, ResponseFor } from './messages.js';
+import { errorFromWire, type RingstoreError } from '../util/errors.js';
 
 /**
  * Why a request failed. `unreachable` means the request was certainly not
@@ -15,6 +16,8 @@ export type TransportErrorKind = 'unreachable' | 'timeout' | 'remote';
 
 export class TransportError extends Error {
   override name = 'TransportError';
+  /** For kind 'remote': the remote's error as its class here (util/errors.ts errorFromWire). */
+  readonly remote: RingstoreError | undefined;
   constructor(
     readonly kind: TransportErrorKind,
     readonly node: NodeId,
@@ -22,6 +25,7 @@ export class TransportError extends Error {
     readonly code?: string,
   ) {
     super(message);
+    this.remote = kind === 'remote' ? errorFromWire(code, message) : undefined;
   }
 }
 

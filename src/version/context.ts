@@ -5,14 +5,17 @@
 
 import { hash64hex, murmur3 } from '../util/hash.js';
 import { isNodeId, vvNormalize, type VersionVector } from './dvv.js';
+import { RingstoreError } from '../util/errors.js';
 
 export const CONTEXT_MAX_ENTRIES = 64;
 export const CONTEXT_MAX_CHARS = 4096;
 const FORMAT = 'c1';
 
-export class ContextError extends Error {
-  override name = 'ContextError';
-  readonly code = 'InvalidContext';
+/** A context token that is malformed, edited, or for another key. */
+export class ContextError extends RingstoreError {
+  constructor(message: string) {
+    super('InvalidContext', message);
+  }
 }
 
 function keyTag(bucket: string, key: string): string {

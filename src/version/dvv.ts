@@ -8,6 +8,8 @@
 // number of truly concurrent writers, not by the number of writes (the
 // "sibling explosion" plain vector clocks suffer from, Dynamo §4.4).
 
+import { assert } from '../util/assert.js';
+
 export type NodeId = string;
 
 /**
@@ -122,6 +124,8 @@ export function setClock(set: SiblingSet): VersionVector {
  * keep the union of events, drop every event some other event has seen.
  */
 export function sync(a: SiblingSet, b: SiblingSet): SiblingSet {
+  assertDots(a, 'sync: left');
+  assertDots(b, 'sync: right');
   const byDot = new Map<string, Sibling>();
   for (const s of a.siblings) byDot.set(dotKey(s.dot), s);
   for (const s of b.siblings) {
@@ -135,7 +139,26 @@ export function sync(a: SiblingSet, b: SiblingSet): SiblingSet {
   const all = [...byDot.values()];
   const kept = all.filter((s) => !all.some((t) => t !== s && covers(t.past, s.dot)));
   kept.sort((x, y) => compareDots(x.dot, y.dot));
-  return { siblings: kept };
+  const out = { siblings: kept };
+  // The join keeps exactly the events nothing has seen: canonical order,
+  // no kept event seen by another, and every event it dropped seen by some
+  // event of the inputs (none vanishes without a successor).
+  assertCanonical(out, 'sync: result');
+  for (const s of all) assert(kept.includes(s) || all.some((t) => t !== s && covers(t.past, s.dot)), `sync: event ${dotKey(s.dot)} dropped though no event has seen it`);
+  return out;
+}
+
+/** Every dot names one event: a node id and a counter from 1 up. */
+function assertDots(set: SiblingSet, where: string): void {
+  for (const s of set.siblings) assert(typeof s.dot.node === 'string' && Number.isSafeInteger(s.dot.counter) && s.dot.counter >= 1, `${where}: malformed dot ${JSON.stringify(s.dot)}`);
+}
+
+/** The SiblingSet invariants: sorted by dot, each dot once, no sibling's dot covered by another's past. */
+export function assertCanonical(set: SiblingSet, where: string): void {
+  assertDots(set, where);
+  const sibs = set.siblings;
+  for (let i = 1; i < sibs.length; i++) assert(compareDots(sibs[i - 1]!.dot, sibs[i]!.dot) < 0, `${where}: siblings out of order or repeated at ${dotKey(sibs[i]!.dot)}`);
+  for (const s of sibs) for (const t of sibs) assert(t === s || !covers(t.past, s.dot), `${where}: sibling ${dotKey(s.dot)} is obsolete (covered by ${dotKey(t.dot)})`);
 }
 
 function preferCopy(candidate: Sibling, current: Sibling): boolean {
@@ -182,10 +205,14 @@ export function newEvent(
   minCounter = 0,
 ): NewEvent {
   const counter = Math.max(maxCounter(current, node), vvGet(context, node), minCounter) + 1;
+  assert(Number.isSafeInteger(counter), `newEvent: counter ${counter} for ${node} is not a safe integer`);
   let ts = nowMs;
   for (const s of current.siblings) if (s.meta.ts >= ts) ts = s.meta.ts + 1;
   const sibling: Sibling = { dot: { node, counter }, past: vvNormalize(context), value, meta: { ...meta, ts } };
-  return { set: sync(current, { siblings: [sibling] }), sibling };
+  const set = sync(current, { siblings: [sibling] });
+  // A fresh dot is above everything known, so nothing can have seen it: the new write is a sibling of the result.
+  assert(set.siblings.includes(sibling), `newEvent: the new event ${dotKey(sibling.dot)} did not survive its own merge`);
+  return { set, sibling };
 }
 
 export function isTombstoneOnly(set: SiblingSet): boolean {

@@ -8,6 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { AntiEntropy, type AntiEntropyConfig } from '../../src/antientropy/antientropy.js';
+import { DOT_FLOOR_META } from '../../src/version/dot-floor.js';
+import { StaleDataError } from '../../src/util/errors.js';
 import { MerkleTrackingStore } from '../../src/antientropy/tracking-store.js';
 import { buildTree, hashHex, type TreeShape } from '../../src/antientropy/merkle.js';
 import type { AeRequest, AeResponseFor } from '../../src/antientropy/protocol.js';
@@ -414,7 +416,7 @@ test('collecting raises a durable dot floor, so a key minted again cannot reuse 
   await collectTwice(c, primary);
   assert.equal(c.stores.get('a')!.read(BUCKET, 'x'), undefined);
   assert.ok(c.ae.get('a')!.dotFloor() >= 6);
-  assert.equal(c.stores.get('a')!.getMeta<number>('antientropy.dotFloor'), c.ae.get('a')!.dotFloor());
+  assert.equal(c.stores.get('a')!.getMeta<number>(DOT_FLOOR_META), c.ae.get('a')!.dotFloor());
   // A new write on a, minted with the floor, survives meeting the leftover tombstone; without it, it would vanish.
   const fresh = newEvent(EMPTY_SET, 'a', {}, value(42), {}, now, c.ae.get('a')!.dotFloor()).set;
   assert.ok(sync(leftover, fresh).siblings.some((x) => x.value !== null));
@@ -448,7 +450,7 @@ test('a pushed copy read longer ago than maxDataAgeMs is refused, not merged', a
   const entries = [{ bucket: BUCKET, key: 'old', set: v }];
   await assert.rejects(
     c.ae.get('b')!.handle('a', { type: 'aePush', partition: 0, entries, asOf: c.clock.now() - GAP_MS / 2 - 1 }),
-    (err: unknown) => (err as { code?: string }).code === 'stale_data',
+    (err: unknown) => err instanceof StaleDataError,
   );
   assert.equal(c.stores.get('b')!.read(BUCKET, 'old'), undefined);
   assert.equal(c.ae.get('b')!.status().totals.staleRefused, 1);

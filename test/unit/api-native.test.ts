@@ -353,11 +353,11 @@ describe('errors leave nothing written', () => {
   });
 
   test('quorum failures answer 503 with who answered and the outcome', async () => {
-    coord.failNext = new QuorumError('write', 2, ['n1'], [{ node: 'n2', reason: 'timeout' }], 'unknown');
+    coord.failNext = new QuorumError('write', 2, ['n1'], [{ node: 'n2', code: 'Timeout', reason: 'timeout' }], 'unknown');
     const r = await call('PUT', '/buckets/errs/qf', 'v');
     assertError(r, 503, 'QuorumNotReached');
     assert.deepEqual(r.json.error.answered, ['n1']);
-    assert.deepEqual(r.json.error.failed, [{ node: 'n2', reason: 'timeout' }]);
+    assert.deepEqual(r.json.error.failed, [{ node: 'n2', code: 'Timeout', reason: 'timeout' }]);
     assert.equal(r.json.error.outcome, 'unknown');
   });
 

@@ -42,7 +42,7 @@ describe('FaultInjector', () => {
     f.clear();
     assert.equal(f.outgoing('n2', { type: 'ping' }), 'pass');
     // The answer to a request dropped on arrival is dropped on the way out, whatever the rules.
-    assert.equal(f.outgoing('n2', { type: 'error', code: 'fault_dropped', message: '' }), 'drop');
+    assert.equal(f.outgoing('n2', { type: 'error', code: 'FaultDropped', message: '' }), 'drop');
     assert.throws(() => f.set({ direction: 'sideways' as never }), RangeError);
     assert.throws(() => f.set({ delay: ['n2'] }), RangeError);
     assert.throws(() => f.set({ drop: 'n2' as never }), RangeError);
@@ -73,7 +73,7 @@ describe('FaultInjector', () => {
     // A request arriving from a cut peer is not handled.
     f.set({ drop: ['b'], direction: 'in' });
     const wrapped = f.wrapHandler(async () => ({ type: 'pong', node: 'a' }));
-    await assert.rejects(wrapped('b', { type: 'ping' }), (e: unknown) => (e as { code?: string }).code === 'fault_dropped');
+    await assert.rejects(wrapped('b', { type: 'ping' }), (e: unknown) => (e as { code?: string }).code === 'FaultDropped');
     assert.deepEqual(await wrapped('c', { type: 'ping' }), { type: 'pong', node: 'a' });
     await Promise.all([a.close(), b.close()]);
   });

@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { Coordinator } from '../../src/coordinator/coordinator.js';
-import { DotFloor } from '../../src/handoff/dot-floor.js';
+import { DotFloor } from '../../src/version/dot-floor.js';
 import { HintedHandoff, type HandoffConfig } from '../../src/handoff/handoff.js';
 import type { Liveness } from '../../src/membership/liveness.js';
 import { Ring } from '../../src/ring/ring.js';

@@ -123,7 +123,7 @@ function movement(P: number, n: number, prefix: string): { moved: number; slots:
 }
 
 test('minimal movement: adding one node to n moves about P/(n+1) primaries, never more than 2P/(n+1), and fewer than 2 * 3P/(n+1) replicas', () => {
-  // Moved/(P/(n+1)) grows like 1 + 0.7 n / sqrt(P) (see ring.ts), so n <= 30
+  // Moved/(P/(n+1)) grows like 1 + 0.7 n / sqrt(P) (see ring/placement.ts), so n <= 30
   // is checked on 4096 partitions and n <= 16 on 1024.
   fc.assert(
     fc.property(

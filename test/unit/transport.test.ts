@@ -368,7 +368,7 @@ for (const [name, make] of IMPLEMENTATIONS) {
       assert.match(err.message, /disk on fire/);
       assert.equal(err.node, 'b');
       await rejectsWith(a().request('a', { type: 'get', bucket: 'b', key: 'throw' }, 2000), 'remote', 'store_failed');
-      await rejectsWith(a().request('b', { type: 'get', bucket: 'b', key: 'throwPlain' }, 2000), 'remote', 'handler_error');
+      await rejectsWith(a().request('b', { type: 'get', bucket: 'b', key: 'throwPlain' }, 2000), 'remote', 'InternalError');
       // The stream survives handler errors.
       assert.deepStrictEqual(await a().request('b', { type: 'ping' }, 2000), { type: 'pong', node: 'b' });
     });
@@ -607,7 +607,7 @@ describe('grpc transport specifics', () => {
       const put = (value: Uint8Array): PutOriginReq => ({ type: 'putOrigin', bucket: 'b', key: 'v', value, meta: {}, context: null, supersedeLocal: false, hintFor: null });
       const r = await a.request('b', put(v), 5000);
       assert.equal(r.set.siblings[0]!.value!.byteLength, v.byteLength);
-      await rejectsWith(a.request('b', put(new Uint8Array(3 * 1024 * 1024)), 5000), 'remote', 'message_too_large');
+      await rejectsWith(a.request('b', put(new Uint8Array(3 * 1024 * 1024)), 5000), 'remote', 'MessageTooLarge');
       // The stream is unaffected.
       assert.deepStrictEqual(await a.request('b', { type: 'ping' }, 2000), { type: 'pong', node: 'b' });
     } finally {
@@ -615,12 +615,12 @@ describe('grpc transport specifics', () => {
     }
   });
 
-  it("a peer without a handler answers 'remote' not_serving; close() rejects new requests", async () => {
+  it("a peer without a handler answers 'remote' NotServing; close() rejects new requests", async () => {
     const a = await createGrpcTransport({ self: 'a', listen: '127.0.0.1:0', peers: new Map() });
     const b = await createGrpcTransport({ self: 'b', listen: '127.0.0.1:0', peers: new Map() });
     a.setPeers(new Map([['b', `127.0.0.1:${b.boundPort}`]]));
-    await rejectsWith(a.request('b', { type: 'ping' }, 2000), 'remote', 'not_serving');
-    await rejectsWith(a.request('a', { type: 'ping' }, 2000), 'remote', 'not_serving');
+    await rejectsWith(a.request('b', { type: 'ping' }, 2000), 'remote', 'NotServing');
+    await rejectsWith(a.request('a', { type: 'ping' }, 2000), 'remote', 'NotServing');
     await Promise.all([a.close(), b.close()]);
     await rejectsWith(a.request('b', { type: 'ping' }, 2000), 'unreachable');
   });
@@ -767,13 +767,13 @@ describe('memory network specifics', () => {
     assert.notEqual(resp.set.siblings[0]!.value, stored.siblings[0]!.value);
   });
 
-  it("no handler -> 'remote' not_serving; closed transport -> 'unreachable'", async () => {
+  it("no handler -> 'remote' NotServing; closed transport -> 'unreachable'", async () => {
     const clock = new VirtualClock();
     const net = new MemoryNetwork({ clock, random: new SeededRandom(1) });
     const a = net.transport('a');
     net.transport('b');
-    const p = rejectsWith(a.request('b', { type: 'ping' }, 100), 'remote', 'not_serving');
-    const q = rejectsWith(a.request('a', { type: 'ping' }, 100), 'remote', 'not_serving');
+    const p = rejectsWith(a.request('b', { type: 'ping' }, 100), 'remote', 'NotServing');
+    const q = rejectsWith(a.request('a', { type: 'ping' }, 100), 'remote', 'NotServing');
     await clock.advance(50);
     await p;
     await q;

@@ -1,8 +1,9 @@
-// A token bucket on the injected clock: anti-entropy and tombstone
-// collection spend one token per key they move, so background repair cannot
-// take more than its share of disk and network from foreground requests.
+// A token bucket on the injected clock: background work (anti-entropy,
+// tombstone collection, hinted handoff) spends one token per key or byte it
+// moves, so that it cannot take more than its share of disk and network from
+// foreground requests.
 
-import type { Clock, Timer } from '../util/runtime.js';
+import type { Clock, Timer } from './runtime.js';
 
 export class TokenBucket {
   private tokens: number;
@@ -13,11 +14,27 @@ export class TokenBucket {
     private readonly clock: Clock,
     /** Tokens added per second; Infinity disables limiting. */
     private readonly ratePerSec: number,
-    /** Most tokens saved up while idle. */
+    /** Most tokens saved up while idle; the bucket starts full. */
     private readonly burst: number = Math.max(1, ratePerSec / 4),
   ) {
     this.tokens = burst;
     this.last = clock.now();
+  }
+
+  /** Tokens to spend now; negative while a spend beyond the balance is being paid off. */
+  available(): number {
+    this.refill();
+    return this.tokens;
+  }
+
+  /**
+   * Spends n tokens now, going into debt if the balance is short: a caller
+   * that checks available() first lets one big item overdraw the bucket
+   * rather than never pass.
+   */
+  spend(n: number): void {
+    this.refill();
+    this.tokens -= n;
   }
 
   /**
@@ -27,10 +44,7 @@ export class TokenBucket {
    */
   take(n: number): Promise<void> {
     if (!Number.isFinite(this.ratePerSec) || n <= 0) return Promise.resolve();
-    const now = this.clock.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.ratePerSec) / 1000);
-    this.last = now;
-    this.tokens -= n;
+    this.spend(n);
     if (this.tokens >= 0) return Promise.resolve();
     const waitMs = Math.ceil((-this.tokens * 1000) / this.ratePerSec);
     return new Promise<void>((resolve) => {
@@ -50,5 +64,16 @@ export class TokenBucket {
       w.resolve();
     }
     this.waiting.clear();
+  }
+
+  private refill(): void {
+    const now = this.clock.now();
+    if (!Number.isFinite(this.ratePerSec)) {
+      this.tokens = this.burst;
+      return;
+    }
+    // A wall clock stepped back adds nothing (and takes nothing away).
+    this.tokens = Math.min(this.burst, this.tokens + (Math.max(0, now - this.last) * this.ratePerSec) / 1000);
+    this.last = now;
   }
 }

@@ -1,0 +1,144 @@
+// The write path (Dynamo §4.5, §4.6): choose the replicas, let one of them
+// (the origin) mint the write's dot, ship the origin's whole sibling set to
+// the others, and answer once W hold it. Owners left without a copy get a
+// hint on this node so that handoff brings the write to them later.
+//
+// Writes follow Riak's "coordinating vnode" scheme rather than Dynamo's
+// letter: one replica of the key (the origin, preferably this node) mints
+// the write's dot against its own state and persists it; the resulting whole
+// sibling set is then merged into the other replicas. Shipping the whole set
+// (not just the new sibling) is what makes a version vector context sound:
+// any replica that holds dot (X, k) also holds every X-event X knew of when
+// it minted k, so a context covering k never hides a write it did not see.
+
+import { QuorumError, type HintedWrite, type PutRequest, type PutResult, type ReplicaFailure } from './types.js';
+import type { CoordinatorEnv } from './deps.js';
+import type { HintTable } from './hint-table.js';
+import { resolveQuorum } from './quorum.js';
+import { certainlyNotApplied, chooseTargets, replicaFailure, standIn, type Target } from './targets.js';
+import { gather } from './gather.js';
+import { TransportError } from '../transport/transport.js';
+import type { PutOk } from '../transport/messages.js';
+import { EMPTY_SET, setClock, sync, type NodeId, type SiblingSet, type VersionVector } from '../version/dvv.js';
+
+export async function write(env: CoordinatorEnv, hints: HintTable, req: PutRequest): Promise<PutResult> {
+  // The origin reads the set it returns after this instant: copies of it carry this time.
+  const asOf = env.deps.clock.now();
+  const ring = env.deps.ring();
+  const quorum = resolveQuorum(env.config.defaultQuorum, { n: req.n, w: req.w }, ring.layout.nodes.length);
+  const partition = ring.partitionOf(req.bucket, req.key);
+  const { owners, fallbacks } = ring.preference(partition, quorum.n);
+  const sloppy = req.sloppy ?? true;
+  const targets = chooseTargets(env, owners, fallbacks, sloppy);
+  const failed: ReplicaFailure[] = targets.failed.slice();
+  // Live fallbacks not chosen yet, in ring order: they stand in for owners
+  // that fail during this write (Dynamo §4.6: "if A is temporarily down or
+  // unreachable during a write operation then a replica that would
+  // normally have lived on A will now be sent to node D"), which covers
+  // the seconds before the membership view notices a crash.
+  const chosenNodes = new Set(targets.chosen.map((t) => t.node));
+  const spare = sloppy ? fallbacks.filter((f) => !chosenNodes.has(f) && env.deps.liveness.isAlive(f)) : [];
+
+  // The origin mints the dot. Prefer an owner (a fallback's dots must
+  // survive its forgetting the key after handoff, see mintHinted), this
+  // node first among owners (no network hop), then the preference order.
+  // Only a certainly-undelivered attempt may move on to another origin;
+  // after a timeout the write may exist, and a second origin would mint a
+  // second, duplicate event.
+  const rank = (t: Target): number => (t.hintFor === null ? 0 : 2) + (t.node === env.self ? 0 : 1);
+  const candidates = targets.chosen.map((t, i) => ({ t, i })).sort((a, b) => rank(a.t) - rank(b.t) || a.i - b.i).map((x) => x.t);
+  const undelivered = new Set<Target>();
+  const unhinted: NodeId[] = sloppy ? targets.failed.map((f) => f.node) : [];
+  let origin: Target | undefined;
+  let originResp: PutOk | undefined;
+  for (let i = 0; i < candidates.length; i++) {
+    const t = candidates[i] as Target;
+    try {
+      originResp = await env.call(t.node, {
+        type: 'putOrigin',
+        bucket: req.bucket,
+        key: req.key,
+        value: req.value,
+        meta: req.meta ?? {},
+        context: req.context,
+        supersedeLocal: req.context === null && (req.supersedeVisible ?? false),
+        hintFor: t.hintFor,
+      });
+      origin = t;
+      break;
+    } catch (err) {
+      failed.push(replicaFailure(t.node, err));
+      if (!certainlyNotApplied(err)) {
+        throw new QuorumError('write', quorum.w, [], failed, 'unknown');
+      }
+      undelivered.add(t);
+      const stand = standIn(env, t, spare);
+      if (stand !== undefined) candidates.push(stand);
+      else if (sloppy) unhinted.push(t.hintFor ?? t.node);
+    }
+  }
+  if (origin === undefined || originResp === undefined) {
+    throw new QuorumError('write', quorum.w, [], failed, 'not_applied');
+  }
+
+  const originSet = originResp.set;
+  // Owners that get no copy of this write, not even through a stand-in:
+  // keep a hint for each here, on the coordinator (as Cassandra does), so
+  // that handoff brings it to them when they are back rather than leaving
+  // it all to anti-entropy. This is what carries a minority side's writes
+  // (W=1 during a partition) to the owners across the cut. It does not
+  // count toward W.
+  await Promise.all(unhinted.map((owner) => hints.keepLocal(owner, partition, req.bucket, req.key, originSet, asOf)));
+  // W counts the origin; the rest get the origin's whole set in parallel,
+  // and the ones beyond W still receive it after we answer.
+  const rest = candidates.filter((t) => t !== origin && !undelivered.has(t));
+  const byNode = new Map(rest.map((t) => [t.node, t]));
+  const needed = quorum.w - (env.config.bugs?.quorumOffByOne === true && quorum.w > 1 ? 1 : 0);
+  const sendReplica = async (t: Target): Promise<{ target: Target; set: SiblingSet }> => {
+    const msg = { type: 'putReplica', bucket: req.bucket, key: req.key, set: originSet, asOf } as const;
+    let target = t;
+    for (;;) {
+      try {
+        return { target, set: (await env.call(target.node, { ...msg, hintFor: target.hintFor })).set };
+      } catch (err) {
+        if (!(err instanceof TransportError && (err.kind !== 'remote' || certainlyNotApplied(err)))) throw err;
+        const stand = standIn(env, target, spare);
+        if (stand === undefined) {
+          if (sloppy) void hints.keepLocal(target.hintFor ?? target.node, partition, req.bucket, req.key, originSet, asOf);
+          throw err;
+        }
+        target = stand;
+      }
+    }
+  };
+  const replicas = gather(
+    rest.map((t) => t.node),
+    (node) => sendReplica(byNode.get(node) as Target),
+    needed - 1,
+    replicaFailure,
+  );
+  await replicas.quorum;
+  // Snapshot now: replies still arriving must not change what we report.
+  const answered: { target: Target; set: SiblingSet }[] = [{ target: origin, set: originSet }, ...replicas.ok.map((r) => r.value)];
+  if (answered.length < needed) {
+    throw new QuorumError('write', needed, answered.map((a) => a.target.node), [...failed, ...replicas.failed], 'unknown');
+  }
+  let merged: SiblingSet = EMPTY_SET;
+  const vectorClocks: Record<NodeId, VersionVector> = {};
+  for (const a of answered) {
+    merged = sync(merged, a.set);
+    vectorClocks[a.target.node] = setClock(a.set);
+  }
+  const hinted: HintedWrite[] = answered.filter((a) => a.target.hintFor !== null).map((a) => ({ node: a.target.node, for: a.target.hintFor as NodeId }));
+  return {
+    coordinator: env.self,
+    origin: origin.node,
+    partition,
+    preferenceList: owners,
+    replicasWritten: answered.map((a) => a.target.node),
+    hinted,
+    vectorClocks,
+    set: merged,
+    context: setClock(merged),
+  };
+}
