@@ -3,7 +3,6 @@
 // Each bad input is a precise 4xx ApiError.
 
 import type { IncomingMessage } from 'node:http';
-import type { Quorum } from '../coordinator/types.js';
 import { decodeContext } from '../version/context.js';
 import { bucketNameProblem, keyProblem, MAX_KEY_BYTES } from '../store/names.js';
 import type { VersionVector } from '../version/dvv.js';
