@@ -22,6 +22,8 @@ import type { Readable } from 'node:stream';
 import type { BucketInfo } from '../coordinator/buckets-types.js';
 import type { GetRequest, GetResult, ListRequest, ListResult, PutRequest, PutResult, Quorum } from '../coordinator/types.js';
 import { decodeContext, encodeContext } from '../version/context.js';
+import { nativeWrite } from '../coordinator/read-first.js';
+import { conflictOf } from './conflict.js';
 import { keyProblem } from '../store/store.js';
 import { liveSiblings, siblingClock, type NodeId, type Sibling, type VersionVector } from '../version/dvv.js';
 import { ApiError, errorBody, toApiError } from './errors.js';
@@ -220,6 +222,7 @@ export function readAnswer(bucket: string, key: string, r: GetResult): Record<st
     replicas_read: r.replicasRead,
     vector_clocks: clocksJson(r.vectorClocks),
     context: encodeContext(r.context, bucket, key),
+    conflict: conflictOf(r.set),
     siblings: live.map(siblingJson),
     tombstones: r.set.siblings
       .filter((s) => s.value === null)
@@ -333,16 +336,7 @@ export function createNativeApi(deps: NativeApiDeps): RouteHandler {
     const sloppy = parseSloppy(url.query);
     const value = await readBody(req, deps.maxObjectBytes);
     const contentType = headerValue(req, 'content-type');
-    const result = await coordinator.put({
-      bucket,
-      key,
-      value,
-      meta: contentType !== undefined ? { contentType } : {},
-      context,
-      n: q.n,
-      w: q.w,
-      ...sloppy,
-    });
+    const result = await nativeWrite(coordinator, { bucket, key, value, meta: contentType !== undefined ? { contentType } : {}, context, n: q.n, w: q.w, ...sloppy }, q.r);
     const answer = writeAnswer(bucket, key, result);
     sendJson(res, 200, answer, { [CONTEXT_HEADER]: answer['context'] as string, 'x-ringstore-coordinator': result.coordinator });
   };
@@ -364,9 +358,8 @@ export function createNativeApi(deps: NativeApiDeps): RouteHandler {
     const context = parseContext(token, bucket, key);
     const info = await requireBucket(bucket);
     const q = resolveQuorum(info.quorum, given, deps.clusterSize());
-    // Without a context, a delete removes what the origin replica holds (the
-    // user asked for the key to go); with one, exactly what the read saw.
-    const result = await coordinator.put({ bucket, key, value: null, meta: {}, context, supersedeVisible: true, n: q.n, w: q.w, ...parseSloppy(url.query) });
+    // Without a context, a delete reads at R first and removes everything that read saw (the user asked for the key to go); with one, exactly what that context covers.
+    const result = await nativeWrite(coordinator, { bucket, key, value: null, meta: {}, context, n: q.n, w: q.w, ...parseSloppy(url.query) }, q.r);
     const answer: Record<string, unknown> = { ...writeAnswer(bucket, key, result), deleted: true };
     sendJson(res, 200, answer, { [CONTEXT_HEADER]: answer['context'] as string, 'x-ringstore-coordinator': result.coordinator });
   };
@@ -377,8 +370,9 @@ export function createNativeApi(deps: NativeApiDeps): RouteHandler {
     const given = parseQuorumParams(url.query);
     const info = await requireBucket(bucket);
     const q = resolveQuorum(info.quorum, given, deps.clusterSize());
-    const result = await coordinator.get({ bucket, key, n: q.n, r: q.r });
+    const result = await coordinator.get({ bucket, key, n: q.n, r: q.r, ...parseSloppy(url.query) });
     const live = liveSiblings(result.set);
+    const conflict = conflictOf(result.set);
     const context = encodeContext(result.context, bucket, key);
     const headers: Record<string, string | number> = {
       'x-ringstore-coordinator': result.coordinator,
@@ -397,7 +391,8 @@ export function createNativeApi(deps: NativeApiDeps): RouteHandler {
     }
     headers[CONTEXT_HEADER] = context;
     const json = wantsJson(req, url);
-    if (json || live.length > 1) {
+    if (conflict !== null) headers['x-ringstore-conflict'] = conflict;
+    if (json || conflict !== null) {
       sendJson(res, json ? 200 : 300, readAnswer(bucket, key, result), headers, head);
       return;
     }
@@ -604,15 +599,7 @@ function storeUploadedFiles(req: IncomingMessage, deps: NativeApiDeps, bucket: s
           }
           if (!complete) throw new ApiError('MalformedRequest', 'not stored: the upload ended before this file was complete');
           const value = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-          const result = await deps.coordinator.put({
-            bucket,
-            key: filename,
-            value,
-            meta: fileInfo.mimeType ? { contentType: fileInfo.mimeType } : {},
-            context: null,
-            n: q.n,
-            w: q.w,
-          });
+          const result = await nativeWrite(deps.coordinator, { bucket, key: filename, value, meta: fileInfo.mimeType ? { contentType: fileInfo.mimeType } : {}, context: null, n: q.n, w: q.w }, q.r);
           files[index] = { ...writeAnswer(bucket, filename, result), filename, size };
         } catch (err) {
           files[index] = failEntry(filename, err);

@@ -21,7 +21,7 @@ import { gather } from './gather.js';
 import type { PutOk, Request, Response, ResponseFor } from '../transport/messages.js';
 import type { Liveness } from '../membership/liveness.js';
 import type { Clock, Random } from '../util/runtime.js';
-import { EMPTY_SET, mergeInto, newEvent, sameSet, setClock, sync, type NodeId, type SiblingSet, type VersionVector } from '../version/dvv.js';
+import { EMPTY_SET, mergeInto, newEvent, sameSet, setClock, sync, vvJoin, type NodeId, type SiblingSet, type VersionVector } from '../version/dvv.js';
 import { compareCodePoints } from '../store/memory-store.js';
 import { DEFAULT_MAX_DATA_AGE_MS, staleDataError } from '../antientropy/data-age.js';
 
@@ -195,7 +195,7 @@ export class Coordinator {
           value: req.value,
           meta: req.meta ?? {},
           context: req.context,
-          supersedeLocal: req.context === null && (req.supersedeVisible ?? false),
+          supersedeLocal: req.supersedeVisible ?? false,
           hintFor: t.hintFor,
         });
         origin = t;
@@ -286,7 +286,7 @@ export class Coordinator {
     const quorum = this.quorumFor(ring, req.n, req.r, undefined);
     const partition = ring.partitionOf(req.bucket, req.key);
     const { owners, fallbacks } = ring.preference(partition, quorum.n);
-    const targets = this.chooseTargets(owners, fallbacks, true);
+    const targets = this.chooseTargets(owners, fallbacks, req.sloppy ?? true);
     const hintOf = new Map(targets.chosen.map((t) => [t.node, t.hintFor]));
     const needed = quorum.r;
     const replies = gather(
@@ -426,7 +426,7 @@ export class Coordinator {
         }
         const set = await this.persist(partition, req.bucket, req.key, (cur) => {
           const current = cur ?? EMPTY_SET;
-          const context = this.config.bugs?.ignoreContext === true ? {} : req.context ?? (req.supersedeLocal ? setClock(current) : {});
+          const context = this.config.bugs?.ignoreContext === true ? {} : req.supersedeLocal ? vvJoin(req.context ?? {}, setClock(current)) : req.context ?? {};
           return newEvent(current, this.self, context, req.value, req.meta, now, this.deps.dotFloor?.() ?? 0).set;
         });
         if (req.hintFor !== null && this.config.bugs?.dropHints !== true) await this.deps.onHintedWrite?.(req.hintFor, partition, req.bucket, req.key, set);
@@ -529,7 +529,7 @@ export class Coordinator {
         const own = this.deps.store.read(req.bucket, req.key);
         if (own !== undefined) known = sync(known, own);
         for (const h of hints.store.readHints(req.bucket, req.key)) if (h.owner !== owner) known = sync(known, h.set);
-        const context = this.config.bugs?.ignoreContext === true ? {} : req.context ?? (req.supersedeLocal ? setClock(known) : {});
+        const context = this.config.bugs?.ignoreContext === true ? {} : req.supersedeLocal ? vvJoin(req.context ?? {}, setClock(known)) : req.context ?? {};
         return newEvent(known, this.self, context, req.value, req.meta, now, Math.max(hints.dotFloor(), this.deps.dotFloor?.() ?? 0)).set;
       }),
     );
