@@ -18,18 +18,28 @@
 //   everything  the write supersedes everything the read saw, values and
 //               tombstones, and what the origin holds (a context-less DELETE;
 //               an S3 PUT, copy or multipart complete: "replace");
-//   tombstones  the write supersedes only the deletes the read saw (a
-//               context-less native PUT): values it did not see stay beside
-//               it as siblings, as Dynamo intends, but a key deleted before
-//               the PUT was issued is re-created, not left in conflict with
-//               its own delete.
+//   tombstones  the write supersedes the read only when the read found the
+//               key deleted (tombstones and nothing live): a context-less
+//               native PUT re-creates a deleted key instead of standing in
+//               conflict with its delete, while beside live values it is a
+//               new sibling, as Dynamo intends (it saw none of them, nor the
+//               conflict a tombstone among them is).
+//
+// Why not "the tombstones' clocks" beside live values: a context is a
+// version vector, and a vector that covers tombstone (n2, 6) covers every
+// earlier n2 dot too, including values minted before it and concurrent with
+// it (its past names only what its writer read). Such a context would
+// silently supersede those values, and lose the history in their pasts (the
+// simulator found it: a dot reused after collection, seed 11). Only a whole
+// replica's clock is a sound context (coordinator.ts: a replica holding
+// (X, k) holds every X-event X knew of when it minted k).
 //
 // The read asks for no values (versions, clocks and which are tombstones are
 // all it needs). If it cannot gather R answers, nothing is written and its
 // QuorumError (op 'read') goes to the caller.
 
 import type { GetRequest, GetResult, PutRequest, PutResult } from './types.js';
-import { siblingClock, vvJoin, type VersionVector } from '../version/dvv.js';
+import type { VersionVector } from '../version/dvv.js';
 
 /** What a read-first write needs from the coordinator (coordinator.ts implements it). */
 export interface ReadFirstCoordinator {
@@ -59,12 +69,10 @@ export interface ReadFirstBugs {
   readonly deleteFromOriginOnly?: boolean;
 }
 
-/** The context a read-first write is minted with: the whole read, or only its tombstones. */
+/** The context a read-first write is minted with: the whole read's, or (tombstones) the read's only if it found nothing live. */
 export function readFirstContext(read: GetResult, supersede: Supersede): VersionVector {
-  if (supersede === 'everything') return read.context;
-  let vv: VersionVector = {};
-  for (const s of read.set.siblings) if (s.value === null) vv = vvJoin(vv, siblingClock(s));
-  return vv;
+  if (supersede === 'everything' || read.set.siblings.every((s) => s.value === null)) return read.context;
+  return {};
 }
 
 export async function writeAfterRead(coordinator: ReadFirstCoordinator, req: ReadFirstRequest, bugs?: ReadFirstBugs): Promise<ReadFirstResult> {
@@ -91,8 +99,8 @@ export async function writeAfterRead(coordinator: ReadFirstCoordinator, req: Rea
  * The native API's rule for every write (docs/api.md, "Which writes
  * supersede what"): with a context, exactly what that context covers;
  * without one, a delete supersedes everything a read quorum saw and its
- * origin holds, and a put supersedes the deletes a read quorum saw (and adds
- * a sibling beside any value).
+ * origin holds, and a put supersedes what a read quorum saw if it found the
+ * key deleted, and is a new sibling otherwise.
  */
 export function nativeWrite(coordinator: ReadFirstCoordinator, req: PutRequest, r: number | undefined): Promise<PutResult | ReadFirstResult> {
   if (req.context !== null) return coordinator.put({ ...req, supersedeVisible: false });
