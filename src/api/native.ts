@@ -22,7 +22,7 @@ import type { Readable } from 'node:stream';
 import type { BucketInfo } from '../coordinator/buckets-types.js';
 import type { GetRequest, GetResult, ListRequest, ListResult, PutRequest, PutResult, Quorum } from '../coordinator/types.js';
 import { decodeContext, encodeContext } from '../version/context.js';
-import { nativeWrite } from '../coordinator/read-first.js';
+import { nativeWrite, type ReadFirstResult } from '../coordinator/read-first.js';
 import { conflictOf } from './conflict.js';
 import { keyProblem } from '../store/store.js';
 import { liveSiblings, siblingClock, type NodeId, type Sibling, type VersionVector } from '../version/dvv.js';
@@ -191,6 +191,7 @@ export function writeAnswer(bucket: string, key: string, r: PutResult): Record<s
     vector_clocks: clocksJson(r.vectorClocks),
     siblings: liveSiblings(r.set).length,
     context: encodeContext(r.context, bucket, key),
+    ...('read' in r ? { replicas_read: (r as ReadFirstResult).read.replicasRead } : {}),
   };
 }
 
