@@ -35,10 +35,16 @@
 // (X, k) holds every X-event X knew of when it minted k).
 //
 // The read asks for no values (versions, clocks and which are tombstones are
-// all it needs). If it cannot gather R answers, nothing is written and its
-// QuorumError (op 'read') goes to the caller.
+// all it needs). If it cannot gather R answers:
+//   - a delete writes nothing and its QuorumError (op 'read') goes to the
+//     caller: a tombstone minted without the read would cover only what its
+//     origin holds, the very delete that gets undone (issue 16);
+//   - a put is written anyway, as it was before reads came first (a new
+//     sibling; for 'everything', over what the origin holds): Dynamo keeps
+//     writes available on a minority side (§4.6 "always writeable"), and a
+//     put that missed a delete is at worst in visible conflict with it.
 
-import type { GetRequest, GetResult, PutRequest, PutResult } from './types.js';
+import { QuorumError, type GetRequest, type GetResult, type PutRequest, type PutResult } from './types.js';
 import type { VersionVector } from '../version/dvv.js';
 
 /** What a read-first write needs from the coordinator (coordinator.ts implements it). */
@@ -82,14 +88,21 @@ export async function writeAfterRead(coordinator: ReadFirstCoordinator, req: Rea
     const result = await coordinator.put({ ...put, context: null, supersedeVisible: true });
     return { ...result, read: { replicasRead: [], context: {} } };
   }
-  const read = await coordinator.get({
-    bucket: req.bucket,
-    key: req.key,
-    omitValues: true,
-    ...(req.n !== undefined ? { n: req.n } : {}),
-    ...(r !== undefined ? { r } : {}),
-    ...(req.sloppy !== undefined ? { sloppy: req.sloppy } : {}),
-  });
+  let read: GetResult;
+  try {
+    read = await coordinator.get({
+      bucket: req.bucket,
+      key: req.key,
+      omitValues: true,
+      ...(req.n !== undefined ? { n: req.n } : {}),
+      ...(r !== undefined ? { r } : {}),
+      ...(req.sloppy !== undefined ? { sloppy: req.sloppy } : {}),
+    });
+  } catch (err) {
+    if (req.value === null || !(err instanceof QuorumError) || err.op !== 'read') throw err;
+    const result = await coordinator.put({ ...put, context: null, supersedeVisible: supersede === 'everything' });
+    return { ...result, read: { replicasRead: err.answered, context: {} } };
+  }
   const context = readFirstContext(read, supersede);
   const result = await coordinator.put({ ...put, context, supersedeVisible: supersede === 'everything' });
   return { ...result, read: { replicasRead: read.replicasRead, context } };

@@ -118,7 +118,7 @@ export class OpRunner {
         op.resultContext = res.context;
       },
       (err) => {
-        // A read-first write whose read failed wrote nothing.
+        // A read-first delete whose read failed wrote nothing (a put whose read failed is written without it).
         if (err instanceof QuorumError) return [err.outcome === 'not_applied' || err.op === 'read' ? 'failed' : 'unknown', err.message];
         this.history.anomalies.push({ what: `put w${writeId} threw a non-quorum error: ${String(err)}`, at: this.sched.now });
         return ['unknown', String(err)];

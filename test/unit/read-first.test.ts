@@ -74,7 +74,20 @@ test('the old origin-only delete (bugs.deleteFromOriginOnly) leaves that write b
   assert.equal(r.set.siblings.filter((s) => s.value === null).length, 1, 'beside a concurrent tombstone');
 });
 
-test('a failed read writes nothing and says so (op read)', async () => {
+test('a put whose read fails is written anyway, as a sibling (writes stay available on a minority side)', async () => {
+  await coord('n2').put({ bucket: 'b', key: 'k4', value: value('before'), context: null, w: 3 });
+  net.setFilter((from, to) => (from === 'n1' && to !== 'n1' ? 'drop' : 'pass'));
+  let w;
+  try {
+    w = await writeAfterRead(coord('n1'), { bucket: 'b', key: 'k4', value: value('minority'), supersede: 'tombstones', r: 2, w: 1 });
+  } finally {
+    net.setFilter(undefined);
+  }
+  assert.deepEqual(w.read.replicasRead, ['n1']);
+  assert.equal(liveSiblings(w.set).length, 2, 'beside the value it could not read past');
+});
+
+test('a delete whose read fails writes nothing and says so (op read)', async () => {
   net.setFilter((from, to) => (from === 'n1' && to !== 'n1' ? 'drop' : 'pass'));
   try {
     await assert.rejects(writeAfterRead(coord('n1'), { bucket: 'b', key: 'k3', value: null, supersede: 'everything', r: 3, w: 1 }), (err: Error & { op?: string }) => err.op === 'read');
