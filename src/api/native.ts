@@ -337,7 +337,7 @@ export function createNativeApi(deps: NativeApiDeps): RouteHandler {
     const sloppy = parseSloppy(url.query);
     const value = await readBody(req, deps.maxObjectBytes);
     const contentType = headerValue(req, 'content-type');
-    const result = await nativeWrite(coordinator, { bucket, key, value, meta: contentType !== undefined ? { contentType } : {}, context, n: q.n, w: q.w, ...sloppy }, q.r);
+    const result = await nativeWrite(coordinator, { bucket, key, value, meta: contentType !== undefined ? { contentType } : {}, context, n: q.n, w: q.w, ...sloppy }, given.r !== undefined ? q.r : undefined);
     const answer = writeAnswer(bucket, key, result);
     sendJson(res, 200, answer, { [CONTEXT_HEADER]: answer['context'] as string, 'x-ringstore-coordinator': result.coordinator });
   };
@@ -600,7 +600,7 @@ function storeUploadedFiles(req: IncomingMessage, deps: NativeApiDeps, bucket: s
           }
           if (!complete) throw new ApiError('MalformedRequest', 'not stored: the upload ended before this file was complete');
           const value = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-          const result = await nativeWrite(deps.coordinator, { bucket, key: filename, value, meta: fileInfo.mimeType ? { contentType: fileInfo.mimeType } : {}, context: null, n: q.n, w: q.w }, q.r);
+          const result = await nativeWrite(deps.coordinator, { bucket, key: filename, value, meta: fileInfo.mimeType ? { contentType: fileInfo.mimeType } : {}, context: null, n: q.n, w: q.w }, undefined);
           files[index] = { ...writeAnswer(bucket, filename, result), filename, size };
         } catch (err) {
           files[index] = failEntry(filename, err);

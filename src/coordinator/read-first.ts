@@ -108,14 +108,22 @@ export async function writeAfterRead(coordinator: ReadFirstCoordinator, req: Rea
   return { ...result, read: { replicasRead: read.replicasRead, context } };
 }
 
+/** How many replicas a context-less put reads unless the request says: the first to answer (usually the coordinator's own). */
+export const PUT_READ_R = 1;
+
 /**
  * The native API's rule for every write (docs/api.md, "Which writes
  * supersede what"): with a context, exactly what that context covers;
- * without one, a delete supersedes everything a read quorum saw and its
- * origin holds, and a put supersedes what a read quorum saw if it found the
- * key deleted, and is a new sibling otherwise.
+ * without one, a delete supersedes everything a read of `r` replicas (the
+ * bucket's R) saw and its origin holds, and a put supersedes what a read of
+ * `r` replicas (PUT_READ_R unless the request set r) saw if it found the
+ * key deleted, and is a new sibling otherwise. A put reads one replica by
+ * default so that a write never waits on a quorum read (a minority side of
+ * a partition stays writable at full speed); `?r=2&sloppy=false` buys the
+ * quorum guarantee.
  */
 export function nativeWrite(coordinator: ReadFirstCoordinator, req: PutRequest, r: number | undefined): Promise<PutResult | ReadFirstResult> {
   if (req.context !== null) return coordinator.put({ ...req, supersedeVisible: false });
-  return writeAfterRead(coordinator, { ...req, supersede: req.value === null ? 'everything' : 'tombstones', ...(r !== undefined ? { r } : {}) });
+  if (req.value === null) return writeAfterRead(coordinator, { ...req, supersede: 'everything', ...(r !== undefined ? { r } : {}) });
+  return writeAfterRead(coordinator, { ...req, supersede: 'tombstones', r: r ?? PUT_READ_R });
 }
