@@ -7,6 +7,8 @@ import { isUtf8 } from 'node:buffer';
 import type { BucketInfo } from '../coordinator/buckets-types.js';
 import type { GetResult, PutResult } from '../coordinator/types.js';
 import { encodeContext } from '../version/context.js';
+import type { ReadFirstResult } from '../coordinator/read-first.js';
+import { conflictOf } from './conflict.js';
 import { liveSiblings, siblingClock, type NodeId, type Sibling, type VersionVector } from '../version/dvv.js';
 
 function clocksJson<T extends VersionVector | null>(clocks: Readonly<Record<NodeId, T>>): Record<NodeId, T> {
@@ -27,6 +29,7 @@ export function writeAnswer(bucket: string, key: string, r: PutResult): Record<s
     vector_clocks: clocksJson(r.vectorClocks),
     siblings: liveSiblings(r.set).length,
     context: encodeContext(r.context, bucket, key),
+    ...('read' in r ? { replicas_read: (r as ReadFirstResult).read.replicasRead } : {}),
   };
 }
 
@@ -58,6 +61,7 @@ export function readAnswer(bucket: string, key: string, r: GetResult): Record<st
     replicas_read: r.replicasRead,
     vector_clocks: clocksJson(r.vectorClocks),
     context: encodeContext(r.context, bucket, key),
+    conflict: conflictOf(r.set),
     siblings: live.map(siblingJson),
     tombstones: r.set.siblings
       .filter((s) => s.value === null)

@@ -10,6 +10,8 @@ import { liveSiblings, type Sibling } from '../version/dvv.js';
 import { ApiError, errorBody } from './errors.js';
 import { readBody, sendJson, type ParsedUrl } from './http.js';
 import { readAnswer, writeAnswer } from './native-answers.js';
+import { nativeWrite } from '../coordinator/read-first.js';
+import { conflictOf } from './conflict.js';
 import { requireBucket } from './native-buckets.js';
 import type { NativeApiDeps } from './native-deps.js';
 import { CONTEXT_HEADER, headerValue, parseContext, parseQuorumParams, parseSloppy, resolveQuorum, validateKey, wantsJson } from './native-params.js';
@@ -23,16 +25,7 @@ export async function putObject(deps: NativeApiDeps, req: IncomingMessage, res: 
   const sloppy = parseSloppy(url.query);
   const value = await readBody(req, deps.maxObjectBytes);
   const contentType = headerValue(req, 'content-type');
-  const result = await deps.coordinator.put({
-    bucket,
-    key,
-    value,
-    meta: contentType !== undefined ? { contentType } : {},
-    context,
-    n: q.n,
-    w: q.w,
-    ...sloppy,
-  });
+  const result = await nativeWrite(deps.coordinator, { bucket, key, value, meta: contentType !== undefined ? { contentType } : {}, context, n: q.n, w: q.w, ...sloppy }, given.r !== undefined ? q.r : undefined);
   const answer = writeAnswer(bucket, key, result);
   sendJson(res, 200, answer, { [CONTEXT_HEADER]: answer['context'] as string, 'x-ringstore-coordinator': result.coordinator });
 }
@@ -54,9 +47,10 @@ export async function deleteObject(deps: NativeApiDeps, req: IncomingMessage, re
   const context = parseContext(token, bucket, key);
   const info = await requireBucket(deps.buckets, bucket);
   const q = resolveQuorum(info.quorum, given, deps.clusterSize());
-  // Without a context, a delete removes what the origin replica holds (the
-  // user asked for the key to go); with one, exactly what the read saw.
-  const result = await deps.coordinator.put({ bucket, key, value: null, meta: {}, context, supersedeVisible: true, n: q.n, w: q.w, ...parseSloppy(url.query) });
+  // Without a context, a delete reads at R first and removes everything that
+  // read saw (the user asked for the key to go); with one, exactly what that
+  // context covers (coordinator/read-first.ts).
+  const result = await nativeWrite(deps.coordinator, { bucket, key, value: null, meta: {}, context, n: q.n, w: q.w, ...parseSloppy(url.query) }, q.r);
   const answer: Record<string, unknown> = { ...writeAnswer(bucket, key, result), deleted: true };
   sendJson(res, 200, answer, { [CONTEXT_HEADER]: answer['context'] as string, 'x-ringstore-coordinator': result.coordinator });
 }
@@ -67,8 +61,9 @@ export async function getObject(deps: NativeApiDeps, req: IncomingMessage, res: 
   const given = parseQuorumParams(url.query);
   const info = await requireBucket(deps.buckets, bucket);
   const q = resolveQuorum(info.quorum, given, deps.clusterSize());
-  const result = await deps.coordinator.get({ bucket, key, n: q.n, r: q.r });
+  const result = await deps.coordinator.get({ bucket, key, n: q.n, r: q.r, ...parseSloppy(url.query) });
   const live = liveSiblings(result.set);
+  const conflict = conflictOf(result.set);
   const context = encodeContext(result.context, bucket, key);
   const headers: Record<string, string | number> = {
     'x-ringstore-coordinator': result.coordinator,
@@ -87,7 +82,8 @@ export async function getObject(deps: NativeApiDeps, req: IncomingMessage, res: 
   }
   headers[CONTEXT_HEADER] = context;
   const json = wantsJson(req, url);
-  if (json || live.length > 1) {
+  if (conflict !== null) headers['x-ringstore-conflict'] = conflict;
+  if (json || conflict !== null) {
     sendJson(res, json ? 200 : 300, readAnswer(bucket, key, result), headers, head);
     return;
   }

@@ -14,6 +14,7 @@ import { writeAnswer } from './native-answers.js';
 import { requireBucket } from './native-buckets.js';
 import type { NativeApiDeps } from './native-deps.js';
 import { parseQuorumParams, resolveQuorum, validateKey } from './native-params.js';
+import { nativeWrite } from '../coordinator/read-first.js';
 
 /** Files of one multipart upload stored at the same time (bounds memory to this many objects). */
 const UPLOAD_PARALLEL_FILES = 4;
@@ -153,15 +154,7 @@ function storeUploadedFiles(req: IncomingMessage, deps: NativeApiDeps, bucket: s
           }
           if (!complete) throw new ApiError('MalformedRequest', 'not stored: the upload ended before this file was complete');
           const value = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-          const result = await deps.coordinator.put({
-            bucket,
-            key: filename,
-            value,
-            meta: fileInfo.mimeType ? { contentType: fileInfo.mimeType } : {},
-            context: null,
-            n: q.n,
-            w: q.w,
-          });
+          const result = await nativeWrite(deps.coordinator, { bucket, key: filename, value, meta: fileInfo.mimeType ? { contentType: fileInfo.mimeType } : {}, context: null, n: q.n, w: q.w }, undefined);
           files[index] = { ...writeAnswer(bucket, filename, result), filename, size };
         } catch (err) {
           files[index] = failEntry(filename, err);

@@ -5,7 +5,7 @@
 
 import type { CoordinatorEnv, HintDeps } from './deps.js';
 import type { Request } from '../transport/messages.js';
-import { EMPTY_SET, mergeInto, newEvent, setClock, sync, type NodeId, type SiblingSet } from '../version/dvv.js';
+import { EMPTY_SET, mergeInto, newEvent, setClock, sync, vvJoin, type NodeId, type SiblingSet } from '../version/dvv.js';
 import { refuseIfStale } from '../antientropy/data-age.js';
 import { HintsFullError } from '../util/errors.js';
 
@@ -58,7 +58,7 @@ export class HintTable {
         const own = deps.store.read(req.bucket, req.key);
         if (own !== undefined) known = sync(known, own);
         for (const h of hints.store.readHints(req.bucket, req.key)) if (h.owner !== owner) known = sync(known, h.set);
-        const context = config.bugs?.ignoreContext === true ? {} : req.context ?? (req.supersedeLocal ? setClock(known) : {});
+        const context = config.bugs?.ignoreContext === true ? {} : req.supersedeLocal ? vvJoin(req.context ?? {}, setClock(known)) : req.context ?? {};
         return newEvent(known, this.env.self, context, req.value, req.meta, now, Math.max(hints.dotFloor(), deps.dotFloor?.() ?? 0)).set;
       }),
     );

@@ -21,7 +21,7 @@ export class Reader {
     const quorum = resolveQuorum(this.env.config.defaultQuorum, { n: req.n, r: req.r }, ring.layout.nodes.length);
     const partition = ring.partitionOf(req.bucket, req.key);
     const { owners, fallbacks } = ring.preference(partition, quorum.n);
-    const targets = chooseTargets(this.env, owners, fallbacks, true);
+    const targets = chooseTargets(this.env, owners, fallbacks, req.sloppy ?? true);
     const hintOf = new Map(targets.chosen.map((t) => [t.node, t.hintFor]));
     const needed = quorum.r;
     const replies = gather(

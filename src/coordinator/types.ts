@@ -17,8 +17,9 @@ export interface PutRequest {
   /** The causal context from a read; null: the client has seen nothing. */
   readonly context: VersionVector | null;
   /**
-   * With no context: supersede every version the origin replica holds, as an
-   * S3 PUT "replace" must, instead of adding a sibling. Ignored with a context.
+   * Also supersede every version the origin replica holds, as an S3 PUT
+   * "replace" must: with no context, the origin's clock is the context; with
+   * one, it is joined to it (read-first.ts: a context-less delete).
    */
   readonly supersedeVisible?: boolean;
   readonly n?: number;
@@ -62,6 +63,8 @@ export interface GetRequest {
   readonly omitValues?: boolean;
   readonly n?: number;
   readonly r?: number;
+  /** false asks the owners only, never a fallback (a strict read: read-first.ts). */
+  readonly sloppy?: boolean;
 }
 
 export interface GetResult {

@@ -61,7 +61,7 @@ export async function write(env: CoordinatorEnv, hints: HintTable, req: PutReque
         value: req.value,
         meta: req.meta ?? {},
         context: req.context,
-        supersedeLocal: req.context === null && (req.supersedeVisible ?? false),
+        supersedeLocal: req.supersedeVisible ?? false,
         hintFor: t.hintFor,
       });
       origin = t;

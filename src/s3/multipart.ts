@@ -9,6 +9,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { lwwWinner, type SiblingSet } from '../version/dvv.js';
+import { writeAfterRead } from '../coordinator/read-first.js';
 import { BodyReader } from './body.js';
 import { checksumOf, isChecksumAlgorithm, type ChecksumAlgorithm } from './checksum.js';
 import { readRange, storeStream, type ChunkRef } from './chunks.js';
@@ -224,7 +225,7 @@ export async function completeMultipartUpload(ctx: Ctx): Promise<void> {
   };
   const q = bucketQuorum(bucket);
   const e = encodeObject(info, { chunks: parts.flatMap((p) => p.chunks) });
-  await ctx.deps.coordinator.put({ bucket: bucket.name, key, value: e.value, meta: e.meta, context: null, supersedeVisible: true, n: q.n, w: q.w });
+  await writeAfterRead(ctx.deps.coordinator, { bucket: bucket.name, key, value: e.value, meta: e.meta, supersede: 'everything', n: q.n, r: q.r, w: q.w });
   // The object now references the chunks: only then forget the upload (the collector marks parts of live uploads).
   await deleteRecord(ctx, UPLOADS_BUCKET, `${bucket.name}/${rec.uploadId}`);
   void Promise.all([...stored.keys()].map((n) => deleteRecord(ctx, PARTS_BUCKET, `${rec.uploadId}/${pad(n)}`))).catch(() => undefined);

@@ -15,6 +15,7 @@ import { S3Error } from './errors.js';
 import { header, httpDate, isoDate, sendEmpty, sendXml } from './http-util.js';
 import { encodeObject, H_VERSION_REMOVAL, loadObject, s3Winner, STORED_HEADERS, versionIdOf, type ObjectInfo, type StoredObject } from './object-model.js';
 import { safeDecode } from './sigv4.js';
+import { writeAfterRead } from '../coordinator/read-first.js';
 import { parseXml, xmlString } from './xml.js';
 
 const MAX_USER_METADATA_BYTES = 2048;
@@ -89,7 +90,7 @@ export async function putObject(ctx: Ctx): Promise<void> {
     ...(checksum !== undefined ? { checksum: { ...checksum, type: 'FULL_OBJECT' as const } } : {}),
   };
   const enc = encodeObject(info, stored.inline !== undefined ? { inline: stored.inline } : { chunks: stored.chunks });
-  const result = await ctx.deps.coordinator.put({ bucket: bucket.name, key, value: enc.value, meta: enc.meta, context: null, supersedeVisible: true, n: q.n, w: q.w });
+  const result = await writeAfterRead(ctx.deps.coordinator, { bucket: bucket.name, key, value: enc.value, meta: enc.meta, supersede: 'everything', n: q.n, r: q.r, w: q.w });
   const headers: Record<string, string> = { etag: `"${md5Hex}"` };
   if (checksum !== undefined) headers[`x-amz-checksum-${checksum.algo}`] = checksum.value;
   const mine = lwwWinner(result.set);
@@ -193,7 +194,7 @@ async function deleteOne(ctx: Ctx, bucketName: string, q: { n?: number; r?: numb
   }
   const winner = s3Winner(read.set);
   if (winner === undefined || winner.value === null) return {};
-  await ctx.deps.coordinator.put({ bucket: bucketName, key, value: null, context: read.context, n: q.n, w: q.w });
+  await ctx.deps.coordinator.put({ bucket: bucketName, key, value: null, context: read.context, supersedeVisible: true, n: q.n, w: q.w });
   return {};
 }
 
@@ -296,7 +297,7 @@ export async function copyObject(ctx: Ctx): Promise<void> {
   const info: Omit<ObjectInfo, 'mtimeMs'> = { etag: s.etag, size: s.size, contentType: meta.contentType, headers: meta.headers, ...(s.checksum !== undefined ? { checksum: s.checksum } : {}), ...(s.parts !== undefined ? { parts: s.parts } : {}) };
   // The copy shares the source's chunks: no data moves (content addressing).
   const enc = encodeObject(info, src.object.inline !== undefined ? { inline: src.object.inline } : { chunks: src.object.chunks });
-  const result = await ctx.deps.coordinator.put({ bucket: bucket.name, key, value: enc.value, meta: enc.meta, context: null, supersedeVisible: true, n: q.n, w: q.w });
+  const result = await writeAfterRead(ctx.deps.coordinator, { bucket: bucket.name, key, value: enc.value, meta: enc.meta, supersede: 'everything', n: q.n, r: q.r, w: q.w });
   const mine = lwwWinner(result.set);
   sendXml(ctx.res, 200, 'CopyObjectResult', { LastModified: isoDate(mine?.meta.ts ?? ctx.deps.clock.now()), ETag: `"${s.etag}"` }, mine !== undefined ? { 'x-amz-version-id': versionIdOf(mine) } : {});
 }

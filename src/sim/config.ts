@@ -8,12 +8,14 @@ import type { HandoffBugs, HandoffConfig } from '../handoff/handoff.js';
 import type { AntiEntropyBugs, AntiEntropyConfig } from '../antientropy/antientropy.js';
 import { confirmGapMs } from '../antientropy/data-age.js';
 import type { TreeShape } from '../antientropy/merkle.js';
+import type { ReadFirstBugs } from '../coordinator/read-first.js';
 
 /**
  * Every deliberate bug the simulator can switch on (BUGGIFY): the
- * coordinator's, hinted handoff's and anti-entropy's, each off unless set.
+ * coordinator's, read-first writes', hinted handoff's and anti-entropy's,
+ * each off unless set.
  */
-export type SimBugs = CoordinatorBugs & HandoffBugs & AntiEntropyBugs;
+export type SimBugs = CoordinatorBugs & HandoffBugs & AntiEntropyBugs & ReadFirstBugs;
 
 /** Every switch's name (for --bug). */
 export const BUG_NAMES: readonly (keyof SimBugs)[] = [
@@ -27,6 +29,7 @@ export const BUG_NAMES: readonly (keyof SimBugs)[] = [
   'gcWithoutCheck',
   'gcWithoutDotFloor',
   'ignoreDataAge',
+  'deleteFromOriginOnly',
 ];
 
 /** Hinted handoff's knobs for one run, and the coordinator's hint-table bounds. */

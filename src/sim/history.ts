@@ -9,6 +9,7 @@
 // refused the connection); 'unknown' may or may not have been applied
 // (QuorumError 'unknown', a client timeout, the coordinator crashed).
 
+import type { Supersede } from '../coordinator/read-first.js';
 import { covers, dotKey, type Dot, type Sibling, type SiblingSet, type VersionVector } from '../version/dvv.js';
 
 export type Outcome = 'ok' | 'failed' | 'unknown' | 'pending';
@@ -34,6 +35,15 @@ export interface WriteOp {
   readonly context: VersionVector | null;
   /** No context, S3 "replace" semantics: supersede what the origin holds (its clock becomes the context). */
   readonly supersedeVisible: boolean;
+  /**
+   * No context, read first (coordinator/read-first.ts): the write is minted
+   * with the clock of what a read of `readR` replicas saw ('everything': a
+   * context-less delete or S3 PUT, also joined with the origin's clock;
+   * 'tombstones': a native context-less PUT, only the deletes read). null:
+   * written as the client sent it.
+   */
+  readonly readFirst: Supersede | null;
+  readonly readR: number | null;
   readonly w: number;
   /** false: strict quorum, no fallback nodes. */
   readonly sloppy: boolean;

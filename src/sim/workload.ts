@@ -3,8 +3,10 @@
 // stale contexts are common. Each client remembers the context of its last
 // read of each key and uses it for most later writes to that key (Dynamo
 // §4.4: read, then write with the context), sometimes writes blind (no
-// context: a new sibling), sometimes as S3 does (no context, replacing what
-// the origin replica holds), and deletes with or without a context.
+// context: a new sibling), sometimes as the native API and S3 do without a
+// context (read first, then supersede the deletes read, or everything read
+// and what the origin holds), and deletes with or without a context, often
+// right after one of its puts was acknowledged.
 //
 // Every operation is recorded in the History with its outcome:
 //   ok       the coordinator answered success;
@@ -15,6 +17,7 @@
 
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { QuorumError } from '../coordinator/types.js';
+import { writeAfterRead, type Supersede } from '../coordinator/read-first.js';
 import type { Random } from '../util/runtime.js';
 import { dotKey, type NodeId, type VersionVector } from '../version/dvv.js';
 import type { RunConfig } from './config.js';
@@ -58,9 +61,11 @@ export class OpRunner {
     value: 'put' | 'delete',
     context: VersionVector | null,
     phase: Phase,
-    opts: { supersedeVisible?: boolean; w?: number; sloppy?: boolean } = {},
+    opts: { supersedeVisible?: boolean; w?: number; sloppy?: boolean; readFirst?: Supersede; r?: number } = {},
   ): Promise<WriteOp> {
     const supersedeVisible = opts.supersedeVisible ?? false;
+    const readFirst = context === null ? (opts.readFirst ?? null) : null;
+    const readR = readFirst === null ? null : (opts.r ?? this.world.config.r);
     const w = opts.w ?? this.world.config.w;
     const sloppy = opts.sloppy ?? true;
     const writeId = this.history.newWriteId();
@@ -72,7 +77,9 @@ export class OpRunner {
       node,
       key,
       context,
-      supersedeVisible: context === null && supersedeVisible,
+      supersedeVisible: context === null && readFirst === null && supersedeVisible,
+      readFirst,
+      readR,
       w,
       sloppy,
       phase,
@@ -85,23 +92,24 @@ export class OpRunner {
       error: undefined,
     };
     this.history.addWrite(op);
-    this.sched.note(`c${client} invoke ${value} w${writeId} ${key} via ${node} ctx=${context === null ? (op.supersedeVisible ? 'origin' : 'none') : JSON.stringify(context)} w=${w}${sloppy ? '' : ' strict'}`);
+    this.sched.note(`c${client} invoke ${value} w${writeId} ${key} via ${node} ctx=${context === null ? (readFirst !== null ? `read:${readFirst} r=${readR}` : op.supersedeVisible ? 'origin' : 'none') : JSON.stringify(context)} w=${w}${sloppy ? '' : ' strict'}`);
     return this.track(
       op,
       node,
       `c${client} deadline w${writeId}`,
       (outcome, why) => `c${client} ${value} w${writeId} ${key} -> ${outcome}${outcome === 'ok' ? ' dots=' + op.dots.map(dotKey).join(',') : ': ' + why.slice(0, 120)}`,
-      (coordinator) =>
-        coordinator.put({
+      (coordinator) => {
+        const req = {
           bucket: BUCKET,
           key,
           value: value === 'put' ? encodeValue(writeId, key) : null,
           meta: { headers: { [WRITE_HEADER]: String(writeId) } },
-          context,
-          supersedeVisible: op.supersedeVisible,
           w,
           sloppy,
-        }),
+        };
+        if (readFirst !== null) return writeAfterRead(coordinator, { ...req, supersede: readFirst, r: readR ?? this.world.config.r }, this.world.config.bugs);
+        return coordinator.put({ ...req, context, supersedeVisible: op.supersedeVisible });
+      },
       (res) => {
         op.dots = seen(res.set)
           .filter((s) => s.writeId === writeId)
@@ -110,7 +118,8 @@ export class OpRunner {
         op.resultContext = res.context;
       },
       (err) => {
-        if (err instanceof QuorumError) return [err.outcome === 'not_applied' ? 'failed' : 'unknown', err.message];
+        // A read-first delete whose read failed wrote nothing (a put whose read failed is written without it).
+        if (err instanceof QuorumError) return [err.outcome === 'not_applied' || err.op === 'read' ? 'failed' : 'unknown', err.message];
         this.history.anomalies.push({ what: `put w${writeId} threw a non-quorum error: ${String(err)}`, at: this.sched.now });
         return ['unknown', String(err)];
       },
@@ -269,6 +278,8 @@ export class Client {
 
   /** Set after an acknowledged write: read that key back at once (through any node), the sharpest read-your-writes probe. */
   private readBack: string | undefined;
+  /** Set after an acknowledged put: delete that key at once, without a context (through any node), the sharpest delete-after-write probe. */
+  private deleteAfter: { key: string; sloppy: boolean; w: number } | undefined;
 
   private next(): void {
     this.busy = false;
@@ -287,7 +298,7 @@ export class Client {
         this.sched.schedule(this.random.int(2 * this.config.thinkMs + 1), '', () => then(() => this.cleanupKey(a.key)));
         return;
       case 'op': {
-        const think = this.readBack !== undefined ? 0 : this.random.int(2 * this.config.thinkMs + 1);
+        const think = this.readBack !== undefined || this.deleteAfter !== undefined ? 0 : this.random.int(2 * this.config.thinkMs + 1);
         this.sched.schedule(think, '', () => then(() => this.step()));
         return;
       }
@@ -296,35 +307,53 @@ export class Client {
 
   private async step(): Promise<void> {
     const r = this.random;
-    const key = this.readBack ?? keyName(r.int(this.config.keys));
+    const after = this.deleteAfter;
+    const key = this.readBack ?? after?.key ?? keyName(r.int(this.config.keys));
     const node = this.world.nodeIds[r.int(this.world.nodeIds.length)] as NodeId;
     const roll = this.readBack !== undefined ? 0 : r.next();
     this.readBack = undefined;
+    this.deleteAfter = undefined;
     const ctx = this.contexts.get(key) ?? null;
     // Mostly the run's quorum; sometimes a per-request override, or a strict (non-sloppy) write.
     const n = this.config.n;
     const rq = r.next() < 0.3 ? 1 + r.int(n) : this.config.r;
     const wopts = this.writeOptions();
-    if (roll < 0.4) {
-      const op = await this.runner.read(this.id, node, key, rq, 'safety');
-      if (op.outcome === 'ok' && op.context !== undefined) this.contexts.set(key, op.context);
-    } else if (roll < 0.7) {
-      const op = await this.runner.write(this.id, node, key, 'put', ctx, 'safety', wopts);
-      this.afterWrite(key, op);
-    } else if (roll < 0.78) {
-      const op = await this.runner.write(this.id, node, key, 'put', null, 'safety', wopts);
-      this.afterWrite(key, op);
-    } else if (roll < 0.82) {
-      // An S3 PUT: no context, replaces whatever the origin replica holds.
-      const op = await this.runner.write(this.id, node, key, 'put', null, 'safety', { ...wopts, supersedeVisible: true });
-      this.afterWrite(key, op);
-    } else if (roll < 0.96) {
-      const op = await this.runner.write(this.id, node, key, 'delete', ctx, 'safety', wopts);
-      this.afterWrite(key, op);
+    let op: WriteOp;
+    if (after !== undefined) {
+      // The user deletes the key they just wrote, through any node, with no
+      // context and as strict as the write was: the delete must cover it
+      // (checkers/delete-after-write.ts).
+      // Half the time with an R that meets the write's W (R + W > N): the case the README promises.
+      const r2 = r.next() < 0.5 ? Math.min(n, n + 1 - after.w) : rq;
+      op = await this.runner.write(this.id, node, key, 'delete', null, 'safety', { ...wopts, sloppy: after.sloppy, readFirst: 'everything', r: r2 });
+    } else if (roll < 0.4) {
+      const read = await this.runner.read(this.id, node, key, rq, 'safety');
+      if (read.outcome === 'ok' && read.context !== undefined) this.contexts.set(key, read.context);
+      return;
+    } else if (roll < 0.66) {
+      op = await this.runner.write(this.id, node, key, 'put', ctx, 'safety', wopts);
+    } else if (roll < 0.72) {
+      // The coordinator's blind write: a new sibling of everything.
+      op = await this.runner.write(this.id, node, key, 'put', null, 'safety', wopts);
+    } else if (roll < 0.76) {
+      // A native PUT without a context: supersedes the deletes its read saw.
+      op = await this.runner.write(this.id, node, key, 'put', null, 'safety', { ...wopts, readFirst: 'tombstones', r: rq });
+    } else if (roll < 0.79) {
+      // An S3 PUT: no context, replaces whatever a read quorum and the origin replica hold.
+      op = await this.runner.write(this.id, node, key, 'put', null, 'safety', { ...wopts, readFirst: 'everything', r: rq });
+    } else if (roll < 0.81) {
+      // The coordinator's replace without a read (system records, content-addressed chunks).
+      op = await this.runner.write(this.id, node, key, 'put', null, 'safety', { ...wopts, supersedeVisible: true });
+    } else if (roll < 0.93) {
+      op = await this.runner.write(this.id, node, key, 'delete', ctx, 'safety', wopts);
+    } else if (roll < 0.95) {
+      // The coordinator's blind tombstone: concurrent with everything.
+      op = await this.runner.write(this.id, node, key, 'delete', null, 'safety', wopts);
     } else {
-      const op = await this.runner.write(this.id, node, key, 'delete', null, 'safety', wopts);
-      this.afterWrite(key, op);
+      // A native DELETE without a context: reads first.
+      op = await this.runner.write(this.id, node, key, 'delete', null, 'safety', { ...wopts, readFirst: 'everything', r: rq });
     }
+    this.afterWrite(key, op);
   }
 
   /** Mostly the run's W; sometimes a per-request override, or a strict (non-sloppy) write: no fallbacks, no hints. */
@@ -346,6 +375,9 @@ export class Client {
     // acknowledging replicas). Use it half the time; otherwise keep the
     // older context, so that stale contexts get exercised as well.
     if (op.outcome === 'ok' && op.resultContext !== undefined && this.random.next() < 0.5) this.contexts.set(key, op.resultContext);
-    if (op.outcome === 'ok' && this.random.next() < 0.3) this.readBack = key;
+    if (op.outcome !== 'ok') return;
+    const roll = this.random.next();
+    if (roll < 0.3) this.readBack = key;
+    else if (op.kind === 'put' && roll < (op.sloppy ? 0.45 : 0.7)) this.deleteAfter = { key, sloppy: op.sloppy, w: op.w };
   }
 }

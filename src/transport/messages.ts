@@ -20,7 +20,7 @@ export interface PutOriginReq {
   readonly meta: Omit<SiblingMeta, 'ts'>;
   /** The causal context the client sent; null means "none". */
   readonly context: VersionVector | null;
-  /** No client context: supersede everything the origin holds (S3 "replace" semantics). */
+  /** Supersede everything the origin holds too (S3 "replace" semantics; joined to the context if there is one). */
   readonly supersedeLocal: boolean;
   /** Set when the receiver stands in for this owner (sloppy quorum). */
   readonly hintFor: NodeId | null;

@@ -11,6 +11,7 @@ import { noResurrection } from '../../src/sim/checkers/resurrection.js';
 import { readYourWrites } from '../../src/sim/checkers/read-your-writes.js';
 import { convergence } from '../../src/sim/checkers/convergence.js';
 import { integrity } from '../../src/sim/checkers/integrity.js';
+import { deleteAfterWrite } from '../../src/sim/checkers/delete-after-write.js';
 import { drawConfig } from '../../src/sim/config.js';
 import type { Sibling, SiblingSet, VersionVector } from '../../src/version/dvv.js';
 import type { KeyState } from '../../src/sim/world.js';
@@ -37,6 +38,8 @@ function write(h: History, writeId: number, opts: Partial<WriteOp> = {}): WriteO
     key: 'k',
     context: null,
     supersedeVisible: false,
+    readFirst: null,
+    readR: null,
     w: 2,
     sloppy: true,
     phase: 'safety',
@@ -305,3 +308,49 @@ test('convergence: owners whose Merkle roots differ fail; a tree out of step wit
 function integrityOf(h: History): string[] {
   return integrity.check(input(h, { siblings: [] })).map((v) => v.message);
 }
+
+test('delete-after-write: a strict context-less delete after a strict write with R + W > N must cover it; a visible conflict otherwise passes, a hidden one fails', () => {
+  const build = (strict: boolean, deleteCovers: boolean) => {
+    const h = new History();
+    const a = sib('n1', 1, 1, {});
+    const t = sib('n3', 1, 2, deleteCovers ? { n1: 1 } : {}, true);
+    write(h, 1, { dots: [a.dot], sloppy: !strict, w: 2, completedAt: 10 });
+    write(h, 2, { kind: 'delete', readFirst: 'everything', readR: 2, sloppy: !strict, dots: [t.dot], replicas: ['n3', 'n2'], invokedAt: 11, completedAt: 12 });
+    h.observePersisted('n1', 'k', { siblings: [a] }, 5);
+    h.observePersisted('n3', 'k', { siblings: [t] }, 11);
+    return { h, a, t };
+  };
+  // Strict, R + W > N, and the tombstone covers the write: nothing left.
+  const ok = build(true, true);
+  assert.deepEqual(deleteAfterWrite.check(input(ok.h, { siblings: [ok.t] })), []);
+  // Strict, but the tombstone missed the write (the old origin-only delete): caught from the history alone, and again in the final state.
+  const missed = build(true, false);
+  const v = deleteAfterWrite.check(input(missed.h, { siblings: [missed.a, missed.t] })).map((x) => x.message);
+  assert.equal(v.length, 1 + OWNERS.length);
+  assert.match(v[0]!, /does not cover n1:1/);
+  // Sloppy: a missed write is allowed when the conflict is visible (value and tombstone side by side)...
+  const sloppy = build(false, false);
+  assert.deepEqual(deleteAfterWrite.check(input(sloppy.h, { siblings: [sloppy.a, sloppy.t] })), []);
+  // ...and fails when an owner holds the value without the tombstone.
+  const hidden = deleteAfterWrite.check(input(sloppy.h, { siblings: [sloppy.a, sloppy.t] }, { n2: { siblings: [sloppy.a] } }));
+  assert.equal(hidden.length, 1);
+  assert.match(hidden[0]!.message, /conflict is hidden: owner n2/);
+  // R + W <= N is judged like a sloppy pair.
+  const weak = build(true, false);
+  (weak.h.writes.get(2) as { readR: number }).readR = 1;
+  assert.deepEqual(deleteAfterWrite.check(input(weak.h, { siblings: [weak.a, weak.t] })), []);
+});
+
+test('delete-after-write: a final read that hides a tombstone the owners hold beside a value fails', () => {
+  const h = new History();
+  const a = sib('n1', 1, 1, {});
+  const t = sib('n2', 1, 2, {}, true);
+  write(h, 1, { dots: [a.dot] });
+  write(h, 2, { kind: 'delete', dots: [t.dot] });
+  h.observePersisted('n1', 'k', { siblings: [a, t] }, 5);
+  const read = (siblings: ReadOp['siblings']): ReadOp => ({ kind: 'get', opId: h.newOpId(), client: 0, node: 'n3', key: 'k', r: 3, phase: 'heal', invokedAt: 20, completedAt: 25, outcome: 'ok', siblings, context: {}, replicas: OWNERS, error: undefined });
+  h.addRead(read([{ dot: a.dot, writeId: 1, tombstone: false }, { dot: t.dot, writeId: 2, tombstone: true }]));
+  assert.deepEqual(deleteAfterWrite.check(input(h, { siblings: [a, t] })), []);
+  h.addRead(read([{ dot: a.dot, writeId: 1, tombstone: false }]));
+  assert.match(deleteAfterWrite.check(input(h, { siblings: [a, t] }))[0]!.message, /hid the tombstones n2:1/);
+});

@@ -16,7 +16,7 @@ import { resolveQuorum, validateBucketName } from '../../src/api/native-params.j
 import type { BucketInfo } from '../../src/coordinator/buckets-types.js';
 import { BucketNotEmptyError, NoSuchBucketError } from '../../src/coordinator/errors.js';
 import { QuorumError, type GetRequest, type GetResult, type ListRequest, type ListResult, type PutRequest, type PutResult, type Quorum } from '../../src/coordinator/types.js';
-import { EMPTY_SET, liveSiblings, newEvent, setClock, type SiblingSet } from '../../src/version/dvv.js';
+import { EMPTY_SET, liveSiblings, newEvent, setClock, vvJoin, type SiblingSet } from '../../src/version/dvv.js';
 
 const NODES = ['n1', 'n2', 'n3'];
 const MAX = 64 * 1024;
@@ -25,6 +25,7 @@ const MAX = 64 * 1024;
 class StubCoordinator implements NativeCoordinator {
   readonly data = new Map<string, SiblingSet>();
   readonly puts: PutRequest[] = [];
+  readonly gets: GetRequest[] = [];
   failNext: Error | undefined;
   private origin = 0;
 
@@ -39,7 +40,7 @@ class StubCoordinator implements NativeCoordinator {
     const node = NODES[this.origin++ % NODES.length] as string;
     const k = `${req.bucket}\u0000${req.key}`;
     const cur = this.data.get(k) ?? EMPTY_SET;
-    const context = req.context ?? (req.supersedeVisible ? setClock(cur) : {});
+    const context = req.supersedeVisible ? vvJoin(req.context ?? {}, setClock(cur)) : req.context ?? {};
     const set = newEvent(cur, node, context, req.value, req.meta ?? {}, Date.now()).set;
     this.data.set(k, set);
     const clock = setClock(set);
@@ -57,6 +58,7 @@ class StubCoordinator implements NativeCoordinator {
   }
 
   async get(req: GetRequest): Promise<GetResult> {
+    this.gets.push(req);
     if (this.failNext) {
       const e = this.failNext;
       this.failNext = undefined;
@@ -281,6 +283,73 @@ describe('objects', () => {
     assertError(await call('GET', '/buckets/objs/never'), 404, 'NoSuchKey');
     const h = await fetch(`${base}/buckets/objs/never`, { method: 'HEAD' });
     assert.equal(h.status, 404);
+  });
+
+  test('a context-less DELETE reads at R first (strict with sloppy=false) and mints its tombstone with what that read saw', async () => {
+    await call('PUT', '/buckets/objs/rf', 'a');
+    await call('PUT', '/buckets/objs/rf', 'b');
+    const seen = await call('GET', '/buckets/objs/rf?json=1');
+    assert.equal(seen.json.siblings.length, 2);
+    const gets = coord.gets.length;
+    const d = await call('DELETE', '/buckets/objs/rf?r=3&sloppy=false');
+    assert.equal(d.status, 200);
+    const read = coord.gets[gets];
+    assert.ok(read !== undefined, 'the delete read first');
+    assert.equal(read.r, 3);
+    assert.equal(read.sloppy, false);
+    assert.equal(read.omitValues, true);
+    const put = coord.puts[coord.puts.length - 1]!;
+    assert.deepEqual(put.context, { n1: 1, n2: 1 }, 'the tombstone carries the clock of both values it read');
+    assert.equal(put.sloppy, false);
+    assertError(await call('GET', '/buckets/objs/rf'), 404, 'NoSuchKey');
+  });
+
+  test('a DELETE with a context supersedes exactly that context, nothing the origin holds besides', async () => {
+    const first = await call('PUT', '/buckets/objs/ctxdel', 'one');
+    await call('PUT', '/buckets/objs/ctxdel', 'two');
+    const gets = coord.gets.length;
+    await call('DELETE', '/buckets/objs/ctxdel', undefined, { 'x-ringstore-context': first.json.context });
+    assert.equal(coord.gets.length, gets, 'no read: the client said what it saw');
+    assert.equal(coord.puts[coord.puts.length - 1]!.supersedeVisible, false);
+  });
+
+  test('a value concurrent with a tombstone answers 300 listing both, marked conflict "delete"', async () => {
+    const one = await call('PUT', '/buckets/objs/vt', 'one');
+    await call('PUT', '/buckets/objs/vt', 'two');
+    // Deletes only what it saw ("one"): "two" was written without seeing the delete.
+    await call('DELETE', '/buckets/objs/vt', undefined, { 'x-ringstore-context': one.json.context });
+    const plain = await call('GET', '/buckets/objs/vt');
+    assert.equal(plain.status, 300);
+    assert.equal(plain.headers.get('x-ringstore-conflict'), 'delete');
+    assert.equal(plain.json.conflict, 'delete');
+    assert.deepEqual(plain.json.siblings.map((s: any) => s.value), ['two']);
+    assert.equal(plain.json.tombstones.length, 1);
+    const head = await fetch(`${base}/buckets/objs/vt`, { method: 'HEAD' });
+    assert.equal(head.status, 300);
+    const j = await call('GET', '/buckets/objs/vt?json=1');
+    assert.equal(j.status, 200);
+    assert.equal(j.json.conflict, 'delete');
+    // Resolving it with the read's context leaves one value and no conflict.
+    await call('PUT', '/buckets/objs/vt', 'three', { 'x-ringstore-context': j.json.context });
+    const after = await call('GET', '/buckets/objs/vt');
+    assert.equal(after.status, 200);
+    assert.equal(after.text, 'three');
+    assert.equal(after.headers.get('x-ringstore-conflict'), null);
+  });
+
+  test('a context-less PUT re-creates a deleted key (it supersedes the tombstone) but stays a sibling of a value', async () => {
+    await call('PUT', '/buckets/objs/again', 'old');
+    await call('DELETE', '/buckets/objs/again');
+    await call('PUT', '/buckets/objs/again', 'new');
+    const r = await call('GET', '/buckets/objs/again?json=1');
+    assert.equal(r.json.conflict, null);
+    assert.deepEqual(r.json.siblings.map((s: any) => s.value), ['new']);
+    assert.deepEqual(r.json.tombstones, []);
+    await call('PUT', '/buckets/objs/again', 'newer');
+    const both = await call('GET', '/buckets/objs/again');
+    assert.equal(both.status, 300);
+    assert.equal(both.json.conflict, 'siblings');
+    assert.deepEqual(both.json.siblings.map((s: any) => s.value).sort(), ['new', 'newer']);
   });
 
   test('listing with prefix, after and limit', async () => {

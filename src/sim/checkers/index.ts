@@ -2,6 +2,7 @@
 // diagnosis first (a lost acknowledged write says more than "siblings differ").
 
 import { convergence } from './convergence.js';
+import { deleteAfterWrite } from './delete-after-write.js';
 import { integrity } from './integrity.js';
 import { lostWrites } from './lost-writes.js';
 import type { Checker } from './model.js';
@@ -9,6 +10,6 @@ import { readYourWrites } from './read-your-writes.js';
 import { noResurrection } from './resurrection.js';
 import { siblingsExact } from './siblings.js';
 
-export const CHECKERS: readonly Checker[] = [integrity, lostWrites, noResurrection, readYourWrites, siblingsExact, convergence];
+export const CHECKERS: readonly Checker[] = [integrity, lostWrites, noResurrection, deleteAfterWrite, readYourWrites, siblingsExact, convergence];
 
 export type { Checker, CheckInput, FinalState, Violation } from './model.js';

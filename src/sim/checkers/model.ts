@@ -68,12 +68,12 @@ export class KeyModel {
     history: History,
   ) {
     this.collected = history.collectedDots(key);
-    // An S3-style write's context is the origin's clock at the time, which
-    // only the persisted sibling records; every other write's is what its
-    // client sent.
+    // An S3-style write's context is the origin's clock at the time, and a
+    // read-first write's the clock of its read, which only the persisted
+    // sibling records; every other write's is what its client sent.
     const ctxOf = (writeId: number, stored: VersionVector): VersionVector => {
       const w = history.writes.get(writeId);
-      if (w === undefined || w.supersedeVisible) return stored;
+      if (w === undefined || w.supersedeVisible || w.readFirst !== null) return stored;
       return w.context ?? {};
     };
     for (const e of history.persisted.values()) {
