@@ -1,9 +1,11 @@
 // Bucket operations: ListBuckets, CreateBucket, DeleteBucket, HeadBucket,
 // GetBucketLocation, GetBucketVersioning. Bucket metadata lives in the
 // coordinator's BucketCatalog; each bucket belongs to the user of the key
-// that created it, and only that user may use it.
+// that created it, and only that user may use it, except for the reads its
+// canned ACL opens to others (acl.ts).
 
-import { requireBucket, validBucketName, type Ctx } from './context.js';
+import { denyUnlessBucketReadable, requireBucket, requireReadableBucket, validBucketName, type Ctx } from './context.js';
+import { requestAcl } from './acl.js';
 import { S3Error } from './errors.js';
 import { drain, isoDate, sendEmpty, sendXml } from './http-util.js';
 import { BodyReader } from './body.js';
@@ -21,6 +23,7 @@ export async function listBuckets(ctx: Ctx): Promise<void> {
 export async function createBucket(ctx: Ctx): Promise<void> {
   const name = ctx.bucket!;
   if (!validBucketName(name)) throw new S3Error('InvalidBucketName', 'The specified bucket is not valid.', { BucketName: name });
+  const acl = requestAcl(ctx.req);
   const body = await new BodyReader(ctx.req, ctx.auth, 1 << 20).readAll(64 * 1024);
   if (body.length > 0) {
     const cfg = parseXml(body.toString('utf8'), 'CreateBucketConfiguration');
@@ -32,10 +35,11 @@ export async function createBucket(ctx: Ctx): Promise<void> {
   }
   if (ctx.req.headers['x-amz-bucket-object-lock-enabled'] === 'true') throw new S3Error('NotImplemented', 'object lock is not supported by ringstore');
   const { created, bucket } = await ctx.deps.catalog.create(name, { owner: ctx.auth.owner });
-  if (!created) {
-    if (bucket.owner === ctx.auth.owner) throw new S3Error('BucketAlreadyOwnedByYou', 'Your previous request to create the named bucket succeeded and you already own it.', { BucketName: name });
+  if (!created && bucket.owner !== ctx.auth.owner) {
     throw new S3Error('BucketAlreadyExists', 'The requested bucket name is not available. Please select a different name and try again.', { BucketName: name });
   }
+  // Creating a bucket one already owns succeeds again (S3 in us-east-1; tools and retries rely on it) and leaves it as it was.
+  if (created && acl !== undefined && acl !== 'private') await ctx.acls.set(bucket, acl);
   sendEmpty(ctx.res, 200, { location: `/${name}` });
 }
 
@@ -43,11 +47,12 @@ export async function deleteBucket(ctx: Ctx): Promise<void> {
   await drain(ctx.req);
   const info = await requireBucket(ctx);
   await ctx.deps.catalog.remove(info.name);
+  await ctx.acls.forget(info.name).catch(() => undefined);
   sendEmpty(ctx.res, 204);
 }
 
 export async function headBucket(ctx: Ctx): Promise<void> {
-  await requireBucket(ctx);
+  denyUnlessBucketReadable(ctx, await requireReadableBucket(ctx));
   sendEmpty(ctx.res, 200, { 'x-amz-bucket-region': ctx.deps.region ?? 'us-east-1' });
 }
 

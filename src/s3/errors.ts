@@ -24,10 +24,12 @@ export const S3_STATUS: Readonly<Record<string, number>> = {
   InvalidBucketName: 400,
   InvalidDigest: 400,
   InvalidPart: 400,
+  InvalidPartNumber: 400,
   InvalidPartOrder: 400,
   InvalidRange: 416,
   InvalidRequest: 400,
   KeyTooLongError: 400,
+  MalformedACLError: 400,
   MalformedXML: 400,
   MetadataTooLarge: 400,
   MethodNotAllowed: 405,
@@ -43,6 +45,7 @@ export const S3_STATUS: Readonly<Record<string, number>> = {
   RequestTimeTooSkewed: 403,
   ServiceUnavailable: 503,
   SignatureDoesNotMatch: 403,
+  UnexpectedContent: 400,
   XAmzContentSHA256Mismatch: 400,
   InvalidChunkSizeError: 400,
 };
@@ -55,6 +58,8 @@ export class S3Error extends Error {
     message: string,
     /** Extra elements of the XML error body (BucketName, Key, UploadId...). */
     readonly extra: Readonly<Record<string, string | number>> = {},
+    /** Response headers the answer carries (a 304 its ETag and Last-Modified). */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
     this.status = S3_STATUS[code] ?? 500;

@@ -5,7 +5,7 @@
 // largest code point, so the next page starts beyond every key under it).
 
 import type { SiblingSet } from '../version/dvv.js';
-import { bucketQuorum, intParam, requireBucket, type Ctx } from './context.js';
+import { denyUnlessBucketReadable, intParam, requireReadableBucket, type Ctx } from './context.js';
 import { S3Error } from './errors.js';
 import { isoDate, sendXml } from './http-util.js';
 import { decodeObject, isVersionRemoval, s3Winner, versionIdOf, type ObjectInfo } from './object-model.js';
@@ -89,9 +89,15 @@ function contentsOf(item: Extract<ListItem, { kind: 'key' }>, enc: (s: string) =
   return out;
 }
 
+/** The bucket to list: its owner, or anyone its ACL lets read. */
+async function listableBucket(ctx: Ctx) {
+  const readable = await requireReadableBucket(ctx);
+  denyUnlessBucketReadable(ctx, readable);
+  return readable.info;
+}
+
 export async function listObjects(ctx: Ctx, v2: boolean): Promise<void> {
-  const bucket = await requireBucket(ctx);
-  void bucketQuorum;
+  const bucket = await listableBucket(ctx);
   const enc = encoder(ctx);
   const prefix = ctx.query.get('prefix') ?? '';
   const delimiter = ctx.query.get('delimiter') ?? '';
@@ -137,7 +143,7 @@ export async function listObjects(ctx: Ctx, v2: boolean): Promise<void> {
  * but a key's versions are always listed whole).
  */
 export async function listObjectVersions(ctx: Ctx): Promise<void> {
-  const bucket = await requireBucket(ctx);
+  const bucket = await listableBucket(ctx);
   const enc = encoder(ctx);
   const prefix = ctx.query.get('prefix') ?? '';
   const delimiter = ctx.query.get('delimiter') ?? '';

@@ -18,12 +18,14 @@ import * as buckets from './buckets.js';
 import * as objects from './objects.js';
 import * as list from './list.js';
 import * as mpu from './multipart.js';
+import * as acl from './acl-ops.js';
+import { BucketAclStore } from './acl.js';
 
 export type { S3ServerDeps } from './context.js';
 
 /** Subresources S3 has and ringstore does not: asking for them answers NotImplemented. */
 const UNSUPPORTED_SUBRESOURCES = [
-  'accelerate', 'acl', 'analytics', 'attributes', 'cors', 'encryption', 'intelligent-tiering', 'inventory', 'legal-hold', 'lifecycle',
+  'accelerate', 'analytics', 'attributes', 'cors', 'encryption', 'intelligent-tiering', 'inventory', 'legal-hold', 'lifecycle',
   'logging', 'metadataConfiguration', 'metrics', 'notification', 'object-lock', 'ownershipControls', 'policy', 'policyStatus',
   'publicAccessBlock', 'replication', 'requestPayment', 'restore', 'retention', 'select', 'tagging', 'torrent', 'website', 'renameObject',
 ];
@@ -51,9 +53,22 @@ export function resolveRoute(host: string | undefined, rawPath: string, domains:
   return { bucket: safeDecode(path.slice(0, slash)), key: key === '' ? undefined : key };
 }
 
+/**
+ * What an unsigned request may ask for: reads an ACL can open to everyone
+ * (an object's GET and HEAD, a bucket's listings and HEAD). Everything else
+ * needs a key, whatever the ACLs say.
+ */
+function anonymousMayAsk(ctx: Ctx, method: string): boolean {
+  const q = ctx.query;
+  if (ctx.bucket === undefined || (method !== 'GET' && method !== 'HEAD')) return false;
+  if (q.has('acl') || q.has('uploadId') || q.has('uploads') || q.has('location') || q.has('versioning')) return false;
+  return UNSUPPORTED_SUBRESOURCES.every((s) => !q.has(s));
+}
+
 async function dispatch(ctx: Ctx): Promise<void> {
   const method = ctx.req.method ?? 'GET';
   const q = ctx.query;
+  if (ctx.auth.anonymous === true && !anonymousMayAsk(ctx, method)) throw new S3Error('AccessDenied', 'Access Denied: this request needs a signature');
   const sub = UNSUPPORTED_SUBRESOURCES.find((s) => q.has(s));
   if (ctx.bucket === undefined) {
     if (method === 'GET') return buckets.listBuckets(ctx);
@@ -61,6 +76,10 @@ async function dispatch(ctx: Ctx): Promise<void> {
   }
   if (ctx.key === undefined) {
     if (sub !== undefined) throw notImplemented(`bucket subresource ?${sub}`);
+    if (q.has('acl')) {
+      if (method === 'GET') return acl.getBucketAcl(ctx);
+      if (method === 'PUT') return acl.putBucketAcl(ctx);
+    }
     switch (method) {
       case 'GET':
         if (q.has('location')) return buckets.getBucketLocation(ctx);
@@ -84,6 +103,10 @@ async function dispatch(ctx: Ctx): Promise<void> {
     throw new S3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.', { Method: method, ResourceType: 'BUCKET' });
   }
   if (sub !== undefined) throw notImplemented(`object subresource ?${sub}`);
+  if (q.has('acl')) {
+    if (method === 'GET') return acl.getObjectAcl(ctx);
+    if (method === 'PUT') return acl.putObjectAcl(ctx);
+  }
   switch (method) {
     case 'GET':
       if (q.has('uploadId')) return mpu.listParts(ctx);
@@ -119,6 +142,7 @@ export function createS3Handler(deps: S3ServerDeps): S3Handler {
   const objectCacheBytes = deps.objectCacheBytes ?? 16 * 1024 * 1024;
   const objects = objectCacheBytes > 0 ? new ObjectCache(objectCacheBytes) : undefined;
   const domains = deps.virtualHostDomains ?? ['localhost'];
+  const acls = new BucketAclStore(deps.coordinator, deps.clock);
   const handle = async (req: IncomingMessage, res: ServerResponse, reqId: string): Promise<void> => {
     const raw = req.url ?? '/';
     const qi = raw.indexOf('?');
@@ -128,7 +152,7 @@ export function createS3Handler(deps: S3ServerDeps): S3Handler {
     const route = resolveRoute(header(req, 'host'), rawPath, domains);
     const query = new Map(parseQuery(rawQuery));
     const auth = await authenticate(req, { rawPath, rawQuery }, deps.credentials, deps.clock.now());
-    await dispatch({ deps, chunks, objects, req, res, reqId, bucket: route.bucket, key: route.key, query, auth });
+    await dispatch({ deps, chunks, objects, acls, req, res, reqId, bucket: route.bucket, key: route.key, query, auth });
   };
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const reqId = requestId();

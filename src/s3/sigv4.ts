@@ -29,7 +29,12 @@ export interface AuthResult {
   readonly scope: string;
   readonly amzDate: string;
   readonly signature: string;
+  /** No signature at all: only reads an ACL allows are served (acl.ts). */
+  readonly anonymous?: boolean;
 }
+
+/** Who an unsigned request is: nobody, with an unsigned body. */
+export const ANONYMOUS: AuthResult = { accessKey: '', owner: '', payloadHash: UNSIGNED_PAYLOAD, signingKey: Buffer.alloc(0), scope: '', amzDate: '', signature: '', anonymous: true };
 
 export interface ParsedRequestTarget {
   /** Raw (percent-encoded) path. */
@@ -169,7 +174,8 @@ function parseAuthorizationHeader(h: string): SignedParts {
 
 /**
  * Verifies the request's SigV4 signature (Authorization header or presigned
- * query) and returns who signed it. Throws the S3 error a client expects.
+ * query) and returns who signed it, or ANONYMOUS when the request carries no
+ * signature at all. Throws the S3 error a client expects.
  * Does not read the body: a signed payload hash is checked by the body
  * readers against what actually arrives.
  */
@@ -217,7 +223,8 @@ export async function authenticate(
     payloadHash = q.get('X-Amz-Content-Sha256') ?? UNSIGNED_PAYLOAD;
     params = query.filter(([k]) => k !== 'X-Amz-Signature');
   } else {
-    throw new S3Error('AccessDenied', 'Access Denied: anonymous requests are not allowed');
+    // Unsigned: the caller decides what an anonymous request may do (public-read ACLs).
+    return ANONYMOUS;
   }
 
   const secret = await credentials.lookup(parts.accessKey);
