@@ -41,6 +41,8 @@ export class BodyReader {
     private readonly req: IncomingMessage,
     private readonly auth: AuthResult,
     private readonly maxBytes: number = MAX_PUT_BYTES,
+    /** false when x-amz-checksum-* headers describe something else than this body (CompleteMultipartUpload: the object). */
+    checksumHeaders = true,
   ) {
     const h = req.headers;
     const mode = auth.payloadHash;
@@ -78,7 +80,7 @@ export class BodyReader {
       if (Buffer.from(v, 'base64').length !== 16) throw new S3Error('InvalidDigest', 'The Content-MD5 you specified is not valid.');
       this.contentMd5 = v;
     }
-    this.checksum = declaredChecksum(req);
+    this.checksum = declaredChecksum(req, checksumHeaders);
     if (this.checksum !== undefined) this.summer = newChecksummer(this.checksum.algo);
   }
 
@@ -146,10 +148,10 @@ function parseLength(s: string): number {
 }
 
 /** The x-amz-checksum-* the client declared, from a header or an announced trailer. */
-export function declaredChecksum(req: IncomingMessage): DeclaredChecksum | undefined {
+export function declaredChecksum(req: IncomingMessage, headers = true): DeclaredChecksum | undefined {
   const h = req.headers;
   const found: DeclaredChecksum[] = [];
-  for (const algo of CHECKSUM_ALGORITHMS) {
+  for (const algo of headers ? CHECKSUM_ALGORITHMS : []) {
     const v = h[`x-amz-checksum-${algo}`];
     if (v !== undefined) {
       const value = String(v);

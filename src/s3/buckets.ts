@@ -4,7 +4,7 @@
 // that created it, and only that user may use it, except for the reads its
 // canned ACL opens to others (acl.ts).
 
-import { denyUnlessBucketReadable, requireBucket, requireReadableBucket, validBucketName, type Ctx } from './context.js';
+import { denyUnlessBucketReadable, intParam, requireBucket, requireReadableBucket, validBucketName, type Ctx } from './context.js';
 import { requestAcl } from './acl.js';
 import { S3Error } from './errors.js';
 import { drain, isoDate, sendEmpty, sendXml } from './http-util.js';
@@ -12,12 +12,20 @@ import { BodyReader } from './body.js';
 import { parseXml, xmlString } from './xml.js';
 
 export async function listBuckets(ctx: Ctx): Promise<void> {
+  const prefix = ctx.query.get('prefix') ?? '';
+  const max = intParam(ctx, 'max-buckets', 10_000, 1, 10_000);
+  // The continuation token is the last name of the previous page (names sort; the catalog lists in order).
+  const token = ctx.query.get('continuation-token');
   const all = await ctx.deps.catalog.list();
-  const mine = all.filter((b) => b.owner === ctx.auth.owner);
-  sendXml(ctx.res, 200, 'ListAllMyBucketsResult', {
+  const mine = all.filter((b) => b.owner === ctx.auth.owner && b.name.startsWith(prefix) && (token === undefined || token === '' || b.name > token));
+  const page = mine.slice(0, max);
+  const body: Record<string, unknown> = {
     Owner: { ID: ctx.auth.owner, DisplayName: ctx.auth.owner },
-    Buckets: mine.length === 0 ? '' : { Bucket: mine.map((b) => ({ Name: b.name, CreationDate: isoDate(b.createdMs) })) },
-  });
+    Buckets: page.length === 0 ? '' : { Bucket: page.map((b) => ({ Name: b.name, CreationDate: isoDate(b.createdMs) })) },
+  };
+  if (mine.length > page.length) body['ContinuationToken'] = page[page.length - 1]!.name;
+  if (ctx.query.has('prefix')) body['Prefix'] = prefix;
+  sendXml(ctx.res, 200, 'ListAllMyBucketsResult', body);
 }
 
 export async function createBucket(ctx: Ctx): Promise<void> {
@@ -38,8 +46,10 @@ export async function createBucket(ctx: Ctx): Promise<void> {
   if (!created && bucket.owner !== ctx.auth.owner) {
     throw new S3Error('BucketAlreadyExists', 'The requested bucket name is not available. Please select a different name and try again.', { BucketName: name });
   }
-  // Creating a bucket one already owns succeeds again (S3 in us-east-1; tools and retries rely on it) and leaves it as it was.
-  if (created && acl !== undefined && acl !== 'private') await ctx.acls.set(bucket, acl);
+  // Creating a bucket one already owns succeeds again (S3 in us-east-1; tools and retries rely on it), its
+  // contents untouched; its ACL becomes the one this request gives, as there.
+  const wanted = acl ?? 'private';
+  if (created ? wanted !== 'private' : (await ctx.acls.get(bucket)) !== wanted) await ctx.acls.set(bucket, wanted);
   sendEmpty(ctx.res, 200, { location: `/${name}` });
 }
 

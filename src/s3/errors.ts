@@ -9,9 +9,11 @@ import { QuorumError } from '../coordinator/types.js';
 /** S3 error code -> HTTP status, for every code this API answers with. */
 export const S3_STATUS: Readonly<Record<string, number>> = {
   AccessDenied: 403,
+  AccessForbidden: 403,
   AuthorizationHeaderMalformed: 400,
   AuthorizationQueryParametersError: 400,
   BadDigest: 400,
+  BadRequest: 400,
   BucketAlreadyExists: 409,
   BucketAlreadyOwnedByYou: 409,
   BucketNotEmpty: 409,

@@ -47,7 +47,7 @@ export function metadataFromRequest(req: IncomingMessage): { contentType: string
       if (name === 'content-encoding') {
         // aws-chunked is the transfer framing, not the object's encoding.
         const rest = value.split(',').map((s) => s.trim()).filter((s) => s !== '' && s !== 'aws-chunked');
-        if (rest.length > 0) headers[name] = rest.join(',');
+        if (rest.length > 0) headers[name] = rest.join(', ');
       } else headers[name] = value;
     }
   }

@@ -68,7 +68,14 @@ function anonymousMayAsk(ctx: Ctx, method: string): boolean {
 async function dispatch(ctx: Ctx): Promise<void> {
   const method = ctx.req.method ?? 'GET';
   const q = ctx.query;
-  if (ctx.auth.anonymous === true && !anonymousMayAsk(ctx, method)) throw new S3Error('AccessDenied', 'Access Denied: this request needs a signature');
+  if (ctx.auth.anonymous === true && !anonymousMayAsk(ctx, method)) {
+    // A missing bucket is told as such (S3 does), a present one is not opened; creating one needs a key.
+    const creating = ctx.key === undefined && method === 'PUT';
+    if (ctx.bucket !== undefined && !creating && (await ctx.deps.catalog.get(ctx.bucket)) === undefined) throw new S3Error('NoSuchBucket', 'The specified bucket does not exist', { BucketName: ctx.bucket });
+    throw new S3Error('AccessDenied', 'Access Denied: this request needs a signature');
+  }
+  // Expect: 100-continue is answered only now, so a refused upload is refused before its body is sent.
+  if (ctx.req.headers.expect?.toLowerCase() === '100-continue') ctx.res.writeContinue();
   const sub = UNSUPPORTED_SUBRESOURCES.find((s) => q.has(s));
   if (ctx.bucket === undefined) {
     if (method === 'GET') return buckets.listBuckets(ctx);
@@ -150,6 +157,11 @@ export function createS3Handler(deps: S3ServerDeps): S3Handler {
     const rawQuery = qi < 0 ? '' : raw.slice(qi + 1);
     if (!rawPath.startsWith('/')) throw new S3Error('InvalidRequest', 'the request target must be an absolute path');
     const route = resolveRoute(header(req, 'host'), rawPath, domains);
+    if (req.method === 'OPTIONS') {
+      // A CORS preflight (unsigned by design): ringstore has no CORS configuration to grant it.
+      if (header(req, 'origin') === undefined) throw new S3Error('BadRequest', 'Insufficient information. Origin request header needed.');
+      throw new S3Error('AccessForbidden', 'CORSResponse: CORS is not enabled for this bucket.');
+    }
     const query = new Map(parseQuery(rawQuery));
     const auth = await authenticate(req, { rawPath, rawQuery }, deps.credentials, deps.clock.now());
     await dispatch({ deps, chunks, objects, acls, req, res, reqId, bucket: route.bucket, key: route.key, query, auth });
@@ -170,6 +182,10 @@ export function createS3Handler(deps: S3ServerDeps): S3Handler {
 export function createS3Server(deps: S3ServerDeps): Server & { readonly chunks: ChunkStore; readonly objects: ObjectCache | undefined } {
   const handler = createS3Handler(deps);
   const server = Object.assign(createServer(handler), { chunks: handler.chunks, objects: handler.objects });
+  // Expect: 100-continue is answered by dispatch once the request is authorised (not by node at once);
+  // other expectations are ignored rather than refused with 417, as S3 does.
+  server.on('checkContinue', handler);
+  server.on('checkExpectation', handler);
   // Uploads are streamed; a slow client must not be cut off by the default request timeout.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;

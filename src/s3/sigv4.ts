@@ -214,11 +214,13 @@ export async function authenticate(
       throw new S3Error('AuthorizationQueryParametersError', 'a presigned URL needs X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders and X-Amz-Signature');
     }
     const exp = Number(expires);
+    // A negative lifetime is an URL that expired before it was made.
+    if (/^-\d+$/.test(expires)) throw new S3Error('AccessDenied', 'Request has expired');
     if (!/^\d+$/.test(expires) || exp > MAX_PRESIGN_EXPIRES_S) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Expires must be an integer between 0 and 604800');
     parts = { ...parseCredential(cred, 'AuthorizationQueryParametersError'), signedHeaders: signed.split(';'), signature };
     const t = parseAmzDate(amzDate);
     if (Number.isNaN(t)) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Date must be in the ISO8601 basic format');
-    if (nowMs > t + exp * 1000) throw new S3Error('AccessDenied', 'Request has expired');
+    if (nowMs >= t + exp * 1000) throw new S3Error('AccessDenied', 'Request has expired');
     if (t - nowMs > MAX_SKEW_MS) throw new S3Error('RequestTimeTooSkewed', 'The difference between the request time and the server\'s time is too large.');
     payloadHash = q.get('X-Amz-Content-Sha256') ?? UNSIGNED_PAYLOAD;
     params = query.filter(([k]) => k !== 'X-Amz-Signature');

@@ -269,8 +269,8 @@ describe('S3 clients other than the AWS SDK, retries, ACLs and small answers', (
       assert.equal((await s3.send(new GetObjectCommand({ Bucket: 'public', Key: 'file.txt' }))).$metadata.httpStatusCode, 200, 'still there');
       const acl = await s3.send(new GetBucketAclCommand({ Bucket: 'public' }));
       assert.deepEqual(acl.Grants?.map((g) => [g.Grantee?.Type, g.Grantee?.URI ?? g.Grantee?.ID, g.Permission]), [
-        ['CanonicalUser', 'dev', 'FULL_CONTROL'],
         ['Group', 'http://acs.amazonaws.com/groups/global/AllUsers', 'READ'],
+        ['CanonicalUser', 'dev', 'FULL_CONTROL'],
       ]);
       // An object made private explicitly is private even there.
       await s3.send(new PutObjectAclCommand({ Bucket: 'public', Key: 'file.txt', ACL: 'private' }));
