@@ -112,9 +112,11 @@ EOF
 # The tests of what ringstore does not implement (docs/s3.md "Not supported"), by s3-tests' own
 # markers, and the tests s3-tests itself marks as failing against AWS (Ceph-only behaviour).
 UNSUPPORTED="auth_aws2 or bucket_policy or bucket_encryption or bucket_logging or bucket_logging_cleanup or cloud_transition or cloud_restore or encryption or sse_s3 or lifecycle or lifecycle_expiration or lifecycle_transition or object_lock or object_ownership or s3select or s3website or s3website_routing_rules or s3website_redirect_location or sns or storage_class or tagging or versioning or appendobject or iam_account or iam_cross_account or iam_role or iam_tenant or iam_user or user_policy or role_policy or group_policy or session_policy or abac_test or test_of_sts or webidentity_test or delete_marker or fails_on_aws"
-# Unmarked tests of unsupported operations: by name (CORS, policies, logging, website, explicit
-# grants to other accounts, POST object uploads, SSE, tagging, versioning, object lock, lifecycle...).
-UNSUPPORTED_NAMES="cors or policy or logging or website or grant or post_object or sse or encryption or tagging or versioning or versioned or object_lock or lifecycle or lc_ or torrent or bucket_acl_canned_publicreadwrite or object_acl_canned_publicreadwrite or acl_full_control or acl_write or acl_read or acl_xml or bucket_acl_revoke or ownership or restore or select or storage_class or _tenant or append or attributes or public_block or header_acl_grants or bucket_header_acl or object_header_acl or bucket_recreate_overwrite_acl or bucket_recreate_new_acl or bucket_list_return_data_versioning or object_copy_canned_acl or sse_kms or sse_c or iam or sts or rename_object or bypass"
+# Unmarked tests of unsupported operations, by name: browser POST uploads, CORS, bucket policies,
+# public access block, logging, website, lifecycle, tagging, versioning, object lock, torrents,
+# restore, storage classes, SSE, GetObjectAttributes, ownership controls, RGW tenants, and explicit
+# grants to other accounts (docs/s3.md "Not supported"). Canned ACLs and their grants stay in.
+UNSUPPORTED_NAMES="post_object or cors or policy or public_block or block_public or ignore_public or logging or website or lifecycle or lc_ or tagging or versioning or versioned or object_lock or bypass or torrent or restore or storage_class or sse or encryption or object_attributes or ownership or _tenant or grant_userid or grant_nonexist_user or grant_email or header_acl_grants or acl_full_control or object_acl_read or object_acl_write or bucket_acl_revoke"
 
 cd "$S3TESTS_DIR"
 set +e

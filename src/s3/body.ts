@@ -46,7 +46,6 @@ export class BodyReader {
   ) {
     const h = req.headers;
     const mode = auth.payloadHash;
-    const encoding = String(h['content-encoding'] ?? '');
     const streaming = mode === STREAMING_SIGNED || mode === STREAMING_SIGNED_TRAILER || mode === STREAMING_UNSIGNED_TRAILER;
     if (mode.startsWith('STREAMING-') && !streaming) throw new S3Error('InvalidArgument', `unsupported x-amz-content-sha256 ${mode}`);
     if (streaming) {
@@ -58,10 +57,7 @@ export class BodyReader {
       if (decoded === undefined && mode !== STREAMING_UNSIGNED_TRAILER) throw new S3Error('MissingContentLength', 'x-amz-decoded-content-length is required with aws-chunked uploads');
       this.declaredLength = decoded === undefined ? undefined : parseLength(String(decoded));
     } else {
-      if (encoding.split(',').map((s) => s.trim()).includes('aws-chunked')) {
-        // aws-chunked framing without a STREAMING-* payload hash cannot be told from data.
-        throw new S3Error('InvalidArgument', 'Content-Encoding aws-chunked needs a STREAMING-* x-amz-content-sha256');
-      }
+      // Content-Encoding: aws-chunked without a STREAMING-* payload hash is a plain body (S3 drops the token).
       const len = h['content-length'];
       this.declaredLength = len === undefined ? undefined : parseLength(String(len));
       if (this.declaredLength === undefined && h['transfer-encoding'] === undefined && req.method === 'PUT') {

@@ -257,7 +257,11 @@ export async function completeMultipartUpload(ctx: Ctx): Promise<void> {
     const n = /^\d+$/.test(num) ? Number(num) : NaN;
     const etag = xmlString(r['ETag'])?.trim().replace(/^"(.*)"$/, '$1');
     if (!Number.isInteger(n) || etag === undefined) throw new S3Error('MalformedXML', 'every <Part> needs a <PartNumber> and an <ETag>');
-    return { n, etag };
+    const sums = CHECKSUM_ALGORITHMS.flatMap((a) => {
+      const v = xmlString(r[`Checksum${a.toUpperCase()}`])?.trim();
+      return v === undefined ? [] : [{ algo: a, value: v }];
+    });
+    return { n, etag, sums };
   });
   if (given.length === 0) throw new S3Error('MalformedXML', 'You must specify at least one part');
   if (rec.finished !== undefined) {
@@ -275,7 +279,8 @@ export async function completeMultipartUpload(ctx: Ctx): Promise<void> {
   const parts: PartRecord[] = [];
   for (const [i, g] of given.entries()) {
     const p = stored.get(g.n);
-    if (p === undefined || p.etag !== g.etag) {
+    // A part checksum named in the list must be the one the part was uploaded with.
+    if (p === undefined || p.etag !== g.etag || g.sums.some((c) => p.checksum?.algo !== c.algo || p.checksum.value !== c.value)) {
       throw new S3Error('InvalidPart', 'One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not have matched the part\'s entity tag.', { UploadId: rec.uploadId, PartNumber: g.n, ETag: g.etag });
     }
     if (i < given.length - 1 && p.size < MIN_PART_BYTES) {
@@ -297,11 +302,12 @@ export async function completeMultipartUpload(ctx: Ctx): Promise<void> {
     const joined = Buffer.concat(parts.map((p) => Buffer.from(p.checksum!.value, 'base64')));
     checksum = { algo, value: `${checksumOf(algo, joined)}-${parts.length}`, type: 'COMPOSITE' };
   }
-  // A composite checksum the client computed must be ours (a full-object one is not checked: docs/s3.md).
-  for (const a of CHECKSUM_ALGORITHMS) {
+  // A composite checksum the client declared must be ours (a full-object one is not checked: docs/s3.md).
+  const fullObject = header(ctx.req, 'x-amz-checksum-type')?.trim().toUpperCase() === 'FULL_OBJECT';
+  for (const a of fullObject ? [] : CHECKSUM_ALGORITHMS) {
     const declared = header(ctx.req, `x-amz-checksum-${a}`)?.trim();
-    if (declared === undefined || !/-\d+$/.test(declared)) continue;
-    if (checksum === undefined || checksum.algo !== a || checksum.value !== declared) {
+    if (declared === undefined) continue;
+    if (checksum === undefined || checksum.algo !== a || (checksum.value !== declared && checksum.value.replace(/-\d+$/, '') !== declared)) {
       throw new S3Error('BadDigest', `The ${a.toUpperCase()} you specified did not match the calculated checksum.`, { UploadId: rec.uploadId });
     }
   }

@@ -89,13 +89,27 @@ export function canonicalQuery(params: readonly [string, string][]): string {
     .join('&');
 }
 
+/**
+ * Node reads header bytes as latin-1; clients sign the characters those bytes
+ * mean in UTF-8 (botocore sends non-ASCII metadata as UTF-8). A value whose
+ * bytes are valid UTF-8 is read as UTF-8, so the canonical request hashes the
+ * bytes that were sent; any other value stays as it came.
+ */
+function utf8Header(v: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (/^[\x00-\x7f]*$/.test(v)) return v;
+  const bytes = Buffer.from(v, 'latin1');
+  const text = bytes.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(bytes) ? text : v;
+}
+
 /** Header values from rawHeaders (node would join duplicates with ', '; SigV4 joins with ','). */
 function headerValues(req: IncomingMessage): Map<string, string> {
   const out = new Map<string, string>();
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    const value = raw[i + 1]!.trim().replace(/\s+/g, ' ');
+    const value = utf8Header(raw[i + 1]!).trim().replace(/\s+/g, ' ');
     const prev = out.get(name);
     out.set(name, prev === undefined ? value : `${prev},${value}`);
   }
@@ -224,6 +238,9 @@ export async function authenticate(
     if (t - nowMs > MAX_SKEW_MS) throw new S3Error('RequestTimeTooSkewed', 'The difference between the request time and the server\'s time is too large.');
     payloadHash = q.get('X-Amz-Content-Sha256') ?? UNSIGNED_PAYLOAD;
     params = query.filter(([k]) => k !== 'X-Amz-Signature');
+  } else if (query.some(([k]) => k === 'Signature') && query.some(([k]) => k === 'AWSAccessKeyId')) {
+    // A Signature Version 2 presigned URL is a signed request ringstore cannot check, not an anonymous one.
+    throw new S3Error('InvalidRequest', 'Signature Version 2 is not supported; presign with AWS4-HMAC-SHA256');
   } else {
     // Unsigned: the caller decides what an anonymous request may do (public-read ACLs).
     return ANONYMOUS;
