@@ -151,7 +151,7 @@ export function declaredChecksum(req: IncomingMessage, headers = true): Declared
     const v = h[`x-amz-checksum-${algo}`];
     if (v !== undefined) {
       const value = String(v);
-      if (Buffer.from(value, 'base64').length !== DIGEST_BYTES[algo]) throw new S3Error('InvalidRequest', `Value for x-amz-checksum-${algo} header is invalid.`);
+      if (Buffer.from(value, 'base64').length !== DIGEST_BYTES[algo]) throw new S3Error('BadDigest', `Value for x-amz-checksum-${algo} header is invalid.`);
       found.push({ algo, value, inTrailer: false });
     }
   }

@@ -57,8 +57,8 @@ export function checkWriteConditions(req: IncomingMessage, current: ObjectInfo |
   const ifNone = req.headers['if-none-match'];
   const ifMatch = req.headers['if-match'];
   if (ifNone !== undefined) {
-    if (ifNone.trim() !== '*') throw new S3Error('NotImplemented', 'If-None-Match on writes supports only "*"');
-    if (current !== undefined) throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-None-Match' });
+    // "*": only if absent; ETags: only if the current object is none of them.
+    if (current !== undefined && etagMatches(ifNone, current.etag)) throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-None-Match' });
   }
   if (ifMatch !== undefined) {
     if (current === undefined) throw new S3Error('NoSuchKey', 'The specified key does not exist.');

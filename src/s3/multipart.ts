@@ -48,6 +48,8 @@ export interface UploadRecord {
   readonly headers: Record<string, string>;
   readonly checksumAlgo?: ChecksumAlgorithm;
   readonly acl?: CannedAcl;
+  /** x-amz-checksum-type at Create: FULL_OBJECT checksums of the whole object are not computed here (docs/s3.md). */
+  readonly checksumType?: 'FULL_OBJECT' | 'COMPOSITE';
   /** Set when Complete or Abort finished the upload; absent while it is in progress. */
   readonly finished?: {
     readonly state: 'completed' | 'aborted';
@@ -162,6 +164,9 @@ export async function createMultipartUpload(ctx: Ctx): Promise<void> {
   rejectUnsupportedHeaders(ctx.req);
   const meta = metadataFromRequest(ctx.req);
   const acl = requestAcl(ctx.req);
+  const typeHeader = header(ctx.req, 'x-amz-checksum-type')?.trim().toUpperCase();
+  if (typeHeader !== undefined && typeHeader !== 'FULL_OBJECT' && typeHeader !== 'COMPOSITE') throw new S3Error('InvalidRequest', `unsupported checksum type ${typeHeader}`);
+  const checksumType = typeHeader as UploadRecord['checksumType'];
   const algoHeader = header(ctx.req, 'x-amz-checksum-algorithm')?.toLowerCase();
   if (algoHeader !== undefined && !isChecksumAlgorithm(algoHeader)) throw new S3Error('InvalidRequest', `unsupported checksum algorithm ${algoHeader}`);
   const uploadId = randomBytes(16).toString('hex');
@@ -175,6 +180,7 @@ export async function createMultipartUpload(ctx: Ctx): Promise<void> {
     headers: meta.headers,
     ...(algoHeader !== undefined ? { checksumAlgo: algoHeader } : {}),
     ...(acl !== undefined ? { acl } : {}),
+    ...(checksumType !== undefined ? { checksumType } : {}),
   };
   await putRecord(ctx, UPLOADS_BUCKET, `${bucket.name}/${uploadId}`, rec);
   const headers: Record<string, string> = {};
@@ -296,14 +302,15 @@ export async function completeMultipartUpload(ctx: Ctx): Promise<void> {
   for (const p of parts) md5.update(Buffer.from(p.etag, 'hex'));
   const etag = `${md5.digest('hex')}-${parts.length}`;
   // Composite checksum (checksum of the parts' checksums), when every part has one of the same algorithm.
+  // A FULL_OBJECT upload asked for the whole object's checksum, which is not a composite of the parts'.
+  const fullObject = (header(ctx.req, 'x-amz-checksum-type')?.trim().toUpperCase() ?? rec.checksumType) === 'FULL_OBJECT';
   let checksum: ObjectInfo['checksum'];
   const algo = parts[0]!.checksum?.algo;
-  if (algo !== undefined && parts.every((p) => p.checksum?.algo === algo)) {
+  if (algo !== undefined && !fullObject && parts.every((p) => p.checksum?.algo === algo)) {
     const joined = Buffer.concat(parts.map((p) => Buffer.from(p.checksum!.value, 'base64')));
     checksum = { algo, value: `${checksumOf(algo, joined)}-${parts.length}`, type: 'COMPOSITE' };
   }
   // A composite checksum the client declared must be ours (a full-object one is not checked: docs/s3.md).
-  const fullObject = header(ctx.req, 'x-amz-checksum-type')?.trim().toUpperCase() === 'FULL_OBJECT';
   for (const a of fullObject ? [] : CHECKSUM_ALGORITHMS) {
     const declared = header(ctx.req, `x-amz-checksum-${a}`)?.trim();
     if (declared === undefined) continue;

@@ -145,6 +145,17 @@ export function sameSignature(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/**
+ * The request time SigV4 signed: x-amz-date (when a client also set one of its own by hand, the
+ * values arrive joined: the ISO 8601 basic one is the signer's), else the Date header.
+ */
+function requestDate(headers: ReadonlyMap<string, string>): string {
+  const amz = headers.get('x-amz-date');
+  if (amz !== undefined) return amz.split(',').map((s) => s.trim()).find((s) => /^\d{8}T\d{6}Z$/.test(s)) ?? amz;
+  const date = Date.parse(headers.get('date') ?? '');
+  return Number.isNaN(date) ? '' : new Date(date).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+}
+
 /** 20240102T030405Z -> ms since the epoch, or NaN. */
 export function parseAmzDate(s: string): number {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s);
@@ -209,7 +220,7 @@ export async function authenticate(
   let params = query;
   if (authz !== undefined) {
     parts = parseAuthorizationHeader(authz);
-    amzDate = headers.get('x-amz-date') ?? '';
+    amzDate = requestDate(headers);
     const p = headers.get('x-amz-content-sha256');
     if (p === undefined) throw new S3Error('InvalidRequest', 'Missing required header for this request: x-amz-content-sha256');
     payloadHash = p;

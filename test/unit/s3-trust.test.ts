@@ -210,6 +210,23 @@ describe('S3 clients other than the AWS SDK, retries, ACLs and small answers', (
     }
   });
 
+  test('a write with If-None-Match naming ETags fails only when the current object has one of them', async () => {
+    const first = await s3.send(new PutObjectCommand({ Bucket: 'trust', Key: 'inm', Body: 'one' }));
+    assert.deepEqual(await failure(s3.send(new PutObjectCommand({ Bucket: 'trust', Key: 'inm', Body: 'two', IfNoneMatch: first.ETag }))), { code: 'PreconditionFailed', status: 412 });
+    assert.equal((await s3.send(new PutObjectCommand({ Bucket: 'trust', Key: 'inm', Body: 'two', IfNoneMatch: '"0123"' }))).$metadata.httpStatusCode, 200);
+  });
+
+  test('a Complete whose declared checksum is not the composite of its parts\' is BadDigest', async () => {
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'trust', Key: 'cks', ChecksumAlgorithm: 'SHA256' }));
+    const p = await s3.send(new UploadPartCommand({ Bucket: 'trust', Key: 'cks', UploadId, PartNumber: 1, Body: 'part', ChecksumAlgorithm: 'SHA256' }));
+    const parts = [{ ETag: p.ETag, PartNumber: 1, ChecksumSHA256: p.ChecksumSHA256 }];
+    const wrong = `${createHash('sha256').update('other').digest('base64')}-1`;
+    assert.deepEqual(await failure(s3.send(new CompleteMultipartUploadCommand({ Bucket: 'trust', Key: 'cks', UploadId, ChecksumSHA256: wrong, MultipartUpload: { Parts: parts } }))), { code: 'BadDigest', status: 400 });
+    const right = `${createHash('sha256').update(Buffer.from(p.ChecksumSHA256!, 'base64')).digest('base64')}-1`;
+    const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'trust', Key: 'cks', UploadId, ChecksumSHA256: right, MultipartUpload: { Parts: parts } }));
+    assert.equal(done.ChecksumSHA256, right);
+  });
+
   test('a part number past the object\'s parts is 400 InvalidPartNumber', async () => {
     await s3.send(new PutObjectCommand({ Bucket: 'trust', Key: 'single', Body: 'one part' }));
     assert.equal((await s3.send(new GetObjectCommand({ Bucket: 'trust', Key: 'single', PartNumber: 1 }))).PartsCount, 1);
