@@ -48,9 +48,11 @@ const TABLE: Record<string, ErrorMapping> = {
   StaleData: as(503, 'ServiceUnavailable', 503),
   // Codes only the S3 API answers with.
   AccessDenied: same(403),
+  AccessForbidden: same(403),
   AuthorizationHeaderMalformed: same(400),
   AuthorizationQueryParametersError: same(400),
   BadDigest: same(400),
+  BadRequest: same(400),
   BucketAlreadyOwnedByYou: same(409),
   EntityTooSmall: same(400),
   IncompleteBody: same(400),
@@ -58,10 +60,12 @@ const TABLE: Record<string, ErrorMapping> = {
   InvalidChunkSizeError: same(400),
   InvalidDigest: same(400),
   InvalidPart: same(400),
+  InvalidPartNumber: same(400),
   InvalidPartOrder: same(400),
   InvalidRange: same(416),
   InvalidRequest: same(400),
   KeyTooLongError: same(400),
+  MalformedACLError: same(400),
   MalformedXML: same(400),
   MetadataTooLarge: same(400),
   MissingContentLength: same(411),
@@ -73,6 +77,7 @@ const TABLE: Record<string, ErrorMapping> = {
   PreconditionFailed: same(412),
   RequestTimeTooSkewed: same(403),
   SignatureDoesNotMatch: same(403),
+  UnexpectedContent: same(400),
   XAmzContentSHA256Mismatch: same(400),
 };
 for (const [code, m] of Object.entries(TABLE)) if (m.s3 === '') TABLE[code] = { ...m, s3: code };

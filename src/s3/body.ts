@@ -41,10 +41,11 @@ export class BodyReader {
     private readonly req: IncomingMessage,
     private readonly auth: AuthResult,
     private readonly maxBytes: number = MAX_PUT_BYTES,
+    /** false when x-amz-checksum-* headers describe something else than this body (CompleteMultipartUpload: the object). */
+    checksumHeaders = true,
   ) {
     const h = req.headers;
     const mode = auth.payloadHash;
-    const encoding = String(h['content-encoding'] ?? '');
     const streaming = mode === STREAMING_SIGNED || mode === STREAMING_SIGNED_TRAILER || mode === STREAMING_UNSIGNED_TRAILER;
     if (mode.startsWith('STREAMING-') && !streaming) throw new S3Error('InvalidArgument', `unsupported x-amz-content-sha256 ${mode}`);
     if (streaming) {
@@ -56,10 +57,7 @@ export class BodyReader {
       if (decoded === undefined && mode !== STREAMING_UNSIGNED_TRAILER) throw new S3Error('MissingContentLength', 'x-amz-decoded-content-length is required with aws-chunked uploads');
       this.declaredLength = decoded === undefined ? undefined : parseLength(String(decoded));
     } else {
-      if (encoding.split(',').map((s) => s.trim()).includes('aws-chunked')) {
-        // aws-chunked framing without a STREAMING-* payload hash cannot be told from data.
-        throw new S3Error('InvalidArgument', 'Content-Encoding aws-chunked needs a STREAMING-* x-amz-content-sha256');
-      }
+      // Content-Encoding: aws-chunked without a STREAMING-* payload hash is a plain body (S3 drops the token).
       const len = h['content-length'];
       this.declaredLength = len === undefined ? undefined : parseLength(String(len));
       if (this.declaredLength === undefined && h['transfer-encoding'] === undefined && req.method === 'PUT') {
@@ -78,7 +76,7 @@ export class BodyReader {
       if (Buffer.from(v, 'base64').length !== 16) throw new S3Error('InvalidDigest', 'The Content-MD5 you specified is not valid.');
       this.contentMd5 = v;
     }
-    this.checksum = declaredChecksum(req);
+    this.checksum = declaredChecksum(req, checksumHeaders);
     if (this.checksum !== undefined) this.summer = newChecksummer(this.checksum.algo);
   }
 
@@ -146,14 +144,14 @@ function parseLength(s: string): number {
 }
 
 /** The x-amz-checksum-* the client declared, from a header or an announced trailer. */
-export function declaredChecksum(req: IncomingMessage): DeclaredChecksum | undefined {
+export function declaredChecksum(req: IncomingMessage, headers = true): DeclaredChecksum | undefined {
   const h = req.headers;
   const found: DeclaredChecksum[] = [];
-  for (const algo of CHECKSUM_ALGORITHMS) {
+  for (const algo of headers ? CHECKSUM_ALGORITHMS : []) {
     const v = h[`x-amz-checksum-${algo}`];
     if (v !== undefined) {
       const value = String(v);
-      if (Buffer.from(value, 'base64').length !== DIGEST_BYTES[algo]) throw new S3Error('InvalidRequest', `Value for x-amz-checksum-${algo} header is invalid.`);
+      if (Buffer.from(value, 'base64').length !== DIGEST_BYTES[algo]) throw new S3Error('BadDigest', `Value for x-amz-checksum-${algo} header is invalid.`);
       found.push({ algo, value, inTrailer: false });
     }
   }

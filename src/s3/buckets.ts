@@ -1,26 +1,37 @@
 // Bucket operations: ListBuckets, CreateBucket, DeleteBucket, HeadBucket,
 // GetBucketLocation, GetBucketVersioning. Bucket metadata lives in the
 // coordinator's BucketCatalog; each bucket belongs to the user of the key
-// that created it, and only that user may use it.
+// that created it, and only that user may use it, except for the reads its
+// canned ACL opens to others (acl.ts).
 
-import { requireBucket, validBucketName, type Ctx } from './context.js';
+import { denyUnlessBucketReadable, intParam, requireBucket, requireReadableBucket, validBucketName, type Ctx } from './context.js';
+import { requestAcl } from './acl.js';
 import { S3Error } from './errors.js';
 import { drain, isoDate, sendEmpty, sendXml } from './http-util.js';
 import { BodyReader } from './body.js';
 import { parseXml, xmlString } from './xml.js';
 
 export async function listBuckets(ctx: Ctx): Promise<void> {
+  const prefix = ctx.query.get('prefix') ?? '';
+  const max = intParam(ctx, 'max-buckets', 10_000, 1, 10_000);
+  // The continuation token is the last name of the previous page (names sort; the catalog lists in order).
+  const token = ctx.query.get('continuation-token');
   const all = await ctx.deps.catalog.list();
-  const mine = all.filter((b) => b.owner === ctx.auth.owner);
-  sendXml(ctx.res, 200, 'ListAllMyBucketsResult', {
+  const mine = all.filter((b) => b.owner === ctx.auth.owner && b.name.startsWith(prefix) && (token === undefined || token === '' || b.name > token));
+  const page = mine.slice(0, max);
+  const body: Record<string, unknown> = {
     Owner: { ID: ctx.auth.owner, DisplayName: ctx.auth.owner },
-    Buckets: mine.length === 0 ? '' : { Bucket: mine.map((b) => ({ Name: b.name, CreationDate: isoDate(b.createdMs) })) },
-  });
+    Buckets: page.length === 0 ? '' : { Bucket: page.map((b) => ({ Name: b.name, CreationDate: isoDate(b.createdMs) })) },
+  };
+  if (mine.length > page.length) body['ContinuationToken'] = page[page.length - 1]!.name;
+  if (ctx.query.has('prefix')) body['Prefix'] = prefix;
+  sendXml(ctx.res, 200, 'ListAllMyBucketsResult', body);
 }
 
 export async function createBucket(ctx: Ctx): Promise<void> {
   const name = ctx.bucket!;
   if (!validBucketName(name)) throw new S3Error('InvalidBucketName', 'The specified bucket is not valid.', { BucketName: name });
+  const acl = requestAcl(ctx.req);
   const body = await new BodyReader(ctx.req, ctx.auth, 1 << 20).readAll(64 * 1024);
   if (body.length > 0) {
     const cfg = parseXml(body.toString('utf8'), 'CreateBucketConfiguration');
@@ -32,10 +43,13 @@ export async function createBucket(ctx: Ctx): Promise<void> {
   }
   if (ctx.req.headers['x-amz-bucket-object-lock-enabled'] === 'true') throw new S3Error('NotImplemented', 'object lock is not supported by ringstore');
   const { created, bucket } = await ctx.deps.catalog.create(name, { owner: ctx.auth.owner });
-  if (!created) {
-    if (bucket.owner === ctx.auth.owner) throw new S3Error('BucketAlreadyOwnedByYou', 'Your previous request to create the named bucket succeeded and you already own it.', { BucketName: name });
+  if (!created && bucket.owner !== ctx.auth.owner) {
     throw new S3Error('BucketAlreadyExists', 'The requested bucket name is not available. Please select a different name and try again.', { BucketName: name });
   }
+  // Creating a bucket one already owns succeeds again (S3 in us-east-1; tools and retries rely on it), its
+  // contents untouched; its ACL becomes the one this request gives, as there.
+  const wanted = acl ?? 'private';
+  if (created ? wanted !== 'private' : (await ctx.acls.get(bucket)) !== wanted) await ctx.acls.set(bucket, wanted);
   sendEmpty(ctx.res, 200, { location: `/${name}` });
 }
 
@@ -43,11 +57,12 @@ export async function deleteBucket(ctx: Ctx): Promise<void> {
   await drain(ctx.req);
   const info = await requireBucket(ctx);
   await ctx.deps.catalog.remove(info.name);
+  await ctx.acls.forget(info.name).catch(() => undefined);
   sendEmpty(ctx.res, 204);
 }
 
 export async function headBucket(ctx: Ctx): Promise<void> {
-  await requireBucket(ctx);
+  denyUnlessBucketReadable(ctx, await requireReadableBucket(ctx));
   sendEmpty(ctx.res, 200, { 'x-amz-bucket-region': ctx.deps.region ?? 'us-east-1' });
 }
 

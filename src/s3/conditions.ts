@@ -2,6 +2,7 @@
 
 import type { IncomingMessage } from 'node:http';
 import { S3Error } from './errors.js';
+import { httpDate } from './http-util.js';
 import type { ObjectInfo } from './object-model.js';
 
 function etagList(v: string): string[] {
@@ -26,6 +27,8 @@ export function checkReadConditions(req: IncomingMessage, info: ObjectInfo, pref
     return Array.isArray(v) ? v.join(',') : v;
   };
   const notModified = prefix === '' ? 'NotModified' : 'PreconditionFailed';
+  // RFC 7232 §4.1: a 304 carries the validators a 200 would have.
+  const validators: Record<string, string> = prefix === '' ? { etag: `"${info.etag}"`, 'last-modified': httpDate(info.mtimeMs) } : {};
   const ifMatch = h('if-match');
   const ifUnmod = h('if-unmodified-since');
   const ifNone = h('if-none-match');
@@ -37,10 +40,10 @@ export function checkReadConditions(req: IncomingMessage, info: ObjectInfo, pref
     if (!Number.isNaN(t) && seconds(info.mtimeMs) > seconds(t)) throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-Unmodified-Since' });
   }
   if (ifNone !== undefined) {
-    if (etagMatches(ifNone, info.etag)) throw new S3Error(notModified, 'Not Modified');
+    if (etagMatches(ifNone, info.etag)) throw new S3Error(notModified, 'Not Modified', {}, validators);
   } else if (ifMod !== undefined) {
     const t = Date.parse(ifMod);
-    if (!Number.isNaN(t) && seconds(info.mtimeMs) <= seconds(t)) throw new S3Error(notModified, 'Not Modified');
+    if (!Number.isNaN(t) && seconds(info.mtimeMs) <= seconds(t)) throw new S3Error(notModified, 'Not Modified', {}, validators);
   }
 }
 
@@ -54,8 +57,8 @@ export function checkWriteConditions(req: IncomingMessage, current: ObjectInfo |
   const ifNone = req.headers['if-none-match'];
   const ifMatch = req.headers['if-match'];
   if (ifNone !== undefined) {
-    if (ifNone.trim() !== '*') throw new S3Error('NotImplemented', 'If-None-Match on writes supports only "*"');
-    if (current !== undefined) throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-None-Match' });
+    // "*": only if absent; ETags: only if the current object is none of them.
+    if (current !== undefined && etagMatches(ifNone, current.etag)) throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-None-Match' });
   }
   if (ifMatch !== undefined) {
     if (current === undefined) throw new S3Error('NoSuchKey', 'The specified key does not exist.');

@@ -9,6 +9,7 @@ import { DEFAULT_QUORUM, sameQuorum } from '../coordinator/quorum.js';
 import type { Clock } from '../util/runtime.js';
 import type { ChunkStore, ReplicaReader } from './chunks.js';
 import type { ObjectCache } from './cache.js';
+import { aclAllowsRead, type BucketAclStore, type CannedAcl } from './acl.js';
 import type { CredentialStore } from './credentials.js';
 import { S3Error } from './errors.js';
 import { bucketNameProblem, keyProblem } from '../store/names.js';
@@ -40,6 +41,7 @@ export interface Ctx {
   readonly deps: S3ServerDeps;
   readonly chunks: ChunkStore;
   readonly objects: ObjectCache | undefined;
+  readonly acls: BucketAclStore;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly reqId: string;
@@ -49,13 +51,37 @@ export interface Ctx {
   readonly auth: AuthResult;
 }
 
-/** The bucket must exist and belong to the caller. */
-export async function requireBucket(ctx: Ctx, name = ctx.bucket): Promise<BucketInfo> {
+async function existingBucket(ctx: Ctx, name: string | undefined): Promise<BucketInfo> {
   if (name === undefined) throw new S3Error('InvalidRequest', 'this operation needs a bucket');
   const info = await ctx.deps.catalog.get(name);
   if (info === undefined) throw new S3Error('NoSuchBucket', 'The specified bucket does not exist', { BucketName: name });
-  if (info.owner !== ctx.auth.owner) throw new S3Error('AccessDenied', 'Access Denied');
   return info;
+}
+
+export const isOwner = (ctx: Ctx, info: BucketInfo): boolean => ctx.auth.anonymous !== true && info.owner === ctx.auth.owner;
+
+/** The bucket must exist and belong to the caller. */
+export async function requireBucket(ctx: Ctx, name = ctx.bucket): Promise<BucketInfo> {
+  const info = await existingBucket(ctx, name);
+  if (!isOwner(ctx, info)) throw new S3Error('AccessDenied', 'Access Denied');
+  return info;
+}
+
+/**
+ * The bucket must exist and the caller may read it: its owner, or anyone
+ * its ACL lets read (listing, and the objects without an ACL of their own).
+ * `acl` is the bucket's ACL as read for a caller who is not the owner.
+ */
+export async function requireReadableBucket(ctx: Ctx, name = ctx.bucket): Promise<{ info: BucketInfo; owner: boolean; acl: CannedAcl }> {
+  const info = await existingBucket(ctx, name);
+  if (isOwner(ctx, info)) return { info, owner: true, acl: 'private' };
+  const acl = await ctx.acls.get(info);
+  return { info, owner: false, acl };
+}
+
+/** A reader who is not the owner and whom the bucket's ACL does not admit. */
+export function denyUnlessBucketReadable(ctx: Ctx, b: { owner: boolean; acl: CannedAcl }): void {
+  if (!b.owner && !aclAllowsRead(b.acl, ctx.auth)) throw new S3Error('AccessDenied', 'Access Denied');
 }
 
 /** Quorum overrides of a bucket, when it has any beyond the cluster defaults. */

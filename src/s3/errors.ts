@@ -16,6 +16,8 @@ export class S3Error extends Error {
     message: string,
     /** Extra elements of the XML error body (BucketName, Key, UploadId...). */
     readonly extra: Readonly<Record<string, string | number>> = {},
+    /** Response headers the answer carries (a 304 its ETag and Last-Modified). */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
     this.status = ERROR_MAP[code]?.s3Status ?? 500;

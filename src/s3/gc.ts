@@ -5,7 +5,10 @@
 // A safe mark-and-sweep, run by one node at a time:
 //
 //   mark   every part record of multipart uploads in progress (`__s3parts`)
-//          first, then every object of every bucket (all siblings, since
+//          first (part records of finished or unknown uploads older than
+//          the grace period are deleted instead: a Complete or Abort whose
+//          own deletes failed, an UploadPart that lost a race; finished
+//          upload records that old are deleted too), then every object of every bucket (all siblings, since
 //          ListObjectVersions can reach any of them): the chunk hashes their
 //          manifests name. Listings are strict: a member that does not
 //          answer aborts the run (it might hold the only copy of a manifest).
@@ -32,10 +35,10 @@
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { BUCKET_KEY_PREFIX, SYSTEM_BUCKET } from '../coordinator/buckets.js';
 import type { Clock } from '../util/runtime.js';
-import { setClock, type SiblingSet } from '../version/dvv.js';
+import { lwwWinner, setClock, type SiblingSet } from '../version/dvv.js';
 import { CHUNK_BUCKET } from './chunks.js';
 import { decodeObject } from './object-model.js';
-import { PARTS_BUCKET, type PartRecord } from './multipart.js';
+import { PARTS_BUCKET, UPLOADS_BUCKET, type PartRecord, type UploadRecord } from './multipart.js';
 
 export interface GcSettings {
   /** How often the collecting node runs a collection (ms); 0: only when asked. */
@@ -73,6 +76,10 @@ export interface GcReport {
   /** Unreferenced, but not a candidate of the previous run (or that run was too recent): deleted next time at the earliest. */
   readonly keptFirstSeen: number;
   readonly deleteFailures: number;
+  /** Part records of finished or unknown uploads deleted (older than the grace period). */
+  readonly partsDropped: number;
+  /** Records of finished uploads deleted (older than the grace period; kept until then to answer retries). */
+  readonly uploadsForgotten: number;
 }
 
 const decoder = new TextDecoder();
@@ -103,16 +110,31 @@ export class ChunkCollector {
   private async collect(): Promise<GcReport> {
     const { coordinator, clock } = this.deps;
     const startedMs = clock.now();
-    const counts = { buckets: 0, objects: 0, parts: 0, chunks: 0, unreferenced: 0, deleted: 0, keptYoung: 0, keptFirstSeen: 0, deleteFailures: 0 };
+    const counts = { buckets: 0, objects: 0, parts: 0, chunks: 0, unreferenced: 0, deleted: 0, keptYoung: 0, keptFirstSeen: 0, deleteFailures: 0, partsDropped: 0, uploadsForgotten: 0 };
     const referenced = new Set<string>();
     const report = (ok: boolean, error?: string): GcReport => ({ startedMs, finishedMs: clock.now(), ok, ...(error !== undefined ? { error } : {}), ...counts, referenced: referenced.size });
+    const oldest = startedMs - this.settings.graceMs;
     try {
+      // Uploads in progress; finished ones past the grace period are forgotten (no retry comes that late).
+      const inProgress = new Set<string>();
+      for await (const k of listAll(coordinator, UPLOADS_BUCKET, false)) {
+        const w = lwwWinner(k.set);
+        if (w === undefined || w.value === null) continue;
+        const rec = JSON.parse(decoder.decode(w.value)) as UploadRecord;
+        if (rec.finished === undefined) inProgress.add(rec.uploadId);
+        else if (rec.finished.atMs <= oldest && (await tryDelete(coordinator, UPLOADS_BUCKET, k.key, k.set))) counts.uploadsForgotten++;
+      }
       // Mark: part records first (Complete writes the manifest before it deletes them), then objects.
       for await (const k of listAll(coordinator, PARTS_BUCKET, false)) {
-        for (const s of k.set.siblings) {
-          if (s.value === null) continue;
+        const uploadId = k.key.slice(0, k.key.indexOf('/'));
+        const records = k.set.siblings.filter((s) => s.value !== null).map((s) => JSON.parse(decoder.decode(s.value!)) as PartRecord);
+        // A part of an upload not in progress, old enough that no upload started after the listing above can own it.
+        if (!inProgress.has(uploadId) && records.every((r) => r.mtimeMs <= oldest) && (await tryDelete(coordinator, PARTS_BUCKET, k.key, k.set))) {
+          counts.partsDropped++;
+          continue;
+        }
+        for (const rec of records) {
           counts.parts++;
-          const rec = JSON.parse(decoder.decode(s.value)) as PartRecord;
           for (const [h] of rec.chunks) referenced.add(h);
         }
       }
@@ -132,7 +154,6 @@ export class ChunkCollector {
       // Sweep.
       const prev = this.previous !== undefined && startedMs - this.previous.startedMs >= this.settings.minGapMs ? this.previous.keys : new Set<string>();
       const candidates = new Set<string>();
-      const oldest = startedMs - this.settings.graceMs;
       for await (const k of listAll(coordinator, CHUNK_BUCKET, true)) {
         counts.chunks++;
         if (referenced.has(k.key)) continue;
@@ -163,6 +184,16 @@ export class ChunkCollector {
       this.last = report(false, err instanceof Error ? err.message : String(err));
     }
     return this.last;
+  }
+}
+
+/** A tombstone superseding exactly the versions listed; false if it could not be written (the next run tries again). */
+async function tryDelete(coordinator: Coordinator, bucket: string, key: string, set: SiblingSet): Promise<boolean> {
+  try {
+    await coordinator.put({ bucket, key, value: null, context: setClock(set) });
+    return true;
+  } catch {
+    return false;
   }
 }
 

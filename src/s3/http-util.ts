@@ -27,7 +27,7 @@ export function sendS3Error(req: IncomingMessage, res: ServerResponse, err: S3Er
     res.destroy();
     return;
   }
-  const headers: Record<string, string> = { 'x-amz-request-id': reqId };
+  const headers: Record<string, string> = { ...err.headers, 'x-amz-request-id': reqId };
   if (err.code === 'NotModified') {
     res.writeHead(304, headers);
     res.end();

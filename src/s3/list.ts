@@ -5,7 +5,7 @@
 // largest code point, so the next page starts beyond every key under it).
 
 import type { SiblingSet } from '../version/dvv.js';
-import { bucketQuorum, intParam, requireBucket, type Ctx } from './context.js';
+import { denyUnlessBucketReadable, intParam, requireReadableBucket, type Ctx } from './context.js';
 import { S3Error } from './errors.js';
 import { isoDate, sendXml } from './http-util.js';
 import { decodeObject, isVersionRemoval, s3Winner, versionIdOf, type ObjectInfo } from './object-model.js';
@@ -89,9 +89,15 @@ function contentsOf(item: Extract<ListItem, { kind: 'key' }>, enc: (s: string) =
   return out;
 }
 
+/** The bucket to list: its owner, or anyone its ACL lets read. */
+async function listableBucket(ctx: Ctx) {
+  const readable = await requireReadableBucket(ctx);
+  denyUnlessBucketReadable(ctx, readable);
+  return readable.info;
+}
+
 export async function listObjects(ctx: Ctx, v2: boolean): Promise<void> {
-  const bucket = await requireBucket(ctx);
-  void bucketQuorum;
+  const bucket = await listableBucket(ctx);
   const enc = encoder(ctx);
   const prefix = ctx.query.get('prefix') ?? '';
   const delimiter = ctx.query.get('delimiter') ?? '';
@@ -101,8 +107,9 @@ export async function listObjects(ctx: Ctx, v2: boolean): Promise<void> {
   if (v2) {
     token = ctx.query.get('continuation-token');
     if (token !== undefined) {
-      after = Buffer.from(token, 'base64url').toString('utf8');
-      if (token === '' || Buffer.from(after, 'utf8').toString('base64url') !== token) throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { ArgumentName: 'continuation-token' });
+      // An empty token is no token (clients send it for "from the start").
+      after = token === '' ? ctx.query.get('start-after') ?? '' : Buffer.from(token, 'base64url').toString('utf8');
+      if (token !== '' && Buffer.from(after, 'utf8').toString('base64url') !== token) throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { ArgumentName: 'continuation-token' });
     } else after = ctx.query.get('start-after') ?? '';
   } else after = ctx.query.get('marker') ?? '';
   const { items, truncated } = maxKeys === 0 ? { items: [], truncated: false } : await listItems(ctx, bucket.name, { prefix, delimiter, after, max: maxKeys, keep: liveWinner });
@@ -111,7 +118,8 @@ export async function listObjects(ctx: Ctx, v2: boolean): Promise<void> {
   const prefixes = items.filter((i): i is Extract<ListItem, { kind: 'prefix' }> => i.kind === 'prefix').map((i) => ({ Prefix: enc(i.prefix) }));
   const lastItem = items[items.length - 1];
   const lastName = lastItem === undefined ? undefined : lastItem.kind === 'key' ? lastItem.key : lastItem.prefix;
-  const body: Record<string, unknown> = { Name: bucket.name, Prefix: enc(prefix) };
+  // v1 answers the prefix as given (clients decode only keys, markers and delimiters there); v2 encodes it.
+  const body: Record<string, unknown> = { Name: bucket.name, Prefix: v2 ? enc(prefix) : prefix };
   if (v2) {
     if (token !== undefined) body['ContinuationToken'] = token;
     if (ctx.query.get('start-after') !== undefined) body['StartAfter'] = enc(ctx.query.get('start-after')!);
@@ -137,7 +145,7 @@ export async function listObjects(ctx: Ctx, v2: boolean): Promise<void> {
  * but a key's versions are always listed whole).
  */
 export async function listObjectVersions(ctx: Ctx): Promise<void> {
-  const bucket = await requireBucket(ctx);
+  const bucket = await listableBucket(ctx);
   const enc = encoder(ctx);
   const prefix = ctx.query.get('prefix') ?? '';
   const delimiter = ctx.query.get('delimiter') ?? '';

@@ -5,13 +5,24 @@
 // the refs of the chunks its body was streamed into as it arrived. Complete
 // concatenates the parts' chunk lists into the object's manifest: no data
 // is read or copied.
+//
+// Retries are safe. Complete and Abort do not delete the upload record: they
+// mark it finished (`completed`, with what Complete answered, or `aborted`),
+// before they delete the part records. So a repeated Complete with the same
+// parts answers the same result, and a repeated Abort succeeds, while the
+// record lasts (the chunk collector drops finished records after its grace
+// period). An UploadPart that raced a Complete or Abort looks at the record
+// again after writing its part record and deletes that record itself when
+// the upload is finished: either the finisher listed the part, or the part
+// sees the finish. What deletes still fail, the collector removes (part
+// records of finished or unknown uploads, older than its grace period).
 
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { lwwWinner, type SiblingSet } from '../version/dvv.js';
 import { writeAfterRead } from '../coordinator/read-first.js';
 import { BodyReader } from './body.js';
-import { checksumOf, isChecksumAlgorithm, type ChecksumAlgorithm } from './checksum.js';
+import { CHECKSUM_ALGORITHMS, checksumOf, isChecksumAlgorithm, type ChecksumAlgorithm } from './checksum.js';
 import { readRange, storeStream, type ChunkRef } from './chunks.js';
 import { checkWriteConditions, hasWriteConditions, parseRange } from './conditions.js';
 import { bucketQuorum, intParam, requireBucket, requireKey, type Ctx } from './context.js';
@@ -19,6 +30,7 @@ import { S3Error } from './errors.js';
 import { header, isoDate, sendEmpty, sendXml } from './http-util.js';
 import { encodeObject, loadObject, type ObjectInfo } from './object-model.js';
 import { loadCopySource, metadataFromRequest, rejectUnsupportedHeaders } from './objects.js';
+import { requestAcl, type CannedAcl } from './acl.js';
 import { parseXml, xmlString } from './xml.js';
 
 export const UPLOADS_BUCKET = '__s3uploads';
@@ -36,6 +48,17 @@ export interface UploadRecord {
   readonly contentType: string;
   readonly headers: Record<string, string>;
   readonly checksumAlgo?: ChecksumAlgorithm;
+  readonly acl?: CannedAcl;
+  /** x-amz-checksum-type at Create: FULL_OBJECT checksums of the whole object are not computed here (docs/s3.md). */
+  readonly checksumType?: 'FULL_OBJECT' | 'COMPOSITE';
+  /** Set when Complete or Abort finished the upload; absent while it is in progress. */
+  readonly finished?: {
+    readonly state: 'completed' | 'aborted';
+    readonly atMs: number;
+    /** Complete's part list ([number, ETag]) and answer, to answer a retry alike. */
+    readonly parts?: readonly (readonly [number, string])[];
+    readonly answer?: Record<string, unknown>;
+  };
 }
 
 export interface PartRecord {
@@ -62,14 +85,60 @@ async function deleteRecord(ctx: Ctx, bucket: string, key: string): Promise<void
   await ctx.deps.coordinator.put({ bucket, key, value: null, context: null, supersedeVisible: true });
 }
 
-async function requireUpload(ctx: Ctx, bucket: string, key: string): Promise<UploadRecord> {
-  const uploadId = ctx.query.get('uploadId') ?? '';
+/** Deletes of records after a finish are retried this many times; the collector catches what still fails. */
+const DELETE_ATTEMPTS = 3;
+
+const noSuchUpload = (uploadId: string): S3Error =>
+  new S3Error('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.', { UploadId: uploadId });
+
+async function readUpload(ctx: Ctx, bucket: string, uploadId: string): Promise<UploadRecord | undefined> {
+  if (uploadId === '') return undefined;
   const read = await ctx.deps.coordinator.get({ bucket: UPLOADS_BUCKET, key: `${bucket}/${uploadId}` });
-  const rec = json<UploadRecord>(read.set);
-  if (rec === undefined || rec.key !== key || uploadId === '') {
-    throw new S3Error('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.', { UploadId: uploadId });
-  }
+  return json<UploadRecord>(read.set);
+}
+
+/** The upload the request names, in progress or (with `finished`) finished. */
+async function requireUpload(ctx: Ctx, bucket: string, key: string, finished = false): Promise<UploadRecord> {
+  const uploadId = ctx.query.get('uploadId') ?? '';
+  const rec = await readUpload(ctx, bucket, uploadId);
+  if (rec === undefined || rec.key !== key || (rec.finished !== undefined && !finished)) throw noSuchUpload(uploadId);
   return rec;
+}
+
+async function withRetries(f: () => Promise<void>): Promise<boolean> {
+  for (let i = 0; i < DELETE_ATTEMPTS; i++) {
+    try {
+      await f();
+      return true;
+    } catch {
+      // try again; after the last attempt the collector is the backstop
+    }
+  }
+  return false;
+}
+
+/** Deletes every part record of a finished upload, awaited and retried; false if some remain for the collector. */
+async function dropParts(ctx: Ctx, uploadId: string): Promise<boolean> {
+  let parts: (PartRecord & { n: number })[];
+  try {
+    parts = (await listPartRecords(ctx, uploadId)).parts;
+  } catch {
+    return false;
+  }
+  const done = await Promise.all(parts.map((p) => withRetries(() => deleteRecord(ctx, PARTS_BUCKET, `${uploadId}/${pad(p.n)}`))));
+  return done.every(Boolean);
+}
+
+/**
+ * After a part record is written: if the upload was finished meanwhile, the
+ * finisher may have listed the parts before this one arrived, so this part
+ * deletes its own record (else it would pin its chunks) and fails.
+ */
+async function confirmPart(ctx: Ctx, rec: UploadRecord, n: number): Promise<void> {
+  const now = await readUpload(ctx, rec.bucket, rec.uploadId);
+  if (now !== undefined && now.finished === undefined) return;
+  await withRetries(() => deleteRecord(ctx, PARTS_BUCKET, `${rec.uploadId}/${pad(n)}`));
+  throw noSuchUpload(rec.uploadId);
 }
 
 async function listPartRecords(ctx: Ctx, uploadId: string, afterPart = 0, limit = 10_000): Promise<{ parts: (PartRecord & { n: number })[]; truncated: boolean }> {
@@ -95,6 +164,10 @@ export async function createMultipartUpload(ctx: Ctx): Promise<void> {
   const key = requireKey(ctx);
   rejectUnsupportedHeaders(ctx.req);
   const meta = metadataFromRequest(ctx.req);
+  const acl = requestAcl(ctx.req);
+  const typeHeader = header(ctx.req, 'x-amz-checksum-type')?.trim().toUpperCase();
+  if (typeHeader !== undefined && typeHeader !== 'FULL_OBJECT' && typeHeader !== 'COMPOSITE') throw new S3Error('InvalidRequest', `unsupported checksum type ${typeHeader}`);
+  const checksumType = typeHeader as UploadRecord['checksumType'];
   const algoHeader = header(ctx.req, 'x-amz-checksum-algorithm')?.toLowerCase();
   if (algoHeader !== undefined && !isChecksumAlgorithm(algoHeader)) throw new S3Error('InvalidRequest', `unsupported checksum algorithm ${algoHeader}`);
   const uploadId = randomBytes(16).toString('hex');
@@ -107,6 +180,8 @@ export async function createMultipartUpload(ctx: Ctx): Promise<void> {
     contentType: meta.contentType,
     headers: meta.headers,
     ...(algoHeader !== undefined ? { checksumAlgo: algoHeader } : {}),
+    ...(acl !== undefined ? { acl } : {}),
+    ...(checksumType !== undefined ? { checksumType } : {}),
   };
   await putRecord(ctx, UPLOADS_BUCKET, `${bucket.name}/${uploadId}`, rec);
   const headers: Record<string, string> = {};
@@ -134,6 +209,7 @@ export async function uploadPart(ctx: Ctx): Promise<void> {
   const { md5Hex, checksum } = body.verify();
   const part: PartRecord = { etag: md5Hex, size: stored.size, chunks: stored.chunks, mtimeMs: ctx.deps.clock.now(), ...(checksum !== undefined ? { checksum } : {}) };
   await putRecord(ctx, PARTS_BUCKET, `${rec.uploadId}/${pad(n)}`, part);
+  await confirmPart(ctx, rec, n);
   const headers: Record<string, string> = { etag: `"${md5Hex}"` };
   if (checksum !== undefined) headers[`x-amz-checksum-${checksum.algo}`] = checksum.value;
   sendEmpty(ctx.res, 200, headers);
@@ -151,6 +227,8 @@ export async function uploadPartCopy(ctx: Ctx): Promise<void> {
   if (rangeHeader !== undefined) {
     const r = parseRange(rangeHeader, size);
     if (r === undefined || !/^bytes=\d+-\d+$/.test(rangeHeader.trim())) throw new S3Error('InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last', { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: rangeHeader });
+    // A copy range is taken as given: past the source's end it is unsatisfiable, not cut short as a GET's would be.
+    if (Number(/-(\d+)$/.exec(rangeHeader.trim())![1]) >= size) throw new S3Error('InvalidRange', 'The requested range is not satisfiable', { RangeRequested: rangeHeader, ActualObjectSize: size });
     range = r;
   }
   const md5 = createHash('md5');
@@ -167,6 +245,7 @@ export async function uploadPartCopy(ctx: Ctx): Promise<void> {
   const etag = md5.digest('hex');
   const mtimeMs = ctx.deps.clock.now();
   await putRecord(ctx, PARTS_BUCKET, `${rec.uploadId}/${pad(n)}`, { etag, size: stored.size, chunks: stored.chunks, mtimeMs } satisfies PartRecord);
+  await confirmPart(ctx, rec, n);
   sendXml(ctx.res, 200, 'CopyPartResult', { ETag: `"${etag}"`, LastModified: isoDate(mtimeMs) });
 }
 
@@ -175,17 +254,31 @@ export async function uploadPartCopy(ctx: Ctx): Promise<void> {
 export async function completeMultipartUpload(ctx: Ctx): Promise<void> {
   const bucket = await requireBucket(ctx);
   const key = requireKey(ctx);
-  const rec = await requireUpload(ctx, bucket.name, key);
-  const text = (await new BodyReader(ctx.req, ctx.auth, 4 << 20).readAll(4 << 20)).toString('utf8');
+  const rec = await requireUpload(ctx, bucket.name, key, true);
+  // Its x-amz-checksum-* header is the whole object's checksum (checked below), not the XML body's.
+  const text = (await new BodyReader(ctx.req, ctx.auth, 4 << 20, false).readAll(4 << 20)).toString('utf8');
   const doc = parseXml(text, 'CompleteMultipartUpload');
   const given = ((doc['Part'] as unknown[] | undefined) ?? []).map((p) => {
     const r = (typeof p === 'object' && p !== null ? p : {}) as Record<string, unknown>;
-    const n = Number(xmlString(r['PartNumber']));
+    const num = xmlString(r['PartNumber'])?.trim() ?? '';
+    const n = /^\d+$/.test(num) ? Number(num) : NaN;
     const etag = xmlString(r['ETag'])?.trim().replace(/^"(.*)"$/, '$1');
     if (!Number.isInteger(n) || etag === undefined) throw new S3Error('MalformedXML', 'every <Part> needs a <PartNumber> and an <ETag>');
-    return { n, etag };
+    const sums = CHECKSUM_ALGORITHMS.flatMap((a) => {
+      const v = xmlString(r[`Checksum${a.toUpperCase()}`])?.trim();
+      return v === undefined ? [] : [{ algo: a, value: v }];
+    });
+    return { n, etag, sums };
   });
   if (given.length === 0) throw new S3Error('MalformedXML', 'You must specify at least one part');
+  if (rec.finished !== undefined) {
+    // A retry: the same parts get the same answer (and another try at deleting the part records).
+    const same = rec.finished.state === 'completed' && rec.finished.parts !== undefined && rec.finished.parts.length === given.length && given.every((g, i) => rec.finished!.parts![i]![0] === g.n && rec.finished!.parts![i]![1] === g.etag);
+    if (!same || rec.finished.answer === undefined) throw noSuchUpload(rec.uploadId);
+    await dropParts(ctx, rec.uploadId);
+    sendXml(ctx.res, 200, 'CompleteMultipartUploadResult', rec.finished.answer);
+    return;
+  }
   for (let i = 1; i < given.length; i++) {
     if (given[i]!.n <= given[i - 1]!.n) throw new S3Error('InvalidPartOrder', 'The list of parts was not in ascending order. Parts must be ordered by part number.', { UploadId: rec.uploadId });
   }
@@ -193,7 +286,8 @@ export async function completeMultipartUpload(ctx: Ctx): Promise<void> {
   const parts: PartRecord[] = [];
   for (const [i, g] of given.entries()) {
     const p = stored.get(g.n);
-    if (p === undefined || p.etag !== g.etag) {
+    // A part checksum named in the list must be the one the part was uploaded with.
+    if (p === undefined || p.etag !== g.etag || g.sums.some((c) => p.checksum?.algo !== c.algo || p.checksum.value !== c.value)) {
       throw new S3Error('InvalidPart', 'One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not have matched the part\'s entity tag.', { UploadId: rec.uploadId, PartNumber: g.n, ETag: g.etag });
     }
     if (i < given.length - 1 && p.size < MIN_PART_BYTES) {
@@ -209,11 +303,21 @@ export async function completeMultipartUpload(ctx: Ctx): Promise<void> {
   for (const p of parts) md5.update(Buffer.from(p.etag, 'hex'));
   const etag = `${md5.digest('hex')}-${parts.length}`;
   // Composite checksum (checksum of the parts' checksums), when every part has one of the same algorithm.
+  // A FULL_OBJECT upload asked for the whole object's checksum, which is not a composite of the parts'.
+  const fullObject = (header(ctx.req, 'x-amz-checksum-type')?.trim().toUpperCase() ?? rec.checksumType) === 'FULL_OBJECT';
   let checksum: ObjectInfo['checksum'];
   const algo = parts[0]!.checksum?.algo;
-  if (algo !== undefined && parts.every((p) => p.checksum?.algo === algo)) {
+  if (algo !== undefined && !fullObject && parts.every((p) => p.checksum?.algo === algo)) {
     const joined = Buffer.concat(parts.map((p) => Buffer.from(p.checksum!.value, 'base64')));
     checksum = { algo, value: `${checksumOf(algo, joined)}-${parts.length}`, type: 'COMPOSITE' };
+  }
+  // A composite checksum the client declared must be ours (a full-object one is not checked: docs/s3.md).
+  for (const a of fullObject ? [] : CHECKSUM_ALGORITHMS) {
+    const declared = header(ctx.req, `x-amz-checksum-${a}`)?.trim();
+    if (declared === undefined) continue;
+    if (checksum === undefined || checksum.algo !== a || (checksum.value !== declared && checksum.value.replace(/-\d+$/, '') !== declared)) {
+      throw new S3Error('BadDigest', `The ${a.toUpperCase()} you specified did not match the calculated checksum.`, { UploadId: rec.uploadId });
+    }
   }
   const info: Omit<ObjectInfo, 'mtimeMs'> = {
     etag,
@@ -222,28 +326,34 @@ export async function completeMultipartUpload(ctx: Ctx): Promise<void> {
     headers: rec.headers,
     parts: parts.map((p) => p.size),
     ...(checksum !== undefined ? { checksum } : {}),
+    ...(rec.acl !== undefined ? { acl: rec.acl } : {}),
   };
   const q = bucketQuorum(bucket);
   const e = encodeObject(info, { chunks: parts.flatMap((p) => p.chunks) });
   await writeAfterRead(ctx.deps.coordinator, { bucket: bucket.name, key, value: e.value, meta: e.meta, supersede: 'everything', n: q.n, r: q.r, w: q.w });
-  // The object now references the chunks: only then forget the upload (the collector marks parts of live uploads).
-  await deleteRecord(ctx, UPLOADS_BUCKET, `${bucket.name}/${rec.uploadId}`);
-  void Promise.all([...stored.keys()].map((n) => deleteRecord(ctx, PARTS_BUCKET, `${rec.uploadId}/${pad(n)}`))).catch(() => undefined);
   const body: Record<string, unknown> = { Location: `/${bucket.name}/${key}`, Bucket: bucket.name, Key: key, ETag: `"${etag}"` };
   if (checksum !== undefined) {
     body[`Checksum${checksum.algo.toUpperCase()}`] = checksum.value;
     body['ChecksumType'] = 'COMPOSITE';
   }
+  // The object now references the chunks: only then mark the upload finished, and only then delete its
+  // part records (parts that arrive after this listing see the mark and delete themselves).
+  const finished: UploadRecord['finished'] = { state: 'completed', atMs: ctx.deps.clock.now(), parts: given.map((g) => [g.n, g.etag] as const), answer: body };
+  await putRecord(ctx, UPLOADS_BUCKET, `${bucket.name}/${rec.uploadId}`, { ...rec, finished } satisfies UploadRecord);
+  await dropParts(ctx, rec.uploadId);
   sendXml(ctx.res, 200, 'CompleteMultipartUploadResult', body);
 }
 
 export async function abortMultipartUpload(ctx: Ctx): Promise<void> {
   const bucket = await requireBucket(ctx);
   const key = requireKey(ctx);
-  const rec = await requireUpload(ctx, bucket.name, key);
-  const { parts } = await listPartRecords(ctx, rec.uploadId);
-  await deleteRecord(ctx, UPLOADS_BUCKET, `${bucket.name}/${rec.uploadId}`);
-  await Promise.all(parts.map((p) => deleteRecord(ctx, PARTS_BUCKET, `${rec.uploadId}/${pad(p.n)}`)));
+  const rec = await requireUpload(ctx, bucket.name, key, true);
+  if (rec.finished?.state === 'completed') throw noSuchUpload(rec.uploadId);
+  // Mark first, so no part is accepted after the listing below; a repeated Abort finds the mark and succeeds.
+  if (rec.finished === undefined) {
+    await putRecord(ctx, UPLOADS_BUCKET, `${bucket.name}/${rec.uploadId}`, { ...rec, finished: { state: 'aborted', atMs: ctx.deps.clock.now() } } satisfies UploadRecord);
+  }
+  await dropParts(ctx, rec.uploadId);
   sendEmpty(ctx.res, 204);
 }
 
@@ -294,7 +404,7 @@ export async function listMultipartUploads(ctx: Ctx): Promise<void> {
     const page = await ctx.deps.coordinator.list({ bucket: UPLOADS_BUCKET, prefix: `${bucket.name}/`, after, limit: 1000 });
     for (const k of page.keys) {
       const r = json<UploadRecord>(k.set);
-      if (r !== undefined && r.key.startsWith(prefix)) all.push(r);
+      if (r !== undefined && r.finished === undefined && r.key.startsWith(prefix)) all.push(r);
     }
     if (!page.truncated || page.keys.length === 0 || all.length >= MAX_UPLOADS_LISTED) break;
     after = page.keys[page.keys.length - 1]!.key;

@@ -10,6 +10,7 @@ import { dotKey, lwwWinner, type Sibling, type SiblingSet, type VersionVector } 
 import type { ChunkRef } from './chunks.js';
 import { S3Error } from './errors.js';
 import type { ChecksumAlgorithm } from './checksum.js';
+import type { CannedAcl } from './acl.js';
 
 /** Standard headers stored with an object and returned on GET/HEAD. */
 export const STORED_HEADERS = ['cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'] as const;
@@ -20,6 +21,7 @@ const H_MTIME = 'x-rs-mtime';
 const H_LAYOUT = 'x-rs-layout';
 const H_PARTS = 'x-rs-parts';
 const H_CKS_TYPE = 'x-rs-checksum-type';
+const H_ACL = 'x-rs-acl';
 
 export interface ObjectInfo {
   readonly etag: string;
@@ -31,6 +33,8 @@ export interface ObjectInfo {
   readonly checksum?: { readonly algo: ChecksumAlgorithm; readonly value: string; readonly type: 'FULL_OBJECT' | 'COMPOSITE' };
   /** Part sizes of a multipart object, in order. */
   readonly parts?: readonly number[];
+  /** The object's own canned ACL; without one it follows its bucket's (acl.ts). */
+  readonly acl?: CannedAcl;
 }
 
 export interface StoredObject {
@@ -56,6 +60,7 @@ export function encodeObject(info: Omit<ObjectInfo, 'mtimeMs'>, body: ObjectBody
     headers[H_CKS_TYPE] = info.checksum.type;
   }
   if (info.parts !== undefined) headers[H_PARTS] = JSON.stringify(info.parts);
+  if (info.acl !== undefined) headers[H_ACL] = info.acl;
   let value: Uint8Array;
   if (body.chunks !== undefined) {
     headers[H_LAYOUT] = 'chunks';
@@ -94,6 +99,7 @@ export function decodeObject(s: Sibling): StoredObject {
     headers,
     ...(checksum !== undefined ? { checksum } : {}),
     ...(h[H_PARTS] !== undefined ? { parts: JSON.parse(h[H_PARTS]) as number[] } : {}),
+    ...(h[H_ACL] !== undefined ? { acl: h[H_ACL] as CannedAcl } : {}),
   };
   return { info, inline, chunks, sibling: s };
 }

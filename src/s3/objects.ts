@@ -10,7 +10,8 @@ import { loadObjectCached } from './cache.js';
 import { BodyReader } from './body.js';
 import { readRange, storeStream } from './chunks.js';
 import { checkReadConditions, checkWriteConditions, hasWriteConditions, parseRange } from './conditions.js';
-import { bucketQuorum, checkKey, requireBucket, requireKey, type Ctx } from './context.js';
+import { bucketQuorum, checkKey, denyUnlessBucketReadable, requireBucket, requireKey, requireReadableBucket, type Ctx } from './context.js';
+import { aclAllowsRead, requestAcl } from './acl.js';
 import { S3Error } from './errors.js';
 import { header, httpDate, isoDate, sendEmpty, sendXml } from './http-util.js';
 import { encodeObject, H_VERSION_REMOVAL, loadObject, s3Winner, STORED_HEADERS, versionIdOf, type ObjectInfo, type StoredObject } from './object-model.js';
@@ -23,12 +24,12 @@ const MAX_USER_METADATA_BYTES = 2048;
 /** Refuses request headers asking for features ringstore does not have, rather than ignoring them. */
 export function rejectUnsupportedHeaders(req: IncomingMessage): void {
   for (const name of Object.keys(req.headers)) {
-    if (name.startsWith('x-amz-server-side-encryption') || name.startsWith('x-amz-object-lock-') || name.startsWith('x-amz-grant-') || name === 'x-amz-tagging' || name === 'x-amz-website-redirect-location') {
+    if (name.startsWith('x-amz-server-side-encryption') || name.startsWith('x-amz-object-lock-') || name === 'x-amz-tagging' || name === 'x-amz-website-redirect-location') {
       throw new S3Error('NotImplemented', `${name} is not supported by ringstore`, { Header: name });
     }
   }
-  const acl = header(req, 'x-amz-acl');
-  if (acl !== undefined && acl !== 'private' && acl !== 'bucket-owner-full-control') throw new S3Error('NotImplemented', `canned ACL ${acl} is not supported (objects are private to the bucket owner)`);
+  // Canned ACLs are checked here too, so a refused one fails before the body is read.
+  requestAcl(req);
   const sc = header(req, 'x-amz-storage-class');
   if (sc !== undefined && sc !== 'STANDARD') throw new S3Error('NotImplemented', `storage class ${sc} is not supported (only STANDARD)`);
 }
@@ -47,7 +48,7 @@ export function metadataFromRequest(req: IncomingMessage): { contentType: string
       if (name === 'content-encoding') {
         // aws-chunked is the transfer framing, not the object's encoding.
         const rest = value.split(',').map((s) => s.trim()).filter((s) => s !== '' && s !== 'aws-chunked');
-        if (rest.length > 0) headers[name] = rest.join(',');
+        if (rest.length > 0) headers[name] = rest.join(', ');
       } else headers[name] = value;
     }
   }
@@ -74,6 +75,7 @@ export async function putObject(ctx: Ctx): Promise<void> {
   const key = requireKey(ctx);
   rejectUnsupportedHeaders(ctx.req);
   const meta = metadataFromRequest(ctx.req);
+  const acl = requestAcl(ctx.req);
   const q = bucketQuorum(bucket);
   const body = new BodyReader(ctx.req, ctx.auth);
   const stored = await storeStream(ctx.chunks, body.pieces());
@@ -88,6 +90,7 @@ export async function putObject(ctx: Ctx): Promise<void> {
     contentType: meta.contentType,
     headers: meta.headers,
     ...(checksum !== undefined ? { checksum: { ...checksum, type: 'FULL_OBJECT' as const } } : {}),
+    ...(acl !== undefined ? { acl } : {}),
   };
   const enc = encodeObject(info, stored.inline !== undefined ? { inline: stored.inline } : { chunks: stored.chunks });
   const result = await writeAfterRead(ctx.deps.coordinator, { bucket: bucket.name, key, value: enc.value, meta: enc.meta, supersede: 'everything', n: q.n, r: q.r, w: q.w });
@@ -112,11 +115,18 @@ const RESPONSE_OVERRIDES: Readonly<Record<string, string>> = {
 };
 
 export async function getObject(ctx: Ctx, head: boolean): Promise<void> {
-  const bucket = await requireBucket(ctx);
+  const readable = await requireReadableBucket(ctx);
+  const bucket = readable.info;
   const key = requireKey(ctx);
   const versionId = ctx.query.get('versionId');
   const loaded = await loadObjectCached(ctx.objects, ctx.deps.coordinator, bucket.name, key, versionId, bucketQuorum(bucket));
   const obj = loaded.object;
+  if (!readable.owner) {
+    // Someone else: the object's own ACL decides, else its bucket's. Whether a key exists is
+    // told only to those who may list the bucket.
+    if (obj === undefined) denyUnlessBucketReadable(ctx, readable);
+    else if (!aclAllowsRead(obj.info.acl ?? readable.acl, ctx.auth)) throw new S3Error('AccessDenied', 'Access Denied');
+  }
   if (obj === undefined) {
     if (loaded.deleteMarker !== undefined && versionId !== undefined && versionId !== 'null') {
       throw new S3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.', { Method: ctx.req.method ?? 'GET', ResourceType: 'DeleteMarker' });
@@ -137,7 +147,7 @@ export async function getObject(ctx: Ctx, head: boolean): Promise<void> {
     const n = Number(partNumber);
     const parts = info.parts ?? [info.size];
     if (!Number.isInteger(n) || n < 1 || n > 10000) throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', { ArgumentName: 'partNumber', ArgumentValue: partNumber });
-    if (n > parts.length) throw new S3Error('InvalidRange', 'The requested partnumber is not satisfiable', { ActualPartCount: parts.length });
+    if (n > parts.length) throw new S3Error('InvalidPartNumber', 'The requested partnumber is not satisfiable', { PartNumberRequested: n, ActualPartCount: parts.length });
     let start = 0;
     for (let i = 0; i < n - 1; i++) start += parts[i]!;
     range = { start, end: start + parts[n - 1]! };
@@ -294,7 +304,17 @@ export async function copyObject(ctx: Ctx): Promise<void> {
   }
   const s = src.object.info;
   const meta = directive === 'REPLACE' ? metadataFromRequest(ctx.req) : { contentType: s.contentType, headers: { ...s.headers } };
-  const info: Omit<ObjectInfo, 'mtimeMs'> = { etag: s.etag, size: s.size, contentType: meta.contentType, headers: meta.headers, ...(s.checksum !== undefined ? { checksum: s.checksum } : {}), ...(s.parts !== undefined ? { parts: s.parts } : {}) };
+  // As in S3, a copy does not take the source's ACL: only the one the request gives.
+  const acl = requestAcl(ctx.req);
+  const info: Omit<ObjectInfo, 'mtimeMs'> = {
+    etag: s.etag,
+    size: s.size,
+    contentType: meta.contentType,
+    headers: meta.headers,
+    ...(s.checksum !== undefined ? { checksum: s.checksum } : {}),
+    ...(s.parts !== undefined ? { parts: s.parts } : {}),
+    ...(acl !== undefined ? { acl } : {}),
+  };
   // The copy shares the source's chunks: no data moves (content addressing).
   const enc = encodeObject(info, src.object.inline !== undefined ? { inline: src.object.inline } : { chunks: src.object.chunks });
   const result = await writeAfterRead(ctx.deps.coordinator, { bucket: bucket.name, key, value: enc.value, meta: enc.meta, supersede: 'everything', n: q.n, r: q.r, w: q.w });

@@ -18,12 +18,14 @@ import * as buckets from './buckets.js';
 import * as objects from './objects.js';
 import * as list from './list.js';
 import * as mpu from './multipart.js';
+import * as acl from './acl-ops.js';
+import { BucketAclStore } from './acl.js';
 
 export type { S3ServerDeps } from './context.js';
 
 /** Subresources S3 has and ringstore does not: asking for them answers NotImplemented. */
 const UNSUPPORTED_SUBRESOURCES = [
-  'accelerate', 'acl', 'analytics', 'attributes', 'cors', 'encryption', 'intelligent-tiering', 'inventory', 'legal-hold', 'lifecycle',
+  'accelerate', 'analytics', 'attributes', 'cors', 'encryption', 'intelligent-tiering', 'inventory', 'legal-hold', 'lifecycle',
   'logging', 'metadataConfiguration', 'metrics', 'notification', 'object-lock', 'ownershipControls', 'policy', 'policyStatus',
   'publicAccessBlock', 'replication', 'requestPayment', 'restore', 'retention', 'select', 'tagging', 'torrent', 'website', 'renameObject',
 ];
@@ -51,9 +53,29 @@ export function resolveRoute(host: string | undefined, rawPath: string, domains:
   return { bucket: safeDecode(path.slice(0, slash)), key: key === '' ? undefined : key };
 }
 
+/**
+ * What an unsigned request may ask for: reads an ACL can open to everyone
+ * (an object's GET and HEAD, a bucket's listings and HEAD). Everything else
+ * needs a key, whatever the ACLs say.
+ */
+function anonymousMayAsk(ctx: Ctx, method: string): boolean {
+  const q = ctx.query;
+  if (ctx.bucket === undefined || (method !== 'GET' && method !== 'HEAD')) return false;
+  if (q.has('acl') || q.has('uploadId') || q.has('uploads') || q.has('location') || q.has('versioning')) return false;
+  return UNSUPPORTED_SUBRESOURCES.every((s) => !q.has(s));
+}
+
 async function dispatch(ctx: Ctx): Promise<void> {
   const method = ctx.req.method ?? 'GET';
   const q = ctx.query;
+  if (ctx.auth.anonymous === true && !anonymousMayAsk(ctx, method)) {
+    // A missing bucket is told as such (S3 does), a present one is not opened; creating one needs a key.
+    const creating = ctx.key === undefined && method === 'PUT';
+    if (ctx.bucket !== undefined && !creating && (await ctx.deps.catalog.get(ctx.bucket)) === undefined) throw new S3Error('NoSuchBucket', 'The specified bucket does not exist', { BucketName: ctx.bucket });
+    throw new S3Error('AccessDenied', 'Access Denied: this request needs a signature');
+  }
+  // Expect: 100-continue is answered only now, so a refused upload is refused before its body is sent.
+  if (ctx.req.headers.expect?.toLowerCase() === '100-continue') ctx.res.writeContinue();
   const sub = UNSUPPORTED_SUBRESOURCES.find((s) => q.has(s));
   if (ctx.bucket === undefined) {
     if (method === 'GET') return buckets.listBuckets(ctx);
@@ -61,6 +83,10 @@ async function dispatch(ctx: Ctx): Promise<void> {
   }
   if (ctx.key === undefined) {
     if (sub !== undefined) throw notImplemented(`bucket subresource ?${sub}`);
+    if (q.has('acl')) {
+      if (method === 'GET') return acl.getBucketAcl(ctx);
+      if (method === 'PUT') return acl.putBucketAcl(ctx);
+    }
     switch (method) {
       case 'GET':
         if (q.has('location')) return buckets.getBucketLocation(ctx);
@@ -84,6 +110,10 @@ async function dispatch(ctx: Ctx): Promise<void> {
     throw new S3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.', { Method: method, ResourceType: 'BUCKET' });
   }
   if (sub !== undefined) throw notImplemented(`object subresource ?${sub}`);
+  if (q.has('acl')) {
+    if (method === 'GET') return acl.getObjectAcl(ctx);
+    if (method === 'PUT') return acl.putObjectAcl(ctx);
+  }
   switch (method) {
     case 'GET':
       if (q.has('uploadId')) return mpu.listParts(ctx);
@@ -119,6 +149,7 @@ export function createS3Handler(deps: S3ServerDeps): S3Handler {
   const objectCacheBytes = deps.objectCacheBytes ?? 16 * 1024 * 1024;
   const objects = objectCacheBytes > 0 ? new ObjectCache(objectCacheBytes) : undefined;
   const domains = deps.virtualHostDomains ?? ['localhost'];
+  const acls = new BucketAclStore(deps.coordinator, deps.clock);
   const handle = async (req: IncomingMessage, res: ServerResponse, reqId: string): Promise<void> => {
     const raw = req.url ?? '/';
     const qi = raw.indexOf('?');
@@ -126,9 +157,14 @@ export function createS3Handler(deps: S3ServerDeps): S3Handler {
     const rawQuery = qi < 0 ? '' : raw.slice(qi + 1);
     if (!rawPath.startsWith('/')) throw new S3Error('InvalidRequest', 'the request target must be an absolute path');
     const route = resolveRoute(header(req, 'host'), rawPath, domains);
+    if (req.method === 'OPTIONS') {
+      // A CORS preflight (unsigned by design): ringstore has no CORS configuration to grant it.
+      if (header(req, 'origin') === undefined) throw new S3Error('BadRequest', 'Insufficient information. Origin request header needed.');
+      throw new S3Error('AccessForbidden', 'CORSResponse: CORS is not enabled for this bucket.');
+    }
     const query = new Map(parseQuery(rawQuery));
     const auth = await authenticate(req, { rawPath, rawQuery }, deps.credentials, deps.clock.now());
-    await dispatch({ deps, chunks, objects, req, res, reqId, bucket: route.bucket, key: route.key, query, auth });
+    await dispatch({ deps, chunks, objects, acls, req, res, reqId, bucket: route.bucket, key: route.key, query, auth });
   };
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const reqId = requestId();
@@ -146,6 +182,10 @@ export function createS3Handler(deps: S3ServerDeps): S3Handler {
 export function createS3Server(deps: S3ServerDeps): Server & { readonly chunks: ChunkStore; readonly objects: ObjectCache | undefined } {
   const handler = createS3Handler(deps);
   const server = Object.assign(createServer(handler), { chunks: handler.chunks, objects: handler.objects });
+  // Expect: 100-continue is answered by dispatch once the request is authorised (not by node at once);
+  // other expectations are ignored rather than refused with 417, as S3 does.
+  server.on('checkContinue', handler);
+  server.on('checkExpectation', handler);
   // Uploads are streamed; a slow client must not be cut off by the default request timeout.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;

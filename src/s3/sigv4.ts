@@ -29,7 +29,12 @@ export interface AuthResult {
   readonly scope: string;
   readonly amzDate: string;
   readonly signature: string;
+  /** No signature at all: only reads an ACL allows are served (acl.ts). */
+  readonly anonymous?: boolean;
 }
+
+/** Who an unsigned request is: nobody, with an unsigned body. */
+export const ANONYMOUS: AuthResult = { accessKey: '', owner: '', payloadHash: UNSIGNED_PAYLOAD, signingKey: Buffer.alloc(0), scope: '', amzDate: '', signature: '', anonymous: true };
 
 export interface ParsedRequestTarget {
   /** Raw (percent-encoded) path. */
@@ -84,13 +89,27 @@ export function canonicalQuery(params: readonly [string, string][]): string {
     .join('&');
 }
 
+/**
+ * Node reads header bytes as latin-1; clients sign the characters those bytes
+ * mean in UTF-8 (botocore sends non-ASCII metadata as UTF-8). A value whose
+ * bytes are valid UTF-8 is read as UTF-8, so the canonical request hashes the
+ * bytes that were sent; any other value stays as it came.
+ */
+function utf8Header(v: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (/^[\x00-\x7f]*$/.test(v)) return v;
+  const bytes = Buffer.from(v, 'latin1');
+  const text = bytes.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(bytes) ? text : v;
+}
+
 /** Header values from rawHeaders (node would join duplicates with ', '; SigV4 joins with ','). */
 function headerValues(req: IncomingMessage): Map<string, string> {
   const out = new Map<string, string>();
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    const value = raw[i + 1]!.trim().replace(/\s+/g, ' ');
+    const value = utf8Header(raw[i + 1]!).trim().replace(/\s+/g, ' ');
     const prev = out.get(name);
     out.set(name, prev === undefined ? value : `${prev},${value}`);
   }
@@ -124,6 +143,17 @@ export function sameSignature(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * The request time SigV4 signed: x-amz-date (when a client also set one of its own by hand, the
+ * values arrive joined: the ISO 8601 basic one is the signer's), else the Date header.
+ */
+function requestDate(headers: ReadonlyMap<string, string>): string {
+  const amz = headers.get('x-amz-date');
+  if (amz !== undefined) return amz.split(',').map((s) => s.trim()).find((s) => /^\d{8}T\d{6}Z$/.test(s)) ?? amz;
+  const date = Date.parse(headers.get('date') ?? '');
+  return Number.isNaN(date) ? '' : new Date(date).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
 }
 
 /** 20240102T030405Z -> ms since the epoch, or NaN. */
@@ -169,7 +199,8 @@ function parseAuthorizationHeader(h: string): SignedParts {
 
 /**
  * Verifies the request's SigV4 signature (Authorization header or presigned
- * query) and returns who signed it. Throws the S3 error a client expects.
+ * query) and returns who signed it, or ANONYMOUS when the request carries no
+ * signature at all. Throws the S3 error a client expects.
  * Does not read the body: a signed payload hash is checked by the body
  * readers against what actually arrives.
  */
@@ -189,7 +220,7 @@ export async function authenticate(
   let params = query;
   if (authz !== undefined) {
     parts = parseAuthorizationHeader(authz);
-    amzDate = headers.get('x-amz-date') ?? '';
+    amzDate = requestDate(headers);
     const p = headers.get('x-amz-content-sha256');
     if (p === undefined) throw new S3Error('InvalidRequest', 'Missing required header for this request: x-amz-content-sha256');
     payloadHash = p;
@@ -208,16 +239,22 @@ export async function authenticate(
       throw new S3Error('AuthorizationQueryParametersError', 'a presigned URL needs X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders and X-Amz-Signature');
     }
     const exp = Number(expires);
+    // A negative lifetime is an URL that expired before it was made.
+    if (/^-\d+$/.test(expires)) throw new S3Error('AccessDenied', 'Request has expired');
     if (!/^\d+$/.test(expires) || exp > MAX_PRESIGN_EXPIRES_S) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Expires must be an integer between 0 and 604800');
     parts = { ...parseCredential(cred, 'AuthorizationQueryParametersError'), signedHeaders: signed.split(';'), signature };
     const t = parseAmzDate(amzDate);
     if (Number.isNaN(t)) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Date must be in the ISO8601 basic format');
-    if (nowMs > t + exp * 1000) throw new S3Error('AccessDenied', 'Request has expired');
+    if (nowMs >= t + exp * 1000) throw new S3Error('AccessDenied', 'Request has expired');
     if (t - nowMs > MAX_SKEW_MS) throw new S3Error('RequestTimeTooSkewed', 'The difference between the request time and the server\'s time is too large.');
     payloadHash = q.get('X-Amz-Content-Sha256') ?? UNSIGNED_PAYLOAD;
     params = query.filter(([k]) => k !== 'X-Amz-Signature');
+  } else if (query.some(([k]) => k === 'Signature') && query.some(([k]) => k === 'AWSAccessKeyId')) {
+    // A Signature Version 2 presigned URL is a signed request ringstore cannot check, not an anonymous one.
+    throw new S3Error('InvalidRequest', 'Signature Version 2 is not supported; presign with AWS4-HMAC-SHA256');
   } else {
-    throw new S3Error('AccessDenied', 'Access Denied: anonymous requests are not allowed');
+    // Unsigned: the caller decides what an anonymous request may do (public-read ACLs).
+    return ANONYMOUS;
   }
 
   const secret = await credentials.lookup(parts.accessKey);

@@ -59,7 +59,11 @@ describe('S3 API over an in-process 3-node cluster', () => {
     await s3.send(new HeadBucketCommand({ Bucket: 'alpha' }));
     const loc = await s3.send(new GetBucketLocationCommand({ Bucket: 'alpha' }));
     assert.equal(loc.LocationConstraint ?? '', '');
-    assert.deepEqual(await s3code(s3.send(new CreateBucketCommand({ Bucket: 'alpha' }))), { code: 'BucketAlreadyOwnedByYou', status: 409 });
+    // Creating a bucket one already owns succeeds again (S3 in us-east-1), and it keeps its contents.
+    await s3.send(new PutObjectCommand({ Bucket: 'alpha', Key: 'kept', Body: 'k' }));
+    assert.equal((await s3.send(new CreateBucketCommand({ Bucket: 'alpha' }))).$metadata.httpStatusCode, 200);
+    assert.equal(await (await s3.send(new GetObjectCommand({ Bucket: 'alpha', Key: 'kept' }))).Body!.transformToString(), 'k');
+    await s3.send(new DeleteObjectCommand({ Bucket: 'alpha', Key: 'kept' }));
     assert.deepEqual(await s3code(s3.send(new CreateBucketCommand({ Bucket: 'Bad_Name' }))), { code: 'InvalidBucketName', status: 400 });
     assert.deepEqual(await s3code(s3.send(new HeadBucketCommand({ Bucket: 'nope-nope' }))), { code: 'NotFound', status: 404 });
     await s3.send(new PutObjectCommand({ Bucket: 'beta', Key: 'x', Body: 'x' }));

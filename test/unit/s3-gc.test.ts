@@ -21,6 +21,7 @@ import {
 import { startHarness, type Harness } from './s3-harness.js';
 import { CHUNK_BUCKET, CHUNK_SIZE } from '../../src/s3/chunks.js';
 import { ChunkCollector } from '../../src/s3/gc.js';
+import { PARTS_BUCKET, UPLOADS_BUCKET, type PartRecord } from '../../src/s3/multipart.js';
 import { systemClock } from '../../src/node/real-runtime.js';
 import type { Coordinator } from '../../src/coordinator/coordinator.js';
 
@@ -129,5 +130,39 @@ describe('S3 chunk garbage collection', () => {
     assert.equal(r2.deleted, 0, 'a run too soon after the last one treats every candidate as first seen');
     assert.equal(r2.keptFirstSeen, chunkHashes(data).length);
     for (const hsh of chunkHashes(data)) assert.ok((await liveChunks(coordinator)).has(hsh));
+  });
+
+  test('part records an aborted or completed upload left behind, and finished upload records, go once older than the grace period', async () => {
+    const ab = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'gcbucket', Key: 'left' }));
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: 'gcbucket', Key: 'left', UploadId: ab.UploadId }));
+    // A part record whose delete failed (or an UploadPart that lost a race and died): it names chunks.
+    const data = randomBytes(5 * MiB);
+    await s3.send(new PutObjectCommand({ Bucket: 'gcbucket', Key: 'carrier', Body: data }));
+    await s3.send(new DeleteObjectCommand({ Bucket: 'gcbucket', Key: 'carrier' }));
+    const stray: PartRecord = { etag: 'x', size: data.length, chunks: chunkHashes(data).map((h, i) => [h, Math.min(CHUNK_SIZE, data.length - i * CHUNK_SIZE)]), mtimeMs: Date.now() };
+    await coordinator.put({ bucket: PARTS_BUCKET, key: `${ab.UploadId}/00002`, value: new TextEncoder().encode(JSON.stringify(stray)), context: null, supersedeVisible: true });
+    const ip = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'gcbucket', Key: 'live' }));
+    await s3.send(new UploadPartCommand({ Bucket: 'gcbucket', Key: 'live', UploadId: ip.UploadId, PartNumber: 1, Body: randomBytes(1000) }));
+
+    const patient = new ChunkCollector({ coordinator, clock: systemClock }, { intervalMs: 0, graceMs: 3600_000, minGapMs: 0 });
+    const young = await patient.run();
+    assert.equal(young.partsDropped, 0, 'a young stray part record is still marked');
+    assert.equal(young.uploadsForgotten, 0, 'a finished upload is remembered through the grace period (to answer retries)');
+
+    const gc = new ChunkCollector({ coordinator, clock: systemClock }, { intervalMs: 0, graceMs: 0, minGapMs: 0 });
+    const r = await gc.run();
+    assert.equal(r.ok, true, r.error);
+    assert.equal(r.partsDropped, 1);
+    assert.ok(r.uploadsForgotten >= 1);
+    const strays = await coordinator.list({ bucket: PARTS_BUCKET, prefix: `${ab.UploadId}/`, limit: 10 });
+    assert.equal(strays.keys.length, 0);
+    const live = await coordinator.list({ bucket: PARTS_BUCKET, prefix: `${ip.UploadId}/`, limit: 10 });
+    assert.equal(live.keys.length, 1, 'the part of the upload in progress stays');
+    const uploads = await coordinator.list({ bucket: UPLOADS_BUCKET, prefix: 'gcbucket/', limit: 100 });
+    assert.deepEqual(uploads.keys.map((k) => k.key), [`gcbucket/${ip.UploadId}`], 'only the upload in progress keeps its record');
+    // The stray's chunks are no longer referenced: the next run deletes them.
+    await gc.run();
+    const left = await liveChunks(coordinator);
+    for (const hsh of chunkHashes(data)) assert.ok(!left.has(hsh));
   });
 });
