@@ -24,6 +24,7 @@ import type { GetRequest, GetResult, ListRequest, ListResult, PutRequest, PutRes
 import { decodeContext, encodeContext } from '../version/context.js';
 import { keyProblem } from '../store/store.js';
 import { liveSiblings, siblingClock, type NodeId, type Sibling, type VersionVector } from '../version/dvv.js';
+import type { FileEvents } from '../files/user-index.js';
 import { ApiError, errorBody, toApiError } from './errors.js';
 import { answerEarly, methodNotAllowed, readBody, sendJson, type ParsedUrl, type RequestCtx, type RouteHandler } from './http.js';
 
@@ -54,6 +55,8 @@ export interface NativeApiDeps {
   readonly maxObjectBytes: number;
   /** Called for failures inside a multipart upload that are not the client's fault. */
   readonly onInternalError?: (err: unknown, what: string) => void;
+  /** The per-user file index (files/user-index.ts); a file's owner here is its bucket's owner (no authentication yet). */
+  readonly files?: FileEvents;
 }
 
 export const MAX_KEY_BYTES = 1024;
@@ -343,6 +346,7 @@ export function createNativeApi(deps: NativeApiDeps): RouteHandler {
       w: q.w,
       ...sloppy,
     });
+    await deps.files?.written({ owner: info.owner, bucket, key, size: value.length, contentType });
     const answer = writeAnswer(bucket, key, result);
     sendJson(res, 200, answer, { [CONTEXT_HEADER]: answer['context'] as string, 'x-ringstore-coordinator': result.coordinator });
   };
@@ -367,6 +371,7 @@ export function createNativeApi(deps: NativeApiDeps): RouteHandler {
     // Without a context, a delete removes what the origin replica holds (the
     // user asked for the key to go); with one, exactly what the read saw.
     const result = await coordinator.put({ bucket, key, value: null, meta: {}, context, supersedeVisible: true, n: q.n, w: q.w, ...parseSloppy(url.query) });
+    await deps.files?.deleted({ owner: info.owner, bucket, key });
     const answer: Record<string, unknown> = { ...writeAnswer(bucket, key, result), deleted: true };
     sendJson(res, 200, answer, { [CONTEXT_HEADER]: answer['context'] as string, 'x-ringstore-coordinator': result.coordinator });
   };
@@ -420,6 +425,7 @@ export function createNativeApi(deps: NativeApiDeps): RouteHandler {
     const info = await requireBucket(bucket);
     const q = resolveQuorum(info.quorum, given, deps.clusterSize());
     const { files, fatal } = await storeUploadedFiles(req, deps, bucket, q);
+    for (const f of files) if (f['ok'] === true) await deps.files?.written({ owner: info.owner, bucket, key: f['key'] as string, size: f['size'] as number });
     if (files.length === 0) {
       throw fatal ?? new ApiError('MalformedRequest', 'the form holds no file (send each file as a multipart/form-data part with a filename)');
     }

@@ -35,6 +35,7 @@ interface ServerFlags {
   maxObjectSize?: string;
   logLevel?: string;
   s3?: string;
+  filesGrpc?: string;
   accessKey?: string;
   secretKey?: string;
   membership?: string;
@@ -55,6 +56,7 @@ program
   .option('--http <addr>', 'HTTP listen host:port (env RINGSTORE_HTTP; default 0.0.0.0:9001)')
   .option('--grpc <addr>', 'gRPC listen host:port (env RINGSTORE_GRPC; default 0.0.0.0:9101)')
   .option('--s3 <addr>', 'S3 API listen host:port (env RINGSTORE_S3; default 0.0.0.0:9201)')
+  .option('--files-grpc <addr>', 'public gRPC file API listen host:port (env RINGSTORE_FILES_GRPC; default 0.0.0.0:9301)')
   .option('--access-key <key>', 'S3 access key id (env RINGSTORE_ACCESS_KEY; default the dev key)')
   .option('--secret-key <secret>', 'S3 secret key (env RINGSTORE_SECRET_KEY; default the dev secret)')
   .option('--s3-cache-size <size>', 'S3 read cache of verified chunks, e.g. 256MiB; 0 turns it off (env RINGSTORE_S3_CACHE_SIZE; default 64MiB)')
@@ -86,6 +88,7 @@ program
       maxObjectSize: flags.maxObjectSize,
       logLevel: flags.logLevel,
       s3: flags.s3,
+      filesGrpc: flags.filesGrpc,
       accessKey: flags.accessKey,
       secretKey: flags.secretKey,
       membership: flags.membership,
@@ -152,7 +155,7 @@ program
     }
     if (stopping) return;
     const info = {
-      nodes: cluster.nodes.map((n) => ({ id: n.id, pid: n.pid, http: n.http, s3: n.s3, grpc: n.grpc, data: n.data, log: n.log })),
+      nodes: cluster.nodes.map((n) => ({ id: n.id, pid: n.pid, http: n.http, s3: n.s3, grpc: n.grpc, files_grpc: n.files, data: n.data, log: n.log })),
       access_key: cluster.accessKey,
       secret_key: cluster.secretKey,
       quorum: cluster.quorum,
@@ -174,6 +177,9 @@ Try:
 
 S3 on every node (first: ${cluster.nodes[0]!.s3}), access key ${cluster.accessKey}, secret key ${cluster.secretKey}:
   AWS_ACCESS_KEY_ID=${cluster.accessKey} AWS_SECRET_ACCESS_KEY=${cluster.secretKey} aws --endpoint-url ${cluster.nodes[0]!.s3} s3 ls
+
+The gRPC file API (proto/files/v1/files.proto, docs/grpc-files.md) on every node (first: ${cluster.nodes[0]!.files}); the shell:
+  npx ringstore shell --cluster ${cluster.clusterFile}
 
 Ctrl-C stops the cluster; run the same command again to restart it with its data.`);
   });

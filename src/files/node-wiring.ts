@@ -1,0 +1,57 @@
+// How a node builds the per-user file index and starts the public file API:
+// kept here so that node/node.ts needs only a few lines (see the calls there).
+
+import type { BucketCatalog } from '../coordinator/buckets.js';
+import type { Coordinator } from '../coordinator/coordinator.js';
+import type { Quorum } from '../coordinator/types.js';
+import type { Ring } from '../ring/ring.js';
+import type { ChunkStore } from '../s3/chunks.js';
+import type { CredentialStore } from '../s3/credentials.js';
+import type { Transport } from '../transport/transport.js';
+import type { NodeId } from '../version/dvv.js';
+import type { HostPort } from '../node/config.js';
+import { startFilesServer, type FilesServer } from './service.js';
+import { UserIndex } from './user-index.js';
+
+interface Log {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export function createUserIndex(opts: {
+  coordinator: Coordinator;
+  transport: Transport;
+  ring: () => Ring;
+  liveness: { isAlive(node: NodeId): boolean };
+  quorum: Quorum;
+  now: () => number;
+  logger: Log;
+}): UserIndex {
+  return new UserIndex({
+    coordinator: opts.coordinator,
+    transport: opts.transport,
+    ring: opts.ring,
+    isAlive: (id) => id === opts.transport.self || opts.liveness.isAlive(id),
+    now: opts.now,
+    n: opts.quorum.n,
+    r: opts.quorum.r,
+    onError: (err, what) => opts.logger.warn({ err, component: 'user-index' }, `${what} failed; the entry is corrected by the file's next write`),
+  });
+}
+
+export function startFilesApi(opts: {
+  listen: HostPort;
+  coordinator: Coordinator;
+  buckets: BucketCatalog;
+  chunks: ChunkStore;
+  credentials: CredentialStore;
+  index: UserIndex;
+  now: () => number;
+  logger: Log;
+}): Promise<FilesServer> {
+  const host = opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host;
+  return startFilesServer(
+    { coordinator: opts.coordinator, buckets: opts.buckets, chunks: opts.chunks, credentials: opts.credentials, index: opts.index, now: opts.now, logger: opts.logger },
+    `${host}:${opts.listen.port}`,
+  );
+}

@@ -1,0 +1,294 @@
+// The per-user file index (seed 003: "list all of a user's files", "search
+// them"). Every object has an owner: the user whose access key wrote it (S3,
+// the gRPC file API), or on the native API, which has no authentication yet,
+// the owner of the bucket (which is also the only user S3 lets write there).
+//
+// The index is ordinary replicated data: one key per file in the system
+// bucket `__users`, named `<user>/<bucket>/<key>` (the user percent-encoded
+// so that it has no '/'), holding a small JSON record (size, type, mtime,
+// etag). Writes maintain it with one extra quorum write (a "replace" write,
+// like S3's PUT, or a tombstone for a delete); anti-entropy, read repair and
+// hinted handoff cover it like any other key.
+//
+// Placement: `__users` is a grouped bucket (ring/ring.ts GROUPED_BUCKETS),
+// whose keys are placed by their first segment, the user. So all of one
+// user's entries live in one partition, on that partition's N replicas, and
+// a listing or search asks exactly those replicas (listKeys with the prefix
+// `<user>/`), never the rest of the cluster. Why not one key per user
+// holding a sorted set: every write would rewrite the whole set (20,000
+// files are megabytes per write), and concurrent writes would need a merge
+// rule for the set; one small key per file costs one small write, and
+// concurrent writes of one file are the ordinary sibling case. The price: a
+// user with many files concentrates their index on N nodes, and a search
+// reads that user's whole index (it is a scan, filtered on the node that
+// coordinates the search).
+
+import { QuorumError, type PutRequest, type PutResult } from '../coordinator/types.js';
+import type { Transport } from '../transport/transport.js';
+import { compareCodePoints } from '../store/memory-store.js';
+import { liveSiblings, lwwWinner, sync, type NodeId, type SiblingSet } from '../version/dvv.js';
+import { fileMatcher } from './match.js';
+
+export const USER_INDEX_BUCKET = '__users';
+/** The owner of files written where nobody is authenticated and no bucket owner is known. */
+export const ANONYMOUS_USER = 'anonymous';
+
+export interface FileEntry {
+  readonly owner: string;
+  readonly bucket: string;
+  readonly key: string;
+  readonly size: number;
+  readonly contentType: string;
+  readonly mtimeMs: number;
+  readonly etag: string | undefined;
+}
+
+export interface FileWritten {
+  readonly owner: string;
+  readonly bucket: string;
+  readonly key: string;
+  readonly size: number;
+  readonly contentType?: string | undefined;
+  readonly etag?: string | undefined;
+  readonly mtimeMs?: number;
+}
+
+export interface FileDeleted {
+  readonly owner: string;
+  readonly bucket: string;
+  readonly key: string;
+}
+
+/**
+ * What a write path calls after its write succeeded: one call per path.
+ * Never rejects: the object write already happened, so a failed index write
+ * is reported to the node's log (onError) and left for the next write of
+ * that file to correct.
+ */
+export interface FileEvents {
+  written(e: FileWritten): Promise<void>;
+  deleted(e: FileDeleted): Promise<void>;
+}
+
+/** The slice of ring/ring.ts the index needs. */
+export interface IndexRingView {
+  partitionOf(bucket: string, key: string): number;
+  preference(partition: number, n: number): { owners: NodeId[]; fallbacks: NodeId[] };
+}
+
+export interface UserIndexDeps {
+  readonly coordinator: { put(req: PutRequest): Promise<PutResult> };
+  readonly transport: Pick<Transport, 'request'>;
+  readonly ring: () => IndexRingView;
+  readonly isAlive: (node: NodeId) => boolean;
+  readonly now: () => number;
+  /** Replicas of the index and answers a listing needs (the cluster defaults). */
+  readonly n: number;
+  readonly r: number;
+  readonly onError?: (err: unknown, what: string) => void;
+  /** Deadline of one listKeys request. Default 10 s. */
+  readonly timeoutMs?: number;
+}
+
+export interface ListOptions {
+  /** Only paths (`bucket/key`) starting with this. */
+  readonly prefix?: string;
+  /** Only paths strictly after this one (paging). */
+  readonly after?: string;
+  readonly limit: number;
+}
+
+export interface ListOutcome {
+  readonly files: FileEntry[];
+  /** More files follow the last one (ask again with after = its path). */
+  readonly truncated: boolean;
+  /** The nodes that were asked: the user's index replicas. */
+  readonly replicas: readonly NodeId[];
+  /** Index entries read (search: before filtering). */
+  readonly scanned: number;
+}
+
+/** Internal page size of scans: bounds each listKeys answer. */
+const SCAN_PAGE = 2000;
+
+/** The user as the first segment of an index key: no '/', and reversible. */
+export function encodeUser(user: string): string {
+  return encodeURIComponent(user);
+}
+
+export function indexKey(owner: string, bucket: string, key: string): string {
+  return `${encodeUser(owner)}/${bucket}/${key}`;
+}
+
+/** `<user>/<bucket>/<key>` back into its parts (undefined for a malformed key). */
+export function parseIndexKey(k: string): { owner: string; bucket: string; key: string } | undefined {
+  const a = k.indexOf('/');
+  const b = a < 0 ? -1 : k.indexOf('/', a + 1);
+  if (a <= 0 || b < 0 || b === a + 1 || b === k.length - 1) return undefined;
+  let owner: string;
+  try {
+    owner = decodeURIComponent(k.slice(0, a));
+  } catch {
+    return undefined;
+  }
+  return { owner, bucket: k.slice(a + 1, b), key: k.slice(b + 1) };
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+interface EntryRecord {
+  readonly size: number;
+  readonly type: string;
+  readonly mtime: number;
+  readonly etag?: string;
+}
+
+/** The file an index key's siblings describe, or undefined when it was deleted. Concurrent entries: the latest write wins. */
+export function entryOf(k: string, set: SiblingSet): FileEntry | undefined {
+  const parts = parseIndexKey(k);
+  const winner = lwwWinner({ siblings: liveSiblings(set) });
+  if (parts === undefined || winner === undefined || winner.value === null) return undefined;
+  let rec: EntryRecord;
+  try {
+    rec = JSON.parse(decoder.decode(winner.value)) as EntryRecord;
+  } catch {
+    return undefined;
+  }
+  return { ...parts, size: rec.size, contentType: rec.type, mtimeMs: rec.mtime, etag: rec.etag };
+}
+
+export class UserIndex implements FileEvents {
+  constructor(private readonly deps: UserIndexDeps) {}
+
+  async written(e: FileWritten): Promise<void> {
+    const rec: EntryRecord = {
+      size: e.size,
+      type: e.contentType ?? 'application/octet-stream',
+      mtime: e.mtimeMs ?? this.deps.now(),
+      ...(e.etag !== undefined ? { etag: e.etag } : {}),
+    };
+    await this.write(e, encoder.encode(JSON.stringify(rec)), 'index write');
+  }
+
+  async deleted(e: FileDeleted): Promise<void> {
+    await this.write(e, null, 'index delete');
+  }
+
+  /**
+   * An update replaces: no context, superseding every entry the origin
+   * replica holds (S3's PUT semantics), so an index key keeps one version
+   * unless two writes race.
+   */
+  private async write(e: FileDeleted, value: Uint8Array | null, what: string): Promise<void> {
+    try {
+      await this.deps.coordinator.put({
+        bucket: USER_INDEX_BUCKET,
+        key: indexKey(e.owner, e.bucket, e.key),
+        value,
+        meta: value === null ? {} : { contentType: 'application/json' },
+        context: null,
+        supersedeVisible: true,
+      });
+    } catch (err) {
+      this.deps.onError?.(err, `${what} of ${e.bucket}/${e.key} for ${e.owner}`);
+    }
+  }
+
+  /** The user's files in path order (`bucket/key`), a page at a time. */
+  async list(user: string, opts: ListOptions): Promise<ListOutcome> {
+    const files: FileEntry[] = [];
+    let scanned = 0;
+    const replicas = this.replicas(user);
+    for await (const { key, set } of this.scan(user, replicas, opts.prefix ?? '', opts.after)) {
+      scanned++;
+      const f = entryOf(key, set);
+      if (f === undefined) continue;
+      if (files.length >= opts.limit) return { files, truncated: true, replicas, scanned };
+      files.push(f);
+    }
+    return { files, truncated: false, replicas, scanned };
+  }
+
+  /** The user's files whose path matches the query (match.ts: substring or glob), in path order. */
+  async search(user: string, query: string, opts: { limit: number; prefix?: string }): Promise<ListOutcome> {
+    const match = fileMatcher(query);
+    const files: FileEntry[] = [];
+    let scanned = 0;
+    const replicas = this.replicas(user);
+    for await (const { key, set } of this.scan(user, replicas, opts.prefix ?? '', undefined)) {
+      scanned++;
+      const f = entryOf(key, set);
+      if (f === undefined || !match(`${f.bucket}/${f.key}`)) continue;
+      if (files.length >= opts.limit) return { files, truncated: true, replicas, scanned };
+      files.push(f);
+    }
+    return { files, truncated: false, replicas, scanned };
+  }
+
+  /**
+   * Who holds the user's index: the live owners of the user's partition,
+   * plus as many live fallbacks as it takes to reach R (they hold the hints
+   * of writes made while an owner was down, Dynamo §4.6).
+   */
+  replicas(user: string): NodeId[] {
+    const ring = this.deps.ring();
+    const { owners, fallbacks } = ring.preference(ring.partitionOf(USER_INDEX_BUCKET, encodeUser(user)), this.deps.n);
+    const alive = owners.filter((id) => this.deps.isAlive(id));
+    const need = Math.min(this.deps.r, owners.length);
+    const extra = fallbacks.filter((id) => this.deps.isAlive(id)).slice(0, Math.max(0, need - alive.length));
+    return [...alive, ...extra];
+  }
+
+  /**
+   * Index keys of one user under a path prefix, merged across the
+   * replicas, in code-point order. As the coordinator's list: when a
+   * replica's answer is cut at its limit, the merged page ends at that
+   * replica's last key (keys beyond it might be missing), and the next
+   * round starts after it. At least R replicas must answer every round.
+   */
+  private async *scan(user: string, nodes: readonly NodeId[], pathPrefix: string, pathAfter: string | undefined): AsyncGenerator<{ key: string; set: SiblingSet }> {
+    const base = `${encodeUser(user)}/`;
+    const prefix = base + pathPrefix;
+    let after = pathAfter !== undefined ? base + pathAfter : '';
+    const need = Math.min(this.deps.r, this.deps.n);
+    for (;;) {
+      const answers = await Promise.all(
+        nodes.map((node) =>
+          this.deps.transport
+            .request(node, { type: 'listKeys', bucket: USER_INDEX_BUCKET, prefix, after, limit: SCAN_PAGE }, this.deps.timeoutMs ?? 10_000)
+            .then(
+              (a) => ({ node, a, why: '' }),
+              (err: unknown) => ({ node, a: undefined, why: err instanceof Error ? err.message : String(err) }),
+            ),
+        ),
+      );
+      const ok = answers.filter((x) => x.a !== undefined);
+      if (ok.length < need) {
+        throw new QuorumError(
+          'read',
+          need,
+          ok.map((x) => x.node),
+          answers.filter((x) => x.a === undefined).map((x) => ({ node: x.node, reason: x.why || 'list failed' })),
+          'none',
+        );
+      }
+      let bound: string | undefined;
+      for (const { a } of ok) {
+        const last = a!.keys[a!.keys.length - 1];
+        if (a!.truncated && last !== undefined && (bound === undefined || compareCodePoints(last.key, bound) < 0)) bound = last.key;
+      }
+      const byKey = new Map<string, SiblingSet>();
+      for (const { a } of ok) {
+        for (const k of a!.keys) {
+          if (bound !== undefined && compareCodePoints(k.key, bound) > 0) continue;
+          const cur = byKey.get(k.key);
+          byKey.set(k.key, cur === undefined ? k.set : sync(cur, k.set));
+        }
+      }
+      for (const k of [...byKey.keys()].sort(compareCodePoints)) yield { key: k, set: byKey.get(k)! };
+      if (bound === undefined) return;
+      after = bound;
+    }
+  }
+}
