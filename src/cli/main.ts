@@ -1,5 +1,5 @@
 // The `ringstore` command: `server` runs one node, `dev` a local cluster of
-// node processes, `bench` the load benchmark.
+// node processes, `bench` the load benchmark, `shell` the file-tree shell.
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
@@ -230,6 +230,18 @@ program
       });
     },
   );
+
+program
+  .command('shell')
+  .description('the cluster as a file tree (/bucket/dir/file): help, ls, cd, mkdir, upload, download, info, find... (see README)')
+  .option('--cluster <file>', 'cluster.json of the cluster to use', '.data/dev/cluster.json')
+  .option('--endpoint <url>', "a node's HTTP API instead of a cluster file; credentials from RINGSTORE_ACCESS_KEY / RINGSTORE_SECRET_KEY")
+  .option('--s3 <url>', 'with --endpoint: the S3 URL (default: same host, HTTP port + 200; env RINGSTORE_S3_ENDPOINT)')
+  .option('-c, --command <commands>', 'run these commands (separated by ;) without a prompt, stopping at the first error')
+  .action(async (flags: { cluster: string; endpoint?: string; s3?: string; command?: string }) => {
+    const { runShell } = await import('./shell/shell.js');
+    process.exitCode = await runShell(flags);
+  });
 
 // ------------------------------------------------------------- S3 admin
 
