@@ -88,6 +88,8 @@ export interface UserIndexDeps {
   readonly onError?: (err: unknown, what: string) => void;
   /** Deadline of one listKeys request. Default 10 s. */
   readonly timeoutMs?: number;
+  /** Keys per listKeys answer. Default SCAN_PAGE. */
+  readonly pageSize?: number;
 }
 
 export interface ListOptions {
@@ -109,7 +111,7 @@ export interface ListOutcome {
 }
 
 /** Internal page size of scans: bounds each listKeys answer. */
-const SCAN_PAGE = 2000;
+export const SCAN_PAGE = 2000;
 
 /** The user as the first segment of an index key: no '/', and reversible. */
 export function encodeUser(user: string): string {
@@ -256,7 +258,7 @@ export class UserIndex implements FileEvents {
       const answers = await Promise.all(
         nodes.map((node) =>
           this.deps.transport
-            .request(node, { type: 'listKeys', bucket: USER_INDEX_BUCKET, prefix, after, limit: SCAN_PAGE }, this.deps.timeoutMs ?? 10_000)
+            .request(node, { type: 'listKeys', bucket: USER_INDEX_BUCKET, prefix, after, limit: this.deps.pageSize ?? SCAN_PAGE }, this.deps.timeoutMs ?? 10_000)
             .then(
               (a) => ({ node, a, why: '' }),
               (err: unknown) => ({ node, a: undefined, why: err instanceof Error ? err.message : String(err) }),
