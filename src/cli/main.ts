@@ -191,7 +191,8 @@ program
   .option('--seconds <s>', 'duration of each small-object phase', int('--seconds', 1), 8)
   .option('--value-size <bytes>', 'small value size', int('--value-size', 1), 4096)
   .option('--concurrency <list>', 'comma-separated concurrencies of the small-object phases', '16,64')
-  .option('--phases <list>', 'comma-separated groups: native, s3-small, s3-large', 'native,s3-small,s3-large')
+  .option('--phases <list>', 'comma-separated groups: native, s3-small, s3-large, search (the per-user index: 100,000 files over 5 users)', 'native,s3-small,s3-large')
+  .option('--search-files <n>', 'files written before the search phase', int('--search-files', 1), 100_000)
   .option('--large-size <bytes>', 'object size of the s3-large phases', int('--large-size', 1), 64 * 1024 * 1024)
   .option('--large-concurrency <n>', 'concurrency of the s3-large phases', int('--large-concurrency', 1), 4)
   .option('--large-seconds <s>', 'duration of each s3-large phase', int('--large-seconds', 1), 10)
@@ -208,6 +209,7 @@ program
       largeConcurrency: number;
       largeSeconds: number;
       largePutOnly?: boolean;
+      searchFiles: number;
       cluster?: string;
     }) => {
       const { bench, PHASE_GROUPS } = await import('../bench/bench.js');
@@ -226,6 +228,7 @@ program
         largeConcurrency: flags.largeConcurrency,
         largeSeconds: flags.largeSeconds,
         largePutOnly: flags.largePutOnly ?? false,
+        searchFiles: flags.searchFiles,
         ...(flags.cluster !== undefined ? { clusterFile: flags.cluster } : {}),
       });
     },
