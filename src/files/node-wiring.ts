@@ -1,16 +1,13 @@
 // How a node builds the per-user file index and starts the public file API:
 // kept here so that node/node.ts needs only a few lines (see the calls there).
 
-import type { BucketCatalog } from '../coordinator/buckets.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import type { Quorum } from '../coordinator/types.js';
 import type { Ring } from '../ring/ring.js';
-import type { ChunkStore } from '../s3/chunks.js';
-import type { CredentialStore } from '../s3/credentials.js';
 import type { Transport } from '../transport/transport.js';
 import type { NodeId } from '../version/dvv.js';
 import type { HostPort } from '../node/config.js';
-import { startFilesServer, type FilesServer } from './service.js';
+import { bindFilesServer, type BoundFilesServer } from './service.js';
 import { UserIndex } from './user-index.js';
 
 interface Log {
@@ -39,19 +36,8 @@ export function createUserIndex(opts: {
   });
 }
 
-export function startFilesApi(opts: {
-  listen: HostPort;
-  coordinator: Coordinator;
-  buckets: BucketCatalog;
-  chunks: ChunkStore;
-  credentials: CredentialStore;
-  index: UserIndex;
-  now: () => number;
-  logger: Log;
-}): Promise<FilesServer> {
-  const host = opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host;
-  return startFilesServer(
-    { coordinator: opts.coordinator, buckets: opts.buckets, chunks: opts.chunks, credentials: opts.credentials, index: opts.index, now: opts.now, logger: opts.logger },
-    `${host}:${opts.listen.port}`,
-  );
+/** Binds the file API's port: first thing in startNode, so nothing takes the port meanwhile. */
+export function bindFilesApi(listen: HostPort): Promise<BoundFilesServer> {
+  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  return bindFilesServer(`${host}:${listen.port}`);
 }

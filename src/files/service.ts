@@ -326,10 +326,48 @@ export class FileService {
   }
 }
 
-/** Starts the FileService on `listen` (host:port; port 0 picks one). */
-export async function startFilesServer(deps: FilesServiceDeps, listen: string): Promise<FilesServer> {
-  const svc = new FileService(deps);
+export interface BoundFilesServer extends FilesServer {
+  /** Starts answering calls (until then they fail with UNIMPLEMENTED). */
+  serve(deps: FilesServiceDeps): void;
+}
+
+/**
+ * Binds the FileService's port (host:port; port 0 picks one) without
+ * serving yet: a node binds it first thing, so that the port chosen for it
+ * (`ringstore dev` picks free ones) is not taken meanwhile, and serves once
+ * the coordinator and the chunk store exist.
+ */
+export async function bindFilesServer(listen: string): Promise<BoundFilesServer> {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES, 'grpc.max_send_message_length': MAX_MESSAGE_BYTES });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err !== null ? reject(err) : resolve(p)));
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    serve: (deps) => addFileService(server, deps),
+    // Idempotent: a node closes it among the first things it stops, and again on a failed start.
+    close: () =>
+      (closing ??= new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.forceShutdown(), 5000);
+        force.unref();
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      })),
+  };
+}
+
+/** Binds and serves at once. */
+export async function startFilesServer(deps: FilesServiceDeps, listen: string): Promise<FilesServer> {
+  const bound = await bindFilesServer(listen);
+  bound.serve(deps);
+  return bound;
+}
+
+function addFileService(server: grpc.Server, deps: FilesServiceDeps): void {
+  const svc = new FileService(deps);
   const fail = (err: unknown, method: string): grpc.ServiceError => {
     const { error, internal } = toGrpcError(err);
     if (internal) deps.logger?.error({ err, method }, 'files gRPC call failed');
@@ -368,21 +406,6 @@ export async function startFilesServer(deps: FilesServiceDeps, listen: string): 
     Search: unary('Search', (c: grpc.ServerUnaryCall<SearchRequestMsg, ListResponseMsg>) => svc.search(c)),
     Delete: unary('Delete', (c: grpc.ServerUnaryCall<KeyRequestMsg, { deleted: boolean }>) => svc.delete(c)),
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err !== null ? reject(err) : resolve(p)));
-  });
-  return {
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        const force = setTimeout(() => server.forceShutdown(), 5000);
-        force.unref();
-        server.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
-        });
-      }),
-  };
 }
 
 /** For PlacementMsg consumers that want the type. */

@@ -35,7 +35,7 @@ import { createS3AdminApi } from '../s3/admin.js';
 import { ChunkCollector, startGcTimer } from '../s3/gc.js';
 import { registerS3Metrics } from '../s3/metrics.js';
 import { sendJson, type Mount } from '../api/http.js';
-import { createUserIndex, startFilesApi } from '../files/node-wiring.js';
+import { bindFilesApi, createUserIndex } from '../files/node-wiring.js';
 import { createUsersApi } from '../files/users-api.js';
 
 export interface RunningNode {
@@ -85,6 +85,8 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
   };
 
   try {
+    const filesApi = await bindFilesApi(config.filesGrpc);
+    cleanups.push(() => filesApi.close());
     mkdirSync(config.dataDir, { recursive: true });
     const lmdb = await openLmdbStore(config.dataDir);
     const store: ReplicaStore = lmdb;
@@ -293,7 +295,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     await listen(s3Server, config.s3.host, config.s3.port);
     const s3Port = (s3Server.address() as AddressInfo).port;
     cleanups.push(() => closeHttp(s3Server, opts.drainMs ?? 5000));
-    const filesApi = await startFilesApi({ listen: config.filesGrpc, coordinator, buckets, chunks: s3Server.chunks, credentials: s3Credentials, index: userIndex, now: () => systemClock.now(), logger });
+    filesApi.serve({ coordinator, buckets, chunks: s3Server.chunks, credentials: s3Credentials, index: userIndex, now: () => systemClock.now(), logger });
     cleanups.push(() => filesApi.close());
 
     logger.info(
