@@ -25,6 +25,7 @@ export function createUserIndex(opts: {
   logger: Log;
 }): UserIndex {
   return new UserIndex({
+    self: opts.transport.self,
     coordinator: opts.coordinator,
     transport: opts.transport,
     ring: opts.ring,

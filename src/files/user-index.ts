@@ -24,6 +24,7 @@
 // coordinates the search).
 
 import { QuorumError, type PutRequest, type PutResult } from '../coordinator/types.js';
+import type { ListKeysOk } from '../transport/messages.js';
 import type { Transport } from '../transport/transport.js';
 import { compareCodePoints } from '../store/memory-store.js';
 import { liveSiblings, lwwWinner, sync, type NodeId, type SiblingSet } from '../version/dvv.js';
@@ -77,6 +78,8 @@ export interface IndexRingView {
 }
 
 export interface UserIndexDeps {
+  /** This node: asked first when it holds the user's index (its answer needs no network). */
+  readonly self?: NodeId;
   readonly coordinator: { put(req: PutRequest): Promise<PutResult> };
   readonly transport: Pick<Transport, 'request'>;
   readonly ring: () => IndexRingView;
@@ -104,14 +107,14 @@ export interface ListOutcome {
   readonly files: FileEntry[];
   /** More files follow the last one (ask again with after = its path). */
   readonly truncated: boolean;
-  /** The nodes that were asked: the user's index replicas. */
+  /** The nodes that answered: R of the user's index replicas. */
   readonly replicas: readonly NodeId[];
   /** Index entries read (search: before filtering). */
   readonly scanned: number;
 }
 
-/** Internal page size of scans: bounds each listKeys answer. */
-export const SCAN_PAGE = 2000;
+/** Internal page size of scans: bounds each listKeys answer (a few hundred KB). */
+export const SCAN_PAGE = 5000;
 
 /** The user as the first segment of an index key: no '/', and reversible. */
 export function encodeUser(user: string): string {
@@ -201,15 +204,15 @@ export class UserIndex implements FileEvents {
   async list(user: string, opts: ListOptions): Promise<ListOutcome> {
     const files: FileEntry[] = [];
     let scanned = 0;
-    const replicas = this.replicas(user);
+    const replicas = new Set<NodeId>();
     for await (const { key, set } of this.scan(user, replicas, opts.prefix ?? '', opts.after)) {
       scanned++;
       const f = entryOf(key, set);
       if (f === undefined) continue;
-      if (files.length >= opts.limit) return { files, truncated: true, replicas, scanned };
+      if (files.length >= opts.limit) return { files, truncated: true, replicas: [...replicas], scanned };
       files.push(f);
     }
-    return { files, truncated: false, replicas, scanned };
+    return { files, truncated: false, replicas: [...replicas], scanned };
   }
 
   /** The user's files whose path matches the query (match.ts: substring or glob), in path order. */
@@ -217,29 +220,28 @@ export class UserIndex implements FileEvents {
     const match = fileMatcher(query);
     const files: FileEntry[] = [];
     let scanned = 0;
-    const replicas = this.replicas(user);
+    const replicas = new Set<NodeId>();
     for await (const { key, set } of this.scan(user, replicas, opts.prefix ?? '', undefined)) {
       scanned++;
       const f = entryOf(key, set);
       if (f === undefined || !match(`${f.bucket}/${f.key}`)) continue;
-      if (files.length >= opts.limit) return { files, truncated: true, replicas, scanned };
+      if (files.length >= opts.limit) return { files, truncated: true, replicas: [...replicas], scanned };
       files.push(f);
     }
-    return { files, truncated: false, replicas, scanned };
+    return { files, truncated: false, replicas: [...replicas], scanned };
   }
 
   /**
-   * Who holds the user's index: the live owners of the user's partition,
-   * plus as many live fallbacks as it takes to reach R (they hold the hints
-   * of writes made while an owner was down, Dynamo §4.6).
+   * Who can answer for the user's index, in the order they are asked: the
+   * live owners of the user's partition (this node first when it is one),
+   * then the live fallbacks, which hold the hints of writes made while an
+   * owner was down (Dynamo §4.6). `need` is R, or every owner if fewer.
    */
-  replicas(user: string): NodeId[] {
+  candidates(user: string): { nodes: NodeId[]; need: number } {
     const ring = this.deps.ring();
     const { owners, fallbacks } = ring.preference(ring.partitionOf(USER_INDEX_BUCKET, encodeUser(user)), this.deps.n);
-    const alive = owners.filter((id) => this.deps.isAlive(id));
-    const need = Math.min(this.deps.r, owners.length);
-    const extra = fallbacks.filter((id) => this.deps.isAlive(id)).slice(0, Math.max(0, need - alive.length));
-    return [...alive, ...extra];
+    const alive = owners.filter((id) => this.deps.isAlive(id)).sort((a, b) => Number(b === this.deps.self) - Number(a === this.deps.self));
+    return { nodes: [...alive, ...fallbacks.filter((id) => this.deps.isAlive(id))], need: Math.min(this.deps.r, owners.length) };
   }
 
   /**
@@ -247,42 +249,40 @@ export class UserIndex implements FileEvents {
    * replicas, in code-point order. As the coordinator's list: when a
    * replica's answer is cut at its limit, the merged page ends at that
    * replica's last key (keys beyond it might be missing), and the next
-   * round starts after it. At least R replicas must answer every round.
+   * round starts after it. Like a quorum read, every round needs R
+   * answers: it asks R candidates, and another for each that fails.
    */
-  private async *scan(user: string, nodes: readonly NodeId[], pathPrefix: string, pathAfter: string | undefined): AsyncGenerator<{ key: string; set: SiblingSet }> {
+  private async *scan(user: string, answered: Set<NodeId>, pathPrefix: string, pathAfter: string | undefined): AsyncGenerator<{ key: string; set: SiblingSet }> {
     const base = `${encodeUser(user)}/`;
     const prefix = base + pathPrefix;
     let after = pathAfter !== undefined ? base + pathAfter : '';
-    const need = Math.min(this.deps.r, this.deps.n);
+    const { nodes, need } = this.candidates(user);
     for (;;) {
-      const answers = await Promise.all(
-        nodes.map((node) =>
-          this.deps.transport
-            .request(node, { type: 'listKeys', bucket: USER_INDEX_BUCKET, prefix, after, limit: this.deps.pageSize ?? SCAN_PAGE }, this.deps.timeoutMs ?? 10_000)
-            .then(
-              (a) => ({ node, a, why: '' }),
-              (err: unknown) => ({ node, a: undefined, why: err instanceof Error ? err.message : String(err) }),
-            ),
-        ),
-      );
-      const ok = answers.filter((x) => x.a !== undefined);
-      if (ok.length < need) {
-        throw new QuorumError(
-          'read',
-          need,
-          ok.map((x) => x.node),
-          answers.filter((x) => x.a === undefined).map((x) => ({ node: x.node, reason: x.why || 'list failed' })),
-          'none',
-        );
-      }
+      const req = { type: 'listKeys', bucket: USER_INDEX_BUCKET, prefix, after, limit: this.deps.pageSize ?? SCAN_PAGE } as const;
+      const failed: { node: NodeId; reason: string }[] = [];
+      let next = 0;
+      const ask = async (): Promise<{ node: NodeId; a: ListKeysOk } | undefined> => {
+        while (next < nodes.length) {
+          const node = nodes[next++]!;
+          try {
+            return { node, a: await this.deps.transport.request(node, req, this.deps.timeoutMs ?? 10_000) };
+          } catch (err) {
+            failed.push({ node, reason: err instanceof Error ? err.message : String(err) });
+          }
+        }
+        return undefined;
+      };
+      const ok = (await Promise.all(Array.from({ length: need }, ask))).filter((x) => x !== undefined);
+      if (ok.length < need) throw new QuorumError('read', need, ok.map((x) => x.node), failed, 'none');
+      for (const x of ok) answered.add(x.node);
       let bound: string | undefined;
       for (const { a } of ok) {
-        const last = a!.keys[a!.keys.length - 1];
-        if (a!.truncated && last !== undefined && (bound === undefined || compareCodePoints(last.key, bound) < 0)) bound = last.key;
+        const last = a.keys[a.keys.length - 1];
+        if (a.truncated && last !== undefined && (bound === undefined || compareCodePoints(last.key, bound) < 0)) bound = last.key;
       }
       const byKey = new Map<string, SiblingSet>();
       for (const { a } of ok) {
-        for (const k of a!.keys) {
+        for (const k of a.keys) {
           if (bound !== undefined && compareCodePoints(k.key, bound) > 0) continue;
           const cur = byKey.get(k.key);
           byKey.set(k.key, cur === undefined ? k.set : sync(cur, k.set));

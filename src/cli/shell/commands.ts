@@ -209,15 +209,15 @@ async function fileInfo(ctx: ShellContext, p: RemotePath): Promise<void> {
   const { bucket, key } = fileOf(p, 'info');
   const head = await client.head(bucket, key);
   if (head === undefined) throw new ShellError(`${p.path}: no such file`);
+  const bucketInfo = await client.bucketInfo(bucket);
   let read: Record<string, unknown>;
   try {
     // Every replica (r = n) shows every clock; with one down, a quorum read.
-    read = await client.readJson(bucket, key, 3);
+    read = await client.readJson(bucket, key, (bucketInfo['quorum'] as { n: number }).n);
   } catch (err) {
     if ((err as ClusterError).code !== 'QuorumNotReached' && (err as ClusterError).code !== 'InvalidQuorum') throw err;
     read = await client.readJson(bucket, key);
   }
-  const bucketInfo = await client.bucketInfo(bucket);
   print(`${p.path}: file, ${head.size} bytes (${humanSize(head.size)}), ${head.contentType}, modified ${head.modified}, etag ${head.etag}`);
   print(`owner: ${String(bucketInfo['owner'])}`);
   const pref = read['preference_list'] as string[];
