@@ -346,7 +346,7 @@ export function createNativeApi(deps: NativeApiDeps): RouteHandler {
       w: q.w,
       ...sloppy,
     });
-    await deps.files?.written({ owner: info.owner, bucket, key, size: value.length, contentType });
+    await deps.files?.written({ owner: info.owner, bucket, key, size: value.length, contentType, w: q.w });
     const answer = writeAnswer(bucket, key, result);
     sendJson(res, 200, answer, { [CONTEXT_HEADER]: answer['context'] as string, 'x-ringstore-coordinator': result.coordinator });
   };
@@ -371,7 +371,7 @@ export function createNativeApi(deps: NativeApiDeps): RouteHandler {
     // Without a context, a delete removes what the origin replica holds (the
     // user asked for the key to go); with one, exactly what the read saw.
     const result = await coordinator.put({ bucket, key, value: null, meta: {}, context, supersedeVisible: true, n: q.n, w: q.w, ...parseSloppy(url.query) });
-    await deps.files?.deleted({ owner: info.owner, bucket, key });
+    await deps.files?.deleted({ owner: info.owner, bucket, key, w: q.w });
     const answer: Record<string, unknown> = { ...writeAnswer(bucket, key, result), deleted: true };
     sendJson(res, 200, answer, { [CONTEXT_HEADER]: answer['context'] as string, 'x-ringstore-coordinator': result.coordinator });
   };
@@ -425,7 +425,7 @@ export function createNativeApi(deps: NativeApiDeps): RouteHandler {
     const info = await requireBucket(bucket);
     const q = resolveQuorum(info.quorum, given, deps.clusterSize());
     const { files, fatal } = await storeUploadedFiles(req, deps, bucket, q);
-    for (const f of files) if (f['ok'] === true) await deps.files?.written({ owner: info.owner, bucket, key: f['key'] as string, size: f['size'] as number });
+    for (const f of files) if (f['ok'] === true) await deps.files?.written({ owner: info.owner, bucket, key: f['key'] as string, size: f['size'] as number, w: q.w });
     if (files.length === 0) {
       throw fatal ?? new ApiError('MalformedRequest', 'the form holds no file (send each file as a multipart/form-data part with a filename)');
     }

@@ -6,6 +6,7 @@ import type { Quorum } from '../coordinator/types.js';
 import type { Ring } from '../ring/ring.js';
 import type { Transport } from '../transport/transport.js';
 import type { NodeId } from '../version/dvv.js';
+import type { Clock } from '../util/runtime.js';
 import type { HostPort } from '../node/config.js';
 import { bindFilesServer, type BoundFilesServer } from './service.js';
 import { UserIndex } from './user-index.js';
@@ -22,6 +23,7 @@ export function createUserIndex(opts: {
   liveness: { isAlive(node: NodeId): boolean };
   quorum: Quorum;
   now: () => number;
+  clock: Pick<Clock, 'setTimer'>;
   logger: Log;
 }): UserIndex {
   return new UserIndex({
@@ -33,6 +35,7 @@ export function createUserIndex(opts: {
     now: opts.now,
     n: opts.quorum.n,
     r: opts.quorum.r,
+    clock: opts.clock,
     onError: (err, what) => opts.logger.warn({ err, component: 'user-index' }, `${what} failed; the entry is corrected by the file's next write`),
   });
 }

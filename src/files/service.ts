@@ -208,7 +208,7 @@ export class FileService {
     const enc = encodeObject({ etag, size: stored.size, contentType, headers: {} }, stored.inline !== undefined ? { inline: stored.inline } : { chunks: stored.chunks });
     const q = info.quorum;
     const result = await this.deps.coordinator.put({ bucket: info.name, key: header.key, value: enc.value, meta: enc.meta, context: null, supersedeVisible: true, n: q.n, w: q.w });
-    await this.deps.index.written({ owner, bucket: info.name, key: header.key, size: stored.size, contentType, etag });
+    await this.deps.index.written({ owner, bucket: info.name, key: header.key, size: stored.size, contentType, etag, w: q.w });
     const mine = s3Winner(result.set);
     return {
       file: {
@@ -321,7 +321,7 @@ export class FileService {
     const winner = s3Winner(read.set);
     if (winner === undefined || winner.value === null) throw new ApiError('NoSuchKey', `file ${JSON.stringify(`${info.name}/${key}`)} does not exist`);
     await this.deps.coordinator.put({ bucket: info.name, key, value: null, context: read.context, n: info.quorum.n, w: info.quorum.w });
-    await this.deps.index.deleted({ owner, bucket: info.name, key });
+    await this.deps.index.deleted({ owner, bucket: info.name, key, w: info.quorum.w });
     return { deleted: true };
   }
 }

@@ -28,6 +28,7 @@ import type { ListKeysOk } from '../transport/messages.js';
 import type { Transport } from '../transport/transport.js';
 import { compareCodePoints } from '../store/memory-store.js';
 import { liveSiblings, lwwWinner, sync, type NodeId, type SiblingSet } from '../version/dvv.js';
+import type { Clock, Timer } from '../util/runtime.js';
 import { fileMatcher } from './match.js';
 
 export const USER_INDEX_BUCKET = '__users';
@@ -44,10 +45,7 @@ export interface FileEntry {
   readonly etag: string | undefined;
 }
 
-export interface FileWritten {
-  readonly owner: string;
-  readonly bucket: string;
-  readonly key: string;
+export interface FileWritten extends FileDeleted {
   readonly size: number;
   readonly contentType?: string | undefined;
   readonly etag?: string | undefined;
@@ -58,13 +56,20 @@ export interface FileDeleted {
   readonly owner: string;
   readonly bucket: string;
   readonly key: string;
+  /** The W of the file's own write: its index entry is written with the same (at most the index's N). */
+  readonly w?: number | undefined;
 }
 
 /**
  * What a write path calls after its write succeeded: one call per path.
  * Never rejects: the object write already happened, so a failed index write
  * is reported to the node's log (onError) and left for the next write of
- * that file to correct.
+ * that file to correct. Resolves when the entry is written with the file's
+ * W, or after waitMs at most: the entry lives in another partition than the
+ * file, whose replicas may be out of reach when the file's are not (a
+ * node cut off from the others still takes W=1 writes of keys it owns), and
+ * the index must not make an available write slow. The write then goes on
+ * in the background.
  */
 export interface FileEvents {
   written(e: FileWritten): Promise<void>;
@@ -93,6 +98,10 @@ export interface UserIndexDeps {
   readonly timeoutMs?: number;
   /** Keys per listKeys answer. Default SCAN_PAGE. */
   readonly pageSize?: number;
+  /** Longest a write waits for its index entry (then it goes on in the background). Default INDEX_WAIT_MS. */
+  readonly waitMs?: number;
+  /** Timers for waitMs; without one, writes wait for the index write to finish. */
+  readonly clock?: Pick<Clock, 'setTimer'>;
 }
 
 export interface ListOptions {
@@ -112,6 +121,9 @@ export interface ListOutcome {
   /** Index entries read (search: before filtering). */
   readonly scanned: number;
 }
+
+/** How long a file write waits for its index entry at most. */
+export const INDEX_WAIT_MS = 1000;
 
 /** Internal page size of scans: bounds each listKeys answer (a few hundred KB). */
 export const SCAN_PAGE = 5000;
@@ -186,18 +198,25 @@ export class UserIndex implements FileEvents {
    * unless two writes race.
    */
   private async write(e: FileDeleted, value: Uint8Array | null, what: string): Promise<void> {
-    try {
-      await this.deps.coordinator.put({
+    const done = this.deps.coordinator
+      .put({
         bucket: USER_INDEX_BUCKET,
         key: indexKey(e.owner, e.bucket, e.key),
         value,
         meta: value === null ? {} : { contentType: 'application/json' },
         context: null,
         supersedeVisible: true,
-      });
-    } catch (err) {
-      this.deps.onError?.(err, `${what} of ${e.bucket}/${e.key} for ${e.owner}`);
-    }
+        ...(e.w !== undefined ? { w: Math.max(1, Math.min(e.w, this.deps.n)) } : {}),
+      })
+      .then(
+        () => undefined,
+        (err: unknown) => this.deps.onError?.(err, `${what} of ${e.bucket}/${e.key} for ${e.owner}`),
+      );
+    const clock = this.deps.clock;
+    if (clock === undefined) return done;
+    let timer: Timer | undefined;
+    await Promise.race([done, new Promise<void>((resolve) => (timer = clock.setTimer(this.deps.waitMs ?? INDEX_WAIT_MS, resolve)))]);
+    timer?.cancel();
   }
 
   /** The user's files in path order (`bucket/key`), a page at a time. */

@@ -217,7 +217,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     antiEntropy.start();
     cleanups.push(() => antiEntropy.stop());
     const buckets = new BucketCatalog(coordinator, systemClock);
-    const userIndex = createUserIndex({ coordinator, transport, ring: () => ring, liveness, quorum: defaultQuorum, now: () => systemClock.now(), logger });
+    const userIndex = createUserIndex({ coordinator, transport, ring: () => ring, liveness, quorum: defaultQuorum, now: () => systemClock.now(), clock: systemClock, logger });
 
     const native = createNativeApi({
       self: config.id,

@@ -225,7 +225,7 @@ export async function completeMultipartUpload(ctx: Ctx): Promise<void> {
   const q = bucketQuorum(bucket);
   const e = encodeObject(info, { chunks: parts.flatMap((p) => p.chunks) });
   await ctx.deps.coordinator.put({ bucket: bucket.name, key, value: e.value, meta: e.meta, context: null, supersedeVisible: true, n: q.n, w: q.w });
-  await ctx.deps.files?.written({ owner: ctx.auth.owner, bucket: bucket.name, key, size: info.size, contentType: info.contentType, etag });
+  await ctx.deps.files?.written({ owner: ctx.auth.owner, bucket: bucket.name, key, size: info.size, contentType: info.contentType, etag, w: q.w });
   // The object now references the chunks: only then forget the upload (the collector marks parts of live uploads).
   await deleteRecord(ctx, UPLOADS_BUCKET, `${bucket.name}/${rec.uploadId}`);
   void Promise.all([...stored.keys()].map((n) => deleteRecord(ctx, PARTS_BUCKET, `${rec.uploadId}/${pad(n)}`))).catch(() => undefined);

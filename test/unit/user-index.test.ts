@@ -20,6 +20,7 @@ import { encodeUser, indexKey, parseIndexKey, USER_INDEX_BUCKET, UserIndex } fro
 const IDS = ['n1', 'n2', 'n3', 'n4', 'n5'];
 
 interface Cluster {
+  readonly net: MemoryNetwork;
   readonly ring: Ring;
   readonly stores: Map<string, MemoryStore>;
   readonly index: UserIndex;
@@ -27,7 +28,7 @@ interface Cluster {
   readonly listsTo: Map<string, number>;
 }
 
-function startCluster(pageSize?: number): Cluster {
+function startCluster(pageSize?: number, waitMs?: number): Cluster {
   const clock = systemClock;
   const net = new MemoryNetwork({ clock, random: new SeededRandom(11), minLatencyMs: 0, maxLatencyMs: 0 });
   const ring = new Ring({ epoch: 1, partitions: 64, nodes: IDS.map((id) => ({ id, zone: id, weight: 1 })) });
@@ -61,11 +62,12 @@ function startCluster(pageSize?: number): Cluster {
     n: 3,
     r: 2,
     ...(pageSize !== undefined ? { pageSize } : {}),
+    ...(waitMs !== undefined ? { waitMs, clock } : {}),
     onError: (err) => {
-      throw err;
+      if (waitMs === undefined) throw err;
     },
   });
-  return { ring, stores, index, listsTo };
+  return { net, ring, stores, index, listsTo };
 }
 
 describe('the per-user file index', () => {
@@ -146,6 +148,20 @@ describe('the per-user file index', () => {
     await c.index.deleted({ owner: 'carol', bucket: 'b1', key: 'report.pdf' });
     r = await c.index.list('carol', { limit: 10 });
     assert.equal(r.files.length, 0);
+  });
+
+  test('a write waits for its index entry at most waitMs when the index replicas are out of reach, and the entry lands once they are back', async () => {
+    const cut = startCluster(undefined, 150);
+    // n1 alone: the index write (W=2) cannot complete.
+    for (const id of IDS.slice(1)) cut.net.partition('n1', id);
+    const t0 = Date.now();
+    await cut.index.written({ owner: 'erin', bucket: 'b3', key: 'late.txt', size: 1, w: 2 });
+    const waited = Date.now() - t0;
+    assert.ok(waited >= 140 && waited < 5000, `waited ${waited} ms`);
+    for (const id of IDS.slice(1)) cut.net.heal('n1', id);
+    await cut.index.written({ owner: 'erin', bucket: 'b3', key: 'on-time.txt', size: 2, w: 2 });
+    const r = await cut.index.list('erin', { limit: 10 });
+    assert.ok(r.files.some((f) => f.key === 'on-time.txt'));
   });
 
   test('an entry lost on one replica still lists (R of N answer, merged like any replicated key)', async () => {
