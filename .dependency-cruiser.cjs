@@ -28,6 +28,7 @@ const LAYERS = [
   ['components'], // the composition root: one node's component graph from its parts
   ['api'], // HTTP plumbing and the native JSON API
   ['s3'], // the S3 API (uses api's HTTP plumbing)
+  ['files'], // the public gRPC file API and the /users routes (over the S3 object model)
   ['node'], // wiring real parts into a process; the dev cluster of processes
   ['bench'], // load and convergence benchmarks against a dev cluster
   ['cli'], // the `ringstore` command (runs bench)

@@ -6,6 +6,7 @@
 import type { BucketInfo } from '../coordinator/buckets-types.js';
 import type { GetRequest, GetResult, ListRequest, ListResult, PutRequest, PutResult, Quorum } from '../coordinator/types.js';
 import type { NodeId } from '../version/dvv.js';
+import type { FileEvents } from '../coordinator/user-index.js';
 
 /** What the native API needs from the coordinator (coordinator/coordinator.ts implements it). */
 export interface NativeCoordinator {
@@ -26,6 +27,8 @@ export interface NativeApiDeps {
   readonly self: NodeId;
   readonly coordinator: NativeCoordinator;
   readonly buckets: NativeBuckets;
+  /** The per-user file index (files/user-index.ts); a file's owner here is its bucket's owner (no authentication yet). */
+  readonly files?: FileEvents;
   /** Number of nodes in the current layout: the upper bound of n. */
   clusterSize(): number;
   /** Defaults for buckets created without explicit quorum settings (clamped to the cluster size). */

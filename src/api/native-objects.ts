@@ -26,6 +26,7 @@ export async function putObject(deps: NativeApiDeps, req: IncomingMessage, res: 
   const value = await readBody(req, deps.maxObjectBytes);
   const contentType = headerValue(req, 'content-type');
   const result = await nativeWrite(deps.coordinator, { bucket, key, value, meta: contentType !== undefined ? { contentType } : {}, context, n: q.n, w: q.w, ...sloppy }, given.r !== undefined ? q.r : undefined);
+  await deps.files?.written({ owner: info.owner, bucket, key, size: value.length, contentType, w: q.w });
   const answer = writeAnswer(bucket, key, result);
   sendJson(res, 200, answer, { [CONTEXT_HEADER]: answer['context'] as string, 'x-ringstore-coordinator': result.coordinator });
 }
@@ -51,6 +52,7 @@ export async function deleteObject(deps: NativeApiDeps, req: IncomingMessage, re
   // read saw (the user asked for the key to go); with one, exactly what that
   // context covers (coordinator/read-first.ts).
   const result = await nativeWrite(deps.coordinator, { bucket, key, value: null, meta: {}, context, n: q.n, w: q.w, ...parseSloppy(url.query) }, q.r);
+  await deps.files?.deleted({ owner: info.owner, bucket, key, w: q.w });
   const answer: Record<string, unknown> = { ...writeAnswer(bucket, key, result), deleted: true };
   sendJson(res, 200, answer, { [CONTEXT_HEADER]: answer['context'] as string, 'x-ringstore-coordinator': result.coordinator });
 }

@@ -25,6 +25,7 @@ export async function upload(deps: NativeApiDeps, req: IncomingMessage, res: Ser
   const info = await requireBucket(deps.buckets, bucket);
   const q = resolveQuorum(info.quorum, given, deps.clusterSize());
   const { files, fatal } = await storeUploadedFiles(req, deps, bucket, q);
+  for (const f of files) if (f['ok'] === true) await deps.files?.written({ owner: info.owner, bucket, key: f['key'] as string, size: f['size'] as number, w: q.w });
   if (files.length === 0) {
     throw fatal ?? new ApiError('MalformedRequest', 'the form holds no file (send each file as a multipart/form-data part with a filename)');
   }

@@ -13,9 +13,12 @@ import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import { request, runPhase, type PhaseResult } from './load.js';
 import { s3Bench } from './s3-bench.js';
+import { searchBench } from './search-bench.js';
 
 /** The groups of phases `--phases` selects from. */
-export const PHASE_GROUPS = ['native', 's3-small', 's3-large'] as const;
+export const PHASE_GROUPS = ['native', 's3-small', 's3-large', 'search'] as const;
+/** What runs without --phases: search (100,000 writes first) only when asked. */
+export const DEFAULT_PHASES: readonly PhaseGroup[] = ['native', 's3-small', 's3-large'];
 export type PhaseGroup = (typeof PHASE_GROUPS)[number];
 
 export interface BenchOptions {
@@ -33,6 +36,8 @@ export interface BenchOptions {
   readonly largeSeconds?: number;
   /** Only the put phase of the large objects (for profiling uploads). */
   readonly largePutOnly?: boolean;
+  /** The search phase: files written (spread over 5 users) before searching. Default 100,000. */
+  readonly searchFiles?: number;
 }
 
 interface ClusterInfo {
@@ -85,7 +90,7 @@ export async function bench(opts: BenchOptions): Promise<PhaseResult[]> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const bases = info.nodes.map((n) => n.http);
   const results: PhaseResult[] = [];
-  const phases = new Set(opts.phases ?? PHASE_GROUPS);
+  const phases = new Set(opts.phases ?? DEFAULT_PHASES);
   try {
     if (phases.has('native')) results.push(...(await nativeBench(agent, bases, opts)));
     if (phases.has('s3-small') || phases.has('s3-large')) {
@@ -102,6 +107,7 @@ export async function bench(opts: BenchOptions): Promise<PhaseResult[]> {
         })),
       );
     }
+    if (phases.has('search')) results.push(...(await searchBench(agent, bases, { files: opts.searchFiles ?? 100_000, users: 5, concurrency: 64, runs: 10, print: (r) => console.log(JSON.stringify(r)) })));
   } finally {
     agent.destroy();
     if (started !== undefined) {

@@ -49,7 +49,7 @@ export async function runDev(flags: DevFlags): Promise<void> {
   }
   if (stopping) return;
   const info = {
-    nodes: cluster.nodes.map((n) => ({ id: n.id, pid: n.pid, http: n.http, s3: n.s3, grpc: n.grpc, data: n.data, log: n.log })),
+    nodes: cluster.nodes.map((n) => ({ id: n.id, pid: n.pid, http: n.http, s3: n.s3, grpc: n.grpc, files_grpc: n.files, data: n.data, log: n.log })),
     access_key: cluster.accessKey,
     secret_key: cluster.secretKey,
     quorum: cluster.quorum,
@@ -71,6 +71,9 @@ curl -X DELETE ${a}/buckets/photos/notes/hello.txt
 
 S3 on every node (first: ${cluster.nodes[0]!.s3}), access key ${cluster.accessKey}, secret key ${cluster.secretKey}:
 AWS_ACCESS_KEY_ID=${cluster.accessKey} AWS_SECRET_ACCESS_KEY=${cluster.secretKey} aws --endpoint-url ${cluster.nodes[0]!.s3} s3 ls
+
+The gRPC file API (proto/files/v1/files.proto, docs/grpc-files.md) on every node (first: ${cluster.nodes[0]!.files}); the shell:
+  npx ringstore shell --cluster ${cluster.clusterFile}
 
 Ctrl-C stops the cluster; run the same command again to restart it with its data.`);
 

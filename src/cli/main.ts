@@ -1,5 +1,5 @@
 // The `ringstore` command: `server` runs one node, `dev` a local cluster of
-// node processes, `bench` the load benchmark.
+// node processes, `bench` the load benchmark, `shell` the file-tree shell.
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
@@ -35,6 +35,7 @@ interface ServerFlags {
   maxObjectSize?: string;
   logLevel?: string;
   s3?: string;
+  filesGrpc?: string;
   accessKey?: string;
   secretKey?: string;
   membership?: string;
@@ -55,6 +56,7 @@ program
   .option('--http <addr>', 'HTTP listen host:port (env RINGSTORE_HTTP; default 0.0.0.0:9001)')
   .option('--grpc <addr>', 'gRPC listen host:port (env RINGSTORE_GRPC; default 0.0.0.0:9101)')
   .option('--s3 <addr>', 'S3 API listen host:port (env RINGSTORE_S3; default 0.0.0.0:9201)')
+  .option('--files-grpc <addr>', 'public gRPC file API listen host:port (env RINGSTORE_FILES_GRPC; default 0.0.0.0:9301)')
   .option('--access-key <key>', 'S3 access key id (env RINGSTORE_ACCESS_KEY; default the dev key)')
   .option('--secret-key <secret>', 'S3 secret key (env RINGSTORE_SECRET_KEY; default the dev secret)')
   .option('--s3-cache-size <size>', 'S3 read cache of verified chunks, e.g. 256MiB; 0 turns it off (env RINGSTORE_S3_CACHE_SIZE; default 64MiB)')
@@ -86,6 +88,7 @@ program
       maxObjectSize: flags.maxObjectSize,
       logLevel: flags.logLevel,
       s3: flags.s3,
+      filesGrpc: flags.filesGrpc,
       accessKey: flags.accessKey,
       secretKey: flags.secretKey,
       membership: flags.membership,
@@ -123,7 +126,8 @@ program
   .option('--seconds <s>', 'duration of each small-object phase', int('--seconds', 1), 8)
   .option('--value-size <bytes>', 'small value size', int('--value-size', 1), 4096)
   .option('--concurrency <list>', 'comma-separated concurrencies of the small-object phases', '16,64')
-  .option('--phases <list>', 'comma-separated groups: native, s3-small, s3-large', 'native,s3-small,s3-large')
+  .option('--phases <list>', 'comma-separated groups: native, s3-small, s3-large, search (the per-user index: 100,000 files over 5 users)', 'native,s3-small,s3-large')
+  .option('--search-files <n>', 'files written before the search phase', int('--search-files', 1), 100_000)
   .option('--large-size <bytes>', 'object size of the s3-large phases', int('--large-size', 1), 64 * 1024 * 1024)
   .option('--large-concurrency <n>', 'concurrency of the s3-large phases', int('--large-concurrency', 1), 4)
   .option('--large-seconds <s>', 'duration of each s3-large phase', int('--large-seconds', 1), 10)
@@ -140,6 +144,7 @@ program
       largeConcurrency: number;
       largeSeconds: number;
       largePutOnly?: boolean;
+      searchFiles: number;
       cluster?: string;
     }) => {
       const { bench, PHASE_GROUPS } = await import('../bench/bench.js');
@@ -158,10 +163,23 @@ program
         largeConcurrency: flags.largeConcurrency,
         largeSeconds: flags.largeSeconds,
         largePutOnly: flags.largePutOnly ?? false,
+        searchFiles: flags.searchFiles,
         ...(flags.cluster !== undefined ? { clusterFile: flags.cluster } : {}),
       });
     },
   );
+
+program
+  .command('shell')
+  .description('the cluster as a file tree (/bucket/dir/file): help, ls, cd, mkdir, upload, download, info, find... (see README)')
+  .option('--cluster <file>', 'cluster.json of the cluster to use', '.data/dev/cluster.json')
+  .option('--endpoint <url>', "a node's HTTP API instead of a cluster file; credentials from RINGSTORE_ACCESS_KEY / RINGSTORE_SECRET_KEY")
+  .option('--s3 <url>', 'with --endpoint: the S3 URL (default: same host, HTTP port + 200; env RINGSTORE_S3_ENDPOINT)')
+  .option('-c, --command <commands>', 'run these commands (separated by ;) without a prompt, stopping at the first error')
+  .action(async (flags: { cluster: string; endpoint?: string; s3?: string; command?: string }) => {
+    const { runShell } = await import('./shell/shell.js');
+    process.exitCode = await runShell(flags);
+  });
 
 // ------------------------------------------------------------- S3 admin
 

@@ -50,6 +50,8 @@ export interface NodeConfig {
   readonly logLevel: string;
   /** Where the S3 API listens. */
   readonly s3: HostPort;
+  /** Where the public gRPC file API listens (src/files, proto/files/v1/files.proto). */
+  readonly filesGrpc: HostPort;
   /** The configured S3 access key (more are created at run time; see src/s3/credentials.ts). */
   readonly accessKey: string;
   readonly secretKey: string;
@@ -131,6 +133,7 @@ export interface RawConfig {
   maxObjectSize?: unknown;
   logLevel?: unknown;
   s3?: unknown;
+  filesGrpc?: unknown;
   accessKey?: unknown;
   secretKey?: unknown;
   antiEntropy?: unknown;
@@ -145,6 +148,7 @@ export interface RawConfig {
 export const DEFAULT_HTTP_PORT = 9001;
 export const DEFAULT_GRPC_PORT = 9101;
 export const DEFAULT_S3_PORT = 9201;
+export const DEFAULT_FILES_GRPC_PORT = 9301;
 export const DEFAULT_MAX_OBJECT_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_S3_CACHE_BYTES = 64 * 1024 * 1024;
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
@@ -166,6 +170,7 @@ export const ENV_NAMES: Readonly<Record<keyof RawConfig | 'config', string>> = {
   maxObjectSize: 'RINGSTORE_MAX_OBJECT_SIZE',
   logLevel: 'RINGSTORE_LOG_LEVEL',
   s3: 'RINGSTORE_S3',
+  filesGrpc: 'RINGSTORE_FILES_GRPC',
   accessKey: 'RINGSTORE_ACCESS_KEY',
   secretKey: 'RINGSTORE_SECRET_KEY',
   antiEntropy: 'RINGSTORE_ANTI_ENTROPY',
@@ -283,6 +288,7 @@ export function resolveConfig(raw: RawConfig): NodeConfig {
   const dataDir = path.resolve(str(raw.data, 'data') ?? path.join('.data', id));
 
   const s3 = parseListen(raw.s3, 's3', DEFAULT_S3_PORT);
+  const filesGrpc = parseListen(raw.filesGrpc, 'filesGrpc', DEFAULT_FILES_GRPC_PORT);
   const accessKey = str(raw.accessKey, 'accessKey') ?? DEV_ACCESS_KEY;
   const secretKey = str(raw.secretKey, 'secretKey') ?? DEV_SECRET_KEY;
 
@@ -322,6 +328,7 @@ export function resolveConfig(raw: RawConfig): NodeConfig {
     maxObjectBytes,
     logLevel,
     s3,
+    filesGrpc,
     accessKey,
     secretKey,
     antiEntropy,

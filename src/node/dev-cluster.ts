@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Quorum } from '../coordinator/types.js';
 import { DEFAULT_PARTITIONS } from '../ring/layout.js';
-import { DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, DEFAULT_S3_PORT } from './config.js';
+import { DEFAULT_FILES_GRPC_PORT, DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, DEFAULT_S3_PORT } from './config.js';
 import { credentialsFromEnv } from '../s3/credentials.js';
 
 export interface DevClusterOptions {
@@ -19,7 +19,8 @@ export interface DevClusterOptions {
   /** Default: as many as the directory was created with, else 3. */
   readonly nodes?: number;
   /**
-   * First HTTP port (gRPC ports start 100 above, S3 ports 200 above).
+   * First HTTP port (gRPC ports start 100 above, S3 ports 200 above, the
+   * gRPC file API 300 above).
    * Default: the ports this directory used last time, else 9001/9101/9201.
    * 0: any free ports. A busy port is replaced by a free one either way.
    */
@@ -50,6 +51,8 @@ export interface DevNode {
   readonly grpc: string;
   /** http://127.0.0.1:PORT of the S3 API */
   readonly s3: string;
+  /** 127.0.0.1:PORT of the public gRPC file API */
+  readonly files: string;
   readonly httpPort: number;
   readonly grpcPort: number;
   readonly s3Port: number;
@@ -79,7 +82,7 @@ export interface DevCluster {
 interface DevState {
   readonly version: 1;
   readonly partitions: number;
-  readonly nodes: readonly { readonly id: string; readonly httpPort: number; readonly grpcPort: number; readonly s3Port?: number }[];
+  readonly nodes: readonly { readonly id: string; readonly httpPort: number; readonly grpcPort: number; readonly s3Port?: number; readonly filesPort?: number }[];
 }
 
 const STATE_FILE = 'dev-state.json';
@@ -237,7 +240,7 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
 
     // Ports: remembered ones first, then the requested base, then any free one.
     const taken = new Set<number>();
-    const ports: { id: string; httpPort: number; grpcPort: number; s3Port: number }[] = [];
+    const ports: { id: string; httpPort: number; grpcPort: number; s3Port: number; filesPort: number }[] = [];
     for (let i = 0; i < count; i++) {
       const id = `n${i + 1}`;
       const prev = previous?.nodes.find((n) => n.id === id);
@@ -245,7 +248,14 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
       const wantHttp = base === undefined ? (prev?.httpPort ?? DEFAULT_HTTP_PORT + i) : base === 0 ? prev?.httpPort : base + i;
       const wantGrpc = base === undefined ? (prev?.grpcPort ?? DEFAULT_GRPC_PORT + i) : base === 0 ? prev?.grpcPort : base + 100 + i;
       const wantS3 = base === undefined ? (prev?.s3Port ?? DEFAULT_S3_PORT + i) : base === 0 ? prev?.s3Port : base + 200 + i;
-      ports.push({ id, httpPort: await choosePort(wantHttp, taken), grpcPort: await choosePort(wantGrpc, taken), s3Port: await choosePort(wantS3, taken) });
+      const wantFiles = base === undefined ? (prev?.filesPort ?? DEFAULT_FILES_GRPC_PORT + i) : base === 0 ? prev?.filesPort : base + 300 + i;
+      ports.push({
+        id,
+        httpPort: await choosePort(wantHttp, taken),
+        grpcPort: await choosePort(wantGrpc, taken),
+        s3Port: await choosePort(wantS3, taken),
+        filesPort: await choosePort(wantFiles, taken),
+      });
     }
     const state: DevState = { version: 1, partitions, nodes: ports };
     writeJsonAtomic(path.join(dir, STATE_FILE), state);
@@ -262,6 +272,7 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
         http: `http://127.0.0.1:${p.httpPort}`,
         grpc: `127.0.0.1:${p.grpcPort}`,
         s3: `http://127.0.0.1:${p.s3Port}`,
+        files: `127.0.0.1:${p.filesPort}`,
         httpPort: p.httpPort,
         grpcPort: p.grpcPort,
         s3Port: p.s3Port,
@@ -284,6 +295,7 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
         quorum,
         logLevel: opts.logLevel ?? 'info',
         s3: `127.0.0.1:${p.s3Port}`,
+        filesGrpc: `127.0.0.1:${p.filesPort}`,
         accessKey: credentials.accessKey,
         secretKey: credentials.secretKey,
         ...opts.nodeSettings,
@@ -294,7 +306,7 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
     const clusterFile = path.join(dir, 'cluster.json');
     const writeClusterFile = (): void => {
       writeJsonAtomic(clusterFile, {
-        nodes: nodes.map((n) => ({ id: n.id, pid: n.pid, http: n.http, grpc: n.grpc, s3: n.s3, data: n.data, log: n.log, running: n.running })),
+        nodes: nodes.map((n) => ({ id: n.id, pid: n.pid, http: n.http, grpc: n.grpc, s3: n.s3, files_grpc: n.files, data: n.data, log: n.log, running: n.running })),
         access_key: credentials.accessKey,
         secret_key: credentials.secretKey,
         quorum,

@@ -37,6 +37,8 @@ import { createS3AdminApi } from '../s3/admin.js';
 import { ChunkCollector, startGcTimer } from '../s3/gc.js';
 import { registerS3Metrics } from '../s3/metrics.js';
 import { sendJson, type Mount } from '../api/http.js';
+import { bindFilesApi, createUserIndex } from './files-wiring.js';
+import { createUsersApi } from '../files/users-api.js';
 
 export interface RunningNode {
   readonly config: NodeConfig;
@@ -45,6 +47,8 @@ export interface RunningNode {
   readonly httpPort: number;
   readonly grpcPort: number;
   readonly s3Port: number;
+  /** The public gRPC file API (src/files). */
+  readonly filesGrpcPort: number;
   readonly coordinator: Coordinator;
   readonly buckets: BucketCatalog;
   readonly registry: Registry;
@@ -104,6 +108,8 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
   };
 
   try {
+    const filesApi = await bindFilesApi(config.filesGrpc);
+    cleanups.push(() => filesApi.close());
     mkdirSync(config.dataDir, { recursive: true });
     const lmdb = await openLmdbStore(config.dataDir);
     cleanups.push(() => lmdb.close());
@@ -146,6 +152,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     components.start();
     cleanups.push(() => components.stop());
     const buckets = new BucketCatalog(coordinator, systemClock);
+    const userIndex = createUserIndex({ coordinator, transport, ring: () => ring, liveness, quorum: defaultQuorum, now: () => systemClock.now(), clock: systemClock, logger });
 
     const native = createNativeApi({
       self: config.id,
@@ -155,6 +162,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       defaultQuorum,
       maxObjectBytes: config.maxObjectBytes,
       onInternalError: (err, what) => logger.error({ err }, `internal error in ${what}`),
+      files: userIndex,
     });
     // Filled in below, once the S3 server exists.
     const s3Mount: { prefix: string; handler: Mount['handler'] } = { prefix: '/_s3', handler: async (_req, res) => sendJson(res, 503, { ok: false, error: 'starting' }) };
@@ -177,6 +185,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
           }),
         },
         { prefix: '/_faults', handler: createFaultsApi(faults) },
+        { prefix: '/users', handler: createUsersApi({ index: userIndex, me: () => DEFAULT_OWNER }) },
         s3Mount,
         antiEntropyMount({ self: config.id, component: components.antiEntropy, store: components.store, rebuilt: components.rebuilt, ring: () => ring }),
       ],
@@ -205,6 +214,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       chunkCacheBytes: config.s3CacheBytes,
       objectCacheBytes: Math.floor(config.s3CacheBytes / 4),
       logger: { error: (obj, msg) => logger.error(obj, msg) },
+      files: userIndex,
     });
     // S3 administration (/_s3: access keys, chunk collection, cache counters) and the
     // collection timer, on the lowest-id member this node sees alive.
@@ -220,11 +230,14 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     await listen(s3Server, config.s3.host, config.s3.port);
     const s3Port = (s3Server.address() as AddressInfo).port;
     cleanups.push(() => closeHttp(s3Server, opts.drainMs ?? 5000));
+    filesApi.serve({ coordinator, buckets, chunks: s3Server.chunks, credentials: s3Credentials, index: userIndex, now: () => systemClock.now(), logger });
+    cleanups.push(() => filesApi.close());
 
     logger.info(
       {
         http: `${config.http.host}:${httpPort}`,
         s3: `${config.s3.host}:${s3Port}`,
+        files_grpc: `${config.filesGrpc.host}:${filesApi.port}`,
         grpc: `${config.grpc.host}:${grpcTransport.boundPort}`,
         data: config.dataDir,
         members: config.members.map((m) => m.id),
@@ -241,6 +254,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       httpPort,
       grpcPort: grpcTransport.boundPort,
       s3Port,
+      filesGrpcPort: filesApi.port,
       coordinator,
       buckets,
       registry,

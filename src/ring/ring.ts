@@ -39,6 +39,23 @@ function validate(layout: Layout): void {
   if (!Number.isFinite(layout.nodes.reduce((sum, n) => sum + n.weight, 0))) throw new Error('ring: total weight must be finite');
 }
 
+/**
+ * System buckets whose keys are placed by their first segment (up to the
+ * first '/') instead of the whole key, so that every key of one group lives
+ * in one partition and has one preference list. `__users` is the per-user
+ * file index (src/coordinator/user-index.ts): keys `<user>/<bucket>/<key>`, so a
+ * user's listing asks that user's N replicas only. Everything else about
+ * those keys (quorums, hints, Merkle trees, read repair) is unchanged: it
+ * all goes through partitionOf.
+ */
+export const GROUPED_BUCKETS: ReadonlySet<string> = new Set(['__users']);
+
+/** The placement group of a key in a grouped bucket: its first segment. */
+export function placementGroup(key: string): string {
+  const slash = key.indexOf('/');
+  return slash < 0 ? key : key.slice(0, slash);
+}
+
 export class Ring {
   readonly layout: Layout;
   readonly partitions: number;
@@ -60,10 +77,13 @@ export class Ring {
     this.#order = rankAll(layout.partitions, nodes);
   }
 
-  /** The partition of a key: the top log2(P) bits of murmur3(bucket NUL key). */
+  /**
+   * The partition of a key: the top log2(P) bits of murmur3(bucket NUL key),
+   * or of murmur3(bucket NUL group) in a GROUPED_BUCKETS bucket.
+   */
   partitionOf(bucket: string, key: string): number {
     if (this.#bits === 0) return 0;
-    return murmur3(`${bucket}\u0000${key}`) >>> (32 - this.#bits);
+    return murmur3(`${bucket}\u0000${GROUPED_BUCKETS.has(bucket) ? placementGroup(key) : key}`) >>> (32 - this.#bits);
   }
 
   /** Every node, in the order partition p prefers them: first n = preference list, rest = fallbacks in order. */

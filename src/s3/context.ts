@@ -14,6 +14,7 @@ import type { CredentialStore } from './credentials.js';
 import { S3Error } from './errors.js';
 import { bucketNameProblem, keyProblem } from '../store/names.js';
 import type { AuthResult } from './sigv4.js';
+import type { FileEvents } from '../coordinator/user-index.js';
 
 export interface S3Logger {
   error(obj: object, msg: string): void;
@@ -35,6 +36,8 @@ export interface S3ServerDeps {
   /** Bytes of small objects' values kept in memory by version (cache.ts); 0 disables. Default 16 MiB. */
   readonly objectCacheBytes?: number;
   readonly logger?: S3Logger;
+  /** The per-user file index (files/user-index.ts): every write and delete of an object reports to it. */
+  readonly files?: FileEvents;
 }
 
 export interface Ctx {

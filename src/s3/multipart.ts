@@ -331,6 +331,7 @@ export async function completeMultipartUpload(ctx: Ctx): Promise<void> {
   const q = bucketQuorum(bucket);
   const e = encodeObject(info, { chunks: parts.flatMap((p) => p.chunks) });
   await writeAfterRead(ctx.deps.coordinator, { bucket: bucket.name, key, value: e.value, meta: e.meta, supersede: 'everything', n: q.n, r: q.r, w: q.w });
+  await ctx.deps.files?.written({ owner: ctx.auth.owner, bucket: bucket.name, key, size: info.size, contentType: info.contentType, etag, w: q.w });
   const body: Record<string, unknown> = { Location: `/${bucket.name}/${key}`, Bucket: bucket.name, Key: key, ETag: `"${etag}"` };
   if (checksum !== undefined) {
     body[`Checksum${checksum.algo.toUpperCase()}`] = checksum.value;

@@ -94,6 +94,7 @@ export async function putObject(ctx: Ctx): Promise<void> {
   };
   const enc = encodeObject(info, stored.inline !== undefined ? { inline: stored.inline } : { chunks: stored.chunks });
   const result = await writeAfterRead(ctx.deps.coordinator, { bucket: bucket.name, key, value: enc.value, meta: enc.meta, supersede: 'everything', n: q.n, r: q.r, w: q.w });
+  await ctx.deps.files?.written({ owner: ctx.auth.owner, bucket: bucket.name, key, size: stored.size, contentType: meta.contentType, etag: md5Hex, w: q.w });
   const headers: Record<string, string> = { etag: `"${md5Hex}"` };
   if (checksum !== undefined) headers[`x-amz-checksum-${checksum.algo}`] = checksum.value;
   const mine = lwwWinner(result.set);
@@ -205,6 +206,7 @@ async function deleteOne(ctx: Ctx, bucketName: string, q: { n?: number; r?: numb
   const winner = s3Winner(read.set);
   if (winner === undefined || winner.value === null) return {};
   await ctx.deps.coordinator.put({ bucket: bucketName, key, value: null, context: read.context, supersedeVisible: true, n: q.n, w: q.w });
+  await ctx.deps.files?.deleted({ owner: ctx.auth.owner, bucket: bucketName, key, w: q.w });
   return {};
 }
 
@@ -318,6 +320,7 @@ export async function copyObject(ctx: Ctx): Promise<void> {
   // The copy shares the source's chunks: no data moves (content addressing).
   const enc = encodeObject(info, src.object.inline !== undefined ? { inline: src.object.inline } : { chunks: src.object.chunks });
   const result = await writeAfterRead(ctx.deps.coordinator, { bucket: bucket.name, key, value: enc.value, meta: enc.meta, supersede: 'everything', n: q.n, r: q.r, w: q.w });
+  await ctx.deps.files?.written({ owner: ctx.auth.owner, bucket: bucket.name, key, size: s.size, contentType: meta.contentType, etag: s.etag, w: q.w });
   const mine = lwwWinner(result.set);
   sendXml(ctx.res, 200, 'CopyObjectResult', { LastModified: isoDate(mine?.meta.ts ?? ctx.deps.clock.now()), ETag: `"${s.etag}"` }, mine !== undefined ? { 'x-amz-version-id': versionIdOf(mine) } : {});
 }
