@@ -8,7 +8,6 @@
 // is pinned to electionTick (the injected Random always draws 0).
 
 import { RawNode, MemoryStorage, describeConfState, decodeConfChange, type ConfChange, type Entry, type Message, type NodeId, type Ready } from '../../src/raft/index.js';
-import type { Random } from '../../src/util/runtime.js';
 
 const dec = new TextDecoder();
 const enc = new TextEncoder();
