@@ -41,6 +41,10 @@ export class Inflights {
     this.lasts.splice(0, n);
   }
 
+  freeFirst(): void {
+    this.lasts.shift();
+  }
+
   reset(): void {
     this.lasts.length = 0;
   }

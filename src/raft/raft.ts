@@ -627,6 +627,8 @@ export class Raft {
     if (pr === undefined) return;
     pr.recentActive = true;
     pr.probeSent = false;
+    // A full window whose messages were lost would stall replication for good: free one slot per heartbeat round, so that what is sent next exposes the gap (a rejection) and the leader probes again.
+    if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirst();
     if (pr.match < this.log.lastIndex()) this.sendAppend(from);
     if (ctx === '') return;
     const acks = this.readOnly.recvAck(from, ctx);

@@ -28,6 +28,8 @@ interface NodeOptions {
   electionTick: number;
   /** Added to electionTick for the randomised election timeout (the draw is pinned, so scripts control who times out first). */
   jitter: number;
+  /** Test-only Raft bug switches (raft.ts RaftBugs), to show a transcript changes when one is on. */
+  bugs: Record<string, boolean>;
 }
 
 export interface Command {
@@ -214,6 +216,7 @@ export class InteractionEnv {
         maxMsgEntries: Number(cmd.kv.get('max-msg-entries') ?? 64),
         electionTick: 10,
         jitter: Number(jitter?.[i] ?? 0),
+        bugs: Object.fromEntries((list(cmd.kv.get('bugs')) ?? []).map((b) => [b, true])),
       };
       // A joining node starts empty and learns the configuration from the leader's snapshot.
       const join = cmd.kv.get('join') === 'true';
@@ -234,6 +237,7 @@ export class InteractionEnv {
       preVote: o.preVote,
       checkQuorum: o.checkQuorum,
       maxMsgEntries: o.maxMsgEntries,
+      bugs: o.bugs,
       logger: (line) => {
         this.print(`INFO ${line}`);
       },
