@@ -62,6 +62,10 @@ export class RaftSimCluster {
   /** Called once per (node, term) a node is first seen leading (the fault driver's hook for targeted faults). */
   onNewLeader: ((n: SimRaftNode, term: number) => void) | undefined;
   private readonly leadersSeen = new Set<string>();
+  /** Called when a leader's Ready advances its commit index, before that Ready is persisted and sent (a hook for targeted faults). */
+  onLeaderCommit: ((n: SimRaftNode) => void) | undefined;
+  /** Called when a node starts persisting a Ready that took `ms` to write (a hook for crashes in the middle of a write). */
+  onDiskWrite: ((n: SimRaftNode, ms: number) => void) | undefined;
 
   constructor(
     readonly sched: Scheduler,
@@ -217,6 +221,7 @@ export class RaftSimCluster {
     if (!raw.hasReady()) return;
     const rd = raw.ready();
     for (const c of this.checkers) c.onReady(n.id, rd, raw.raft);
+    if (rd.hardState !== undefined && raw.raft.state === 'leader' && rd.hardState.commit > n.storage.hardState().commit) this.onLeaderCommit?.(n);
     const mustPersist = rd.entries.length > 0 || rd.hardState !== undefined || rd.snapshot !== undefined;
     if (!mustPersist) {
       this.handled(n, rd);
@@ -226,7 +231,9 @@ export class RaftSimCluster {
     const incarnation = n.incarnation;
     if (this.config.bugs.sendBeforePersist) for (const m of rd.messages) this.send(m);
     const [lo, hi] = this.config.diskMs;
-    this.sched.schedule(lo + this.random.next() * (hi - lo), `${n.id} disk`, () => {
+    const diskMs = lo + this.random.next() * (hi - lo);
+    this.onDiskWrite?.(n, diskMs);
+    this.sched.schedule(diskMs, `${n.id} disk`, () => {
       // A crash while the write was in flight: none of it reached the disk.
       if (n.incarnation !== incarnation) return;
       if (rd.snapshot !== undefined) n.storage.applySnapshot(rd.snapshot);

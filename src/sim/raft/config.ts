@@ -95,7 +95,7 @@ export function drawRaftConfig(seed: number, opts: RaftDrawOptions = {}): RaftRu
     electionTick: 10,
     heartbeatTick: pick(r, [1, 2]),
     tickMs: 100,
-    maxMsgEntries: pick(r, [1, 2, 8, 64]),
+    maxMsgEntries: pick(r, [1, 1, 2, 8, 64]),
     maxInflight: pick(r, [1, 4, 64]),
     compactEvery: pick(r, [4, 16, 1000]),
     netDelayMs: pick(r, [[1, 5] as const, [1, 30] as const, [5, 80] as const]),

@@ -21,17 +21,29 @@ export class RaftFaultDriver {
     const k = f.churn ? 0.2 : 1;
     if (f.partitions) this.loop(1000 * k, 5000 * k, () => this.partition());
     if (f.crashes) this.loop(1500 * k, 6000 * k, () => this.crash());
+    if (f.crashes) {
+      // Now and then a crash lands while a write is on its way to disk: what the Ready promised must not have left the node.
+      this.cluster.onDiskWrite = (n, ms) => {
+        if (!this.stopped && this.random.next() < 0.01) this.sched.schedule(this.random.next() * ms, '', () => this.crashNode(n));
+      };
+    }
     if (f.churn) {
       // Strike a new leader within a round trip or two of its election, while what it sends to catch followers up is still in flight.
       this.cluster.onNewLeader = (n) => {
-        if (this.stopped || this.random.next() < 0.3) return;
+        if (this.stopped || this.random.next() < 0.15) return;
         // A few round trips: long enough for it to start catching followers up, too short to finish.
-        const rttMs = 2 * this.cluster.config.netDelayMs[1];
-        this.sched.schedule(this.random.next() * 4 * rttMs, '', () => {
+        // Half the time before its first messages can land (its noop stays its own), half within a few round trips (mid catch-up).
+        const oneWayMs = this.cluster.config.netDelayMs[1];
+        const delay = this.random.next() < 0.5 ? this.random.next() * oneWayMs : this.random.next() * 8 * oneWayMs;
+        this.sched.schedule(delay, '', () => {
           if (this.stopped || !n.up) return;
-          if (f.crashes && this.random.next() < 0.5) return this.crashNode(n);
+          if (f.crashes && this.random.next() < 0.25) return this.crashNode(n);
           this.cluster.partition([[n.id], this.cluster.ids.filter((id) => id !== n.id)]);
         });
+      };
+      // Now and then cut a leader off the moment it commits, before it can tell anyone (Figure 8's step (c)->(d)).
+      this.cluster.onLeaderCommit = (n) => {
+        if (!this.stopped && this.random.next() < 0.1) this.cluster.partition([[n.id], this.cluster.ids.filter((id) => id !== n.id)]);
       };
     }
   }

@@ -23,7 +23,7 @@ export class StateMachineSafety extends RaftChecker {
   }
 
   override onRestore(node: string, incarnation: number, index: number, data: Uint8Array): void {
-    this.advance(node, incarnation, index, 'restored a snapshot at');
+    this.advance(node, incarnation, index, 'restored a snapshot at', false);
     this.state(node, index, data);
   }
 
@@ -31,9 +31,10 @@ export class StateMachineSafety extends RaftChecker {
     this.state(node, index, data);
   }
 
-  private advance(node: string, incarnation: number, index: number, what: string): void {
+  private advance(node: string, incarnation: number, index: number, what: string, strict = true): void {
     const c = this.cursor.get(node);
-    if (c !== undefined && c.incarnation === incarnation && index <= c.index) {
+    // An entry must come after the last one applied; a snapshot may not go below it (one at the same index restores the same state).
+    if (c !== undefined && c.incarnation === incarnation && (strict ? index <= c.index : index < c.index)) {
       this.violation(`${node} ${what} ${index} after having applied up to ${c.index} (its state went back in time)`);
     }
     this.cursor.set(node, { incarnation, index });
