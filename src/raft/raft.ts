@@ -36,6 +36,10 @@ export interface RaftBugs {
   readonly commitOldTerm?: boolean;
   /** Install a snapshot that is older than what the log already holds committed, discarding newer entries. */
   readonly snapshotOverNewer?: boolean;
+  /** A new leader writes its first entry right after its commit index, dropping its uncommitted tail (breaks Leader Append-Only, §5.3). */
+  readonly leaderDropsTail?: boolean;
+  /** A leader answers ReadIndex at once, without a heartbeat round to confirm it still leads (stale reads, dissertation §6.4). */
+  readonly readWithoutQuorum?: boolean;
 }
 
 export interface RaftConfig {
@@ -190,6 +194,11 @@ export class Raft {
     this.pendingConfIndex = this.log.lastIndex();
     this.logger(`${this.id} became leader at term ${this.term}`);
     // An entry of its own term lets the leader commit what earlier terms left (§5.4.2) and serve ReadIndex (dissertation §6.4).
+    if (this.bugs.leaderDropsTail && this.log.lastIndex() > this.log.committed) {
+      this.log.append([entry(this.term, this.log.committed + 1)]);
+      this.prs.progress.get(this.id)?.maybeUpdate(this.log.lastIndex());
+      return;
+    }
     this.appendEntries([{ kind: 'normal', data: EMPTY }]);
   }
 
@@ -693,7 +702,7 @@ export class Raft {
   }
 
   private leaderReadIndex(ctx: string, from: NodeId): boolean {
-    if (this.prs.voters.length === 1 && this.prs.isVoter(this.id)) {
+    if ((this.prs.voters.length === 1 && this.prs.isVoter(this.id)) || this.bugs.readWithoutQuorum) {
       this.answerRead(this.log.committed, ctx, from);
       return true;
     }

@@ -11,7 +11,7 @@ export interface RaftSimBugs extends RaftBugs {
   readonly sendBeforePersist?: boolean;
 }
 
-export const RAFT_BUG_NAMES: readonly (keyof RaftSimBugs)[] = ['voteTwice', 'commitOldTerm', 'sendBeforePersist', 'snapshotOverNewer'];
+export const RAFT_BUG_NAMES: readonly (keyof RaftSimBugs)[] = ['voteTwice', 'commitOldTerm', 'sendBeforePersist', 'snapshotOverNewer', 'leaderDropsTail', 'readWithoutQuorum'];
 
 export interface RaftFaults {
   readonly lossP: number;

@@ -19,8 +19,8 @@ export class LeaderAppendOnly extends RaftChecker {
       this.leading.delete(node);
       return;
     }
-    // The log as the new leader found it, before its first own entry reaches the disk: its last index minus what is still unstable.
-    if (l === undefined || l.term !== raft.term) this.leading.set(node, { term: raft.term, last: raft.log.unstable.offset - 1 });
+    // The log as the new leader found it: everything before its noop, and at least what its disk holds (a leader only wins after persisting its campaign, so nothing it holds is still unwritten).
+    if (l === undefined || l.term !== raft.term) this.leading.set(node, { term: raft.term, last: Math.max(raft.log.lastIndex() - 1, raft.log.storage.lastIndex()) });
   }
 
   override onReady(node: string, rd: Ready, raft: Raft): void {
