@@ -6,6 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runRaftSeed, type RaftRunResult } from '../../src/sim/raft/run.js';
 import { describeRaftConfig } from '../../src/sim/raft/config.js';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('../../src/sim/main.js', import.meta.url));
 
 function verdict(r: RaftRunResult): string {
   if (r.violations.length === 0) return 'clean';
@@ -33,4 +37,14 @@ test('the same Raft seed replays the same run, event for event', async () => {
     assert.equal(a.fingerprint, b.fingerprint);
     assert.deepEqual(a.trace, b.trace);
   }
+});
+
+test('npm run sim -- --seed S replays the Raft run of S in a fresh process with the same fingerprint', async () => {
+  const seed = 11;
+  const inProcess = await runRaftSeed(seed);
+  const out = execFileSync(process.execPath, [MAIN, '--seed', String(seed), '--raft-only'], { encoding: 'utf8' });
+  const m = /raftFp=(\S+)/.exec(out);
+  assert.ok(m, out);
+  assert.equal(m[1], inProcess.fingerprint);
+  assert.match(out, /raft PASS/);
 });
