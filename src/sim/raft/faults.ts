@@ -24,7 +24,12 @@ export class RaftFaultDriver {
     if (f.crashes) {
       // Now and then a crash lands while a write is on its way to disk: what the Ready promised must not have left the node.
       this.cluster.onDiskWrite = (n, ms) => {
-        if (!this.stopped && this.random.next() < 0.01) this.sched.schedule(this.random.next() * ms, '', () => this.crashNode(n));
+        if (!this.stopped && this.random.next() < 0.01) {
+          this.sched.schedule(this.random.next() * ms, '', () => {
+            // Healing restarted every node and stopped the faults: a crash still scheduled then would leave a node down for good.
+            if (!this.stopped) this.crashNode(n);
+          });
+        }
       };
     }
     if (f.churn) {
