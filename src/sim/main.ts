@@ -1,13 +1,20 @@
-// npm run sim -- [--seeds N] [--start S] [--seed S [--trace]] [--bug NAME] [--quiet]
+// npm run sim -- [--seeds N] [--start S] [--seed S [--trace]] [--bug NAME] [--no-raft | --raft-only] [--quiet]
 //
 // Runs seeds start..start+N-1 (default: 100 seeds from a random start, so
 // that every run explores new ground; the start is printed), prints one line
 // per failing seed, then a summary. --seed S replays exactly one seed and
 // prints its configuration, verdict and (with --trace) every event.
+//
+// Every seed runs twice: the data path (run.ts) and the Raft control plane
+// (raft/run.ts), each on its own scheduler, so that the data path's
+// fingerprints do not depend on the control plane's. --no-raft and
+// --raft-only run one of them; a --bug of either kind runs only its kind.
 
 import { runSeed, type RunResult } from './run.js';
 import { BUG_NAMES, describeConfig, type SimBugs } from './config.js';
 import { noStats, sumStats } from './world.js';
+import { runRaftSeed, type RaftRunResult } from './raft/run.js';
+import { describeRaftConfig, RAFT_BUG_NAMES, type RaftSimBugs } from './raft/config.js';
 
 interface Args {
   seeds: number;
@@ -15,13 +22,16 @@ interface Args {
   seed: number | undefined;
   trace: boolean;
   bugs: Record<string, boolean>;
+  raftBugs: Record<string, boolean>;
   verbose: boolean;
+  data: boolean;
+  raft: boolean;
 }
 
-const USAGE = `usage: npm run sim -- [--seeds N] [--start S] [--seed S [--trace]] [--bug ${BUG_NAMES.join('|')}] [--verbose]`;
+const USAGE = `usage: npm run sim -- [--seeds N] [--start S] [--seed S [--trace]] [--bug ${[...BUG_NAMES, ...RAFT_BUG_NAMES].join('|')}] [--no-raft | --raft-only] [--verbose]`;
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { seeds: 100, start: undefined, seed: undefined, trace: false, bugs: {}, verbose: false };
+  const a: Args = { seeds: 100, start: undefined, seed: undefined, trace: false, bugs: {}, raftBugs: {}, verbose: false, data: true, raft: true };
   const num = (i: number): number => {
     const v = Number(argv[i]);
     if (!Number.isSafeInteger(v) || v < 0) throw new Error(`${argv[i - 1]} needs a non-negative integer\n${USAGE}`);
@@ -43,10 +53,21 @@ function parseArgs(argv: readonly string[]): Args {
         break;
       case '--bug': {
         const name = argv[++i] ?? '';
-        if (!(BUG_NAMES as readonly string[]).includes(name)) throw new Error(`unknown bug ${name}\n${USAGE}`);
-        a.bugs[name] = true;
+        if ((RAFT_BUG_NAMES as readonly string[]).includes(name)) {
+          a.raftBugs[name] = true;
+          a.data = false;
+        } else if ((BUG_NAMES as readonly string[]).includes(name)) {
+          a.bugs[name] = true;
+          a.raft = false;
+        } else throw new Error(`unknown bug ${name}\n${USAGE}`);
         break;
       }
+      case '--no-raft':
+        a.raft = false;
+        break;
+      case '--raft-only':
+        a.data = false;
+        break;
       case '--verbose':
         a.verbose = true;
         break;
@@ -96,6 +117,43 @@ function bugFlags(r: RunResult): string {
 }
 
 async function replay(seed: number, args: Args): Promise<number> {
+  const dataCode = args.data ? await replayData(seed, args) : 0;
+  const raftCode = args.raft ? await replayRaft(seed, args) : 0;
+  return dataCode || raftCode;
+}
+
+async function replayRaft(seed: number, args: Args): Promise<number> {
+  const r = await runRaftSeed(seed, { traceAll: args.trace, bugs: args.raftBugs as RaftSimBugs });
+  if (args.trace) for (const line of r.trace ?? []) console.log(line);
+  console.log(`raft seed=${seed} ${describeRaftConfig(r.config)}`);
+  console.log(`raft events=${r.events} simulated=${(r.simulatedMs / 1000).toFixed(1)}s ops=${r.ops} ok=${r.opsOk} leaders=${r.leaders} raftFp=${r.fingerprint}`);
+  if (r.violations.length === 0) {
+    console.log('raft PASS');
+    return 0;
+  }
+  for (const v of r.violations.slice(0, 50)) console.log(`raft VIOLATION ${v.checker}: ${v.message}`);
+  return 1;
+}
+
+function raftFailureLine(r: RaftRunResult): string {
+  const v = r.violations[0];
+  const checkers = [...new Set(r.violations.map((x) => x.checker))].join(',');
+  const bugs = Object.entries(r.config.bugs)
+    .filter(([, on]) => on === true)
+    .map(([name]) => ` --bug ${name}`)
+    .join('');
+  return (
+    `FAIL raft seed=${r.seed} checker=${checkers} (${r.violations.length} violations)\n` +
+    `    config: ${describeRaftConfig(r.config)}\n` +
+    `    first:  ${v?.message.split('\n')[0] ?? ''}\n` +
+    `    trace (replay: npm run sim -- --seed ${r.seed} --raft-only --trace${bugs}):\n${r.traceTail
+      .slice(-8)
+      .map((l) => '      ' + l.trim())
+      .join('\n')}`
+  );
+}
+
+async function replayData(seed: number, args: Args): Promise<number> {
   const r = await runSeed(seed, { traceAll: args.trace, bugs: args.bugs as SimBugs });
   if (args.trace) for (const line of r.trace ?? []) console.log(line);
   console.log(`seed=${seed} ${describeConfig(r.config)}`);
@@ -120,8 +178,23 @@ async function main(): Promise<number> {
   let failures = 0;
   let events = 0;
   const total = noStats();
+  const raftTotal = { wallMs: 0, failures: 0, events: 0, simulatedMs: 0, ops: 0, leaders: 0 };
   for (let i = 0; i < args.seeds; i++) {
     const seed = start + i;
+    if (args.raft) {
+      const t = performance.now();
+      const rr = await runRaftSeed(seed, { bugs: args.raftBugs as RaftSimBugs });
+      raftTotal.wallMs += performance.now() - t;
+      raftTotal.events += rr.events;
+      raftTotal.simulatedMs += rr.simulatedMs;
+      raftTotal.ops += rr.ops;
+      raftTotal.leaders += rr.leaders;
+      if (rr.violations.length > 0) {
+        raftTotal.failures++;
+        console.log(raftFailureLine(rr));
+      }
+    }
+    if (!args.data) continue;
     const r = await runSeed(seed, { bugs: args.bugs as SimBugs });
     simulatedMs += r.simulatedMs;
     events += r.events;
@@ -137,7 +210,17 @@ async function main(): Promise<number> {
       );
     }
   }
-  const wallS = (performance.now() - t0) / 1000;
+  let wallS = (performance.now() - t0) / 1000;
+  if (args.raft) {
+    const rs = raftTotal.wallMs / 1000;
+    console.log(
+      `sim raft: ${args.seeds} seeds, ${raftTotal.failures} failed, ${rs.toFixed(1)} s wall, ${((args.seeds / rs) * 60).toFixed(0)} seeds/min, ` +
+        `${(raftTotal.simulatedMs / 1000 / rs).toFixed(0)} simulated s per wall s, ${(raftTotal.events / rs).toFixed(0)} events/s, ${raftTotal.ops} client ops`,
+    );
+  }
+  if (!args.data) return raftTotal.failures > 0 ? 1 : 0;
+  // The data path's own figures, without the control plane's share of the wall time.
+  wallS -= raftTotal.wallMs / 1000;
   console.log(
     `sim: ${args.seeds} seeds, ${failures} failed, ${wallS.toFixed(1)} s wall, ` +
       `${((args.seeds / wallS) * 60).toFixed(0)} seeds/min, ` +
@@ -149,7 +232,7 @@ async function main(): Promise<number> {
       `(${total.aeKeysPulled} pulled, ${total.aeKeysPushed} pushed), collection removed ${total.tombstonesCollected} tombstones, ` +
       `${total.staleRefused} copies refused as too old`,
   );
-  return failures > 0 ? 1 : 0;
+  return failures > 0 || raftTotal.failures > 0 ? 1 : 0;
 }
 
 main().then(

@@ -1,0 +1,158 @@
+// The commands the control state machine applies, as they travel in Raft
+// log entries: a versioned JSON envelope carrying the client's request id
+// (so that the node that proposed it can answer its client when the entry is
+// applied) and the time the proposer stamped on it (the state machine never
+// reads a clock: every replica must compute the same state).
+
+export const COMMAND_FORMAT_VERSION = 1;
+
+export type NodeRole = 'storage' | 'gateway';
+
+export interface LayoutNode {
+  readonly id: string;
+  /** Where peers and clients reach the node. */
+  readonly addresses: { readonly rpc: string; readonly http?: string };
+  readonly zone: string;
+  /** Bytes the node offers for data (0 for a gateway). */
+  readonly capacity: number;
+  /** storage holds data; gateway only serves requests. */
+  readonly role: NodeRole;
+}
+
+export interface QuorumSettings {
+  readonly n: number;
+  readonly r: number;
+  readonly w: number;
+}
+
+export type Command =
+  | { readonly type: 'createBucket'; readonly name: string; readonly owner: string; readonly quorum?: QuorumSettings }
+  | { readonly type: 'deleteBucket'; readonly name: string }
+  | { readonly type: 'putUser'; readonly user: string; readonly displayName?: string }
+  | { readonly type: 'putAccessKey'; readonly accessKeyId: string; readonly secret: string; readonly user: string }
+  | { readonly type: 'deleteAccessKey'; readonly accessKeyId: string }
+  | { readonly type: 'putAdminToken'; readonly tokenId: string; readonly tokenHash: string }
+  | { readonly type: 'revokeAdminToken'; readonly tokenId: string }
+  | { readonly type: 'addNode'; readonly node: LayoutNode }
+  | { readonly type: 'updateNode'; readonly node: LayoutNode }
+  | { readonly type: 'removeNode'; readonly id: string }
+  | { readonly type: 'setAssignment'; readonly assignment: unknown };
+
+export type CommandType = Command['type'];
+
+export interface Envelope {
+  readonly v: number;
+  /** The proposer's request id; empty when nobody waits for the answer. */
+  readonly id: string;
+  /** Milliseconds since the epoch on the proposer's clock. */
+  readonly at: number;
+  readonly cmd: Command;
+}
+
+/** Why a command was refused: stable codes an API layer maps to its own errors. */
+export type ControlErrorCode =
+  | 'BucketAlreadyExists'
+  | 'NoSuchBucket'
+  | 'NoSuchUser'
+  | 'NoSuchAccessKey'
+  | 'AccessKeyInUse'
+  | 'NoSuchAdminToken'
+  | 'NodeExists'
+  | 'NoSuchNode'
+  | 'InvalidCommand'
+  | 'UnsupportedVersion';
+
+export class CommandError extends Error {
+  override name = 'CommandError';
+  constructor(
+    readonly code: ControlErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export function encodeCommand(env: Omit<Envelope, 'v'>): Uint8Array {
+  return enc.encode(JSON.stringify({ v: COMMAND_FORMAT_VERSION, id: env.id, at: env.at, cmd: env.cmd }));
+}
+
+function str(v: unknown, what: string, opts: { empty?: boolean; max?: number } = {}): string {
+  if (typeof v !== 'string') throw new CommandError('InvalidCommand', `${what} must be a string`);
+  if (!opts.empty && v === '') throw new CommandError('InvalidCommand', `${what} must not be empty`);
+  if (v.length > (opts.max ?? 1024)) throw new CommandError('InvalidCommand', `${what} is longer than ${opts.max ?? 1024} characters`);
+  return v;
+}
+
+function int(v: unknown, what: string, min: number): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new CommandError('InvalidCommand', `${what} must be an integer >= ${min}`);
+  return v;
+}
+
+function obj(v: unknown, what: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new CommandError('InvalidCommand', `${what} must be an object`);
+  return v as Record<string, unknown>;
+}
+
+function layoutNode(v: unknown): LayoutNode {
+  const o = obj(v, 'node');
+  const addr = obj(o.addresses, 'node.addresses');
+  const role = o.role;
+  if (role !== 'storage' && role !== 'gateway') throw new CommandError('InvalidCommand', 'node.role must be storage or gateway');
+  return {
+    id: str(o.id, 'node.id', { max: 128 }),
+    addresses: { rpc: str(addr.rpc, 'node.addresses.rpc'), ...(addr.http !== undefined ? { http: str(addr.http, 'node.addresses.http') } : {}) },
+    zone: str(o.zone, 'node.zone', { max: 128 }),
+    capacity: int(o.capacity, 'node.capacity', 0),
+    role,
+  };
+}
+
+function command(v: unknown): Command {
+  const o = obj(v, 'cmd');
+  switch (o.type) {
+    case 'createBucket': {
+      const q = o.quorum === undefined ? undefined : obj(o.quorum, 'quorum');
+      const quorum = q === undefined ? undefined : { n: int(q.n, 'quorum.n', 1), r: int(q.r, 'quorum.r', 1), w: int(q.w, 'quorum.w', 1) };
+      if (quorum !== undefined && (quorum.r > quorum.n || quorum.w > quorum.n)) throw new CommandError('InvalidCommand', 'quorum r and w must not exceed n');
+      return { type: 'createBucket', name: str(o.name, 'name', { max: 255 }), owner: str(o.owner, 'owner'), ...(quorum !== undefined ? { quorum } : {}) };
+    }
+    case 'deleteBucket':
+      return { type: 'deleteBucket', name: str(o.name, 'name', { max: 255 }) };
+    case 'putUser':
+      return { type: 'putUser', user: str(o.user, 'user'), ...(o.displayName !== undefined ? { displayName: str(o.displayName, 'displayName', { empty: true }) } : {}) };
+    case 'putAccessKey':
+      return { type: 'putAccessKey', accessKeyId: str(o.accessKeyId, 'accessKeyId', { max: 128 }), secret: str(o.secret, 'secret'), user: str(o.user, 'user') };
+    case 'deleteAccessKey':
+      return { type: 'deleteAccessKey', accessKeyId: str(o.accessKeyId, 'accessKeyId', { max: 128 }) };
+    case 'putAdminToken':
+      return { type: 'putAdminToken', tokenId: str(o.tokenId, 'tokenId'), tokenHash: str(o.tokenHash, 'tokenHash') };
+    case 'revokeAdminToken':
+      return { type: 'revokeAdminToken', tokenId: str(o.tokenId, 'tokenId') };
+    case 'addNode':
+      return { type: 'addNode', node: layoutNode(o.node) };
+    case 'updateNode':
+      return { type: 'updateNode', node: layoutNode(o.node) };
+    case 'removeNode':
+      return { type: 'removeNode', id: str(o.id, 'id', { max: 128 }) };
+    case 'setAssignment':
+      return { type: 'setAssignment', assignment: o.assignment ?? null };
+    default:
+      throw new CommandError('InvalidCommand', `unknown command type ${JSON.stringify(o.type)}`);
+  }
+}
+
+/** Decodes and validates an entry's data; throws CommandError (the same on every replica) for anything malformed. */
+export function decodeCommand(data: Uint8Array): Envelope {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(dec.decode(data));
+  } catch {
+    throw new CommandError('InvalidCommand', 'entry data is not JSON');
+  }
+  const o = obj(raw, 'envelope');
+  if (o.v !== COMMAND_FORMAT_VERSION) throw new CommandError('UnsupportedVersion', `command format ${String(o.v)}, this build reads ${COMMAND_FORMAT_VERSION}: upgrade this node`);
+  return { v: COMMAND_FORMAT_VERSION, id: str(o.id, 'id', { empty: true }), at: int(o.at, 'at', 0), cmd: command(o.cmd) };
+}

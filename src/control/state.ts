@@ -1,0 +1,243 @@
+// The control state machine: the cluster metadata that must not diverge
+// (DESIGN.md), replicated by Raft. Every node applies the same committed
+// entries in the same order and so holds the same state; reads are local
+// (after a ReadIndex when they must be linearizable). It is pure and
+// deterministic: no clock (times come stamped in the commands), no
+// randomness, and iteration orders that do not depend on history.
+
+import { CommandError, decodeCommand, type Command, type ControlErrorCode, type LayoutNode, type QuorumSettings } from './commands.js';
+
+export const CONTROL_SNAPSHOT_FORMAT = 'ringstore-control';
+export const CONTROL_SNAPSHOT_VERSION = 1;
+
+export interface Bucket {
+  readonly name: string;
+  /** Never reused: the Raft index of the entry that created it. Objects are stored under this id, so a bucket recreated under an old name never sees the old objects. */
+  readonly id: number;
+  readonly owner: string;
+  /** Per-bucket quorum, or null for the cluster's defaults. */
+  readonly quorum: QuorumSettings | null;
+  readonly createdAt: number;
+}
+
+export interface User {
+  readonly id: string;
+  readonly displayName: string;
+  readonly createdAt: number;
+}
+
+export interface AccessKey {
+  readonly accessKeyId: string;
+  /** Stored as given for now; the security work encrypts it. */
+  readonly secret: string;
+  readonly user: string;
+  readonly createdAt: number;
+}
+
+export interface AdminToken {
+  readonly tokenId: string;
+  /** Only a hash is kept (the proposer hashes: this code does no cryptography). */
+  readonly tokenHash: string;
+  readonly createdAt: number;
+}
+
+export interface Layout {
+  /** Bumped by every layout change. */
+  readonly version: number;
+  /** Sorted by id. */
+  readonly nodes: readonly LayoutNode[];
+  /** The partition assignment, opaque until the rebalancing work defines it. */
+  readonly assignment: unknown;
+  /** Earlier versions still live while data moves (kept empty until the rebalancing work fills it). */
+  readonly history: readonly { readonly version: number; readonly nodes: readonly LayoutNode[]; readonly assignment: unknown }[];
+}
+
+export type ApplyResult =
+  | { readonly ok: true; readonly bucket?: Bucket; readonly layoutVersion?: number }
+  | { readonly ok: false; readonly code: ControlErrorCode; readonly message: string; readonly bucket?: Bucket };
+
+interface SnapshotJson {
+  format: string;
+  version: number;
+  applied: number;
+  layout: Layout;
+  buckets: Bucket[];
+  users: User[];
+  accessKeys: AccessKey[];
+  adminTokens: AdminToken[];
+}
+
+function sortedValues<T>(m: ReadonlyMap<string, T>): T[] {
+  return [...m.keys()].sort().map((k) => m.get(k) as T);
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export class ControlState {
+  private appliedIndex = 0;
+  private layoutValue: Layout = { version: 0, nodes: [], assignment: null, history: [] };
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly users = new Map<string, User>();
+  private readonly accessKeys = new Map<string, AccessKey>();
+  private readonly adminTokens = new Map<string, AdminToken>();
+
+  /** The Raft index of the last entry applied. */
+  get applied(): number {
+    return this.appliedIndex;
+  }
+
+  /**
+   * Applies the entry at `index` (its data as Raft delivered it). Entries at
+   * or below the applied index are ignored (a replay after restoring a
+   * snapshot). An empty entry (a leader's noop) only advances the index; a
+   * malformed one is refused identically everywhere.
+   */
+  applyEntry(index: number, data: Uint8Array): { readonly requestId: string; readonly result: ApplyResult } | undefined {
+    if (index <= this.appliedIndex) return undefined;
+    this.appliedIndex = index;
+    if (data.length === 0) return undefined;
+    let requestId = '';
+    try {
+      const env = decodeCommand(data);
+      requestId = env.id;
+      return { requestId, result: this.apply(index, env.at, env.cmd) };
+    } catch (err) {
+      if (!(err instanceof CommandError)) throw err;
+      return { requestId, result: { ok: false, code: err.code, message: err.message } };
+    }
+  }
+
+  private apply(index: number, at: number, cmd: Command): ApplyResult {
+    switch (cmd.type) {
+      case 'createBucket': {
+        const existing = this.buckets.get(cmd.name);
+        // Exactly one owner: the first creation in log order wins, every later one is refused.
+        if (existing !== undefined) return { ok: false, code: 'BucketAlreadyExists', message: `bucket ${cmd.name} exists (owner ${existing.owner})`, bucket: existing };
+        const bucket: Bucket = { name: cmd.name, id: index, owner: cmd.owner, quorum: cmd.quorum ?? null, createdAt: at };
+        this.buckets.set(cmd.name, bucket);
+        return { ok: true, bucket };
+      }
+      case 'deleteBucket': {
+        const b = this.buckets.get(cmd.name);
+        if (b === undefined) return { ok: false, code: 'NoSuchBucket', message: `no bucket ${cmd.name}` };
+        this.buckets.delete(cmd.name);
+        return { ok: true, bucket: b };
+      }
+      case 'putUser': {
+        const old = this.users.get(cmd.user);
+        this.users.set(cmd.user, { id: cmd.user, displayName: cmd.displayName ?? old?.displayName ?? cmd.user, createdAt: old?.createdAt ?? at });
+        return { ok: true };
+      }
+      case 'putAccessKey': {
+        if (!this.users.has(cmd.user)) return { ok: false, code: 'NoSuchUser', message: `no user ${cmd.user}` };
+        const old = this.accessKeys.get(cmd.accessKeyId);
+        if (old !== undefined && old.user !== cmd.user) return { ok: false, code: 'AccessKeyInUse', message: `access key ${cmd.accessKeyId} belongs to another user` };
+        this.accessKeys.set(cmd.accessKeyId, { accessKeyId: cmd.accessKeyId, secret: cmd.secret, user: cmd.user, createdAt: old?.createdAt ?? at });
+        return { ok: true };
+      }
+      case 'deleteAccessKey':
+        if (!this.accessKeys.delete(cmd.accessKeyId)) return { ok: false, code: 'NoSuchAccessKey', message: `no access key ${cmd.accessKeyId}` };
+        return { ok: true };
+      case 'putAdminToken':
+        this.adminTokens.set(cmd.tokenId, { tokenId: cmd.tokenId, tokenHash: cmd.tokenHash, createdAt: this.adminTokens.get(cmd.tokenId)?.createdAt ?? at });
+        return { ok: true };
+      case 'revokeAdminToken':
+        if (!this.adminTokens.delete(cmd.tokenId)) return { ok: false, code: 'NoSuchAdminToken', message: `no admin token ${cmd.tokenId}` };
+        return { ok: true };
+      case 'addNode':
+        if (this.layoutValue.nodes.some((n) => n.id === cmd.node.id)) return { ok: false, code: 'NodeExists', message: `node ${cmd.node.id} is in the layout` };
+        return this.setNodes([...this.layoutValue.nodes, cmd.node]);
+      case 'updateNode':
+        if (!this.layoutValue.nodes.some((n) => n.id === cmd.node.id)) return { ok: false, code: 'NoSuchNode', message: `no node ${cmd.node.id} in the layout` };
+        return this.setNodes(this.layoutValue.nodes.map((n) => (n.id === cmd.node.id ? cmd.node : n)));
+      case 'removeNode':
+        if (!this.layoutValue.nodes.some((n) => n.id === cmd.id)) return { ok: false, code: 'NoSuchNode', message: `no node ${cmd.id} in the layout` };
+        return this.setNodes(this.layoutValue.nodes.filter((n) => n.id !== cmd.id));
+      case 'setAssignment':
+        this.layoutValue = { ...this.layoutValue, version: this.layoutValue.version + 1, assignment: cmd.assignment };
+        return { ok: true, layoutVersion: this.layoutValue.version };
+    }
+  }
+
+  private setNodes(nodes: LayoutNode[]): ApplyResult {
+    nodes.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    this.layoutValue = { ...this.layoutValue, version: this.layoutValue.version + 1, nodes };
+    return { ok: true, layoutVersion: this.layoutValue.version };
+  }
+
+  // ------------------------------------------------------------ queries
+
+  bucket(name: string): Bucket | undefined {
+    return this.buckets.get(name);
+  }
+
+  /** Buckets sorted by name, optionally only one owner's. */
+  listBuckets(owner?: string): Bucket[] {
+    return sortedValues(this.buckets).filter((b) => owner === undefined || b.owner === owner);
+  }
+
+  user(id: string): User | undefined {
+    return this.users.get(id);
+  }
+
+  accessKey(id: string): AccessKey | undefined {
+    return this.accessKeys.get(id);
+  }
+
+  listAccessKeys(user?: string): AccessKey[] {
+    return sortedValues(this.accessKeys).filter((k) => user === undefined || k.user === user);
+  }
+
+  adminToken(tokenId: string): AdminToken | undefined {
+    return this.adminTokens.get(tokenId);
+  }
+
+  /** Whether some admin token has this hash. */
+  adminTokenHashKnown(hash: string): boolean {
+    for (const t of this.adminTokens.values()) if (t.tokenHash === hash) return true;
+    return false;
+  }
+
+  layout(): Layout {
+    return this.layoutValue;
+  }
+
+  // ---------------------------------------------------- snapshot / restore
+
+  /** The whole state as versioned JSON bytes: Raft snapshots and `ringstore control backup` use it. Equal states give equal bytes. */
+  snapshot(): Uint8Array {
+    const s: SnapshotJson = {
+      format: CONTROL_SNAPSHOT_FORMAT,
+      version: CONTROL_SNAPSHOT_VERSION,
+      applied: this.appliedIndex,
+      layout: this.layoutValue,
+      buckets: sortedValues(this.buckets),
+      users: sortedValues(this.users),
+      accessKeys: sortedValues(this.accessKeys),
+      adminTokens: sortedValues(this.adminTokens),
+    };
+    return enc.encode(JSON.stringify(s));
+  }
+
+  /** Rebuilds a state from snapshot() bytes; empty bytes (a brand-new cluster's bootstrap snapshot) give the empty state. */
+  static restore(bytes: Uint8Array): ControlState {
+    const st = new ControlState();
+    if (bytes.length === 0) return st;
+    let s: SnapshotJson;
+    try {
+      s = JSON.parse(dec.decode(bytes)) as SnapshotJson;
+    } catch {
+      throw new CommandError('InvalidCommand', 'control snapshot is not JSON');
+    }
+    if (s.format !== CONTROL_SNAPSHOT_FORMAT) throw new CommandError('InvalidCommand', `not a control snapshot (format ${String(s.format)})`);
+    if (s.version !== CONTROL_SNAPSHOT_VERSION) throw new CommandError('UnsupportedVersion', `control snapshot version ${String(s.version)}, this build reads ${CONTROL_SNAPSHOT_VERSION}: upgrade this node`);
+    st.appliedIndex = s.applied;
+    st.layoutValue = s.layout;
+    for (const b of s.buckets) st.buckets.set(b.name, b);
+    for (const u of s.users) st.users.set(u.id, u);
+    for (const k of s.accessKeys) st.accessKeys.set(k.accessKeyId, k);
+    for (const t of s.adminTokens) st.adminTokens.set(t.tokenId, t);
+    return st;
+  }
+}
