@@ -21,17 +21,17 @@ const LAYERS = [
   ['transport'], // the wire vocabulary, the Transport interface, gRPC and in-memory networks
   ['membership'], // SWIM failure detection
   ['handoff', 'antientropy'], // hinted handoff; Merkle anti-entropy and tombstone collection
-  ['layout'], // (coming) layout versions and moving data between them
+  ['layout'], // (planned; no src/layout yet) layout versions and moving data between them
   ['coordinator'], // a request's life: fan-out, quorum, reconciliation, read repair
-  ['raft'], // (coming) Raft consensus, a pure state machine
-  ['control'], // (coming) the control plane on Raft: layout, buckets, users
+  ['raft'], // Raft consensus, a pure state machine (run by the simulator; not yet wired into nodes)
+  ['control'], // the control state machine on Raft: layout, buckets, users (likewise not yet wired)
   ['components'], // the composition root: one node's component graph from its parts
   ['api'], // HTTP plumbing and the native JSON API
   ['s3'], // the S3 API (uses api's HTTP plumbing)
   ['files'], // the public gRPC file API and the /users routes (over the S3 object model)
-  ['node'], // wiring real parts into a process; the dev cluster of processes
-  ['bench'], // load and convergence benchmarks against a dev cluster
-  ['cli'], // the `ringstore` command (runs bench)
+  ['node'], // wiring real parts into a process; the dev cluster of processes; the LMDB Raft log
+  ['bench'], // load, convergence, detection and search benchmarks against a dev cluster
+  ['cli'], // the `ringstore` command (runs bench), and `ringstore shell`
 ];
 
 /** Deterministic protocol folders: no clock, network, randomness or disk (eslint checks the globals). */

@@ -1,8 +1,9 @@
 // The HTTP front of a node: one node:http server (no framework: it is the
 // fastest thing Node has) that routes /health, /metrics and the native JSON
 // API, times every request into Prometheus metrics, and turns every failure
-// into a JSON error instead of a crash. The S3 and key-value APIs will mount
-// beside the native one through `extraRoutes`.
+// into a JSON error instead of a crash. Other routes (/cluster, /_antientropy,
+// /_faults, /_s3, /users) mount beside the native one through `mounts`; the
+// S3 API has its own server on its own port (s3/server.ts).
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';

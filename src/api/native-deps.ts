@@ -27,7 +27,7 @@ export interface NativeApiDeps {
   readonly self: NodeId;
   readonly coordinator: NativeCoordinator;
   readonly buckets: NativeBuckets;
-  /** The per-user file index (files/user-index.ts); a file's owner here is its bucket's owner (no authentication yet). */
+  /** The per-user file index (coordinator/user-index.ts); a file's owner here is its bucket's owner (no authentication yet). */
   readonly files?: FileEvents;
   /** Number of nodes in the current layout: the upper bound of n. */
   clusterSize(): number;

@@ -1,5 +1,5 @@
 // The control state machine: the cluster metadata that must not diverge
-// (DESIGN.md), replicated by Raft. Every node applies the same committed
+// (docs/raft.md), replicated by Raft. Every node applies the same committed
 // entries in the same order and so holds the same state; reads are local
 // (after a ReadIndex when they must be linearizable). It is pure and
 // deterministic: no clock (times come stamped in the commands), no

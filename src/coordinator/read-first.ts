@@ -31,7 +31,7 @@
 // it (its past names only what its writer read). Such a context would
 // silently supersede those values, and lose the history in their pasts (the
 // simulator found it: a dot reused after collection, seed 11). Only a whole
-// replica's clock is a sound context (coordinator.ts: a replica holding
+// replica's clock is a sound context (write.ts: a replica holding
 // (X, k) holds every X-event X knew of when it minted k).
 //
 // The read asks for no values (versions, clocks and which are tombstones are

@@ -72,7 +72,7 @@ export class ReplicaSide {
       case 'ping':
         return { type: 'pong', node: this.env.self };
       // Membership packets are routed to the SWIM driver, and anti-entropy's
-      // messages to the AntiEntropy component, before the coordinator (node/node.ts).
+      // messages to the AntiEntropy component, before the coordinator (components/build-node.ts).
       case 'swim':
       case 'aeRoots':
       case 'aeHashes':

@@ -235,7 +235,7 @@ export class UserIndex implements FileEvents {
     return { files, truncated: false, replicas: [...replicas], scanned };
   }
 
-  /** The user's files whose path matches the query (match.ts: substring or glob), in path order. */
+  /** The user's files whose path matches the query (file-match.ts: substring or glob), in path order. */
   async search(user: string, query: string, opts: { limit: number; prefix?: string }): Promise<ListOutcome> {
     const match = fileMatcher(query);
     const files: FileEntry[] = [];

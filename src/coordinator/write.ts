@@ -40,8 +40,9 @@ export async function write(env: CoordinatorEnv, hints: HintTable, req: PutReque
   const spare = sloppy ? fallbacks.filter((f) => !chosenNodes.has(f) && env.deps.liveness.isAlive(f)) : [];
 
   // The origin mints the dot. Prefer an owner (a fallback's dots must
-  // survive its forgetting the key after handoff, see mintHinted), this
-  // node first among owners (no network hop), then the preference order.
+  // survive its forgetting the key after handoff, see HintTable.mint in
+  // hint-table.ts), this node first among owners (no network hop), then the
+  // preference order.
   // Only a certainly-undelivered attempt may move on to another origin;
   // after a timeout the write may exist, and a second origin would mint a
   // second, duplicate event.

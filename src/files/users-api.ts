@@ -1,5 +1,5 @@
 // A user's files on the native API (seed 003's "list all of a user's files"
-// and search), answered from the per-user index (user-index.ts):
+// and search), answered from the per-user index (coordinator/user-index.ts):
 //
 //   GET /users/{user}/files                  every file, in path order (?prefix=&after=&limit=)
 //   GET /users/{user}/files?search=QUERY     files whose bucket/key matches (substring or glob)

@@ -36,7 +36,7 @@ export interface S3ServerDeps {
   /** Bytes of small objects' values kept in memory by version (cache.ts); 0 disables. Default 16 MiB. */
   readonly objectCacheBytes?: number;
   readonly logger?: S3Logger;
-  /** The per-user file index (files/user-index.ts): every write and delete of an object reports to it. */
+  /** The per-user file index (coordinator/user-index.ts): every write and delete of an object reports to it. */
   readonly files?: FileEvents;
 }
 

@@ -299,7 +299,7 @@ function drawAntiEntropy(seed: number, nodes: number, replicaTimeoutMs: number, 
   };
   // How long a copy of an old version can legitimately be on its way: the
   // coordinator keeps sending a write's set to stand-ins, one replica
-  // timeout each, through every fallback (coordinator.ts sendReplica), then
+  // timeout each, through every fallback (coordinator/write.ts sendReplica), then
   // the message travels and may wait in a slow disk's queue; a read repair
   // is sent within one replica timeout of its read; an anti-entropy batch
   // takes a few request deadlines. Receivers judge a copy's age on their

@@ -1,4 +1,4 @@
-// npm run sim -- [--seeds N] [--start S] [--seed S [--trace]] [--bug NAME] [--no-raft | --raft-only] [--quiet]
+// npm run sim -- [--seeds N] [--start S] [--seed S [--trace]] [--bug NAME] [--no-raft | --raft-only] [--verbose]
 //
 // Runs seeds start..start+N-1 (default: 100 seeds from a random start, so
 // that every run explores new ground; the start is printed), prints one line

@@ -428,7 +428,7 @@ export class World implements FaultTarget {
 
   /**
    * Tombstone collection removed a key on `node`. It must have held
-   * tombstones only, and (DESIGN "Deletes") every owner must hold that very
+   * tombstones only, and (README, "Anti-entropy and deletes") every owner must hold that very
    * set or something that supersedes it, or have collected it already: the
    * collector checked that every replica held it, and sets only grow.
    */
