@@ -97,6 +97,8 @@ export async function writeAfterRead(coordinator: ReadFirstCoordinator, req: Rea
       ...(req.n !== undefined ? { n: req.n } : {}),
       ...(r !== undefined ? { r } : {}),
       ...(req.sloppy !== undefined ? { sloppy: req.sloppy } : {}),
+      // A put's default look reads one replica: the first that answers, asked one at a time (this node first).
+      ...(r === 1 && req.value !== null ? { oneAtATime: true } : {}),
     });
   } catch (err) {
     if (req.value === null || !(err instanceof QuorumError) || err.op !== 'read') throw err;

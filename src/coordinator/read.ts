@@ -2,7 +2,7 @@
 // the reconciled siblings once R replied, and repair, after the answer,
 // every replica that turned out to hold less (read repair).
 
-import { QuorumError, type GetRequest, type GetResult } from './types.js';
+import { QuorumError, type GetRequest, type GetResult, type ReplicaFailure } from './types.js';
 import type { CoordinatorEnv } from './deps.js';
 import { resolveQuorum } from './quorum.js';
 import { chooseTargets, replicaFailure } from './targets.js';
@@ -24,6 +24,7 @@ export class Reader {
     const targets = chooseTargets(this.env, owners, fallbacks, req.sloppy ?? true);
     const hintOf = new Map(targets.chosen.map((t) => [t.node, t.hintFor]));
     const needed = quorum.r;
+    if (needed === 1 && req.omitValues === true && req.oneAtATime === true) return this.getFromOne(req, partition, owners, targets.chosen.map((t) => t.node), targets.failed);
     const replies = gather(
       targets.chosen.map((t) => t.node),
       (node) => this.env.call(node, { type: 'get', bucket: req.bucket, key: req.key, ...(req.omitValues === true ? { omitValues: true } : {}) }),
@@ -62,6 +63,36 @@ export class Reader {
       set: merged,
       context: setClock(merged),
     };
+  }
+
+  /**
+   * A clocks-only read of one replica (a context-less put's look before it
+   * writes, read-first.ts): ask the chosen replicas one at a time, this node
+   * first when it is one, instead of all N at once. One local LMDB read
+   * then replaces N messages on the write path; there is nothing to repair
+   * with (no values), so no read repair follows.
+   */
+  private async getFromOne(req: GetRequest, partition: number, owners: NodeId[], chosen: readonly NodeId[], failedEarly: readonly ReplicaFailure[]): Promise<GetResult> {
+    const order = chosen.includes(this.env.self) ? [this.env.self, ...chosen.filter((n) => n !== this.env.self)] : [...chosen];
+    const failed: ReplicaFailure[] = [...failedEarly];
+    for (const node of order) {
+      try {
+        const reply = await this.env.call(node, { type: 'get', bucket: req.bucket, key: req.key, omitValues: true });
+        const set = reply.set ?? EMPTY_SET;
+        return {
+          coordinator: this.env.self,
+          partition,
+          preferenceList: owners,
+          replicasRead: [node],
+          vectorClocks: { [node]: reply.set === null ? null : setClock(reply.set) },
+          set,
+          context: setClock(set),
+        };
+      } catch (err) {
+        failed.push(replicaFailure(node, err));
+      }
+    }
+    throw new QuorumError('read', 1, [], failed, 'none');
   }
 
   /**

@@ -65,6 +65,8 @@ export interface GetRequest {
   readonly r?: number;
   /** false asks the owners only, never a fallback (a strict read: read-first.ts). */
   readonly sloppy?: boolean;
+  /** With r=1 and omitValues: ask one replica at a time, this node first, instead of all N (read-first.ts's light read before a put). */
+  readonly oneAtATime?: boolean;
 }
 
 export interface GetResult {
