@@ -22,6 +22,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { startHarness, OTHER, type Harness } from './s3-harness.js';
+import { s3Failure as s3code } from './s3-harness.js';
 
 const md5 = (b: Uint8Array): string => createHash('md5').update(b).digest('hex');
 
@@ -30,15 +31,6 @@ async function bytesOf(body: unknown): Promise<Buffer> {
   return Buffer.from(await b.transformToByteArray());
 }
 
-async function s3code(p: Promise<unknown>): Promise<{ code: string; status: number | undefined }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as { name: string; Code?: string; $metadata?: { httpStatusCode?: number } };
-    return { code: e.Code ?? e.name, status: e.$metadata?.httpStatusCode };
-  }
-  assert.fail('expected the request to fail');
-}
 
 describe('S3 API over an in-process 3-node cluster', () => {
   let h: Harness;

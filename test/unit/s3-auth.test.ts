@@ -13,20 +13,8 @@ import { startHarness, KEY, type Harness } from './s3-harness.js';
 import { AwsChunkedDecoder } from '../../src/s3/aws-chunked.js';
 import { S3Error } from '../../src/s3/errors.js';
 import { signingKey } from '../../src/s3/sigv4.js';
+import { Sha256 } from './s3-harness.js';
 
-class Sha256 {
-  private readonly h;
-  constructor(secret?: string | Uint8Array) {
-    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', Buffer.from(secret as Uint8Array));
-  }
-  update(d: string | Uint8Array): void {
-    this.h.update(d);
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.h.digest()));
-  }
-  reset(): void {}
-}
 
 function signer(secret = KEY.secretKey, accessKey = KEY.accessKey): SignatureV4 {
   return new SignatureV4({ credentials: { accessKeyId: accessKey, secretAccessKey: secret }, region: 'us-east-1', service: 's3', sha256: Sha256 as never, uriEscapePath: false, applyChecksum: false });

@@ -3,6 +3,8 @@
 // system clock; the S3 server listens on a loopback port and the AWS SDK
 // talks to it over real HTTP.
 
+import assert from 'node:assert/strict';
+import { createHash, createHmac } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { S3Client } from '@aws-sdk/client-s3';
 import { BucketCatalog } from '../../src/coordinator/buckets.js';
@@ -88,4 +90,30 @@ export async function startHarness(opts: { nodes?: number } = {}): Promise<Harne
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** The SDK's hash constructor for request signing in tests (SigV4's SHA-256 and HMAC), over node:crypto. */
+export class Sha256 {
+  private readonly h;
+  constructor(secret?: string | Uint8Array) {
+    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', Buffer.from(secret as Uint8Array));
+  }
+  update(d: string | Uint8Array): void {
+    this.h.update(d);
+  }
+  digest(): Promise<Uint8Array> {
+    return Promise.resolve(new Uint8Array(this.h.digest()));
+  }
+  reset(): void {}
+}
+
+/** The S3 error code and HTTP status a rejected SDK call carries; fails the test if the call succeeds. */
+export async function s3Failure(p: Promise<unknown>): Promise<{ code: string; status: number | undefined }> {
+  try {
+    await p;
+  } catch (err) {
+    const e = err as { name: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+    return { code: e.Code ?? e.name, status: e.$metadata?.httpStatusCode };
+  }
+  assert.fail('expected the request to fail');
 }

@@ -29,19 +29,11 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { startHarness, type Harness } from './s3-harness.js';
 import { CHUNK_BUCKET } from '../../src/s3/chunks.js';
 import { lwwWinner } from '../../src/version/dvv.js';
+import { s3Failure as failure } from './s3-harness.js';
 
 const md5 = (b: Uint8Array): string => createHash('md5').update(b).digest('hex');
 const MiB = 1024 * 1024;
 
-async function failure(p: Promise<unknown>): Promise<{ code: string; status: number | undefined }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as { name: string; Code?: string; $metadata?: { httpStatusCode?: number } };
-    return { code: e.Code ?? e.name, status: e.$metadata?.httpStatusCode };
-  }
-  assert.fail('expected the request to fail');
-}
 
 describe('S3 multipart, chunks and versions', () => {
   let h: Harness;

@@ -6,7 +6,7 @@
 
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -30,23 +30,11 @@ import { startHarness, KEY, OTHER, type Harness } from './s3-harness.js';
 import { parseXml } from '../../src/s3/xml.js';
 import { S3Error } from '../../src/s3/errors.js';
 import { PARTS_BUCKET } from '../../src/s3/multipart.js';
+import { Sha256, s3Failure as failure } from './s3-harness.js';
 
 const MiB = 1024 * 1024;
 const md5 = (b: Uint8Array | string): string => createHash('md5').update(b).digest('hex');
 
-class Sha256 {
-  private readonly h;
-  constructor(secret?: string | Uint8Array) {
-    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', Buffer.from(secret as Uint8Array));
-  }
-  update(d: string | Uint8Array): void {
-    this.h.update(d);
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.h.digest()));
-  }
-  reset(): void {}
-}
 
 const signer = new SignatureV4({ credentials: { accessKeyId: KEY.accessKey, secretAccessKey: KEY.secretKey }, region: 'us-east-1', service: 's3', sha256: Sha256 as never, uriEscapePath: false, applyChecksum: false });
 
@@ -61,15 +49,6 @@ async function signedFetch(h: Harness, method: string, path: string, query: Reco
 
 const codeOf = (text: string): string | undefined => /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
 
-async function failure(p: Promise<unknown>): Promise<{ code: string; status: number | undefined }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as { name: string; Code?: string; $metadata?: { httpStatusCode?: number } };
-    return { code: e.Code ?? e.name, status: e.$metadata?.httpStatusCode };
-  }
-  assert.fail('expected the request to fail');
-}
 
 /** Two parts (5 MiB and a small last one) uploaded; returns the upload id and the parts' ETags (quoted, as S3 answers). */
 async function twoParts(s3: S3Client, bucket: string, key: string): Promise<{ uploadId: string; etags: string[]; data: Buffer }> {
