@@ -30,7 +30,7 @@ import { compareCodePoints } from '../store/key-order.js';
 import { liveSiblings, lwwWinner, sync, type NodeId, type SiblingSet } from '../version/dvv.js';
 import type { Clock, Timer } from '../util/runtime.js';
 import { fileMatcher } from './file-match.js';
-import { errorCode, errorMessage } from '../util/errors.js';
+import { replicaFailure } from './targets.js';
 
 export const USER_INDEX_BUCKET = '__users';
 /** The owner of files written where nobody is authenticated and no bucket owner is known. */
@@ -287,7 +287,7 @@ export class UserIndex implements FileEvents {
           try {
             return { node, a: await this.deps.transport.request(node, req, this.deps.timeoutMs ?? 10_000) };
           } catch (err) {
-            failed.push({ node, code: errorCode(err), reason: errorMessage(err) });
+            failed.push(replicaFailure(node, err));
           }
         }
         return undefined;
