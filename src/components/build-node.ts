@@ -19,7 +19,7 @@ import { MerkleTrackingStore, type RebuildStats } from '../antientropy/tracking-
 import { chunkReads, type ReplicaReads } from '../coordinator/chunk-reads.js';
 import { Coordinator, type CoordinatorBugs, type CoordinatorEvents } from '../coordinator/coordinator.js';
 import type { Quorum } from '../coordinator/types.js';
-import { DotFloor } from '../handoff/dot-floor.js';
+import { DotFloor } from '../version/dot-floor.js';
 import { HintedHandoff, type HandoffBugs, type HandoffConfig, type HandoffDeps } from '../handoff/handoff.js';
 import type { Ring } from '../ring/ring.js';
 import type { HintStore, ReplicaStore } from '../store/store.js';

@@ -5,11 +5,22 @@
 
 import type { CoordinatorEnv, HintDeps } from './deps.js';
 import type { Request } from '../transport/messages.js';
-import { EMPTY_SET, mergeInto, newEvent, setClock, sync, vvJoin, type NodeId, type SiblingSet } from '../version/dvv.js';
+import { EMPTY_SET, mergeInto, newEvent, setClock, sync, vvJoin, type NodeId, type SiblingSet, type VersionVector } from '../version/dvv.js';
 import { refuseIfStale } from '../antientropy/data-age.js';
 import { HintsFullError } from '../util/errors.js';
 
 export { HintsFullError };
+
+/**
+ * The context the origin replica mints a write with (its own copy or a hint
+ * it holds for the owner): the client's context, joined with everything the
+ * origin holds when the write supersedes what it can see (S3 replace, a
+ * read-first delete).
+ */
+export function originContext(config: CoordinatorEnv['config'], req: Extract<Request, { type: 'putOrigin' }>, known: SiblingSet): VersionVector {
+  if (config.bugs?.ignoreContext === true) return {};
+  return req.supersedeLocal ? vvJoin(req.context ?? {}, setClock(known)) : req.context ?? {};
+}
 
 export class HintTable {
   /** Serializes dot minting into the hint table per key (see mint). */
@@ -58,8 +69,7 @@ export class HintTable {
         const own = deps.store.read(req.bucket, req.key);
         if (own !== undefined) known = sync(known, own);
         for (const h of hints.store.readHints(req.bucket, req.key)) if (h.owner !== owner) known = sync(known, h.set);
-        const context = config.bugs?.ignoreContext === true ? {} : req.supersedeLocal ? vvJoin(req.context ?? {}, setClock(known)) : req.context ?? {};
-        return newEvent(known, this.env.self, context, req.value, req.meta, now, Math.max(hints.dotFloor(), deps.dotFloor?.() ?? 0)).set;
+        return newEvent(known, this.env.self, originContext(config, req, known), req.value, req.meta, now, Math.max(hints.dotFloor(), deps.dotFloor?.() ?? 0)).set;
       }),
     );
     const tail = run.catch(() => undefined);

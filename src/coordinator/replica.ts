@@ -4,9 +4,9 @@
 // its hint table (hint-table.ts).
 
 import type { CoordinatorEnv } from './deps.js';
-import type { HintTable } from './hint-table.js';
+import { originContext, type HintTable } from './hint-table.js';
 import type { Request, Response } from '../transport/messages.js';
-import { EMPTY_SET, mergeInto, newEvent, setClock, sync, vvJoin, type NodeId, type SiblingSet } from '../version/dvv.js';
+import { EMPTY_SET, mergeInto, newEvent, sync, type NodeId, type SiblingSet } from '../version/dvv.js';
 import { compareCodePoints } from '../store/key-order.js';
 import { refuseIfStale } from '../antientropy/data-age.js';
 import { UnsupportedRequestError } from '../util/errors.js';
@@ -30,8 +30,7 @@ export class ReplicaSide {
         }
         const set = await this.persist(partition, req.bucket, req.key, (cur) => {
           const current = cur ?? EMPTY_SET;
-          const context = this.env.config.bugs?.ignoreContext === true ? {} : req.supersedeLocal ? vvJoin(req.context ?? {}, setClock(current)) : req.context ?? {};
-          return newEvent(current, this.env.self, context, req.value, req.meta, now, this.env.deps.dotFloor?.() ?? 0).set;
+          return newEvent(current, this.env.self, originContext(this.env.config, req, current), req.value, req.meta, now, this.env.deps.dotFloor?.() ?? 0).set;
         });
         if (req.hintFor !== null && this.env.config.bugs?.dropHints !== true) await this.env.deps.onHintedWrite?.(req.hintFor, partition, req.bucket, req.key, set);
         return { type: 'putOk', set };
