@@ -186,7 +186,8 @@ export class FileService {
     if (header === undefined || header === null) throw new FilesError(grpc.status.INVALID_ARGUMENT, 'MissingHeader', 'the first message of an upload must be its header (bucket, key)');
     validateKey(header.key);
     const info = await this.ownedBucket(header.bucket, owner, mode === 'create');
-    const existing = (await this.current(info, header.key)).object;
+    // The read that checks existence is also the write's context: the new version replaces what it saw (S3's PUT, read-first.ts).
+    const { read, object: existing } = await this.current(info, header.key);
     if (mode === 'create' && existing !== undefined && header.overwrite !== true) {
       throw new FilesError(grpc.status.ALREADY_EXISTS, 'FileExists', `file ${header.bucket}/${header.key} already exists (use Update, or set overwrite)`);
     }
@@ -207,7 +208,7 @@ export class FileService {
     const etag = md5.digest('hex');
     const enc = encodeObject({ etag, size: stored.size, contentType, headers: {} }, stored.inline !== undefined ? { inline: stored.inline } : { chunks: stored.chunks });
     const q = info.quorum;
-    const result = await this.deps.coordinator.put({ bucket: info.name, key: header.key, value: enc.value, meta: enc.meta, context: null, supersedeVisible: true, n: q.n, w: q.w });
+    const result = await this.deps.coordinator.put({ bucket: info.name, key: header.key, value: enc.value, meta: enc.meta, context: read.context, supersedeVisible: true, n: q.n, w: q.w });
     await this.deps.index.written({ owner, bucket: info.name, key: header.key, size: stored.size, contentType, etag, w: q.w });
     const mine = s3Winner(result.set);
     return {
@@ -320,7 +321,7 @@ export class FileService {
     const read = await this.deps.coordinator.get({ bucket: info.name, key, n: info.quorum.n, r: info.quorum.r, omitValues: true });
     const winner = s3Winner(read.set);
     if (winner === undefined || winner.value === null) throw new ApiError('NoSuchKey', `file ${JSON.stringify(`${info.name}/${key}`)} does not exist`);
-    await this.deps.coordinator.put({ bucket: info.name, key, value: null, context: read.context, n: info.quorum.n, w: info.quorum.w });
+    await this.deps.coordinator.put({ bucket: info.name, key, value: null, context: read.context, supersedeVisible: true, n: info.quorum.n, w: info.quorum.w });
     await this.deps.index.deleted({ owner, bucket: info.name, key, w: info.quorum.w });
     return { deleted: true };
   }
