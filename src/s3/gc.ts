@@ -35,10 +35,10 @@
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { BUCKET_KEY_PREFIX, SYSTEM_BUCKET } from '../coordinator/buckets.js';
 import type { Clock } from '../util/runtime.js';
-import { lwwWinner, setClock, type SiblingSet } from '../version/dvv.js';
+import { setClock, type SiblingSet } from '../version/dvv.js';
 import { CHUNK_BUCKET } from './chunks.js';
 import { decodeObject } from './object-model.js';
-import { PARTS_BUCKET, UPLOADS_BUCKET, type PartRecord, type UploadRecord } from './multipart.js';
+import { json, PARTS_BUCKET, UPLOADS_BUCKET, type PartRecord, type UploadRecord } from './multipart.js';
 
 export interface GcSettings {
   /** How often the collecting node runs a collection (ms); 0: only when asked. */
@@ -118,9 +118,8 @@ export class ChunkCollector {
       // Uploads in progress; finished ones past the grace period are forgotten (no retry comes that late).
       const inProgress = new Set<string>();
       for await (const k of listAll(coordinator, UPLOADS_BUCKET, false)) {
-        const w = lwwWinner(k.set);
-        if (w === undefined || w.value === null) continue;
-        const rec = JSON.parse(decoder.decode(w.value)) as UploadRecord;
+        const rec = json<UploadRecord>(k.set);
+        if (rec === undefined) continue;
         if (rec.finished === undefined) inProgress.add(rec.uploadId);
         else if (rec.finished.atMs <= oldest && (await tryDelete(coordinator, UPLOADS_BUCKET, k.key, k.set))) counts.uploadsForgotten++;
       }

@@ -72,7 +72,8 @@ export interface PartRecord {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const pad = (n: number): string => String(n).padStart(5, '0');
-const json = <T>(set: SiblingSet): T | undefined => {
+/** The JSON record a system key holds (its last-writer-wins version), if it is not deleted. */
+export const json = <T>(set: SiblingSet): T | undefined => {
   const w = lwwWinner(set);
   return w === undefined || w.value === null ? undefined : (JSON.parse(dec.decode(w.value)) as T);
 };

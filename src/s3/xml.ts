@@ -91,13 +91,3 @@ export function xmlString(v: unknown): string | undefined {
   return undefined;
 }
 
-/** The text of an element that may also carry whitespace-only children text (pretty-printed) or be empty. */
-export function xmlText(v: unknown): string | undefined {
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number') return String(v);
-  if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
-    const t = (v as Record<string, unknown>)['#text'];
-    if (typeof t === 'string') return t;
-  }
-  return undefined;
-}
