@@ -114,6 +114,8 @@ export class MerkleTree {
   private readonly words: Uint32Array;
   private readonly offsets: number[];
   private readonly bitsPerLevel: number;
+  /** fanout^depth, kept for the leaf-range check on every write. */
+  private readonly leaves: number;
   /** Keys currently contributing (present with a non-empty set). */
   keys = 0;
 
@@ -128,14 +130,15 @@ export class MerkleTree {
       offset += shape.fanout ** l;
     }
     this.words = new Uint32Array(offset * 2);
+    this.leaves = leafCount(shape);
   }
 
   /** XORs `delta` into `leaf` and every ancestor up to the root. */
   applyDelta(leaf: number, delta: Hash64): void {
     if (delta[0] === 0 && delta[1] === 0) return;
-    assert(Number.isInteger(leaf) && leaf >= 0 && leaf < leafCount(this.shape), `merkle: leaf ${leaf} outside a ${this.shape.fanout}^${this.shape.depth} tree`);
+    // Checked on every tracked write: the message is built only when it fails.
+    if (!(Number.isInteger(leaf) && leaf >= 0 && leaf < this.leaves)) assert(false, `merkle: leaf ${leaf} outside a ${this.shape.fanout}^${this.shape.depth} tree`);
     assert(delta[0] >>> 0 === delta[0] && delta[1] >>> 0 === delta[1], 'merkle: a delta word is not an unsigned 32-bit number');
-    const rootBefore = this.root();
     const { depth } = this.shape;
     for (let l = depth; l >= 0; l--) {
       const idx = leaf >>> (this.bitsPerLevel * (depth - l));
@@ -143,24 +146,20 @@ export class MerkleTree {
       this.words[w] = (this.words[w]! ^ delta[0]) >>> 0;
       this.words[w + 1] = (this.words[w + 1]! ^ delta[1]) >>> 0;
     }
-    // The root is the XOR of every leaf: it moved by exactly the delta.
-    const rootAfter = this.root();
-    assert((rootBefore[0] ^ rootAfter[0]) >>> 0 === delta[0] && (rootBefore[1] ^ rootAfter[1]) >>> 0 === delta[1], 'merkle: the root did not move by the delta');
   }
 
   /** Records that bucket/key's set digest went from `before` to `after` (undefined: absent). */
   update(bucket: string, key: string, before: string | undefined, after: string | undefined): void {
     if (before === after) return;
-    assert(this.keys >= 0, `merkle: ${this.keys} keys`);
     const a = keyHash(bucket, key, before);
     const b = keyHash(bucket, key, after);
     this.applyDelta(leafOf(bucket, key, this.shape), [(a[0] ^ b[0]) >>> 0, (a[1] ^ b[1]) >>> 0]);
     if (before === undefined) this.keys++;
     else if (after === undefined) this.keys--;
     // A key removed that was never added, or added twice, shows here.
-    assert(this.keys >= 0, `merkle: ${bucket}/${key} removed from a tree that counted no keys`);
+    if (this.keys < 0) assert(false, `merkle: ${bucket}/${key} removed from a tree that counted no keys`);
     // With no key contributing, the XOR of nothing is zero: a delta applied twice or missed shows here.
-    assert(this.keys > 0 || this.isZero(), `merkle: a tree with no keys has root ${hashHex(this.root())}`);
+    if (this.keys === 0 && !this.isZero()) assert(false, `merkle: a tree with no keys has root ${hashHex(this.root())}`);
   }
 
   private isZero(): boolean {
