@@ -4,6 +4,8 @@
 // applied) and the time the proposer stamped on it (the state machine never
 // reads a clock: every replica must compute the same state).
 
+import { quorumProblem, type Quorum } from '../coordinator/quorum.js';
+
 export const COMMAND_FORMAT_VERSION = 1;
 
 export type NodeRole = 'storage' | 'gateway';
@@ -19,11 +21,8 @@ export interface LayoutNode {
   readonly role: NodeRole;
 }
 
-export interface QuorumSettings {
-  readonly n: number;
-  readonly r: number;
-  readonly w: number;
-}
+/** A bucket's quorum settings: the one quorum rule's shape (coordinator/quorum.ts). */
+export type QuorumSettings = Quorum;
 
 export type Command =
   | { readonly type: 'createBucket'; readonly name: string; readonly owner: string; readonly quorum?: QuorumSettings }
@@ -38,7 +37,6 @@ export type Command =
   | { readonly type: 'removeNode'; readonly id: string }
   | { readonly type: 'setAssignment'; readonly assignment: unknown };
 
-export type CommandType = Command['type'];
 
 export interface Envelope {
   readonly v: number;
@@ -116,7 +114,9 @@ function command(v: unknown): Command {
     case 'createBucket': {
       const q = o.quorum === undefined ? undefined : obj(o.quorum, 'quorum');
       const quorum = q === undefined ? undefined : { n: int(q.n, 'quorum.n', 1), r: int(q.r, 'quorum.r', 1), w: int(q.w, 'quorum.w', 1) };
-      if (quorum !== undefined && (quorum.r > quorum.n || quorum.w > quorum.n)) throw new CommandError('InvalidCommand', 'quorum r and w must not exceed n');
+      // Without the cluster size: a command's validity must not depend on state, so every replica decides alike.
+      const problem = quorum === undefined ? undefined : quorumProblem(quorum);
+      if (problem !== undefined) throw new CommandError('InvalidCommand', `quorum: ${problem}`);
       return { type: 'createBucket', name: str(o.name, 'name', { max: 255 }), owner: str(o.owner, 'owner'), ...(quorum !== undefined ? { quorum } : {}) };
     }
     case 'deleteBucket':

@@ -149,10 +149,6 @@ export interface ReadIndexResp extends Base {
 export type Message = AppendReq | AppendResp | VoteReq | VoteResp | HeartbeatReq | HeartbeatResp | SnapshotReq | TimeoutNow | ProposeReq | ReadIndexReq | ReadIndexResp;
 export type MessageType = Message['type'];
 
-export function isResponse(m: Message): boolean {
-  return m.type === 'appResp' || m.type === 'voteResp' || m.type === 'preVoteResp' || m.type === 'heartbeatResp' || m.type === 'readIndexResp';
-}
-
 const EMPTY = new Uint8Array(0);
 
 export function entry(term: number, index: number, data: Uint8Array = EMPTY, kind: EntryKind = 'normal'): Entry {
@@ -160,10 +156,6 @@ export function entry(term: number, index: number, data: Uint8Array = EMPTY, kin
 }
 
 export const EMPTY_CONF: ConfState = { voters: [], learners: [] };
-
-export function isEmptyHardState(h: HardState): boolean {
-  return h.term === 0 && h.vote === NONE && h.commit === 0;
-}
 
 export function hardStateEqual(a: HardState, b: HardState): boolean {
   return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
