@@ -29,6 +29,12 @@ export interface TestCluster {
   /** The S3 key every node accepts. */
   readonly accessKey: string;
   readonly secretKey: string;
+  /**
+   * fetch() with the cluster's credentials: every test request to a node's
+   * native or admin routes goes through here, so that the tests never depend
+   * on an open API (issue 11 makes it sign; today it only adds a deadline).
+   */
+  fetch(url: string, init?: RequestInit): Promise<Response>;
   /** Sends `signal` (default SIGKILL) to the node and waits for it to exit. */
   kill(id: string, signal?: NodeJS.Signals): Promise<void>;
   /** Starts the node again on the same ports and data; resolves once it answers /health. */
@@ -78,6 +84,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Test
     quorum: dev.quorum,
     accessKey: dev.accessKey,
     secretKey: dev.secretKey,
+    fetch: (url, init) => fetch(url, { signal: AbortSignal.timeout(30_000), ...init }),
     kill: (id, signal = 'SIGKILL') => dev.kill(id, signal),
     restart: (id) => dev.restart(id),
     stop: async () => {
