@@ -3,6 +3,7 @@
 // flags. Everything is validated here, once, with messages that name the
 // setting and where it came from; the rest of the server trusts the result.
 
+import { generateClusterKey, parseClusterKeys, type ClusterKey } from './cluster-keys.js';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -65,6 +66,14 @@ export interface NodeConfig {
   readonly handoff: HandoffSettings;
   /** Dev-only fault injection switch (POST /_faults); off unless enabled at start. */
   readonly faults: boolean;
+  /**
+   * The secrets every node of the cluster shares (node/cluster-keys.ts): the
+   * first signs and encrypts, all verify and decrypt. When none is
+   * configured, one is made up for this process and `clusterKeysEphemeral`
+   * says so (fine for one node; a cluster must share them).
+   */
+  readonly clusterKeys: readonly ClusterKey[];
+  readonly clusterKeysEphemeral: boolean;
   /** S3 chunk garbage collection: interval, grace period, minimum gap between runs (src/s3/gc.ts). */
   readonly s3Gc: GcSettings;
   /** Bytes of the S3 read cache of verified chunks (small objects get a quarter of it more); 0 turns both off. */
@@ -141,6 +150,7 @@ export interface RawConfig {
   swim?: unknown;
   handoff?: unknown;
   faults?: unknown;
+  clusterKeys?: unknown;
   s3Gc?: unknown;
   s3CacheSize?: unknown;
 }
@@ -178,6 +188,7 @@ export const ENV_NAMES: Readonly<Record<keyof RawConfig | 'config', string>> = {
   swim: 'RINGSTORE_SWIM',
   handoff: 'RINGSTORE_HANDOFF',
   faults: 'RINGSTORE_FAULTS',
+  clusterKeys: 'RINGSTORE_CLUSTER_KEYS',
   s3Gc: 'RINGSTORE_S3_GC',
   s3CacheSize: 'RINGSTORE_S3_CACHE_SIZE',
 };
@@ -195,6 +206,7 @@ const FILE_ALIASES: Readonly<Record<string, keyof RawConfig>> = {
   log_level: 'logLevel',
   access_key: 'accessKey',
   secret_key: 'secretKey',
+  cluster_keys: 'clusterKeys',
 };
 
 export function readConfigFile(file: string): RawConfig {
@@ -310,6 +322,17 @@ export function resolveConfig(raw: RawConfig): NodeConfig {
     throw new ConfigError((err as Error).message);
   }
   const faults = parseBool(raw.faults, 'faults') ?? false;
+  let clusterKeys: ClusterKey[];
+  try {
+    clusterKeys = raw.clusterKeys === undefined || raw.clusterKeys === '' ? [] : parseClusterKeys(raw.clusterKeys);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const clusterKeysEphemeral = clusterKeys.length === 0;
+  if (clusterKeysEphemeral) {
+    const k = generateClusterKey();
+    clusterKeys = [{ id: k.id, key: Buffer.from(k.key, 'hex') }];
+  }
   const s3Gc = parseNumbers<GcSettings>(raw.s3Gc, 's3Gc', DEFAULT_GC_SETTINGS);
   const s3CacheBytes = raw.s3CacheSize === undefined ? DEFAULT_S3_CACHE_BYTES : String(raw.s3CacheSize).trim() === '0' ? 0 : parseSize(raw.s3CacheSize, 's3CacheSize');
 
@@ -336,6 +359,8 @@ export function resolveConfig(raw: RawConfig): NodeConfig {
     swim,
     handoff,
     faults,
+    clusterKeys,
+    clusterKeysEphemeral,
     s3Gc,
     s3CacheBytes,
   };

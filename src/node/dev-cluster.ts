@@ -4,6 +4,7 @@
 // under one directory; ports are chosen once and remembered there, so that a
 // restart on the same directory brings back the same cluster with its data.
 
+import { generateClusterKey } from './cluster-keys.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -82,6 +83,8 @@ export interface DevCluster {
 interface DevState {
   readonly version: 1;
   readonly partitions: number;
+  /** The cluster keys every node of this dev cluster shares (node/cluster-keys.ts); made on first start. */
+  readonly clusterKeys?: readonly { readonly id: string; readonly key: string }[];
   readonly nodes: readonly { readonly id: string; readonly httpPort: number; readonly grpcPort: number; readonly s3Port?: number; readonly filesPort?: number }[];
 }
 
@@ -257,7 +260,8 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
         filesPort: await choosePort(wantFiles, taken),
       });
     }
-    const state: DevState = { version: 1, partitions, nodes: ports };
+    const clusterKeys = previous?.clusterKeys ?? [generateClusterKey()];
+    const state: DevState = { version: 1, partitions, nodes: ports, clusterKeys };
     writeJsonAtomic(path.join(dir, STATE_FILE), state);
 
     // The S3 key every node accepts: RINGSTORE_ACCESS_KEY / RINGSTORE_SECRET_KEY of the caller, or the dev default.
@@ -298,6 +302,7 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
         filesGrpc: `127.0.0.1:${p.filesPort}`,
         accessKey: credentials.accessKey,
         secretKey: credentials.secretKey,
+        clusterKeys,
         ...opts.nodeSettings,
       });
       return node;
