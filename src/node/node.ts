@@ -38,6 +38,7 @@ import { ChunkCollector, startGcTimer } from '../s3/gc.js';
 import { registerS3Metrics } from '../s3/metrics.js';
 import { sendJson, type Mount } from '../api/http.js';
 import { bindFilesApi, createUserIndex } from './files-wiring.js';
+import { createRingSyncApi } from '../api/compat-ringsync.js';
 import { createUsersApi } from '../files/users-api.js';
 
 export interface RunningNode {
@@ -186,6 +187,8 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
         },
         { prefix: '/_faults', handler: createFaultsApi(faults) },
         { prefix: '/users', handler: createUsersApi({ index: userIndex, me: () => DEFAULT_OWNER }) },
+        // Seed compatibility: RingSync's POST /create, /read, /update, /delete (api/compat-ringsync.ts).
+        ...createRingSyncApi({ coordinator, quorum: defaultQuorum }),
         s3Mount,
         antiEntropyMount({ self: config.id, component: components.antiEntropy, store: components.store, rebuilt: components.rebuilt, ring: () => ring }),
       ],

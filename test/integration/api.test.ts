@@ -362,3 +362,48 @@ describe('quorum failures', () => {
     assert.equal((await call(2, 'GET', '/health')).status, 200);
   });
 });
+
+describe("RingSync's REST shape (seed-apis.md §2)", () => {
+  const post = (i: number, op: string, body: unknown) => call(i, 'POST', `/${op}`, JSON.stringify(body), { 'content-type': 'application/json' });
+
+  test('create, read, update and delete answer with its fields, through any node', async () => {
+    const c = await post(0, 'create', { key: 'rs-1', value: 'one' });
+    assert.equal(c.status, 200, c.text);
+    assert.equal(c.json.update, 'False', 'a new key was not overwritten');
+    assert.equal(c.json.key, 'rs-1');
+    assert.equal(c.json.value, 'one');
+    assert.ok(Array.isArray(c.json.vector) && c.json.vector.length >= 2, 'one clock per replica written (W=2)');
+    assert.ok(Array.isArray(c.json.hashes) && Number.isInteger(c.json.hashes[0]));
+    assert.ok(c.json.servers.length >= 2);
+
+    const r = await post(1, 'read', { key: 'rs-1' });
+    assert.equal(r.json.update, 'True');
+    assert.equal(r.json.key, 'one', 'a read carries the value in "key"');
+
+    const u = await post(2, 'update', { key: 'rs-1', value: 'two' });
+    assert.equal(u.json.update, 'True');
+    const again = await post(0, 'create', { key: 'rs-1', value: 'three' });
+    assert.equal(again.json.update, 'True', 'create over an existing key says it overwrote');
+    const r2 = await post(1, 'read', { key: 'rs-1' });
+    assert.equal(r2.json.key, 'three');
+    assert.equal(r2.json.values, undefined, 'each write superseded the one before: no siblings');
+
+    const d = await post(1, 'delete', { key: 'rs-1' });
+    assert.equal(d.json.update, 'True');
+    const gone = await post(2, 'read', { key: 'rs-1' });
+    assert.equal(gone.status, 200);
+    assert.equal(gone.json.update, 'False');
+    assert.equal(gone.json.key, null);
+    assert.equal((await post(0, 'delete', { key: 'rs-1' })).json.update, 'False', 'deleting a missing key changes nothing');
+  });
+
+  test('update of a missing key writes nothing; bad bodies get a 4xx with a code', async () => {
+    const u = await post(0, 'update', { key: 'rs-never', value: 'x' });
+    assert.equal(u.json.update, 'False');
+    assert.equal((await post(1, 'read', { key: 'rs-never' })).json.update, 'False');
+    assertError(await call(0, 'POST', '/create', '{not json', { 'content-type': 'application/json' }), 400, 'MalformedRequest');
+    assertError(await post(0, 'create', { key: 'k' }), 400, 'InvalidArgument');
+    assertError(await post(0, 'read', { key: 7 }), 400, 'InvalidArgument');
+    assertError(await call(0, 'GET', '/read'), 405, 'MethodNotAllowed');
+  });
+});
