@@ -25,7 +25,7 @@ import { isTombstoneOnly, maxCounter, type NodeId, type SiblingSet } from '../ve
 import { keyDigestHex } from './merkle.js';
 import { GC_SAME, GC_OTHER, type AeGcStatesOk, type AeKeyDigest } from './protocol.js';
 import { confirmGapMs } from './data-age.js';
-import { keyId, request, type AeEnv } from './env.js';
+import { keyId, request, sameTombstones, type AeEnv } from './env.js';
 import { errorMessage } from '../util/errors.js';
 
 export class TombstoneCollector {
@@ -161,15 +161,13 @@ export class TombstoneCollector {
   async removeIfSame(entries: readonly AeKeyDigest[]): Promise<number> {
     const { store, self } = this.env.deps;
     const ring = this.env.deps.ring();
-    const matches = (e: AeKeyDigest, cur: SiblingSet | undefined): cur is SiblingSet =>
-      cur !== undefined && isTombstoneOnly(cur) && keyDigestHex(e.bucket, e.key, cur) === e.digest;
     // Raise the dot floor durably before anything is forgotten. A set with
     // the same digest has the same dots, so the floor read here covers what
     // the conditional removal below may remove.
     let floor = 0;
     for (const e of entries) {
       const cur = store.read(e.bucket, e.key);
-      if (matches(e, cur)) floor = Math.max(floor, maxCounter(cur, self));
+      if (sameTombstones(e, cur)) floor = Math.max(floor, maxCounter(cur, self));
     }
     // BUGGIFY gcWithoutDotFloor: forget without raising the floor.
     const noFloor = this.env.deps.bugs?.gcWithoutDotFloor === true;
@@ -180,7 +178,7 @@ export class TombstoneCollector {
       entries.map(async (e) => {
         let gone = false;
         await store.update(ring.partitionOf(e.bucket, e.key), e.bucket, e.key, (cur) => {
-          gone = matches(e, cur) && (noFloor || maxCounter(cur, self) <= this.env.floor.current());
+          gone = sameTombstones(e, cur) && (noFloor || maxCounter(cur, self) <= this.env.floor.current());
           return gone ? { siblings: [] } : (cur as SiblingSet);
         });
         return gone;

@@ -4,9 +4,10 @@
 // of them take.
 
 import type { Ring } from '../ring/ring.js';
-import { mergeInto, type NodeId, type SiblingSet } from '../version/dvv.js';
+import { isTombstoneOnly, mergeInto, type NodeId, type SiblingSet } from '../version/dvv.js';
+import { keyDigestHex, leafOf } from './merkle.js';
 import type { AntiEntropyConfig, AntiEntropyDeps } from './config.js';
-import type { AeRequest, AeResponseFor, AeShape } from './protocol.js';
+import type { AeKeyDigest, AeKeyRef, AeRequest, AeResponseFor, AeShape } from './protocol.js';
 import type { TokenBucket } from '../util/token-bucket.js';
 import { refuseIfStale } from './data-age.js';
 
@@ -77,4 +78,21 @@ export function refuseStaleCopy(env: AeEnv, asOf: number, what: string): void {
   refuseIfStale(asOf, env.deps.clock, { maxDataAgeMs: env.config.maxDataAgeMs, ignoreDataAge: env.deps.bugs?.ignoreDataAge === true }, what, () => {
     env.totals.staleRefused++;
   });
+}
+
+/**
+ * The keys of `partition` under the given leaves, with their digests, in key
+ * order from after `after`: what both sides of an exchange compare (the
+ * initiator locally, the peer for aeLeafKeys).
+ */
+export function* leafKeyDigests(env: AeEnv, partition: number, leaves: ReadonlySet<number>, after?: AeKeyRef): Generator<AeKeyDigest> {
+  for (const e of env.deps.store.scanPartition(partition, after)) {
+    if (!leaves.has(leafOf(e.bucket, e.key, env.shape))) continue;
+    yield { bucket: e.bucket, key: e.key, digest: keyDigestHex(e.bucket, e.key, e.set) };
+  }
+}
+
+/** Whether `cur` is still exactly the tombstone set a collection candidate named (same dots, hence same digest). */
+export function sameTombstones(e: AeKeyDigest, cur: SiblingSet | undefined): cur is SiblingSet {
+  return cur !== undefined && isTombstoneOnly(cur) && keyDigestHex(e.bucket, e.key, cur) === e.digest;
 }

@@ -8,9 +8,9 @@
 // depend on which side ran it or on concurrent writes and read repairs.
 
 import { isTombstoneOnly, type NodeId, type SiblingSet } from '../version/dvv.js';
-import { hashEquals, keyDigestHex, leafOf, type Hash64, ZERO_HASH } from './merkle.js';
+import { hashEquals, keyDigestHex, type Hash64, ZERO_HASH } from './merkle.js';
 import type { AeCountOk, AeKeyDigest, AeKeyRef, AeKeySet, AeKeysOk, AeSetsOk } from './protocol.js';
-import { keyId, mergeCopy, refuseStaleCopy, request, RoundCounters, type AeEnv } from './env.js';
+import { keyId, leafKeyDigests, mergeCopy, refuseStaleCopy, request, RoundCounters, type AeEnv } from './env.js';
 import { decodeHashes, setBytes } from './wire.js';
 
 interface Diff {
@@ -97,10 +97,7 @@ export class MerkleExchange {
 
   private localLeafKeys(partition: number, leaves: ReadonlySet<number>): Map<string, AeKeyDigest> {
     const out = new Map<string, AeKeyDigest>();
-    for (const e of this.env.deps.store.scanPartition(partition)) {
-      if (!leaves.has(leafOf(e.bucket, e.key, this.env.shape))) continue;
-      out.set(keyId(e.bucket, e.key), { bucket: e.bucket, key: e.key, digest: keyDigestHex(e.bucket, e.key, e.set) });
-    }
+    for (const e of leafKeyDigests(this.env, partition, leaves)) out.set(keyId(e.bucket, e.key), e);
     return out;
   }
 

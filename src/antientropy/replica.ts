@@ -3,9 +3,8 @@
 // tombstones for collection.
 
 import type { NodeId } from '../version/dvv.js';
-import { isTombstoneOnly } from '../version/dvv.js';
 import { compareKeyRefs } from '../store/key-order.js';
-import { keyDigestHex, leafOf, type Hash64, ZERO_HASH } from './merkle.js';
+import { type Hash64, ZERO_HASH } from './merkle.js';
 import {
   GC_ABSENT,
   GC_OTHER,
@@ -21,7 +20,7 @@ import {
   type AeSetsOk,
   type AeShape,
 } from './protocol.js';
-import { mergeCopy, refuseStaleCopy, type AeEnv } from './env.js';
+import { leafKeyDigests, mergeCopy, refuseStaleCopy, sameTombstones, type AeEnv } from './env.js';
 import type { TombstoneCollector } from './collection.js';
 import { encodeHashes, setBytes } from './wire.js';
 
@@ -63,11 +62,10 @@ export class AeReplica {
         // partition before it. The check stays because a wrapper that drops
         // the optional argument still type-checks, and it keeps paging making
         // progress should the store's order ever disagree with compareKeyRefs.
-        for (const e of store.scanPartition(req.partition, req.after ?? undefined)) {
+        for (const e of leafKeyDigests(this.env, req.partition, leaves, req.after ?? undefined)) {
           if (req.after !== null && compareKeyRefs(e, req.after) <= 0) continue;
-          if (!leaves.has(leafOf(e.bucket, e.key, this.env.shape))) continue;
           if (entries.length >= limit) return { type: 'aeKeysOk', entries, truncated: true } satisfies AeKeysOk;
-          entries.push({ bucket: e.bucket, key: e.key, digest: keyDigestHex(e.bucket, e.key, e.set) });
+          entries.push(e);
         }
         return { type: 'aeKeysOk', entries, truncated: false };
       }
@@ -96,7 +94,7 @@ export class AeReplica {
           const cur = store.read(e.bucket, e.key);
           if (cur === undefined || cur.siblings.length === 0) return this.env.deps.pendingHint?.(e.bucket, e.key) === true ? GC_OTHER : GC_ABSENT;
           if (this.env.deps.pendingHint?.(e.bucket, e.key) === true) return GC_OTHER;
-          return isTombstoneOnly(cur) && keyDigestHex(e.bucket, e.key, cur) === e.digest ? GC_SAME : GC_OTHER;
+          return sameTombstones(e, cur) ? GC_SAME : GC_OTHER;
         });
         return { type: 'aeGcStatesOk', states } satisfies AeGcStatesOk;
       }
