@@ -2,7 +2,7 @@
 // fault mix (TigerBeetle's simulator randomises its cluster and fault
 // schedule the same way, so that every seed explores a different corner).
 
-import { SeededRandom, type Random } from '../util/runtime.js';
+import { pick, SeededRandom, type Random } from '../util/runtime.js';
 import type { CoordinatorBugs } from '../coordinator/coordinator.js';
 import type { HandoffBugs, HandoffConfig } from '../handoff/handoff.js';
 import type { AntiEntropyBugs, AntiEntropyConfig } from '../antientropy/antientropy.js';
@@ -141,10 +141,6 @@ export interface DrawOptions {
   readonly bugs?: SimBugs;
   /** Force a fault-free run (e.g. to exercise read-your-writes). */
   readonly faulty?: boolean;
-}
-
-function pick<T>(random: Random, items: readonly T[]): T {
-  return items[random.int(items.length)] as T;
 }
 
 function chance(random: Random, p: number): boolean {

@@ -18,7 +18,7 @@ import { clockSpreadMs, describeConfig, drawConfig, type DrawOptions, type RunCo
 import { confirmGapMs } from '../antientropy/data-age.js';
 import { FaultDriver } from './faults.js';
 import { History } from './history.js';
-import { EventLimitError, Scheduler } from './scheduler.js';
+import { violationOfThrow, runUntilHolds, Scheduler } from './scheduler.js';
 import { SeededRandom } from '../util/runtime.js';
 import { Client, keyName, OpRunner } from './workload.js';
 import { BUCKET, World } from './world.js';
@@ -107,8 +107,7 @@ export async function runSeed(seed: number, opts: RunOptions = {}): Promise<RunR
     await finalReads(world, runner, byKey, workloadRandom, runErrors);
     for (const c of CHECKERS) violations.push(...c.check({ config, history, final, runErrors }));
   } catch (err) {
-    if (err instanceof EventLimitError) violations = [{ checker: 'livelock', message: err.message }];
-    else violations = [{ checker: 'crash', message: err instanceof Error ? (err.stack ?? err.message) : String(err) }];
+    violations = [violationOfThrow(err)];
   }
   return {
     seed,
@@ -139,12 +138,8 @@ function gcBoundMs(config: RunConfig): number {
 }
 
 /** Runs the world until `pred` holds (looked at every CHECK_EVERY_MS) or `untilMs`; says whether it holds. */
-async function waitFor(sched: Scheduler, pred: () => boolean, untilMs: number): Promise<boolean> {
-  for (;;) {
-    if (pred()) return true;
-    if (sched.now >= untilMs) return false;
-    await sched.runUntil(Math.min(untilMs, sched.now + CHECK_EVERY_MS));
-  }
+function waitFor(sched: Scheduler, pred: () => boolean, untilMs: number): Promise<boolean> {
+  return runUntilHolds(sched, pred, untilMs, CHECK_EVERY_MS);
 }
 
 /**

@@ -82,6 +82,24 @@ export class EventLimitError extends Error {
   override name = 'EventLimitError';
 }
 
+/** What a run that threw reports: a livelock when the event budget ran out, else a crash with its stack. */
+export function violationOfThrow(err: unknown): { checker: 'livelock' | 'crash'; message: string } {
+  if (err instanceof EventLimitError) return { checker: 'livelock', message: err.message };
+  return { checker: 'crash', message: err instanceof Error ? (err.stack ?? err.message) : String(err) };
+}
+
+/**
+ * Runs the simulation until `pred` holds (looked at every `everyMs` of
+ * virtual time) or `untilMs`, never past it; says whether it holds.
+ */
+export async function runUntilHolds(sched: Scheduler, pred: () => boolean, untilMs: number, everyMs: number): Promise<boolean> {
+  for (;;) {
+    if (pred()) return true;
+    if (sched.now >= untilMs) return false;
+    await sched.runUntil(Math.min(untilMs, sched.now + everyMs));
+  }
+}
+
 export class Scheduler {
   private readonly heap = new EventHeap();
   private seq = 0;

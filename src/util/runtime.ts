@@ -20,6 +20,11 @@ export interface Random {
   int(n: number): number;
 }
 
+/** One of `items`, uniformly (items must not be empty). */
+export function pick<T>(random: Random, items: readonly T[]): T {
+  return items[random.int(items.length)] as T;
+}
+
 export function shuffle<T>(items: readonly T[], random: Random): T[] {
   const out = items.slice();
   for (let i = out.length - 1; i > 0; i--) {

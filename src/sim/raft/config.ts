@@ -2,7 +2,7 @@
 // workload and fault mix. Drawn from its own seeded stream, so that the
 // data-path simulator's draws (sim/config.ts) are untouched.
 
-import { SeededRandom, type Random } from '../../util/runtime.js';
+import { pick, SeededRandom } from '../../util/runtime.js';
 import type { RaftBugs } from '../../raft/raft.js';
 
 /** Raft's bug switches plus the driver's own. */
@@ -60,10 +60,6 @@ export interface RaftRunConfig {
 
 export interface RaftDrawOptions {
   readonly bugs?: RaftSimBugs;
-}
-
-function pick<T>(r: Random, items: readonly T[]): T {
-  return items[r.int(items.length)] as T;
 }
 
 export function drawRaftConfig(seed: number, opts: RaftDrawOptions = {}): RaftRunConfig {

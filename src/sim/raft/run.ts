@@ -4,7 +4,7 @@
 // and every member must apply the same state. The checkers watch
 // throughout and look at the history and the final state at the end.
 
-import { EventLimitError, Scheduler } from '../scheduler.js';
+import { violationOfThrow, runUntilHolds, Scheduler } from '../scheduler.js';
 import { SeededRandom } from '../../util/runtime.js';
 import { RaftSimCluster } from './cluster.js';
 import { describeRaftConfig, drawRaftConfig, type RaftDrawOptions, type RaftRunConfig } from './config.js';
@@ -66,8 +66,7 @@ export async function runRaftSeed(seed: number, opts: RaftRunOptions = {}): Prom
     c.heal();
     for (const n of c.nodes.values()) c.restart(n);
     const pending = () => history.ops.some((o) => o.outcome === 'pending');
-    const deadline = sched.now + CONVERGE_MS;
-    while (sched.now < deadline && (pending() || !converged(c))) await sched.runUntil(sched.now + CHECK_EVERY_MS);
+    await runUntilHolds(sched, () => !pending() && converged(c), sched.now + CONVERGE_MS, CHECK_EVERY_MS);
     if (!converged(c)) runErrors.push(`liveness: ${CONVERGE_MS / 1000} s after healing ${describeState(c)}`);
     for (const n of c.nodes.values()) {
       const r = n.raw?.raft;
@@ -80,8 +79,7 @@ export async function runRaftSeed(seed: number, opts: RaftRunOptions = {}): Prom
     for (const ch of checkers) ch.finish({ ops: history.ops, storages, contested: config.contested, states, runErrors });
     for (const ch of checkers) violations.push(...ch.violations());
   } catch (err) {
-    if (err instanceof EventLimitError) violations = [{ checker: 'livelock', message: err.message }];
-    else violations = [{ checker: 'crash', message: err instanceof Error ? (err.stack ?? err.message) : String(err) }];
+    violations = [violationOfThrow(err)];
   }
   return {
     seed,
