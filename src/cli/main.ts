@@ -7,6 +7,7 @@ import path from 'node:path';
 import { ConfigError, DEFAULT_HTTP_PORT, loadConfig, type RawConfig } from '../node/config.js';
 import { startNode, stopOnSignals } from '../node/node.js';
 import { runDev } from './dev.js';
+import { registerControlCommands } from './control-commands.js'; // raft
 
 function int(name: string, min: number) {
   return (v: string): number => {
@@ -251,5 +252,7 @@ program
   .action(async (flags: { node?: string }) => {
     console.log(JSON.stringify(await admin(flags.node, 'POST', '/_s3/gc'), null, 2));
   });
+
+registerControlCommands(program, { adminNode, nodeOption }); // raft: status, control backup|restore
 
 await program.parseAsync(process.argv);

@@ -5,7 +5,12 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { ringstoreBin } from '../../src/node/dev-cluster.js';
 import { startCluster, waitFor, type TestCluster, type TestNode } from '../helpers/cluster.js';
+
+const run = promisify(execFile);
 
 interface RaftView {
   role: string;
@@ -129,5 +134,39 @@ describe('a 3-node dev cluster runs the Raft control plane', () => {
     const text = await (await cluster.fetch(`${n.http}/cluster/control`)).text();
     assert.ok(text.includes('AKIDRAFTTEST'));
     assert.ok(!text.includes('very-secret-value'));
+  });
+
+  test('ringstore status prints the members, the leader and the layout version, and --json the same facts', async () => {
+    const leader = await agreedLeader(cluster, cluster.nodes);
+    const n = cluster.nodes[1] as TestNode;
+    const json = JSON.parse((await run(process.execPath, [ringstoreBin(), 'status', '--node', n.http, '--json'])).stdout) as {
+      leader: string;
+      quorum: boolean;
+      healthy: boolean;
+      layout_version: number;
+      voters: string[];
+      members: { id: string; member: string; reachable: boolean }[];
+    };
+    assert.equal(json.leader, leader);
+    assert.equal(json.quorum, true);
+    assert.equal(json.healthy, true);
+    assert.equal(json.layout_version, 1);
+    assert.deepEqual(json.members.map((m) => [m.id, m.member, m.reachable]), [
+      ['n1', 'voter', true],
+      ['n2', 'voter', true],
+      ['n3', 'voter', true],
+    ]);
+    const text = (await run(process.execPath, [ringstoreBin(), 'status', '--node', n.http])).stdout;
+    assert.match(text, /cluster: healthy/);
+    assert.match(text, new RegExp(`leader:  ${leader} \\(term \\d+\\)`));
+  });
+
+  test('the metrics show the term, the commit and applied indexes and the proposals', async () => {
+    const n = cluster.nodes[0] as TestNode;
+    const text = await (await cluster.fetch(`${n.http}/metrics`)).text();
+    for (const name of ['ringstore_raft_term', 'ringstore_raft_commit_index', 'ringstore_raft_applied_index', 'ringstore_raft_leader_changes_total', 'ringstore_raft_proposals_total']) {
+      assert.match(text, new RegExp(`^${name}`, 'm'), name);
+    }
+    assert.match(text, /ringstore_raft_proposals_total\{result="applied"[^}]*\} [1-9]/);
   });
 });
