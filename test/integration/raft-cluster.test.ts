@@ -170,3 +170,93 @@ describe('a 3-node dev cluster runs the Raft control plane', () => {
     assert.match(text, /ringstore_raft_proposals_total\{result="applied"[^}]*\} [1-9]/);
   });
 });
+
+describe('a 5-node dev cluster survives kill -9 of its Raft leader', () => {
+  let cluster: TestCluster;
+
+  before(async () => {
+    cluster = await startCluster({ nodes: 5 });
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  test('a new leader is elected, proposals continue through the others, the old leader catches up, and every node holds the same control state', async (t) => {
+    const oldLeader = await agreedLeader(cluster, cluster.nodes);
+    const views = await Promise.all(cluster.nodes.map((n) => raft(cluster, n)));
+    assert.deepEqual(views[0]?.voters, ['n1', 'n2', 'n3', 'n4', 'n5']);
+
+    // Bucket creation through every node, throughout.
+    const acknowledged = new Map<string, string>();
+    let failures = 0;
+    let seq = 0;
+    let running = true;
+    const down = new Set<string>();
+    const proposer = async (n: TestNode): Promise<void> => {
+      while (running) {
+        if (down.has(n.id)) {
+          await new Promise((r) => setTimeout(r, 50));
+          continue;
+        }
+        const name = `kill-${n.id}-${++seq}`;
+        try {
+          const r = await propose(cluster, n, { type: 'createBucket', name, owner: n.id });
+          if (r.status === 200 && r.body.result?.ok === true) acknowledged.set(name, n.id);
+          else failures++;
+        } catch {
+          failures++;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    };
+    const proposers = cluster.nodes.map((n) => proposer(n));
+    await waitFor(() => acknowledged.size >= 20, { what: '20 buckets created before the kill' });
+
+    const old = cluster.nodes.find((n) => n.id === oldLeader) as TestNode;
+    down.add(oldLeader);
+    const killedAt = Date.now();
+    await cluster.kill(oldLeader, 'SIGKILL');
+    const live = cluster.nodes.filter((n) => n.id !== oldLeader);
+    let newLeader = '';
+    await waitFor(
+      async () => {
+        const vs = await Promise.all(live.map((n) => raft(cluster, n)));
+        const l = vs[0]?.leader;
+        if (l === null || l === undefined || l === oldLeader || !vs.every((v) => v.leader === l)) return false;
+        newLeader = l;
+        return true;
+      },
+      { what: 'a new leader seen by every live node', intervalMs: 20 },
+    );
+    const electionMs = Date.now() - killedAt;
+    t.diagnostic(`election after kill -9 of ${oldLeader}: ${electionMs} ms (new leader ${newLeader})`);
+
+    // Proposals continue through the others.
+    const before = acknowledged.size;
+    await waitFor(() => [...acknowledged.keys()].filter((k) => !k.startsWith(`kill-${oldLeader}-`)).length >= before + 20, { what: '20 more buckets created through the live nodes' });
+
+    // The old leader restarts and catches up.
+    await cluster.restart(oldLeader);
+    down.delete(oldLeader);
+    await waitFor(async () => (await raft(cluster, old)).leader === newLeader, { what: `${oldLeader} follows ${newLeader}` });
+    const after = acknowledged.size;
+    await waitFor(() => acknowledged.size >= after + 10, { what: '10 more buckets with every node up' });
+    running = false;
+    await Promise.all(proposers);
+
+    let states: ControlView[] = [];
+    await waitFor(
+      async () => {
+        states = await Promise.all(cluster.nodes.map((n) => control(cluster, n)));
+        return states.every((s) => JSON.stringify(s) === JSON.stringify(states[0]));
+      },
+      { what: 'identical control states on all five nodes' },
+    );
+    const final = states[0] as ControlView;
+    const owners = new Map(final.buckets.map((b) => [b.name, b.owner]));
+    // Every acknowledged creation is there, with its owner; ids are never reused.
+    for (const [name, owner] of acknowledged) assert.equal(owners.get(name), owner, name);
+    assert.equal(new Set(final.buckets.map((b) => b.id)).size, final.buckets.length);
+    t.diagnostic(`${acknowledged.size} creations acknowledged, ${failures} failed or timed out around the kill`);
+  });
+});
