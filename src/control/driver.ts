@@ -38,6 +38,7 @@ import { encodeCommand, type Command } from './commands.js';
 import { ControlUnavailableError } from './driver-errors.js';
 import type { ControlPlane } from './plane.js';
 import { ControlState, type ApplyResult } from './state.js';
+import { nextVoterStep } from './driver-voters.js';
 
 /** What one Ready asks to persist (node/raft-log-lmdb.ts RaftWrite). */
 export interface DriverWrite {
@@ -174,6 +175,9 @@ export class RaftDriver implements ControlPlane {
   private lead: NodeId = '';
   private leaderChangeCount = 0;
   private readonly log: NonNullable<DriverHooks['log']>;
+  /** When this node last became leader (clock ms), or null while it does not lead. */
+  private leaderSince: number | null = null;
+  private voterTimer: Timer | undefined;
 
   constructor(private readonly opts: RaftDriverOptions) {
     this.log = opts.hooks?.log ?? (() => {});
@@ -256,11 +260,53 @@ export class RaftDriver implements ControlPlane {
     this.tickTimer = this.opts.clock.setTimer(this.opts.tickMs, loop);
   }
 
+  /**
+   * Keeps the voters healthy while this node leads (driver-voters.ts
+   * nextVoterStep): every `intervalMs` it makes at most one membership
+   * change and waits for it to apply before the next.
+   */
+  maintainVoters(policy: { readonly intervalMs: number; readonly maxVoters: number; readonly replaceAfterMs: number }): void {
+    let busy = false;
+    const round = (): void => {
+      if (this.stopped) return;
+      this.voterTimer = this.opts.clock.setTimer(policy.intervalMs, round);
+      if (busy || this.leaderSince === null || this.raw.raft.state !== 'leader') return;
+      const s = this.raw.status();
+      const now = this.opts.clock.now();
+      const step = nextVoterStep({
+        self: this.opts.id,
+        conf: s.conf,
+        layout: this.sm.layout().nodes.map((n) => ({ id: n.id, zone: n.zone })),
+        lastContactMs: (id) => {
+          const t = this.lastContact.get(id);
+          return t === undefined ? null : now - t;
+        },
+        match: (id) => s.progress.get(id)?.match ?? null,
+        lastIndex: s.lastIndex,
+        leaderForMs: now - this.leaderSince,
+        maxVoters: policy.maxVoters,
+        replaceAfterMs: policy.replaceAfterMs,
+      });
+      if (step === undefined) return;
+      busy = true;
+      this.log('info', `raft: membership: ${step.change.type} ${step.change.node}: ${step.why}`, { change: step.change.type, member: step.change.node });
+      this.changeConf(step.change).then(
+        () => (busy = false),
+        (err: unknown) => {
+          busy = false;
+          this.log('warn', `raft: membership change ${step.change.type} ${step.change.node} not made: ${err instanceof Error ? err.message : String(err)}`);
+        },
+      );
+    };
+    this.voterTimer = this.opts.clock.setTimer(policy.intervalMs, round);
+  }
+
   /** Stops ticking and fails everything waiting; a Ready being persisted finishes, nothing more is sent. */
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
     this.tickTimer?.cancel();
+    this.voterTimer?.cancel();
     this.failAll(this.unavailable('the control plane is stopping'));
   }
 
@@ -423,6 +469,7 @@ export class RaftDriver implements ControlPlane {
       this.log('info', this.lead === '' ? `raft: ${this.opts.id} knows no leader at term ${raw.raft.term}` : `raft: ${this.lead} leads at term ${raw.raft.term}`, { leader: this.lead, term: raw.raft.term, role: rd.softState.state });
       this.opts.hooks?.leaderChanged?.(this.lead, raw.raft.term);
     }
+    if (rd.softState !== undefined) this.leaderSince = rd.softState.state === 'leader' ? (this.leaderSince ?? this.opts.clock.now()) : null;
     const mustPersist = rd.entries.length > 0 || rd.hardState !== undefined || rd.snapshot !== undefined;
     if (!mustPersist) {
       this.handled(rd);
@@ -564,6 +611,7 @@ export class RaftDriver implements ControlPlane {
     this.log('error', `raft: the control plane stopped on this node: ${message}`);
     this.stopped = true;
     this.tickTimer?.cancel();
+    this.voterTimer?.cancel();
     this.failAll(this.unavailable(`the control plane failed on this node: ${message}`));
   }
 

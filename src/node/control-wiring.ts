@@ -143,6 +143,8 @@ export async function startControlPlane(deps: ControlWiringDeps): Promise<Contro
     close: () => transport.close(),
   };
   plane.start();
+  // Voters replaced from the learners, and members the layout gained or lost added or removed (driver-voters.ts).
+  plane.maintainVoters({ intervalMs: Math.max(200, settings.tickMs * 5), maxVoters: settings.maxVoters, replaceAfterMs: settings.replaceAfterMs });
 
   return {
     plane,

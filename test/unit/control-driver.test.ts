@@ -241,3 +241,30 @@ test('the founding configuration has an odd number of voters, at most maxVoters,
   const nodes = members.map((m) => ({ id: m.id, addresses: { rpc: `${m.id}:1` }, zone: m.zone, capacity: 1, role: 'storage' as const }));
   assert.deepEqual(initialControlState(nodes), initialControlState([...nodes].reverse()));
 });
+
+test('the leader replaces a voter that stays unreachable by promoting a learner, then demotes it; back, it follows as a learner', async () => {
+  const conf = { voters: ['a', 'b', 'c'], learners: ['d'] };
+  const data = initialControlState(['a', 'b', 'c', 'd'].map((id) => ({ id, addresses: { rpc: `${id}:1` }, zone: 'z', capacity: 1, role: 'storage' as const })));
+  const n = net(['a', 'b', 'c', 'd'], conf, { data });
+  for (const d of n.drivers.values()) d.maintainVoters({ intervalMs: 50, maxVoters: 3, replaceAfterMs: 300 });
+  await n.run(3000, () => n.leader() !== undefined);
+  const leader = n.leader() as RaftDriver;
+  await settle(n, leader.propose({ type: 'putUser', user: 'u' }));
+  const victim = ['a', 'b', 'c'].find((id) => id !== leader.status().id) as string;
+  n.down.add(victim);
+  await n.run(5000, () => {
+    const s = n.leader()?.status();
+    return s !== undefined && s.voters.includes('d') && !s.voters.includes(victim);
+  });
+  const s = (n.leader() as RaftDriver).status();
+  assert.deepEqual([...s.voters].sort(), ['a', 'b', 'c', 'd'].filter((x) => x !== victim));
+  assert.deepEqual(s.learners, [victim]);
+  // Back, the demoted node follows the log as a learner; three voters are what maxVoters wants, so it stays one.
+  n.down.delete(victim);
+  await settle(n, (n.leader() as RaftDriver).propose({ type: 'putUser', user: 'after' }));
+  const v = n.drivers.get(victim) as RaftDriver;
+  await n.run(2000, () => v.state.user('after') !== undefined);
+  assert.ok(v.state.user('after') !== undefined);
+  await n.run(1000);
+  assert.deepEqual((n.leader() as RaftDriver).status().learners, [victim]);
+});
