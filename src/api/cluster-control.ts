@@ -13,9 +13,19 @@
 //                                   answers the state machine's ApplyResult once
 //                                   this node applied it. For operators and
 //                                   tests; issue 11 gates it with an admin token.
+//   POST /cluster/control/join      ADMIN: a new node asks to join (what
+//                                   `ringstore server --join` sends): its layout
+//                                   entry {id, addresses: {rpc, http}, zone,
+//                                   capacity, role} is recorded (addNode, or
+//                                   updateNode when it is there with other
+//                                   addresses); the leader then adds it to Raft
+//                                   as a learner. Answers the layout's nodes.
+//   GET  /cluster/control/backup    ADMIN: the whole control state, secrets
+//                                   included, after a ReadIndex (what `ringstore
+//                                   control backup` saves).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CommandError, decodeCommand, encodeCommand, type Command } from '../control/commands.js';
+import { CommandError, decodeCommand, encodeCommand, type Command, type LayoutNode } from '../control/commands.js';
 import type { DriverStatus } from '../control/driver.js';
 import type { ControlPlane } from '../control/plane.js';
 import { ApiError } from './errors.js';
@@ -102,6 +112,42 @@ export async function handleControlRoute(deps: ClusterControlDeps, req: Incoming
       }
       const result = await deps.plane.propose(cmd);
       sendJson(res, 200, { ok: true, node: deps.self, applied: deps.plane.state.applied, result });
+      return true;
+    }
+    case '/cluster/control/join': {
+      if (req.method !== 'POST') throw methodNotAllowed('POST');
+      ctx.route = 'cluster_control_join';
+      const raw = await readBody(req, 64 * 1024);
+      let node: LayoutNode;
+      try {
+        const parsed = JSON.parse(raw.toString('utf8')) as unknown;
+        const cmd = decodeCommand(encodeCommand({ id: '', at: 0, cmd: { type: 'addNode', node: parsed as LayoutNode } })).cmd;
+        node = (cmd as { node: LayoutNode }).node;
+      } catch (err) {
+        if (err instanceof CommandError) throw new ApiError('InvalidArgument', err.message);
+        throw new ApiError('MalformedRequest', 'the body must be a layout node as JSON: {"id","addresses":{"rpc","http"},"zone","capacity","role"}');
+      }
+      await deps.plane.confirm();
+      const known = deps.plane.state.layout().nodes.find((n) => n.id === node.id);
+      let result: unknown = { ok: true, unchanged: true };
+      if (known === undefined || JSON.stringify(known) !== JSON.stringify(node)) {
+        result = await deps.plane.propose(known === undefined ? { type: 'addNode', node } : { type: 'updateNode', node });
+        if ((result as { ok: boolean }).ok !== true) {
+          const r = result as { code: string; message: string };
+          throw new ApiError(r.code === 'NodeExists' ? 'Conflict' : 'InvalidArgument', `join of ${node.id} refused: ${r.message}`, {}, 409);
+        }
+      }
+      const st = deps.status();
+      sendJson(res, 200, { ok: true, node: deps.self, result, leader: st.leader || null, layout: deps.plane.state.layout() });
+      return true;
+    }
+    case '/cluster/control/backup': {
+      if (req.method !== 'GET') throw methodNotAllowed('GET');
+      ctx.route = 'cluster_control_backup';
+      await deps.plane.confirm();
+      const bytes = deps.plane.state.snapshot();
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': bytes.byteLength, 'cache-control': 'no-store' });
+      res.end(bytes);
       return true;
     }
     default:

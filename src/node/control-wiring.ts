@@ -27,6 +27,7 @@ import type { Clock, Random } from '../util/runtime.js';
 import { RingstoreError } from '../util/errors.js';
 import type { MemberConfig, NodeConfig } from './config.js';
 import { openLmdbRaftStorage, type LmdbRaftStorage } from './raft-log-lmdb.js';
+import { joinCluster } from './control-join.js';
 
 /** The layout entry of a configured member. */
 export function layoutNodeOf(m: MemberConfig): LayoutNode {
@@ -52,6 +53,8 @@ export interface ControlWiringDeps {
   readonly clock: Clock;
   readonly random: Random;
   readonly registry?: Registry;
+  /** Replaces the transport's address book (GrpcTransport.setPeers): members the layout adds become reachable. */
+  readonly setPeers?: (peers: ReadonlyMap<string, string>) => void;
 }
 
 export async function startControlPlane(deps: ControlWiringDeps): Promise<ControlWiring> {
@@ -142,7 +145,31 @@ export async function startControlPlane(deps: ControlWiringDeps): Promise<Contro
     serve: (handler: Handler) => transport.serve(async (from, req) => (req.type === 'raft' ? receive(from, req) : handler(from, req))),
     close: () => transport.close(),
   };
+  // The address book: the configured members, plus every node the layout knows (a node that joined).
+  let peerKey = '';
+  const learnPeers = (nodes: readonly LayoutNode[]): void => {
+    if (deps.setPeers === undefined) return;
+    const peers = new Map<string, string>();
+    for (const n of nodes) if (n.id !== config.id) peers.set(n.id, n.addresses.rpc);
+    for (const m of config.members) if (m.id !== config.id) peers.set(m.id, m.grpc);
+    const key = JSON.stringify([...peers].sort());
+    if (key === peerKey) return;
+    peerKey = key;
+    deps.setPeers(peers);
+  };
+  let layoutVersion = -1;
+  plane.onApplied(() => {
+    const layout = plane.state.layout();
+    if (layout.version === layoutVersion) return;
+    layoutVersion = layout.version;
+    learnPeers(layout.nodes);
+  });
+  learnPeers(plane.state.layout().nodes);
   plane.start();
+  const joining =
+    bootstrapped || !storage.isEmpty() || config.join === undefined
+      ? undefined
+      : joinCluster({ self: layoutNodeOf({ id: config.id, grpc: config.advertiseGrpc, http: config.advertiseHttp, zone: config.zone, weight: config.weight }), via: config.join, plane, clock: deps.clock, logger: log, learnPeers });
   // Voters replaced from the learners, and members the layout gained or lost added or removed (driver-voters.ts).
   plane.maintainVoters({ intervalMs: Math.max(200, settings.tickMs * 5), maxVoters: settings.maxVoters, replaceAfterMs: settings.replaceAfterMs });
 
@@ -152,6 +179,7 @@ export async function startControlPlane(deps: ControlWiringDeps): Promise<Contro
     storage,
     bootstrapped,
     stop: async () => {
+      joining?.stop();
       plane.stop();
       await storage.close();
     },

@@ -143,7 +143,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     collectDefaultMetrics({ register: registry });
 
     // raft: the control plane (node/control-wiring.ts): its log in <dataDir>/raft, its messages on the transport.
-    const control = await startControlPlane({ config, logger, transport, clock: systemClock, random: cryptoRandom, registry });
+    const control = await startControlPlane({ config, logger, transport, clock: systemClock, random: cryptoRandom, registry, setPeers: (p) => grpcTransport.setPeers(p) });
     cleanups.push(() => control.stop());
 
     // The node's components (failure detection, coordinator, hinted

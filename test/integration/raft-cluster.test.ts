@@ -5,12 +5,60 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { ringstoreBin } from '../../src/node/dev-cluster.js';
 import { startCluster, waitFor, type TestCluster, type TestNode } from '../helpers/cluster.js';
 
 const run = promisify(execFile);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface Spawned {
+  readonly http: string;
+  readonly child: ChildProcess;
+  readonly log: string;
+  stop(): Promise<void>;
+}
+
+/** A `ringstore server` of its own on free loopback ports, with `args`; resolves once it answers /health. */
+async function spawnServer(cluster: TestCluster, id: string, dataDir: string, args: string[]): Promise<Spawned> {
+  const [http, grpc, s3, files] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const log = path.join(dataDir, '..', `${id}.log`);
+  const fd = openSync(log, 'a');
+  const child = spawn(
+    process.execPath,
+    [ringstoreBin(), 'server', '--id', id, '--data', dataDir, '--http', `127.0.0.1:${http}`, '--grpc', `127.0.0.1:${grpc}`, '--s3', `127.0.0.1:${s3}`, '--files-grpc', `127.0.0.1:${files}`, '--advertise-http', `127.0.0.1:${http}`, '--advertise-grpc', `127.0.0.1:${grpc}`, ...args],
+    { stdio: ['ignore', fd, fd] },
+  );
+  closeSync(fd);
+  const url = `http://127.0.0.1:${http}`;
+  await waitFor(async () => (await cluster.fetch(`${url}/health`)).status === 200, { what: `${id} answering /health (log ${log})`, timeoutMs: 60_000 });
+  return {
+    http: url,
+    child,
+    log,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
 
 interface RaftView {
   role: string;
@@ -168,6 +216,90 @@ describe('a 3-node dev cluster runs the Raft control plane', () => {
       assert.match(text, new RegExp(`^${name}`, 'm'), name);
     }
     assert.match(text, /ringstore_raft_proposals_total\{result="applied"[^}]*\} [1-9]/);
+  });
+
+  test('a node started with --join through a member\'s HTTP address is recorded in the layout, added as a learner, and catches up by snapshot', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ringstore-join-'));
+    const via = (cluster.nodes[1] as TestNode).http.replace('http://', '');
+    const joiner = await spawnServer(cluster, 'n4', path.join(dir, 'data'), ['--join', via, '--zone', 'local']);
+    try {
+      await waitFor(async () => (await raft(cluster, cluster.nodes[0] as TestNode)).learners.includes('n4'), { what: 'n4 a learner in the configuration' });
+      const states = async (): Promise<string[]> => [...(await Promise.all(cluster.nodes.map((n) => control(cluster, n)))), await getJson<ControlView & { node?: string }>(cluster, `${joiner.http}/cluster/control`).then(({ node: _n, ...c }) => c)].map((c) => JSON.stringify(c));
+      await waitFor(async () => new Set(await states()).size === 1, { what: 'n4 holding the same control state as the founders' });
+      const c = await control(cluster, cluster.nodes[0] as TestNode);
+      assert.deepEqual(c.layout.nodes.map((n) => n.id), ['n1', 'n2', 'n3', 'n4']);
+      assert.equal(c.layout.version, 2);
+      assert.ok(c.buckets.some((b) => b.name === 'milestone-0'));
+      const v = await getJson<RaftView>(cluster, `${joiner.http}/cluster/raft`);
+      assert.deepEqual(v.voters, ['n1', 'n2', 'n3']);
+      assert.deepEqual(v.learners, ['n4']);
+      // A learner proposes through the leader like anyone.
+      assert.equal((await propose(cluster, { ...(cluster.nodes[0] as TestNode), http: joiner.http }, { type: 'putUser', user: 'via-n4' })).body.result?.ok, true);
+    } finally {
+      await joiner.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('control backup saves the state with mode 0600, and control restore makes it a one-voter cluster elsewhere', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ringstore-restore-'));
+    try {
+      const file = path.join(dir, 'control.json');
+      const out = JSON.parse((await run(process.execPath, [ringstoreBin(), 'control', 'backup', file, '--node', (cluster.nodes[2] as TestNode).http, '--json'])).stdout) as { buckets: number; applied: number };
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+      const saved = JSON.parse(readFileSync(file, 'utf8')) as { format: string; buckets: { name: string }[]; accessKeys: { secret: string }[] };
+      assert.equal(saved.format, 'ringstore-control');
+      assert.equal(out.buckets, saved.buckets.length);
+      assert.ok(saved.accessKeys.some((k) => k.secret === 'very-secret-value'), 'a backup keeps the secrets');
+
+      const data = path.join(dir, 'r1');
+      const restored = JSON.parse((await run(process.execPath, [ringstoreBin(), 'control', 'restore', file, '--id', 'r1', '--data', data, '--json'])).stdout) as { index: number };
+      assert.ok(restored.index >= out.applied);
+      // Restoring over a log is refused without --force.
+      await assert.rejects(run(process.execPath, [ringstoreBin(), 'control', 'restore', file, '--id', 'r1', '--data', data]), /already holds a Raft log/);
+      const r1 = await spawnServer(cluster, 'r1', data, []);
+      try {
+        await waitFor(async () => (await getJson<RaftView>(cluster, `${r1.http}/cluster/raft`)).role === 'leader', { what: 'r1 leading alone' });
+        const c = await getJson<ControlView>(cluster, `${r1.http}/cluster/control`);
+        assert.deepEqual(c.buckets.map((b) => b.name).sort(), saved.buckets.map((b) => b.name).sort());
+        assert.ok(c.layout.nodes.some((n) => n.id === 'r1'));
+        const r = await propose(cluster, { ...(cluster.nodes[0] as TestNode), http: r1.http }, { type: 'createBucket', name: 'after-restore', owner: 'x' });
+        assert.equal(r.body.result?.ok, true);
+        // Ids keep growing past every restored bucket's.
+        assert.ok((r.body.result?.bucket?.id ?? 0) > Math.max(...c.buckets.map((b) => b.id)));
+      } finally {
+        await r1.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // Last: it takes the cluster down to one node.
+  test('after losing two of three voters for good, --force-new-cluster restarts the survivor as a one-voter cluster with its state', async () => {
+    const before = await control(cluster, cluster.nodes[0] as TestNode);
+    await cluster.kill('n2');
+    await cluster.kill('n3');
+    await cluster.kill('n1', 'SIGTERM');
+    const configFile = path.join(cluster.dir, 'n1', 'config.json');
+    const logFile = path.join(cluster.dir, 'n1', 'force.log');
+    const fd = openSync(logFile, 'a');
+    const child = spawn(process.execPath, [ringstoreBin(), 'server', '--config', configFile, '--force-new-cluster'], { stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    const n1 = cluster.nodes[0] as TestNode;
+    try {
+      await waitFor(async () => (await raft(cluster, n1)).role === 'leader', { what: 'n1 leading alone after --force-new-cluster', timeoutMs: 60_000 });
+      const v = await raft(cluster, n1);
+      assert.deepEqual(v.voters, ['n1']);
+      const after = await control(cluster, n1);
+      assert.deepEqual(after.buckets, before.buckets);
+      assert.equal((await propose(cluster, n1, { type: 'createBucket', name: 'after-force', owner: 'x' })).body.result?.ok, true);
+      assert.match(readFileSync(logFile, 'utf8'), /UNSAFE DISASTER RECOVERY/);
+    } finally {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
   });
 });
 
