@@ -392,3 +392,47 @@ describe('a 5-node dev cluster survives kill -9 of its Raft leader', () => {
     t.diagnostic(`${acknowledged.size} creations acknowledged, ${failures} failed or timed out around the kill`);
   });
 });
+
+describe('a 6-node dev cluster (5 voters, 1 learner) replaces a dead voter on its own', () => {
+  let cluster: TestCluster;
+
+  before(async () => {
+    cluster = await startCluster({ nodes: 6, nodeSettings: { raft: { replaceAfterMs: 3000 } } });
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  test('the learner is promoted and the dead voter demoted; restarted, it follows as a learner', async (t) => {
+    const leader = await agreedLeader(cluster, cluster.nodes);
+    const v0 = await raft(cluster, cluster.nodes[0] as TestNode);
+    assert.deepEqual(v0.voters, ['n1', 'n2', 'n3', 'n4', 'n5']);
+    assert.deepEqual(v0.learners, ['n6']);
+    const victim = ['n1', 'n2', 'n3', 'n4', 'n5'].find((id) => id !== leader) as string;
+    const killedAt = Date.now();
+    await cluster.kill(victim);
+    const live = cluster.nodes.filter((n) => n.id !== victim);
+    await waitFor(
+      async () => {
+        const vs = await Promise.all(live.map((n) => raft(cluster, n)));
+        return vs.every((v) => v.voters.includes('n6') && !v.voters.includes(victim) && v.learners.includes(victim) && v.voters.length === 5);
+      },
+      { what: `n6 promoted and ${victim} demoted on every live node`, timeoutMs: 60_000 },
+    );
+    t.diagnostic(`${victim} replaced by n6 ${Date.now() - killedAt} ms after kill -9 (replaceAfterMs 3000)`);
+    // Commands still commit with the new voters.
+    assert.equal((await propose(cluster, live[0] as TestNode, { type: 'putUser', user: 'after-replacement' })).body.result?.ok, true);
+    await cluster.restart(victim);
+    const back = cluster.nodes.find((n) => n.id === victim) as TestNode;
+    await waitFor(
+      async () => {
+        const [a, b] = await Promise.all([control(cluster, back), control(cluster, live[0] as TestNode)]);
+        return JSON.stringify(a) === JSON.stringify(b) && a.users.some((u) => u.id === 'after-replacement');
+      },
+      { what: `${victim} caught up as a learner` },
+    );
+    const vb = await raft(cluster, back);
+    assert.ok(vb.learners.includes(victim));
+    assert.equal(vb.voters.length, 5);
+  });
+});
