@@ -343,13 +343,11 @@ export class RaftDriver implements ControlPlane {
     });
   }
 
-  /** Asks the leader (this node) to hand leadership to `to` (dissertation §3.10). */
-  transferLeader(to: NodeId): boolean {
-    let ok = false;
-    if (this.busy || this.stopped) return false;
-    ok = this.raw.transferLeader(to);
+  /** Asks the leader (this node) to hand leadership to `to` (dissertation §3.10); the outcome shows in status(). */
+  transferLeader(to: NodeId): void {
+    if (this.stopped) return;
+    this.actions.push(() => void this.raw.transferLeader(to));
     this.pump();
-    return ok;
   }
 
   status(): DriverStatus {
