@@ -7,6 +7,7 @@ import path from 'node:path';
 import { ConfigError, DEFAULT_HTTP_PORT, loadConfig, type RawConfig } from '../node/config.js';
 import { startNode, stopOnSignals } from '../node/node.js';
 import { runDev } from './dev.js';
+import { registerControlCommands, runForceNewCluster } from './control-commands.js'; // raft
 
 function int(name: string, min: number) {
   return (v: string): number => {
@@ -43,6 +44,8 @@ interface ServerFlags {
   s3CacheSize?: string;
   s3Gc?: string;
   exitWithParent?: boolean;
+  join?: string; // raft
+  forceNewCluster?: boolean; // raft
 }
 
 program
@@ -70,6 +73,8 @@ program
   .option('--log-level <level>', 'trace|debug|info|warn|error (env RINGSTORE_LOG_LEVEL; default info)')
   .option('--membership <detector>', 'failure detection: swim (gossip) or passive (request outcomes only) (env RINGSTORE_MEMBERSHIP; default swim)')
   .option('--faults', 'DEV ONLY: enable fault injection (POST /_faults drops or delays traffic with chosen peers) (env RINGSTORE_FAULTS=1; default off)')
+  .option('--join <host:port>', "join an existing cluster through any member's HTTP address (a node with an empty data folder; env RINGSTORE_JOIN)") // raft
+  .option('--force-new-cluster', 'UNSAFE disaster recovery: restart this survivor as a one-voter cluster with its state (docs/raft.md)') // raft
   .addOption(new Option('--exit-with-parent', 'stop when the spawning process goes away (used by dev)').hideHelp())
   .action(async (flags: ServerFlags) => {
     const raw: RawConfig & { config?: string } = {
@@ -93,6 +98,7 @@ program
       secretKey: flags.secretKey,
       membership: flags.membership,
       faults: flags.faults,
+      join: flags.join, // raft
       s3CacheSize: flags.s3CacheSize,
       s3Gc: flags.s3Gc,
     };
@@ -106,6 +112,7 @@ program
       }
       throw err;
     }
+    if (flags.forceNewCluster === true) await runForceNewCluster(config); // raft
     const node = await startNode(config);
     stopOnSignals(node, { exitWithParent: flags.exitWithParent ?? false });
   });
@@ -251,5 +258,7 @@ program
   .action(async (flags: { node?: string }) => {
     console.log(JSON.stringify(await admin(flags.node, 'POST', '/_s3/gc'), null, 2));
   });
+
+registerControlCommands(program, { adminNode, nodeOption }); // raft: status, control backup|restore
 
 await program.parseAsync(process.argv);
