@@ -15,7 +15,8 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createHttpServer } from '../api/http.js';
 import { createNativeApi } from '../api/native.js';
 import { buildNode, type NodeComponentsConfig } from '../components/build-node.js';
-import { BucketCatalog } from '../coordinator/buckets.js';
+import type { BucketCatalogApi } from '../coordinator/buckets-types.js';
+import { createBucketCatalog, storageBuckets, storageOfName } from './catalog-wiring.js'; // catalog
 import type { Coordinator } from '../coordinator/coordinator.js';
 import type { Quorum } from '../coordinator/types.js';
 import { createClusterApi } from '../api/cluster.js';
@@ -50,7 +51,7 @@ export interface RunningNode {
   /** The public gRPC file API (src/files). */
   readonly filesGrpcPort: number;
   readonly coordinator: Coordinator;
-  readonly buckets: BucketCatalog;
+  readonly buckets: BucketCatalogApi;
   readonly registry: Registry;
   /** Graceful and idempotent: closes HTTP (waiting briefly for requests in flight), the transport, then the store. */
   stop(): Promise<void>;
@@ -151,7 +152,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     const liveness = membership.liveness;
     components.start();
     cleanups.push(() => components.stop());
-    const buckets = new BucketCatalog(coordinator, systemClock);
+    const buckets = createBucketCatalog({ coordinator, clock: systemClock }); // catalog
     const userIndex = createUserIndex({ coordinator, transport, ring: () => ring, liveness, quorum: defaultQuorum, now: () => systemClock.now(), clock: systemClock, logger });
 
     const native = createNativeApi({
@@ -180,6 +181,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
             membership: () => membership.view(),
             addresses: new Map(config.members.map((m) => [m.id, { grpc: m.grpc, ...(m.http !== undefined ? { http: m.http } : {}) }])),
             hints: () => ({ owners: handoff.status(), ...handoff.totals() }),
+            storageOf: storageOfName(buckets), // catalog
             scanBucket: (bucket, o) => lmdb.scanBucket(bucket, o),
             scanBucketHints: (bucket, o) => lmdb.scanBucketHints(bucket, o),
           }),
@@ -218,7 +220,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     });
     // S3 administration (/_s3: access keys, chunk collection, cache counters) and the
     // collection timer, on the lowest-id member this node sees alive.
-    const s3Gc = new ChunkCollector({ coordinator, clock: systemClock }, config.s3Gc);
+    const s3Gc = new ChunkCollector({ coordinator, clock: systemClock, buckets: storageBuckets(buckets) /* catalog */ }, config.s3Gc);
     s3Mount.handler = createS3AdminApi({ credentials: s3Credentials, collector: s3Gc, chunks: s3Server.chunks, objects: s3Server.objects });
     cleanups.push(
       startGcTimer(s3Gc, {
