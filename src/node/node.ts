@@ -40,6 +40,8 @@ import { registerS3Metrics } from '../s3/metrics.js';
 import { sendJson, type Mount } from '../api/http.js';
 import { bindFilesApi, createUserIndex } from './files-wiring.js';
 import { createUsersApi } from '../files/users-api.js';
+import { startControlPlane } from './control-wiring.js'; // raft
+import type { RaftDriver } from '../control/driver.js'; // raft
 
 export interface RunningNode {
   readonly config: NodeConfig;
@@ -53,6 +55,8 @@ export interface RunningNode {
   readonly coordinator: Coordinator;
   readonly buckets: BucketCatalogApi;
   readonly registry: Registry;
+  /** raft: the Raft-backed control plane (a ControlPlane, control/plane.ts). */
+  readonly controlPlane: RaftDriver;
   /** Graceful and idempotent: closes HTTP (waiting briefly for requests in flight), the transport, then the store. */
   stop(): Promise<void>;
 }
@@ -139,11 +143,15 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     registry.setDefaultLabels({ node: config.id });
     collectDefaultMetrics({ register: registry });
 
+    // raft: the control plane (node/control-wiring.ts): its log in <dataDir>/raft, its messages on the transport.
+    const control = await startControlPlane({ config, logger, transport, clock: systemClock, random: cryptoRandom, registry });
+    cleanups.push(() => control.stop());
+
     // The node's components (failure detection, coordinator, hinted
     // handoff, anti-entropy), built as the simulator builds them but over
     // the real parts; this file adds what only a server has around them.
     const components = buildNode(
-      { self: config.id, clock: systemClock, random: cryptoRandom, transport, store: lmdb, ring: () => ring, log: logger },
+      { self: config.id, clock: systemClock, random: cryptoRandom, transport: control.transport /* raft: routes `raft` requests */, store: lmdb, ring: () => ring, log: logger },
       componentsConfig(config, defaultQuorum),
       { ...componentMetrics(registry), memberAlive: (node) => grpcTransport.wake(node) },
     );
@@ -184,6 +192,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
             storageOf: storageOfName(buckets), // catalog
             scanBucket: (bucket, o) => lmdb.scanBucket(bucket, o),
             scanBucketHints: (bucket, o) => lmdb.scanBucketHints(bucket, o),
+            control: { self: config.id, plane: control.plane, status: () => control.plane.status() }, // raft
           }),
         },
         { prefix: '/_faults', handler: createFaultsApi(faults) },
@@ -200,6 +209,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
         down: membership.downNodes(),
         hints_pending: lmdb.hintTotals().reduce((n, t) => n + t.hints, 0),
         anti_entropy: antiEntropyHealth(components.antiEntropy),
+        raft: { role: control.plane.status().role, leader: control.plane.leader || null, applied: control.plane.applied }, // raft
       }),
     });
     await listen(server, config.http.host, config.http.port);
@@ -260,6 +270,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       coordinator,
       buckets,
       registry,
+      controlPlane: control.plane, // raft
       stop: () => {
         stopping ??= (async () => {
           logger.info('node stopping');
