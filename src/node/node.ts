@@ -16,7 +16,7 @@ import { createHttpServer } from '../api/http.js';
 import { createNativeApi } from '../api/native.js';
 import { buildNode, type NodeComponentsConfig } from '../components/build-node.js';
 import type { BucketCatalogApi } from '../coordinator/buckets-types.js';
-import { createBucketCatalog, storageBuckets, storageOfName } from './catalog-wiring.js'; // catalog
+import { createBucketCatalog, currentBucket, startLegacyImport, storageBuckets, storageOfName } from './catalog-wiring.js'; // catalog
 import type { Coordinator } from '../coordinator/coordinator.js';
 import type { Quorum } from '../coordinator/types.js';
 import { createClusterApi } from '../api/cluster.js';
@@ -160,8 +160,10 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     const liveness = membership.liveness;
     components.start();
     cleanups.push(() => components.stop());
-    const buckets = createBucketCatalog({ coordinator, clock: systemClock }); // catalog
-    const userIndex = createUserIndex({ coordinator, transport, ring: () => ring, liveness, quorum: defaultQuorum, now: () => systemClock.now(), clock: systemClock, logger });
+    // catalog: buckets in the control state; an old data folder's bucket records are imported once.
+    const buckets = createBucketCatalog({ coordinator, plane: control.plane });
+    cleanups.push(startLegacyImport({ store: lmdb, plane: control.plane, logger }));
+    const userIndex = createUserIndex({ coordinator, transport, ring: () => ring, liveness, quorum: defaultQuorum, now: () => systemClock.now(), clock: systemClock, logger, isCurrent: currentBucket(control.plane) /* catalog */ });
 
     const native = createNativeApi({
       self: config.id,
