@@ -53,6 +53,11 @@ export async function importLegacyBuckets(plane: ControlPlane, cmds: readonly Ex
   const imported: string[] = [];
   const skipped: string[] = [];
   for (const cmd of cmds) {
+    // Imported before (a restart): known from the applied state, no proposal needed.
+    if (plane.state.legacyRecordImported(cmd.name, cmd.createdAt, cmd.owner)) {
+      skipped.push(cmd.name);
+      continue;
+    }
     const r = await plane.propose(cmd);
     (r.ok ? imported : skipped).push(cmd.name);
   }

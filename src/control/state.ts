@@ -219,6 +219,11 @@ export class ControlState {
     return sortedValues(this.buckets).filter((b) => owner === undefined || b.owner === owner);
   }
 
+  /** catalog: whether importBucket already took this legacy bucket record (control/legacy-import.ts). */
+  legacyRecordImported(name: string, createdAt: number, owner: string): boolean {
+    return this.legacyImported.has(legacyKey(name, createdAt, owner));
+  }
+
   user(id: string): User | undefined {
     return this.users.get(id);
   }
