@@ -1,4 +1,4 @@
-// The bucket catalog over the Raft control state (docs/raft.md, "Buckets").
+// The bucket catalog over the Raft control state (docs/architecture.md, "Bucket metadata").
 //
 // Reads come from the state this node has applied, in memory: a request
 // never waits for a Raft round trip to look up a bucket the node knows. A

@@ -1,5 +1,5 @@
-// The upgrade of a data folder written before the control plane (docs/raft.md,
-// "Upgrading"). Such a folder keeps bucket metadata as replicated records in
+// The upgrade of a data folder written before the control plane (docs/architecture.md,
+// "Bucket metadata", Upgrade). Such a folder keeps bucket metadata as replicated records in
 // the system bucket `__ringstore` (`bucket/<name>`, `bucketacl/<name>`) and
 // each bucket's objects under its name. On its first start with the control
 // plane a node proposes an importBucket command for every live bucket record

@@ -1,5 +1,5 @@
-// The upgrade of a data folder written before the control plane (docs/raft.md,
-// "Upgrading"): its bucket records in the system bucket `__ringstore` are
+// The upgrade of a data folder written before the control plane (docs/architecture.md,
+// "Bucket metadata", Upgrade): its bucket records in the system bucket `__ringstore` are
 // imported into the control state on the node's first start, and the
 // bucket's objects, stored under its name, stay readable.
 
