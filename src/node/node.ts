@@ -200,7 +200,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
         { prefix: '/_faults', handler: createFaultsApi(faults) },
         { prefix: '/users', handler: createUsersApi({ index: userIndex, me: () => DEFAULT_OWNER }) },
         s3Mount,
-        antiEntropyMount({ self: config.id, component: components.antiEntropy, store: components.store, rebuilt: components.rebuilt, ring: () => ring }),
+        antiEntropyMount({ self: config.id, component: components.antiEntropy, store: components.store, rebuilt: components.rebuilt, ring: () => ring, storageOf: storageOfName(buckets) /* catalog */ }),
       ],
       health: () => ({
         zone: config.zone,
