@@ -35,6 +35,8 @@ export interface ClusterApiDeps {
   };
   readonly addresses: ReadonlyMap<NodeId, { readonly grpc: string; readonly http?: string }>;
   readonly hints: () => { readonly owners: readonly OwnerStatus[]; readonly delivered: number; readonly failed: number };
+  /** The storage name of a bucket given by name (coordinator/buckets-types.ts storageBucket); without it, the name itself. */
+  readonly storageOf?: (bucket: string) => Promise<string>;
   readonly scanBucket: (bucket: string, opts: { prefix?: string; after?: string; limit?: number }) => Iterable<StoredKey>;
   readonly scanBucketHints: (bucket: string, opts: { prefix?: string; after?: string; limit?: number }) => Iterable<StoredHint>;
   /** The control plane's routes (absent: not served). */
@@ -100,18 +102,19 @@ export function createClusterApi(deps: ClusterApiDeps): RouteHandler {
     });
   };
 
-  const keys = (res: ServerResponse, url: ParsedUrl): void => {
+  const keys = async (res: ServerResponse, url: ParsedUrl): Promise<void> => {
     const bucket = url.query.get('bucket');
     if (bucket === null || bucket === '') throw new ApiError('InvalidArgument', 'bucket is required: /cluster/keys?bucket=NAME');
+    const storage = deps.storageOf !== undefined ? await deps.storageOf(bucket) : bucket;
     const limitRaw = url.query.get('limit') ?? '1000';
     const limit = /^\d{1,6}$/.test(limitRaw) ? Number(limitRaw) : NaN;
     if (!(limit >= 1 && limit <= KEYS_LIMIT_MAX)) throw new ApiError('InvalidArgument', `limit must be an integer from 1 to ${KEYS_LIMIT_MAX}`);
     const prefix = url.query.get('prefix') ?? '';
     const after = url.query.get('after') ?? undefined;
     const opts = { prefix, limit, ...(after !== undefined ? { after } : {}) };
-    const stored = [...deps.scanBucket(bucket, opts)].map((k) => ({ key: k.key, partition: k.partition, dots: dots(k.set), clock: setClock(k.set) }));
-    const hinted = [...deps.scanBucketHints(bucket, opts)].map((h) => ({ key: h.key, partition: h.partition, for: h.owner, dots: dots(h.set), clock: setClock(h.set) }));
-    sendJson(res, 200, { ok: true, node: deps.self, bucket, keys: stored, hints: hinted, truncated: stored.length >= limit });
+    const stored = [...deps.scanBucket(storage, opts)].map((k) => ({ key: k.key, partition: k.partition, dots: dots(k.set), clock: setClock(k.set) }));
+    const hinted = [...deps.scanBucketHints(storage, opts)].map((h) => ({ key: h.key, partition: h.partition, for: h.owner, dots: dots(h.set), clock: setClock(h.set) }));
+    sendJson(res, 200, { ok: true, node: deps.self, bucket, ...(storage !== bucket ? { storage } : {}), keys: stored, hints: hinted, truncated: stored.length >= limit });
   };
 
   return async (req: IncomingMessage, res: ServerResponse, url: ParsedUrl, ctx: RequestCtx): Promise<void> => {

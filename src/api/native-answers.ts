@@ -70,5 +70,5 @@ export function readAnswer(bucket: string, key: string, r: GetResult): Record<st
 }
 
 export function bucketJson(b: BucketInfo): Record<string, unknown> {
-  return { name: b.name, owner: b.owner, created: new Date(b.createdMs).toISOString(), quorum: { n: b.quorum.n, r: b.quorum.r, w: b.quorum.w } };
+  return { name: b.name, id: b.id, owner: b.owner, created: new Date(b.createdMs).toISOString(), quorum: { n: b.quorum.n, r: b.quorum.r, w: b.quorum.w } };
 }

@@ -6,7 +6,7 @@
 //   DELETE /buckets/{bucket}              delete an empty bucket
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { BucketInfo } from '../coordinator/buckets-types.js';
+import { storageBucket, type BucketInfo } from '../coordinator/buckets-types.js';
 import { liveSiblings, type Sibling } from '../version/dvv.js';
 import { ApiError } from './errors.js';
 import { readBody, sendJson, type ParsedUrl } from './http.js';
@@ -46,7 +46,11 @@ export async function createBucket(deps: NativeApiDeps, req: IncomingMessage, re
   };
   const quorum = resolveQuorum(deps.defaultQuorum, given, deps.clusterSize());
   const owner = typeof body['owner'] === 'string' ? body['owner'] : undefined;
+  // One proposal through the control plane: of concurrent creations of one name, exactly one creates it.
   const { created, bucket: info } = await deps.buckets.create(bucket, owner !== undefined ? { owner, quorum } : { quorum });
+  if (!created && owner !== undefined && info.owner !== owner) {
+    throw new ApiError('BucketAlreadyExists', `bucket ${JSON.stringify(bucket)} already exists and belongs to another owner`, { bucket, owner: info.owner });
+  }
   sendJson(res, 200, { ok: true, created, bucket: bucketJson(info) });
 }
 
@@ -69,7 +73,7 @@ export async function bucketInfo(deps: NativeApiDeps, req: IncomingMessage, res:
   }
   const prefix = url.query.get('prefix') ?? '';
   const after = url.query.get('after') ?? '';
-  const listed = await deps.coordinator.list({ bucket, limit, ...(prefix ? { prefix } : {}), ...(after ? { after } : {}) });
+  const listed = await deps.coordinator.list({ bucket: storageBucket(info), limit, ...(prefix ? { prefix } : {}), ...(after ? { after } : {}) });
   const keys: Record<string, unknown>[] = [];
   for (const k of listed.keys) {
     const live = liveSiblings(k.set);

@@ -1,9 +1,9 @@
 // What the native JSON API needs from the rest of the node: the
 // coordinator, the bucket catalog and a few limits. The node passes the
-// real ones (coordinator/coordinator.ts, coordinator/buckets.ts); the unit
+// real ones (coordinator/coordinator.ts, control/bucket-catalog.ts); the unit
 // tests pass stubs.
 
-import type { BucketInfo } from '../coordinator/buckets-types.js';
+import type { BucketCatalogApi } from '../coordinator/buckets-types.js';
 import type { GetRequest, GetResult, ListRequest, ListResult, PutRequest, PutResult, Quorum } from '../coordinator/types.js';
 import type { NodeId } from '../version/dvv.js';
 import type { FileEvents } from '../coordinator/user-index.js';
@@ -15,13 +15,8 @@ export interface NativeCoordinator {
   list(req: ListRequest): Promise<ListResult>;
 }
 
-/** What the native API needs from the bucket catalog (coordinator/buckets.ts implements it). */
-export interface NativeBuckets {
-  create(name: string, opts: { owner?: string; quorum?: Partial<Quorum> }): Promise<{ created: boolean; bucket: BucketInfo }>;
-  remove(name: string): Promise<void>;
-  get(name: string): Promise<BucketInfo | undefined>;
-  list(): Promise<BucketInfo[]>;
-}
+/** What the native API needs from the bucket catalog (control/bucket-catalog.ts implements it). */
+export type NativeBuckets = Pick<BucketCatalogApi, 'create' | 'remove' | 'get' | 'list'>;
 
 export interface NativeApiDeps {
   readonly self: NodeId;

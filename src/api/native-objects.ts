@@ -13,6 +13,7 @@ import { readAnswer, writeAnswer } from './native-answers.js';
 import { nativeWrite } from '../coordinator/read-first.js';
 import { conflictOf } from './conflict.js';
 import { requireBucket } from './native-buckets.js';
+import { storageBucket } from '../coordinator/buckets-types.js';
 import type { NativeApiDeps } from './native-deps.js';
 import { CONTEXT_HEADER, headerValue, parseContext, parseQuorumParams, parseSloppy, resolveQuorum, validateKey, wantsJson } from './native-params.js';
 
@@ -25,8 +26,8 @@ export async function putObject(deps: NativeApiDeps, req: IncomingMessage, res: 
   const sloppy = parseSloppy(url.query);
   const value = await readBody(req, deps.maxObjectBytes);
   const contentType = headerValue(req, 'content-type');
-  const result = await nativeWrite(deps.coordinator, { bucket, key, value, meta: contentType !== undefined ? { contentType } : {}, context, n: q.n, w: q.w, ...sloppy }, given.r !== undefined ? q.r : undefined);
-  await deps.files?.written({ owner: info.owner, bucket, key, size: value.length, contentType, w: q.w });
+  const result = await nativeWrite(deps.coordinator, { bucket: storageBucket(info), key, value, meta: contentType !== undefined ? { contentType } : {}, context, n: q.n, w: q.w, ...sloppy }, given.r !== undefined ? q.r : undefined);
+  await deps.files?.written({ owner: info.owner, bucket, bucketId: info.id, key, size: value.length, contentType, w: q.w });
   const answer = writeAnswer(bucket, key, result);
   sendJson(res, 200, answer, { [CONTEXT_HEADER]: answer['context'] as string, 'x-ringstore-coordinator': result.coordinator });
 }
@@ -51,8 +52,8 @@ export async function deleteObject(deps: NativeApiDeps, req: IncomingMessage, re
   // Without a context, a delete reads at R first and removes everything that
   // read saw (the user asked for the key to go); with one, exactly what that
   // context covers (coordinator/read-first.ts).
-  const result = await nativeWrite(deps.coordinator, { bucket, key, value: null, meta: {}, context, n: q.n, w: q.w, ...parseSloppy(url.query) }, q.r);
-  await deps.files?.deleted({ owner: info.owner, bucket, key, w: q.w });
+  const result = await nativeWrite(deps.coordinator, { bucket: storageBucket(info), key, value: null, meta: {}, context, n: q.n, w: q.w, ...parseSloppy(url.query) }, q.r);
+  await deps.files?.deleted({ owner: info.owner, bucket, bucketId: info.id, key, w: q.w });
   const answer: Record<string, unknown> = { ...writeAnswer(bucket, key, result), deleted: true };
   sendJson(res, 200, answer, { [CONTEXT_HEADER]: answer['context'] as string, 'x-ringstore-coordinator': result.coordinator });
 }
@@ -63,7 +64,7 @@ export async function getObject(deps: NativeApiDeps, req: IncomingMessage, res: 
   const given = parseQuorumParams(url.query);
   const info = await requireBucket(deps.buckets, bucket);
   const q = resolveQuorum(info.quorum, given, deps.clusterSize());
-  const result = await deps.coordinator.get({ bucket, key, n: q.n, r: q.r, ...parseSloppy(url.query) });
+  const result = await deps.coordinator.get({ bucket: storageBucket(info), key, n: q.n, r: q.r, ...parseSloppy(url.query) });
   const live = liveSiblings(result.set);
   const conflict = conflictOf(result.set);
   const context = encodeContext(result.context, bucket, key);

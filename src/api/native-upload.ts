@@ -12,6 +12,7 @@ import { ApiError, errorBody, toApiError } from './errors.js';
 import { answerEarly, sendJson, type ParsedUrl } from './http.js';
 import { writeAnswer } from './native-answers.js';
 import { requireBucket } from './native-buckets.js';
+import { storageBucket } from '../coordinator/buckets-types.js';
 import type { NativeApiDeps } from './native-deps.js';
 import { parseQuorumParams, resolveQuorum, validateKey } from './native-params.js';
 import { nativeWrite } from '../coordinator/read-first.js';
@@ -24,8 +25,8 @@ export async function upload(deps: NativeApiDeps, req: IncomingMessage, res: Ser
   const given = parseQuorumParams(url.query);
   const info = await requireBucket(deps.buckets, bucket);
   const q = resolveQuorum(info.quorum, given, deps.clusterSize());
-  const { files, fatal } = await storeUploadedFiles(req, deps, bucket, q);
-  for (const f of files) if (f['ok'] === true) await deps.files?.written({ owner: info.owner, bucket, key: f['key'] as string, size: f['size'] as number, w: q.w });
+  const { files, fatal } = await storeUploadedFiles(req, deps, bucket, storageBucket(info), q);
+  for (const f of files) if (f['ok'] === true) await deps.files?.written({ owner: info.owner, bucket, bucketId: info.id, key: f['key'] as string, size: f['size'] as number, w: q.w });
   if (files.length === 0) {
     throw fatal ?? new ApiError('MalformedRequest', 'the form holds no file (send each file as a multipart/form-data part with a filename)');
   }
@@ -60,7 +61,7 @@ interface UploadOutcome {
  * failure stay stored (each file is its own write); the answer lists every
  * file with its own result.
  */
-function storeUploadedFiles(req: IncomingMessage, deps: NativeApiDeps, bucket: string, q: Quorum): Promise<UploadOutcome> {
+function storeUploadedFiles(req: IncomingMessage, deps: NativeApiDeps, bucket: string, storage: string, q: Quorum): Promise<UploadOutcome> {
   let bb: busboy.Busboy;
   try {
     bb = busboy({
@@ -155,7 +156,7 @@ function storeUploadedFiles(req: IncomingMessage, deps: NativeApiDeps, bucket: s
           }
           if (!complete) throw new ApiError('MalformedRequest', 'not stored: the upload ended before this file was complete');
           const value = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-          const result = await nativeWrite(deps.coordinator, { bucket, key: filename, value, meta: fileInfo.mimeType ? { contentType: fileInfo.mimeType } : {}, context: null, n: q.n, w: q.w }, undefined);
+          const result = await nativeWrite(deps.coordinator, { bucket: storage, key: filename, value, meta: fileInfo.mimeType ? { contentType: fileInfo.mimeType } : {}, context: null, n: q.n, w: q.w }, undefined);
           files[index] = { ...writeAnswer(bucket, filename, result), filename, size };
         } catch (err) {
           files[index] = failEntry(filename, err);

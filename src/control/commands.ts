@@ -5,6 +5,7 @@
 // reads a clock: every replica must compute the same state).
 
 import { quorumProblem, type Quorum } from '../coordinator/quorum.js';
+import type { BucketAcl } from '../coordinator/buckets-types.js';
 
 export const COMMAND_FORMAT_VERSION = 1;
 
@@ -25,8 +26,13 @@ export interface LayoutNode {
 export type QuorumSettings = Quorum;
 
 export type Command =
-  | { readonly type: 'createBucket'; readonly name: string; readonly owner: string; readonly quorum?: QuorumSettings }
-  | { readonly type: 'deleteBucket'; readonly name: string }
+  | { readonly type: 'createBucket'; readonly name: string; readonly owner: string; readonly quorum?: QuorumSettings; readonly acl?: BucketAcl }
+  // catalog: `id` deletes only that bucket, not a later one of the same name.
+  | { readonly type: 'deleteBucket'; readonly name: string; readonly id?: number }
+  // catalog: a bucket's canned ACL, for exactly the bucket with this id.
+  | { readonly type: 'setBucketAcl'; readonly name: string; readonly id: number; readonly acl: BucketAcl }
+  // catalog: a bucket record of a data folder from before the control plane (control/legacy-import.ts); its objects stay under its name.
+  | { readonly type: 'importBucket'; readonly name: string; readonly owner: string; readonly quorum?: QuorumSettings; readonly createdAt: number; readonly acl?: BucketAcl }
   | { readonly type: 'putUser'; readonly user: string; readonly displayName?: string }
   | { readonly type: 'putAccessKey'; readonly accessKeyId: string; readonly secret: string; readonly user: string }
   | { readonly type: 'deleteAccessKey'; readonly accessKeyId: string }
@@ -94,6 +100,22 @@ function obj(v: unknown, what: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+const BUCKET_ACLS: readonly string[] = ['private', 'public-read', 'authenticated-read'] satisfies BucketAcl[];
+
+function bucketAcl(v: unknown): BucketAcl {
+  if (typeof v !== 'string' || !BUCKET_ACLS.includes(v)) throw new CommandError('InvalidCommand', `acl must be one of ${BUCKET_ACLS.join(', ')}`);
+  return v as BucketAcl;
+}
+
+function quorumOf(v: unknown): QuorumSettings | undefined {
+  const q = v === undefined ? undefined : obj(v, 'quorum');
+  const quorum = q === undefined ? undefined : { n: int(q.n, 'quorum.n', 1), r: int(q.r, 'quorum.r', 1), w: int(q.w, 'quorum.w', 1) };
+  // Without the cluster size: a command's validity must not depend on state, so every replica decides alike.
+  const problem = quorum === undefined ? undefined : quorumProblem(quorum);
+  if (problem !== undefined) throw new CommandError('InvalidCommand', `quorum: ${problem}`);
+  return quorum;
+}
+
 function layoutNode(v: unknown): LayoutNode {
   const o = obj(v, 'node');
   const addr = obj(o.addresses, 'node.addresses');
@@ -112,15 +134,24 @@ function command(v: unknown): Command {
   const o = obj(v, 'cmd');
   switch (o.type) {
     case 'createBucket': {
-      const q = o.quorum === undefined ? undefined : obj(o.quorum, 'quorum');
-      const quorum = q === undefined ? undefined : { n: int(q.n, 'quorum.n', 1), r: int(q.r, 'quorum.r', 1), w: int(q.w, 'quorum.w', 1) };
-      // Without the cluster size: a command's validity must not depend on state, so every replica decides alike.
-      const problem = quorum === undefined ? undefined : quorumProblem(quorum);
-      if (problem !== undefined) throw new CommandError('InvalidCommand', `quorum: ${problem}`);
-      return { type: 'createBucket', name: str(o.name, 'name', { max: 255 }), owner: str(o.owner, 'owner'), ...(quorum !== undefined ? { quorum } : {}) };
+      const quorum = quorumOf(o.quorum);
+      return { type: 'createBucket', name: str(o.name, 'name', { max: 255 }), owner: str(o.owner, 'owner'), ...(quorum !== undefined ? { quorum } : {}), ...(o.acl !== undefined ? { acl: bucketAcl(o.acl) } : {}) };
     }
     case 'deleteBucket':
-      return { type: 'deleteBucket', name: str(o.name, 'name', { max: 255 }) };
+      return { type: 'deleteBucket', name: str(o.name, 'name', { max: 255 }), ...(o.id !== undefined ? { id: int(o.id, 'id', 1) } : {}) };
+    case 'setBucketAcl':
+      return { type: 'setBucketAcl', name: str(o.name, 'name', { max: 255 }), id: int(o.id, 'id', 1), acl: bucketAcl(o.acl) };
+    case 'importBucket': {
+      const quorum = quorumOf(o.quorum);
+      return {
+        type: 'importBucket',
+        name: str(o.name, 'name', { max: 255 }),
+        owner: str(o.owner, 'owner'),
+        createdAt: int(o.createdAt, 'createdAt', 0),
+        ...(quorum !== undefined ? { quorum } : {}),
+        ...(o.acl !== undefined ? { acl: bucketAcl(o.acl) } : {}),
+      };
+    }
     case 'putUser':
       return { type: 'putUser', user: str(o.user, 'user'), ...(o.displayName !== undefined ? { displayName: str(o.displayName, 'displayName', { empty: true }) } : {}) };
     case 'putAccessKey':

@@ -5,6 +5,7 @@
 // deterministic: no clock (times come stamped in the commands), no
 // randomness, and iteration orders that do not depend on history.
 
+import type { BucketAcl } from '../coordinator/buckets-types.js';
 import { CommandError, decodeCommand, type Command, type ControlErrorCode, type LayoutNode, type QuorumSettings } from './commands.js';
 
 export const CONTROL_SNAPSHOT_FORMAT = 'ringstore-control';
@@ -18,6 +19,10 @@ export interface Bucket {
   /** Per-bucket quorum, or null for the cluster's defaults. */
   readonly quorum: QuorumSettings | null;
   readonly createdAt: number;
+  /** catalog: its canned ACL; absent means private. */
+  readonly acl?: BucketAcl;
+  /** catalog: set only for a bucket imported from a data folder older than bucket ids: its objects stay under this (its old name). */
+  readonly legacyStorage?: string;
 }
 
 export interface User {
@@ -65,6 +70,13 @@ interface SnapshotJson {
   users: User[];
   accessKeys: AccessKey[];
   adminTokens: AdminToken[];
+  /** catalog: the legacy bucket records imported so far (legacyKey), absent in older snapshots. */
+  legacyImported?: string[];
+}
+
+/** catalog: one legacy bucket record, as importBucket names it (a record imported once is never imported again, even after its bucket is deleted). */
+function legacyKey(name: string, createdAt: number, owner: string): string {
+  return `${name}@${createdAt}@${owner}`;
 }
 
 function sortedValues<T>(m: ReadonlyMap<string, T>): T[] {
@@ -81,6 +93,7 @@ export class ControlState {
   private readonly users = new Map<string, User>();
   private readonly accessKeys = new Map<string, AccessKey>();
   private readonly adminTokens = new Map<string, AdminToken>();
+  private readonly legacyImported = new Set<string>(); // catalog
 
   /** The Raft index of the last entry applied. */
   get applied(): number {
@@ -114,16 +127,45 @@ export class ControlState {
         const existing = this.buckets.get(cmd.name);
         // Exactly one owner: the first creation in log order wins, every later one is refused.
         if (existing !== undefined) return { ok: false, code: 'BucketAlreadyExists', message: `bucket ${cmd.name} exists (owner ${existing.owner})`, bucket: existing };
-        const bucket: Bucket = { name: cmd.name, id: index, owner: cmd.owner, quorum: cmd.quorum ?? null, createdAt: at };
+        const bucket: Bucket = { name: cmd.name, id: index, owner: cmd.owner, quorum: cmd.quorum ?? null, createdAt: at, ...(cmd.acl !== undefined && cmd.acl !== 'private' ? { acl: cmd.acl } : {}) };
         this.buckets.set(cmd.name, bucket);
         return { ok: true, bucket };
       }
       case 'deleteBucket': {
         const b = this.buckets.get(cmd.name);
-        if (b === undefined) return { ok: false, code: 'NoSuchBucket', message: `no bucket ${cmd.name}` };
+        if (b === undefined || (cmd.id !== undefined && b.id !== cmd.id)) return { ok: false, code: 'NoSuchBucket', message: `no bucket ${cmd.name}${cmd.id !== undefined ? ` with id ${cmd.id}` : ''}` };
         this.buckets.delete(cmd.name);
         return { ok: true, bucket: b };
       }
+      // catalog: begin
+      case 'setBucketAcl': {
+        const b = this.buckets.get(cmd.name);
+        if (b === undefined || b.id !== cmd.id) return { ok: false, code: 'NoSuchBucket', message: `no bucket ${cmd.name} with id ${cmd.id}` };
+        const { acl: _old, ...rest } = b;
+        const next: Bucket = cmd.acl === 'private' ? rest : { ...rest, acl: cmd.acl };
+        this.buckets.set(cmd.name, next);
+        return { ok: true, bucket: next };
+      }
+      case 'importBucket': {
+        const key = legacyKey(cmd.name, cmd.createdAt, cmd.owner);
+        const existing = this.buckets.get(cmd.name);
+        if (this.legacyImported.has(key) || existing !== undefined) {
+          return { ok: false, code: 'BucketAlreadyExists', message: `bucket record ${cmd.name} was imported already or the name is taken`, ...(existing !== undefined ? { bucket: existing } : {}) };
+        }
+        this.legacyImported.add(key);
+        const bucket: Bucket = {
+          name: cmd.name,
+          id: index,
+          owner: cmd.owner,
+          quorum: cmd.quorum ?? null,
+          createdAt: cmd.createdAt,
+          ...(cmd.acl !== undefined && cmd.acl !== 'private' ? { acl: cmd.acl } : {}),
+          legacyStorage: cmd.name,
+        };
+        this.buckets.set(cmd.name, bucket);
+        return { ok: true, bucket };
+      }
+      // catalog: end
       case 'putUser': {
         const old = this.users.get(cmd.user);
         this.users.set(cmd.user, { id: cmd.user, displayName: cmd.displayName ?? old?.displayName ?? cmd.user, createdAt: old?.createdAt ?? at });
@@ -177,6 +219,11 @@ export class ControlState {
     return sortedValues(this.buckets).filter((b) => owner === undefined || b.owner === owner);
   }
 
+  /** catalog: whether importBucket already took this legacy bucket record (control/legacy-import.ts). */
+  legacyRecordImported(name: string, createdAt: number, owner: string): boolean {
+    return this.legacyImported.has(legacyKey(name, createdAt, owner));
+  }
+
   user(id: string): User | undefined {
     return this.users.get(id);
   }
@@ -216,6 +263,7 @@ export class ControlState {
       users: sortedValues(this.users),
       accessKeys: sortedValues(this.accessKeys),
       adminTokens: sortedValues(this.adminTokens),
+      ...(this.legacyImported.size > 0 ? { legacyImported: [...this.legacyImported].sort() } : {}), // catalog
     };
     return enc.encode(JSON.stringify(s));
   }
@@ -238,6 +286,7 @@ export class ControlState {
     for (const u of s.users) st.users.set(u.id, u);
     for (const k of s.accessKeys) st.accessKeys.set(k.accessKeyId, k);
     for (const t of s.adminTokens) st.adminTokens.set(t.tokenId, t);
+    for (const k of s.legacyImported ?? []) st.legacyImported.add(k); // catalog
     return st;
   }
 }

@@ -1,112 +1,66 @@
-// Bucket metadata, kept as ordinary replicated keys in a system bucket on the
-// ring until the Raft control plane takes it over (docs/architecture.md,
-// "The control plane").
-// Reads and writes use quorums like any key; concurrent creates of one name
-// resolve to the earliest creation, so every node picks the same owner.
+// LEGACY bucket metadata: before the Raft control plane (control/
+// bucket-catalog.ts), bucket records were ordinary replicated keys in the
+// system bucket `__ringstore`, concurrent creations resolved to the
+// earliest, and each bucket's objects lived under its name. Nothing writes
+// these records any more; their formats stay readable here so that a data
+// folder written by that version is upgraded on its first start
+// (control/legacy-import.ts).
 
-import type { Coordinator } from './coordinator.js';
-import type { BucketInfo } from './buckets-types.js';
-import { BucketNotEmptyError, NoSuchBucketError } from './errors.js';
-import { DEFAULT_QUORUM, type Quorum } from './types.js';
-import type { Clock } from '../util/runtime.js';
+import type { BucketAcl } from './buckets-types.js';
+import type { Quorum } from './types.js';
 import { liveSiblings, type SiblingSet } from '../version/dvv.js';
 
-/** Not a valid user bucket name (underscores), so it cannot collide. */
+/** Not a valid user bucket name (underscores), so it cannot collide. Access keys still live here (s3/credentials.ts). */
 export const SYSTEM_BUCKET = '__ringstore';
-/** Keys of bucket records in SYSTEM_BUCKET: this prefix and the bucket's name. */
+/** Keys of legacy bucket records in SYSTEM_BUCKET: this prefix and the bucket's name. */
 export const BUCKET_KEY_PREFIX = 'bucket/';
-const PREFIX = BUCKET_KEY_PREFIX;
+/** Keys of legacy bucket ACL records in SYSTEM_BUCKET: this prefix and the bucket's name. */
+export const BUCKET_ACL_KEY_PREFIX = 'bucketacl/';
 
-export interface BucketCatalogOptions {
-  /** How long a node trusts its cached copy of a bucket's metadata. */
-  readonly cacheMs: number;
+/** A bucket record as the system bucket holds it. */
+export interface LegacyBucketRecord {
+  readonly name: string;
+  readonly owner: string;
+  readonly createdMs: number;
+  readonly quorum: Quorum;
 }
 
-const encoder = new TextEncoder();
+/** A bucket ACL record: tagged with its bucket's creation time, so a bucket made again started private. */
+export interface LegacyAclRecord {
+  readonly bucketCreatedMs: number;
+  readonly acl: BucketAcl;
+  readonly setMs: number;
+}
+
 const decoder = new TextDecoder();
 
-export class BucketCatalog {
-  private readonly cache = new Map<string, { info: BucketInfo; expiresMs: number }>();
-
-  constructor(
-    private readonly coordinator: Coordinator,
-    private readonly clock: Clock,
-    private readonly opts: BucketCatalogOptions = { cacheMs: 2000 },
-  ) {}
-
-  async create(name: string, opts: { owner?: string; quorum?: Partial<Quorum> } = {}): Promise<{ created: boolean; bucket: BucketInfo }> {
-    const read = await this.coordinator.get({ bucket: SYSTEM_BUCKET, key: PREFIX + name });
-    const existing = decide(read.set);
-    if (existing !== undefined) return { created: false, bucket: existing };
-    const info: BucketInfo = {
-      name,
-      owner: opts.owner ?? 'dev',
-      createdMs: this.clock.now(),
-      quorum: { ...DEFAULT_QUORUM, ...opts.quorum },
-    };
-    const written = await this.coordinator.put({
-      bucket: SYSTEM_BUCKET,
-      key: PREFIX + name,
-      value: encoder.encode(JSON.stringify(info)),
-      meta: { contentType: 'application/json' },
-      context: read.context,
-    });
-    const winner = decide(written.set) ?? info;
-    this.remember(winner);
-    return { created: winner.createdMs === info.createdMs && winner.owner === info.owner, bucket: winner };
-  }
-
-  async get(name: string): Promise<BucketInfo | undefined> {
-    const hit = this.cache.get(name);
-    if (hit !== undefined && hit.expiresMs > this.clock.now()) return hit.info;
-    const read = await this.coordinator.get({ bucket: SYSTEM_BUCKET, key: PREFIX + name });
-    const info = decide(read.set);
-    if (info === undefined) this.cache.delete(name);
-    else this.remember(info);
-    return info;
-  }
-
-  async require(name: string): Promise<BucketInfo> {
-    const info = await this.get(name);
-    if (info === undefined) throw new NoSuchBucketError(name);
-    return info;
-  }
-
-  async remove(name: string): Promise<void> {
-    const read = await this.coordinator.get({ bucket: SYSTEM_BUCKET, key: PREFIX + name });
-    if (decide(read.set) === undefined) throw new NoSuchBucketError(name);
-    const page = await this.coordinator.list({ bucket: name, limit: 1 });
-    if (page.keys.length > 0) throw new BucketNotEmptyError(name);
-    await this.coordinator.put({ bucket: SYSTEM_BUCKET, key: PREFIX + name, value: null, context: read.context });
-    this.cache.delete(name);
-  }
-
-  async list(): Promise<BucketInfo[]> {
-    const out: BucketInfo[] = [];
-    let after: string | undefined;
-    for (;;) {
-      const page = await this.coordinator.list({ bucket: SYSTEM_BUCKET, prefix: PREFIX, after, limit: 1000 });
-      for (const k of page.keys) {
-        const info = decide(k.set);
-        if (info !== undefined) out.push(info);
-      }
-      if (!page.truncated || page.keys.length === 0) break;
-      after = page.keys[page.keys.length - 1]!.key;
-    }
-    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  }
-
-  private remember(info: BucketInfo): void {
-    this.cache.set(info.name, { info, expiresMs: this.clock.now() + this.opts.cacheMs });
+function parse<T>(value: Uint8Array | null): T | undefined {
+  if (value === null) return undefined;
+  try {
+    return JSON.parse(decoder.decode(value)) as T;
+  } catch {
+    return undefined;
   }
 }
 
-/** Among concurrent creations the earliest wins, deterministically. */
-function decide(set: SiblingSet): BucketInfo | undefined {
-  let best: BucketInfo | undefined;
+/** Among concurrent creations the earliest wins, deterministically (as that version decided). */
+export function decide(set: SiblingSet): LegacyBucketRecord | undefined {
+  let best: LegacyBucketRecord | undefined;
   for (const s of liveSiblings(set)) {
-    const info = JSON.parse(decoder.decode(s.value as Uint8Array)) as BucketInfo;
+    const info = parse<LegacyBucketRecord>(s.value);
+    if (info === undefined || typeof info.name !== 'string' || typeof info.owner !== 'string' || typeof info.createdMs !== 'number') continue;
     if (best === undefined || info.createdMs < best.createdMs || (info.createdMs === best.createdMs && info.owner < best.owner)) best = info;
+  }
+  return best;
+}
+
+/** Concurrent PutBucketAcl calls: the latest one won, on every node alike. */
+export function latestAcl(set: SiblingSet): LegacyAclRecord | undefined {
+  let best: LegacyAclRecord | undefined;
+  for (const s of liveSiblings(set)) {
+    const r = parse<LegacyAclRecord>(s.value);
+    if (r === undefined || typeof r.setMs !== 'number') continue;
+    if (best === undefined || r.setMs > best.setMs || (r.setMs === best.setMs && r.acl < best.acl)) best = r;
   }
   return best;
 }

@@ -10,6 +10,11 @@
 // like S3's PUT, or a tombstone for a delete); anti-entropy, read repair and
 // hinted handoff cover it like any other key.
 //
+// Entries are named by bucket name (what the user sees) and record the
+// bucket's id: a listing skips the entries of a bucket that is gone or was
+// made again under its name (deps.isCurrent), so a bucket deleted while a
+// node was down never lists its old files under a new bucket of that name.
+//
 // Placement: `__users` is a grouped bucket (ring/ring.ts GROUPED_BUCKETS),
 // whose keys are placed by their first segment, the user. So all of one
 // user's entries live in one partition, on that partition's N replicas, and
@@ -39,6 +44,8 @@ export const ANONYMOUS_USER = 'anonymous';
 export interface FileEntry {
   readonly owner: string;
   readonly bucket: string;
+  /** The id of the bucket the file was written to (coordinator/buckets-types.ts); absent in entries from before bucket ids. */
+  readonly bucketId?: number;
   readonly key: string;
   readonly size: number;
   readonly contentType: string;
@@ -55,7 +62,10 @@ export interface FileWritten extends FileDeleted {
 
 export interface FileDeleted {
   readonly owner: string;
+  /** The bucket's name, as clients see it. */
   readonly bucket: string;
+  /** The bucket's id (BucketInfo.id). */
+  readonly bucketId?: number;
   readonly key: string;
   /** The W of the file's own write: its index entry is written with the same (at most the index's N). */
   readonly w?: number | undefined;
@@ -103,6 +113,8 @@ export interface UserIndexDeps {
   readonly waitMs?: number;
   /** Timers for waitMs; without one, writes wait for the index write to finish. */
   readonly clock?: Pick<Clock, 'setTimer'>;
+  /** Whether entries of this bucket name and id belong to the bucket that has the name now; without it every entry lists. */
+  readonly isCurrent?: (bucket: string, bucketId: number | undefined) => boolean;
 }
 
 export interface ListOptions {
@@ -160,6 +172,8 @@ interface EntryRecord {
   readonly type: string;
   readonly mtime: number;
   readonly etag?: string;
+  /** The bucket's id. */
+  readonly bid?: number;
 }
 
 /** The file an index key's siblings describe, or undefined when it was deleted. Concurrent entries: the latest write wins. */
@@ -173,7 +187,7 @@ export function entryOf(k: string, set: SiblingSet): FileEntry | undefined {
   } catch {
     return undefined;
   }
-  return { ...parts, size: rec.size, contentType: rec.type, mtimeMs: rec.mtime, etag: rec.etag };
+  return { ...parts, ...(rec.bid !== undefined ? { bucketId: rec.bid } : {}), size: rec.size, contentType: rec.type, mtimeMs: rec.mtime, etag: rec.etag };
 }
 
 export class UserIndex implements FileEvents {
@@ -185,6 +199,7 @@ export class UserIndex implements FileEvents {
       type: e.contentType ?? 'application/octet-stream',
       mtime: e.mtimeMs ?? this.deps.now(),
       ...(e.etag !== undefined ? { etag: e.etag } : {}),
+      ...(e.bucketId !== undefined ? { bid: e.bucketId } : {}),
     };
     await this.write(e, encoder.encode(JSON.stringify(rec)), 'index write');
   }
@@ -228,7 +243,7 @@ export class UserIndex implements FileEvents {
     for await (const { key, set } of this.scan(user, replicas, opts.prefix ?? '', opts.after)) {
       scanned++;
       const f = entryOf(key, set);
-      if (f === undefined) continue;
+      if (f === undefined || !this.current(f)) continue;
       if (files.length >= opts.limit) return { files, truncated: true, replicas: [...replicas], scanned };
       files.push(f);
     }
@@ -244,11 +259,15 @@ export class UserIndex implements FileEvents {
     for await (const { key, set } of this.scan(user, replicas, opts.prefix ?? '', undefined)) {
       scanned++;
       const f = entryOf(key, set);
-      if (f === undefined || !match(`${f.bucket}/${f.key}`)) continue;
+      if (f === undefined || !this.current(f) || !match(`${f.bucket}/${f.key}`)) continue;
       if (files.length >= opts.limit) return { files, truncated: true, replicas: [...replicas], scanned };
       files.push(f);
     }
     return { files, truncated: false, replicas: [...replicas], scanned };
+  }
+
+  private current(f: FileEntry): boolean {
+    return this.deps.isCurrent === undefined || this.deps.isCurrent(f.bucket, f.bucketId);
   }
 
   /**

@@ -15,8 +15,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
-import type { BucketCatalog } from '../coordinator/buckets.js';
-import type { BucketInfo } from '../coordinator/buckets-types.js';
+import { storageBucket, type BucketCatalogApi, type BucketInfo } from '../coordinator/buckets-types.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { QuorumError, type GetResult } from '../coordinator/types.js';
 import { ApiError, toApiError } from '../api/errors.js';
@@ -50,7 +49,7 @@ import { FILES_LIMIT_DEFAULT, FILES_LIMIT_MAX } from './users-api.js';
 
 export interface FilesServiceDeps {
   readonly coordinator: Pick<Coordinator, 'get' | 'put' | 'list'>;
-  readonly buckets: Pick<BucketCatalog, 'get' | 'create'>;
+  readonly buckets: Pick<BucketCatalogApi, 'get' | 'create'>;
   readonly chunks: ChunkStore;
   readonly credentials: CredentialStore;
   readonly index: Pick<UserIndex, 'list' | 'search' | 'written' | 'deleted'>;
@@ -166,7 +165,7 @@ export class FileService {
   }
 
   private async current(info: BucketInfo, key: string, r?: number): Promise<{ read: GetResult; object: StoredObject | undefined }> {
-    const read = await this.deps.coordinator.get({ bucket: info.name, key, n: info.quorum.n, r: r ?? info.quorum.r });
+    const read = await this.deps.coordinator.get({ bucket: storageBucket(info), key, n: info.quorum.n, r: r ?? info.quorum.r });
     const s = s3Winner(read.set);
     return { read, object: s === undefined || s.value === null ? undefined : decodeObject(s) };
   }
@@ -208,8 +207,8 @@ export class FileService {
     const etag = md5.digest('hex');
     const enc = encodeObject({ etag, size: stored.size, contentType, headers: {} }, stored.inline !== undefined ? { inline: stored.inline } : { chunks: stored.chunks });
     const q = info.quorum;
-    const result = await this.deps.coordinator.put({ bucket: info.name, key: header.key, value: enc.value, meta: enc.meta, context: read.context, supersedeVisible: true, n: q.n, w: q.w });
-    await this.deps.index.written({ owner, bucket: info.name, key: header.key, size: stored.size, contentType, etag, w: q.w });
+    const result = await this.deps.coordinator.put({ bucket: storageBucket(info), key: header.key, value: enc.value, meta: enc.meta, context: read.context, supersedeVisible: true, n: q.n, w: q.w });
+    await this.deps.index.written({ owner, bucket: info.name, bucketId: info.id, key: header.key, size: stored.size, contentType, etag, w: q.w });
     const mine = s3Winner(result.set);
     return {
       file: {
@@ -295,7 +294,7 @@ export class FileService {
       return { files: r.files.map(entryInfo), truncated: r.truncated, next_page_token: r.truncated && last !== undefined ? `${last.bucket}/${last.key}` : '' };
     }
     const info = await this.ownedBucket(req.bucket, owner);
-    const listed = await this.deps.coordinator.list({ bucket: info.name, limit, ...(req.prefix ? { prefix: req.prefix } : {}), ...(after !== undefined ? { after } : {}) });
+    const listed = await this.deps.coordinator.list({ bucket: storageBucket(info), limit, ...(req.prefix ? { prefix: req.prefix } : {}), ...(after !== undefined ? { after } : {}) });
     const files: FileInfoMsg[] = [];
     for (const k of listed.keys) {
       const s = s3Winner({ siblings: liveSiblings(k.set) });
@@ -318,11 +317,11 @@ export class FileService {
     const info = await this.ownedBucket(call.request.bucket, owner);
     const key = call.request.key;
     // Only dots and clocks matter: the tombstone supersedes what this read saw.
-    const read = await this.deps.coordinator.get({ bucket: info.name, key, n: info.quorum.n, r: info.quorum.r, omitValues: true });
+    const read = await this.deps.coordinator.get({ bucket: storageBucket(info), key, n: info.quorum.n, r: info.quorum.r, omitValues: true });
     const winner = s3Winner(read.set);
     if (winner === undefined || winner.value === null) throw new ApiError('NoSuchKey', `file ${JSON.stringify(`${info.name}/${key}`)} does not exist`);
-    await this.deps.coordinator.put({ bucket: info.name, key, value: null, context: read.context, supersedeVisible: true, n: info.quorum.n, w: info.quorum.w });
-    await this.deps.index.deleted({ owner, bucket: info.name, key, w: info.quorum.w });
+    await this.deps.coordinator.put({ bucket: storageBucket(info), key, value: null, context: read.context, supersedeVisible: true, n: info.quorum.n, w: info.quorum.w });
+    await this.deps.index.deleted({ owner, bucket: info.name, bucketId: info.id, key, w: info.quorum.w });
     return { deleted: true };
   }
 }

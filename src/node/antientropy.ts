@@ -51,6 +51,8 @@ export interface AntiEntropyView {
   readonly store: MerkleTrackingStore;
   readonly rebuilt: RebuildStats & { readonly ms: number };
   readonly ring: () => Ring;
+  /** catalog: the storage name of a bucket given by name (coordinator/buckets-types.ts storageBucket); without it, the name itself. */
+  readonly storageOf?: (bucket: string) => Promise<string>;
 }
 
 /** Gauges read from the component's status and the trees at scrape time. */
@@ -102,9 +104,10 @@ export function antiEntropyMount(view: AntiEntropyView): Mount {
       }
       if (sub === '/key') {
         if (method !== 'GET') throw methodNotAllowed('GET');
-        const bucket = url.query.get('bucket');
+        const name = url.query.get('bucket');
         const key = url.query.get('key');
-        if (bucket === null || key === null) throw new ApiError('InvalidArgument', 'give ?bucket= and ?key=');
+        if (name === null || key === null) throw new ApiError('InvalidArgument', 'give ?bucket= and ?key=');
+        const bucket = view.storageOf !== undefined ? await view.storageOf(name) : name; // catalog
         const set = store.read(bucket, key);
         sendJson(res, 200, {
           ok: true,

@@ -25,6 +25,8 @@ export function createUserIndex(opts: {
   now: () => number;
   clock: Pick<Clock, 'setTimer'>;
   logger: Log;
+  /** catalog: whether an entry's bucket name and id are the bucket of that name now. */
+  isCurrent?: (bucket: string, bucketId: number | undefined) => boolean;
 }): UserIndex {
   return new UserIndex({
     self: opts.transport.self,
@@ -36,6 +38,7 @@ export function createUserIndex(opts: {
     n: opts.quorum.n,
     r: opts.quorum.r,
     clock: opts.clock,
+    ...(opts.isCurrent !== undefined ? { isCurrent: opts.isCurrent } : {}),
     onError: (err, what) => opts.logger.warn({ err, component: 'user-index' }, `${what} failed; the entry is corrected by the file's next write`),
   });
 }

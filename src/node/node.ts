@@ -15,7 +15,8 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createHttpServer } from '../api/http.js';
 import { createNativeApi } from '../api/native.js';
 import { buildNode, type NodeComponentsConfig } from '../components/build-node.js';
-import { BucketCatalog } from '../coordinator/buckets.js';
+import type { BucketCatalogApi } from '../coordinator/buckets-types.js';
+import { createBucketCatalog, currentBucket, startLegacyImport, storageBuckets, storageOfName } from './catalog-wiring.js'; // catalog
 import type { Coordinator } from '../coordinator/coordinator.js';
 import type { Quorum } from '../coordinator/types.js';
 import { createClusterApi } from '../api/cluster.js';
@@ -53,7 +54,7 @@ export interface RunningNode {
   /** The public gRPC file API (src/files). */
   readonly filesGrpcPort: number;
   readonly coordinator: Coordinator;
-  readonly buckets: BucketCatalog;
+  readonly buckets: BucketCatalogApi;
   readonly registry: Registry;
   /** raft: the Raft-backed control plane (a ControlPlane, control/plane.ts). */
   readonly controlPlane: RaftDriver;
@@ -160,8 +161,10 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     const liveness = membership.liveness;
     components.start();
     cleanups.push(() => components.stop());
-    const buckets = new BucketCatalog(coordinator, systemClock);
-    const userIndex = createUserIndex({ coordinator, transport, ring: () => ring, liveness, quorum: defaultQuorum, now: () => systemClock.now(), clock: systemClock, logger });
+    // catalog: buckets in the control state; an old data folder's bucket records are imported once.
+    const buckets = createBucketCatalog({ coordinator, plane: control.plane });
+    cleanups.push(startLegacyImport({ store: lmdb, plane: control.plane, logger }));
+    const userIndex = createUserIndex({ coordinator, transport, ring: () => ring, liveness, quorum: defaultQuorum, now: () => systemClock.now(), clock: systemClock, logger, isCurrent: currentBucket(control.plane) /* catalog */ });
 
     const native = createNativeApi({
       self: config.id,
@@ -189,6 +192,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
             membership: () => membership.view(),
             addresses: new Map(config.members.map((m) => [m.id, { grpc: m.grpc, ...(m.http !== undefined ? { http: m.http } : {}) }])),
             hints: () => ({ owners: handoff.status(), ...handoff.totals() }),
+            storageOf: storageOfName(buckets), // catalog
             scanBucket: (bucket, o) => lmdb.scanBucket(bucket, o),
             scanBucketHints: (bucket, o) => lmdb.scanBucketHints(bucket, o),
             control: { self: config.id, plane: control.plane, status: () => control.plane.status() }, // raft
@@ -199,7 +203,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
         // Seed compatibility: RingSync's POST /create, /read, /update, /delete (api/compat-ringsync.ts).
         ...createRingSyncApi({ coordinator, quorum: defaultQuorum }),
         s3Mount,
-        antiEntropyMount({ self: config.id, component: components.antiEntropy, store: components.store, rebuilt: components.rebuilt, ring: () => ring }),
+        antiEntropyMount({ self: config.id, component: components.antiEntropy, store: components.store, rebuilt: components.rebuilt, ring: () => ring, storageOf: storageOfName(buckets) /* catalog */ }),
       ],
       health: () => ({
         zone: config.zone,
@@ -231,7 +235,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     });
     // S3 administration (/_s3: access keys, chunk collection, cache counters) and the
     // collection timer, on the lowest-id member this node sees alive.
-    const s3Gc = new ChunkCollector({ coordinator, clock: systemClock }, config.s3Gc);
+    const s3Gc = new ChunkCollector({ coordinator, clock: systemClock, buckets: storageBuckets(buckets) /* catalog */ }, config.s3Gc);
     s3Mount.handler = createS3AdminApi({ credentials: s3Credentials, collector: s3Gc, chunks: s3Server.chunks, objects: s3Server.objects });
     cleanups.push(
       startGcTimer(s3Gc, {

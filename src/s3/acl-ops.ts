@@ -5,6 +5,7 @@
 import { siblingClock } from '../version/dvv.js';
 import { aclFromPolicy, policyXml, requestAcl, type CannedAcl } from './acl.js';
 import { BodyReader } from './body.js';
+import { storageBucket } from '../coordinator/buckets-types.js';
 import { bucketQuorum, requireBucket, requireKey, type Ctx } from './context.js';
 import { S3Error } from './errors.js';
 import { sendEmpty, sendXml } from './http-util.js';
@@ -25,13 +26,13 @@ async function aclOfRequest(ctx: Ctx, owner: string): Promise<CannedAcl> {
 
 export async function getBucketAcl(ctx: Ctx): Promise<void> {
   const bucket = await requireBucket(ctx);
-  sendXml(ctx.res, 200, 'AccessControlPolicy', policyXml(bucket.owner, await ctx.acls.get(bucket)));
+  sendXml(ctx.res, 200, 'AccessControlPolicy', policyXml(bucket.owner, bucket.acl));
 }
 
 export async function putBucketAcl(ctx: Ctx): Promise<void> {
   const bucket = await requireBucket(ctx);
   const acl = await aclOfRequest(ctx, bucket.owner);
-  await ctx.acls.set(bucket, acl);
+  await ctx.deps.catalog.setAcl(bucket, acl);
   sendEmpty(ctx.res, 200);
 }
 
@@ -39,7 +40,7 @@ async function loadForAcl(ctx: Ctx) {
   const bucket = await requireBucket(ctx);
   const key = requireKey(ctx);
   const versionId = ctx.query.get('versionId');
-  const loaded = await loadObject(ctx.deps.coordinator, bucket.name, key, versionId, bucketQuorum(bucket));
+  const loaded = await loadObject(ctx.deps.coordinator, storageBucket(bucket), key, versionId, bucketQuorum(bucket));
   if (loaded.object === undefined) throw new S3Error('NoSuchKey', 'The specified key does not exist.', { Key: key });
   return { bucket, key, versionId, object: loaded.object };
 }
@@ -47,7 +48,7 @@ async function loadForAcl(ctx: Ctx) {
 export async function getObjectAcl(ctx: Ctx): Promise<void> {
   const { bucket, versionId, object } = await loadForAcl(ctx);
   // Without an ACL of its own an object reads as its bucket does: show that, not a private it is not.
-  const acl = object.info.acl ?? (await ctx.acls.get(bucket));
+  const acl = object.info.acl ?? bucket.acl;
   sendXml(ctx.res, 200, 'AccessControlPolicy', policyXml(bucket.owner, acl), versionId !== undefined ? { 'x-amz-version-id': versionIdOf(object.sibling) } : {});
 }
 
@@ -58,6 +59,6 @@ export async function putObjectAcl(ctx: Ctx): Promise<void> {
   // The same bytes and metadata with the new ACL, superseding exactly the version read; Last-Modified is kept.
   const e = encodeObject({ ...object.info, acl }, object.inline !== undefined ? { inline: object.inline } : { chunks: object.chunks });
   const meta = { ...e.meta, headers: { ...e.meta.headers, ...mtimeHeader(object.info.mtimeMs) } };
-  await ctx.deps.coordinator.put({ bucket: bucket.name, key, value: e.value, meta, context: siblingClock(object.sibling), n: q.n, w: q.w });
+  await ctx.deps.coordinator.put({ bucket: storageBucket(bucket), key, value: e.value, meta, context: siblingClock(object.sibling), n: q.n, w: q.w });
   sendEmpty(ctx.res, 200);
 }

@@ -4,26 +4,20 @@
 // owner's key, so `public-read-write` is refused rather than half-honoured.
 // Explicit grants to other accounts are not implemented.
 //
-// A bucket's ACL is a record beside its metadata in the system bucket
-// (`bucketacl/<name>`), tagged with the bucket's creation time so a bucket
-// deleted and made again starts private. It is read through
-// BucketAclStore.get only, so the Raft control plane can take it over with
-// the rest of the bucket metadata. An object's ACL rides in its metadata
+// A bucket's ACL is part of its metadata in the bucket catalog (the control
+// state: BucketInfo.acl, set by the catalog's setAcl for exactly one bucket
+// id, so a bucket deleted and made again starts private). An object's ACL rides in its metadata
 // (object-model.ts); an object without one follows its bucket's ACL, so a
 // public-read bucket is a public download folder (S3 itself would also
 // need each object made public-read).
 
 import type { IncomingMessage } from 'node:http';
-import type { BucketInfo } from '../coordinator/buckets-types.js';
-import { SYSTEM_BUCKET } from '../coordinator/buckets.js';
-import type { Coordinator } from '../coordinator/coordinator.js';
-import type { Clock } from '../util/runtime.js';
-import { liveSiblings, type SiblingSet } from '../version/dvv.js';
+import type { BucketAcl } from '../coordinator/buckets-types.js';
 import { S3Error } from './errors.js';
 import type { AuthResult } from './sigv4.js';
 import { xmlString } from './xml.js';
 
-export type CannedAcl = 'private' | 'public-read' | 'authenticated-read';
+export type CannedAcl = BucketAcl;
 
 export const ALL_USERS = 'http://acs.amazonaws.com/groups/global/AllUsers';
 export const AUTHENTICATED_USERS = 'http://acs.amazonaws.com/groups/global/AuthenticatedUsers';
@@ -96,72 +90,4 @@ export function aclFromPolicy(doc: Record<string, unknown>, owner: string): Cann
     else throw new S3Error('NotImplemented', `a grant of ${permission} to ${id ?? uri} is not supported by ringstore: only the canned ACLs private, public-read and authenticated-read are`);
   }
   return acl;
-}
-
-const PREFIX = 'bucketacl/';
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-interface AclRecord {
-  /** The creation time of the bucket the record belongs to (a later bucket of the same name starts private). */
-  readonly bucketCreatedMs: number;
-  readonly acl: CannedAcl;
-  readonly setMs: number;
-}
-
-/** Bucket ACLs, stored beside the bucket records in the system bucket and cached briefly like them. */
-export class BucketAclStore {
-  private readonly cache = new Map<string, { record: AclRecord | undefined; expiresMs: number }>();
-
-  constructor(
-    private readonly coordinator: Coordinator,
-    private readonly clock: Clock,
-    private readonly cacheMs = 2000,
-  ) {}
-
-  async get(bucket: BucketInfo): Promise<CannedAcl> {
-    const hit = this.cache.get(bucket.name);
-    let record: AclRecord | undefined;
-    if (hit !== undefined && hit.expiresMs > this.clock.now()) record = hit.record;
-    else {
-      const read = await this.coordinator.get({ bucket: SYSTEM_BUCKET, key: PREFIX + bucket.name });
-      record = latest(read.set);
-      this.remember(bucket.name, record);
-    }
-    return record !== undefined && record.bucketCreatedMs === bucket.createdMs ? record.acl : 'private';
-  }
-
-  async set(bucket: BucketInfo, acl: CannedAcl): Promise<void> {
-    const record: AclRecord = { bucketCreatedMs: bucket.createdMs, acl, setMs: this.clock.now() };
-    await this.coordinator.put({
-      bucket: SYSTEM_BUCKET,
-      key: PREFIX + bucket.name,
-      value: encoder.encode(JSON.stringify(record)),
-      meta: { contentType: 'application/json' },
-      context: null,
-      supersedeVisible: true,
-    });
-    this.remember(bucket.name, record);
-  }
-
-  /** Drops the record of a deleted bucket (best effort: a stale record is ignored anyway, by creation time). */
-  async forget(name: string): Promise<void> {
-    this.cache.delete(name);
-    await this.coordinator.put({ bucket: SYSTEM_BUCKET, key: PREFIX + name, value: null, context: null, supersedeVisible: true });
-  }
-
-  private remember(name: string, record: AclRecord | undefined): void {
-    if (this.cache.size >= 10_000) this.cache.clear();
-    this.cache.set(name, { record, expiresMs: this.clock.now() + this.cacheMs });
-  }
-}
-
-/** Concurrent PutBucketAcl calls: the latest one wins, on every node alike. */
-function latest(set: SiblingSet): AclRecord | undefined {
-  let best: AclRecord | undefined;
-  for (const s of liveSiblings(set)) {
-    const r = JSON.parse(decoder.decode(s.value as Uint8Array)) as AclRecord;
-    if (best === undefined || r.setMs > best.setMs || (r.setMs === best.setMs && r.acl < best.acl)) best = r;
-  }
-  return best;
 }

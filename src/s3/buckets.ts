@@ -1,6 +1,6 @@
 // Bucket operations: ListBuckets, CreateBucket, DeleteBucket, HeadBucket,
 // GetBucketLocation, GetBucketVersioning. Bucket metadata lives in the
-// coordinator's BucketCatalog; each bucket belongs to the user of the key
+// bucket catalog (control/bucket-catalog.ts, the Raft control state); each bucket belongs to the user of the key
 // that created it, and only that user may use it, except for the reads its
 // canned ACL opens to others (acl.ts).
 
@@ -42,14 +42,19 @@ export async function createBucket(ctx: Ctx): Promise<void> {
     }
   }
   if (ctx.req.headers['x-amz-bucket-object-lock-enabled'] === 'true') throw new S3Error('NotImplemented', 'object lock is not supported by ringstore');
-  const { created, bucket } = await ctx.deps.catalog.create(name, { owner: ctx.auth.owner });
+  const wanted = acl ?? 'private';
+  // One proposal: of concurrent creations of one name through any nodes, exactly one creates it.
+  const { created, bucket } = await ctx.deps.catalog.create(name, { owner: ctx.auth.owner, acl: wanted });
   if (!created && bucket.owner !== ctx.auth.owner) {
     throw new S3Error('BucketAlreadyExists', 'The requested bucket name is not available. Please select a different name and try again.', { BucketName: name });
   }
-  // Creating a bucket one already owns succeeds again (S3 in us-east-1; tools and retries rely on it), its
+  const region = ctx.deps.region ?? 'us-east-1';
+  if (!created && region !== 'us-east-1') {
+    throw new S3Error('BucketAlreadyOwnedByYou', 'Your previous request to create the named bucket succeeded and you already own it.', { BucketName: name });
+  }
+  // Creating a bucket one already owns succeeds again in us-east-1 (tools and retries rely on it), its
   // contents untouched; its ACL becomes the one this request gives, as there.
-  const wanted = acl ?? 'private';
-  if (created ? wanted !== 'private' : (await ctx.acls.get(bucket)) !== wanted) await ctx.acls.set(bucket, wanted);
+  if (!created && bucket.acl !== wanted) await ctx.deps.catalog.setAcl(bucket, wanted);
   sendEmpty(ctx.res, 200, { location: `/${name}` });
 }
 
@@ -57,7 +62,6 @@ export async function deleteBucket(ctx: Ctx): Promise<void> {
   await drain(ctx.req);
   const info = await requireBucket(ctx);
   await ctx.deps.catalog.remove(info.name);
-  await ctx.acls.forget(info.name).catch(() => undefined);
   sendEmpty(ctx.res, 204);
 }
 

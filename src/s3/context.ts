@@ -2,14 +2,13 @@
 // who signed it. Also the checks most handlers start with.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { BucketCatalog } from '../coordinator/buckets.js';
-import type { BucketInfo } from '../coordinator/buckets-types.js';
+import type { BucketCatalogApi, BucketInfo } from '../coordinator/buckets-types.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { DEFAULT_QUORUM, sameQuorum } from '../coordinator/quorum.js';
 import type { Clock } from '../util/runtime.js';
 import type { ChunkStore, ReplicaReader } from './chunks.js';
 import type { ObjectCache } from './cache.js';
-import { aclAllowsRead, type BucketAclStore, type CannedAcl } from './acl.js';
+import { aclAllowsRead, type CannedAcl } from './acl.js';
 import type { CredentialStore } from './credentials.js';
 import { S3Error } from './errors.js';
 import { bucketNameProblem, keyProblem } from '../store/names.js';
@@ -22,7 +21,7 @@ export interface S3Logger {
 
 export interface S3ServerDeps {
   readonly coordinator: Coordinator;
-  readonly catalog: BucketCatalog;
+  readonly catalog: BucketCatalogApi;
   readonly clock: Clock;
   readonly credentials: CredentialStore;
   /** Answered by GetBucketLocation and accepted in signatures' scope. Default us-east-1. */
@@ -44,7 +43,6 @@ export interface Ctx {
   readonly deps: S3ServerDeps;
   readonly chunks: ChunkStore;
   readonly objects: ObjectCache | undefined;
-  readonly acls: BucketAclStore;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly reqId: string;
@@ -78,8 +76,7 @@ export async function requireBucket(ctx: Ctx, name = ctx.bucket): Promise<Bucket
 export async function requireReadableBucket(ctx: Ctx, name = ctx.bucket): Promise<{ info: BucketInfo; owner: boolean; acl: CannedAcl }> {
   const info = await existingBucket(ctx, name);
   if (isOwner(ctx, info)) return { info, owner: true, acl: 'private' };
-  const acl = await ctx.acls.get(info);
-  return { info, owner: false, acl };
+  return { info, owner: false, acl: info.acl };
 }
 
 /** A reader who is not the owner and whom the bucket's ACL does not admit. */

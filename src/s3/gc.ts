@@ -33,7 +33,6 @@
 // a later write of it supersedes the tombstone.
 
 import type { Coordinator } from '../coordinator/coordinator.js';
-import { BUCKET_KEY_PREFIX, SYSTEM_BUCKET } from '../coordinator/buckets.js';
 import type { Clock } from '../util/runtime.js';
 import { setClock, type SiblingSet } from '../version/dvv.js';
 import { CHUNK_BUCKET } from './chunks.js';
@@ -92,7 +91,12 @@ export class ChunkCollector {
   private last: GcReport | undefined;
 
   constructor(
-    private readonly deps: { readonly coordinator: Coordinator; readonly clock: Clock },
+    private readonly deps: {
+      readonly coordinator: Coordinator;
+      readonly clock: Clock;
+      /** The storage names (coordinator/buckets-types.ts storageBucket) of every bucket, read linearizably: a bucket missed here would lose its chunks. */
+      readonly buckets: () => Promise<string[]>;
+    },
     readonly settings: GcSettings = DEFAULT_GC_SETTINGS,
   ) {}
 
@@ -137,9 +141,9 @@ export class ChunkCollector {
           for (const [h] of rec.chunks) referenced.add(h);
         }
       }
-      // The bucket records, listed strictly too (BucketCatalog.list merges what the live members say).
-      const buckets: string[] = [];
-      for await (const k of listAll(coordinator, SYSTEM_BUCKET, false, BUCKET_KEY_PREFIX)) buckets.push(k.key.slice(BUCKET_KEY_PREFIX.length));
+      // Every bucket, from the catalog after a linearizable read (a bucket deleted while a node was down
+      // leaves objects under a storage name no bucket has: their chunks are garbage).
+      const buckets = await this.deps.buckets();
       for (const b of buckets) {
         counts.buckets++;
         for await (const k of listAll(coordinator, b, false)) {

@@ -10,6 +10,7 @@ import { S3Error } from './errors.js';
 import { isoDate, sendXml } from './http-util.js';
 import { decodeObject, isVersionRemoval, s3Winner, versionIdOf, type ObjectInfo } from './object-model.js';
 import { uriEncode } from './sigv4.js';
+import { storageBucket } from '../coordinator/buckets-types.js';
 
 const MAX_CHAR = '\u{10FFFF}';
 /** Keys per coordinator page: bounded because listing pages carry inline values (up to INLINE_MAX each). */
@@ -112,7 +113,7 @@ export async function listObjects(ctx: Ctx, v2: boolean): Promise<void> {
       if (token !== '' && Buffer.from(after, 'utf8').toString('base64url') !== token) throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { ArgumentName: 'continuation-token' });
     } else after = ctx.query.get('start-after') ?? '';
   } else after = ctx.query.get('marker') ?? '';
-  const { items, truncated } = maxKeys === 0 ? { items: [], truncated: false } : await listItems(ctx, bucket.name, { prefix, delimiter, after, max: maxKeys, keep: liveWinner });
+  const { items, truncated } = maxKeys === 0 ? { items: [], truncated: false } : await listItems(ctx, storageBucket(bucket), { prefix, delimiter, after, max: maxKeys, keep: liveWinner });
   const withOwner = !v2 || ctx.query.get('fetch-owner') === 'true';
   const contents = items.filter((i): i is Extract<ListItem, { kind: 'key' }> => i.kind === 'key').map((i) => contentsOf(i, enc, withOwner ? bucket.owner : undefined));
   const prefixes = items.filter((i): i is Extract<ListItem, { kind: 'prefix' }> => i.kind === 'prefix').map((i) => ({ Prefix: enc(i.prefix) }));
@@ -152,7 +153,7 @@ export async function listObjectVersions(ctx: Ctx): Promise<void> {
   const maxKeys = intParam(ctx, 'max-keys', 1000, 0, 1000);
   const keyMarker = ctx.query.get('key-marker') ?? '';
   const keepAny = (set: SiblingSet) => set.siblings.some((s) => !isVersionRemoval(s));
-  const { items, truncated } = maxKeys === 0 ? { items: [], truncated: false } : await listItems(ctx, bucket.name, { prefix, delimiter, after: keyMarker, max: maxKeys, keep: keepAny, includeTombstones: true });
+  const { items, truncated } = maxKeys === 0 ? { items: [], truncated: false } : await listItems(ctx, storageBucket(bucket), { prefix, delimiter, after: keyMarker, max: maxKeys, keep: keepAny, includeTombstones: true });
   const versions: Record<string, unknown>[] = [];
   const markers: Record<string, unknown>[] = [];
   for (const it of items) {

@@ -1,6 +1,6 @@
 // Multipart upload: Create, UploadPart (and UploadPartCopy), Complete,
 // Abort, ListParts, ListMultipartUploads. An upload is a record in the
-// system bucket `__s3uploads` (key "<bucket>/<uploadId>"); each part is a
+// system bucket `__s3uploads` (key "<bucket's storage name>/<uploadId>"); each part is a
 // record in `__s3parts` (key "<uploadId>/<part number, 5 digits>") holding
 // the refs of the chunks its body was streamed into as it arrived. Complete
 // concatenates the parts' chunk lists into the object's manifest: no data
@@ -32,6 +32,7 @@ import { encodeObject, loadObject, type ObjectInfo } from './object-model.js';
 import { loadCopySource, metadataFromRequest, rejectUnsupportedHeaders } from './objects.js';
 import { requestAcl, type CannedAcl } from './acl.js';
 import { parseXml, xmlString } from './xml.js';
+import { storageBucket } from '../coordinator/buckets-types.js';
 
 export const UPLOADS_BUCKET = '__s3uploads';
 export const PARTS_BUCKET = '__s3parts';
@@ -40,6 +41,7 @@ export const MAX_PART_BYTES = 5 * 1024 ** 3;
 const MAX_UPLOADS_LISTED = 10_000;
 
 export interface UploadRecord {
+  /** The storage name of the bucket (coordinator/buckets-types.ts storageBucket), so an upload never outlives its bucket into a new one of the same name. */
   readonly bucket: string;
   readonly key: string;
   readonly uploadId: string;
@@ -173,7 +175,7 @@ export async function createMultipartUpload(ctx: Ctx): Promise<void> {
   if (algoHeader !== undefined && !isChecksumAlgorithm(algoHeader)) throw new S3Error('InvalidRequest', `unsupported checksum algorithm ${algoHeader}`);
   const uploadId = randomBytes(16).toString('hex');
   const rec: UploadRecord = {
-    bucket: bucket.name,
+    bucket: storageBucket(bucket),
     key,
     uploadId,
     initiatedMs: ctx.deps.clock.now(),
@@ -184,7 +186,7 @@ export async function createMultipartUpload(ctx: Ctx): Promise<void> {
     ...(acl !== undefined ? { acl } : {}),
     ...(checksumType !== undefined ? { checksumType } : {}),
   };
-  await putRecord(ctx, UPLOADS_BUCKET, `${bucket.name}/${uploadId}`, rec);
+  await putRecord(ctx, UPLOADS_BUCKET, `${storageBucket(bucket)}/${uploadId}`, rec);
   const headers: Record<string, string> = {};
   if (algoHeader !== undefined) headers['x-amz-checksum-algorithm'] = algoHeader.toUpperCase();
   sendXml(ctx.res, 200, 'InitiateMultipartUploadResult', { Bucket: bucket.name, Key: key, UploadId: uploadId }, headers);
@@ -203,7 +205,7 @@ export async function uploadPart(ctx: Ctx): Promise<void> {
   const bucket = await requireBucket(ctx);
   const key = requireKey(ctx);
   const n = partNumber(ctx);
-  const rec = await requireUpload(ctx, bucket.name, key);
+  const rec = await requireUpload(ctx, storageBucket(bucket), key);
   const body = new BodyReader(ctx.req, ctx.auth, MAX_PART_BYTES);
   // Parts are always chunked, even small ones: Complete only concatenates chunk lists.
   const stored = await storeStream(ctx.chunks, body.pieces(), -1);
@@ -220,7 +222,7 @@ export async function uploadPartCopy(ctx: Ctx): Promise<void> {
   const bucket = await requireBucket(ctx);
   const key = requireKey(ctx);
   const n = partNumber(ctx);
-  const rec = await requireUpload(ctx, bucket.name, key);
+  const rec = await requireUpload(ctx, storageBucket(bucket), key);
   const src = await loadCopySource(ctx);
   const size = src.object.info.size;
   const rangeHeader = header(ctx.req, 'x-amz-copy-source-range');
@@ -255,7 +257,7 @@ export async function uploadPartCopy(ctx: Ctx): Promise<void> {
 export async function completeMultipartUpload(ctx: Ctx): Promise<void> {
   const bucket = await requireBucket(ctx);
   const key = requireKey(ctx);
-  const rec = await requireUpload(ctx, bucket.name, key, true);
+  const rec = await requireUpload(ctx, storageBucket(bucket), key, true);
   // Its x-amz-checksum-* header is the whole object's checksum (checked below), not the XML body's.
   const text = (await new BodyReader(ctx.req, ctx.auth, 4 << 20, false).readAll(4 << 20)).toString('utf8');
   const doc = parseXml(text, 'CompleteMultipartUpload');
@@ -297,7 +299,7 @@ export async function completeMultipartUpload(ctx: Ctx): Promise<void> {
     parts.push(p);
   }
   if (hasWriteConditions(ctx.req)) {
-    const cur = await loadObject(ctx.deps.coordinator, bucket.name, key, undefined, bucketQuorum(bucket));
+    const cur = await loadObject(ctx.deps.coordinator, storageBucket(bucket), key, undefined, bucketQuorum(bucket));
     checkWriteConditions(ctx.req, cur.object?.info);
   }
   const md5 = createHash('md5');
@@ -331,8 +333,8 @@ export async function completeMultipartUpload(ctx: Ctx): Promise<void> {
   };
   const q = bucketQuorum(bucket);
   const e = encodeObject(info, { chunks: parts.flatMap((p) => p.chunks) });
-  await writeAfterRead(ctx.deps.coordinator, { bucket: bucket.name, key, value: e.value, meta: e.meta, supersede: 'everything', n: q.n, r: q.r, w: q.w });
-  await ctx.deps.files?.written({ owner: ctx.auth.owner, bucket: bucket.name, key, size: info.size, contentType: info.contentType, etag, w: q.w });
+  await writeAfterRead(ctx.deps.coordinator, { bucket: storageBucket(bucket), key, value: e.value, meta: e.meta, supersede: 'everything', n: q.n, r: q.r, w: q.w });
+  await ctx.deps.files?.written({ owner: ctx.auth.owner, bucket: bucket.name, bucketId: bucket.id, key, size: info.size, contentType: info.contentType, etag, w: q.w });
   const body: Record<string, unknown> = { Location: `/${bucket.name}/${key}`, Bucket: bucket.name, Key: key, ETag: `"${etag}"` };
   if (checksum !== undefined) {
     body[`Checksum${checksum.algo.toUpperCase()}`] = checksum.value;
@@ -341,7 +343,7 @@ export async function completeMultipartUpload(ctx: Ctx): Promise<void> {
   // The object now references the chunks: only then mark the upload finished, and only then delete its
   // part records (parts that arrive after this listing see the mark and delete themselves).
   const finished: UploadRecord['finished'] = { state: 'completed', atMs: ctx.deps.clock.now(), parts: given.map((g) => [g.n, g.etag] as const), answer: body };
-  await putRecord(ctx, UPLOADS_BUCKET, `${bucket.name}/${rec.uploadId}`, { ...rec, finished } satisfies UploadRecord);
+  await putRecord(ctx, UPLOADS_BUCKET, `${storageBucket(bucket)}/${rec.uploadId}`, { ...rec, finished } satisfies UploadRecord);
   await dropParts(ctx, rec.uploadId);
   sendXml(ctx.res, 200, 'CompleteMultipartUploadResult', body);
 }
@@ -349,11 +351,11 @@ export async function completeMultipartUpload(ctx: Ctx): Promise<void> {
 export async function abortMultipartUpload(ctx: Ctx): Promise<void> {
   const bucket = await requireBucket(ctx);
   const key = requireKey(ctx);
-  const rec = await requireUpload(ctx, bucket.name, key, true);
+  const rec = await requireUpload(ctx, storageBucket(bucket), key, true);
   if (rec.finished?.state === 'completed') throw noSuchUpload(rec.uploadId);
   // Mark first, so no part is accepted after the listing below; a repeated Abort finds the mark and succeeds.
   if (rec.finished === undefined) {
-    await putRecord(ctx, UPLOADS_BUCKET, `${bucket.name}/${rec.uploadId}`, { ...rec, finished: { state: 'aborted', atMs: ctx.deps.clock.now() } } satisfies UploadRecord);
+    await putRecord(ctx, UPLOADS_BUCKET, `${storageBucket(bucket)}/${rec.uploadId}`, { ...rec, finished: { state: 'aborted', atMs: ctx.deps.clock.now() } } satisfies UploadRecord);
   }
   await dropParts(ctx, rec.uploadId);
   sendEmpty(ctx.res, 204);
@@ -364,7 +366,7 @@ export async function abortMultipartUpload(ctx: Ctx): Promise<void> {
 export async function listParts(ctx: Ctx): Promise<void> {
   const bucket = await requireBucket(ctx);
   const key = requireKey(ctx);
-  const rec = await requireUpload(ctx, bucket.name, key);
+  const rec = await requireUpload(ctx, storageBucket(bucket), key);
   const marker = intParam(ctx, 'part-number-marker', 0, 0, 10000);
   const max = intParam(ctx, 'max-parts', 1000, 0, 1000);
   const { parts, truncated } = await listPartRecords(ctx, rec.uploadId, marker, max);
@@ -403,7 +405,7 @@ export async function listMultipartUploads(ctx: Ctx): Promise<void> {
   const all: UploadRecord[] = [];
   let after: string | undefined;
   for (;;) {
-    const page = await ctx.deps.coordinator.list({ bucket: UPLOADS_BUCKET, prefix: `${bucket.name}/`, after, limit: 1000 });
+    const page = await ctx.deps.coordinator.list({ bucket: UPLOADS_BUCKET, prefix: `${storageBucket(bucket)}/`, after, limit: 1000 });
     for (const k of page.keys) {
       const r = json<UploadRecord>(k.set);
       if (r !== undefined && r.finished === undefined && r.key.startsWith(prefix)) all.push(r);

@@ -17,6 +17,7 @@ import { header, httpDate, isoDate, sendEmpty, sendXml } from './http-util.js';
 import { encodeObject, H_VERSION_REMOVAL, loadObject, s3Winner, STORED_HEADERS, versionIdOf, type ObjectInfo, type StoredObject } from './object-model.js';
 import { safeDecode } from './sigv4.js';
 import { writeAfterRead } from '../coordinator/read-first.js';
+import { storageBucket, type BucketInfo } from '../coordinator/buckets-types.js';
 import { parseXml, xmlString } from './xml.js';
 
 const MAX_USER_METADATA_BYTES = 2048;
@@ -81,7 +82,7 @@ export async function putObject(ctx: Ctx): Promise<void> {
   const stored = await storeStream(ctx.chunks, body.pieces());
   const { md5Hex, checksum } = body.verify();
   if (hasWriteConditions(ctx.req)) {
-    const cur = await loadObject(ctx.deps.coordinator, bucket.name, key, undefined, q);
+    const cur = await loadObject(ctx.deps.coordinator, storageBucket(bucket), key, undefined, q);
     checkWriteConditions(ctx.req, cur.object?.info);
   }
   const info: Omit<ObjectInfo, 'mtimeMs'> = {
@@ -93,14 +94,14 @@ export async function putObject(ctx: Ctx): Promise<void> {
     ...(acl !== undefined ? { acl } : {}),
   };
   const enc = encodeObject(info, stored.inline !== undefined ? { inline: stored.inline } : { chunks: stored.chunks });
-  const result = await writeAfterRead(ctx.deps.coordinator, { bucket: bucket.name, key, value: enc.value, meta: enc.meta, supersede: 'everything', n: q.n, r: q.r, w: q.w });
-  await ctx.deps.files?.written({ owner: ctx.auth.owner, bucket: bucket.name, key, size: stored.size, contentType: meta.contentType, etag: md5Hex, w: q.w });
+  const result = await writeAfterRead(ctx.deps.coordinator, { bucket: storageBucket(bucket), key, value: enc.value, meta: enc.meta, supersede: 'everything', n: q.n, r: q.r, w: q.w });
+  await ctx.deps.files?.written({ owner: ctx.auth.owner, bucket: bucket.name, bucketId: bucket.id, key, size: stored.size, contentType: meta.contentType, etag: md5Hex, w: q.w });
   const headers: Record<string, string> = { etag: `"${md5Hex}"` };
   if (checksum !== undefined) headers[`x-amz-checksum-${checksum.algo}`] = checksum.value;
   const mine = lwwWinner(result.set);
   if (mine !== undefined) headers['x-amz-version-id'] = versionIdOf(mine);
   // Read-after-write from the cache: the version just written, under its dot.
-  if (mine !== undefined && mine.value !== null) ctx.objects?.set(bucket.name, key, dotKey(mine.dot), mine.value);
+  if (mine !== undefined && mine.value !== null) ctx.objects?.set(storageBucket(bucket), key, dotKey(mine.dot), mine.value);
   sendEmpty(ctx.res, 200, headers);
 }
 
@@ -120,7 +121,7 @@ export async function getObject(ctx: Ctx, head: boolean): Promise<void> {
   const bucket = readable.info;
   const key = requireKey(ctx);
   const versionId = ctx.query.get('versionId');
-  const loaded = await loadObjectCached(ctx.objects, ctx.deps.coordinator, bucket.name, key, versionId, bucketQuorum(bucket));
+  const loaded = await loadObjectCached(ctx.objects, ctx.deps.coordinator, storageBucket(bucket), key, versionId, bucketQuorum(bucket));
   const obj = loaded.object;
   if (!readable.owner) {
     // Someone else: the object's own ACL decides, else its bucket's. Whether a key exists is
@@ -194,7 +195,8 @@ export async function getObject(ctx: Ctx, head: boolean): Promise<void> {
  * Deletes one key. Without a version id: a tombstone that supersedes
  * everything a quorum read saw. With one: removes that sibling only.
  */
-async function deleteOne(ctx: Ctx, bucketName: string, q: { n?: number; r?: number; w?: number }, key: string, versionId: string | undefined): Promise<{ versionId?: string; deleteMarker?: boolean }> {
+async function deleteOne(ctx: Ctx, bucket: BucketInfo, q: { n?: number; r?: number; w?: number }, key: string, versionId: string | undefined): Promise<{ versionId?: string; deleteMarker?: boolean }> {
+  const bucketName = storageBucket(bucket);
   // Only dots, clocks and which siblings are tombstones matter here: no values.
   const read = await ctx.deps.coordinator.get({ bucket: bucketName, key, n: q.n, r: q.r, omitValues: true });
   if (versionId !== undefined && versionId !== 'null') {
@@ -206,14 +208,14 @@ async function deleteOne(ctx: Ctx, bucketName: string, q: { n?: number; r?: numb
   const winner = s3Winner(read.set);
   if (winner === undefined || winner.value === null) return {};
   await ctx.deps.coordinator.put({ bucket: bucketName, key, value: null, context: read.context, supersedeVisible: true, n: q.n, w: q.w });
-  await ctx.deps.files?.deleted({ owner: ctx.auth.owner, bucket: bucketName, key, w: q.w });
+  await ctx.deps.files?.deleted({ owner: ctx.auth.owner, bucket: bucket.name, bucketId: bucket.id, key, w: q.w });
   return {};
 }
 
 export async function deleteObject(ctx: Ctx): Promise<void> {
   const bucket = await requireBucket(ctx);
   const key = requireKey(ctx);
-  const r = await deleteOne(ctx, bucket.name, bucketQuorum(bucket), key, ctx.query.get('versionId'));
+  const r = await deleteOne(ctx, bucket, bucketQuorum(bucket), key, ctx.query.get('versionId'));
   const headers: Record<string, string> = {};
   if (r.versionId !== undefined) headers['x-amz-version-id'] = r.versionId;
   if (r.deleteMarker === true) headers['x-amz-delete-marker'] = 'true';
@@ -242,7 +244,7 @@ export async function deleteObjects(ctx: Ctx): Promise<void> {
       const it = items[next++]!;
       try {
         checkKey(it.key);
-        const r = await deleteOne(ctx, bucket.name, q, it.key, it.versionId);
+        const r = await deleteOne(ctx, bucket, q, it.key, it.versionId);
         deleted.push({ Key: it.key, ...(it.versionId !== undefined ? { VersionId: it.versionId } : {}), ...(r.deleteMarker ? { DeleteMarker: true } : {}) });
       } catch (err) {
         const e = err instanceof S3Error ? err : new S3Error('InternalError', err instanceof Error ? err.message : String(err));
@@ -283,7 +285,7 @@ export function parseCopySource(v: string): { bucket: string; key: string; versi
 export async function loadCopySource(ctx: Ctx): Promise<{ bucket: string; key: string; object: StoredObject }> {
   const src = parseCopySource(header(ctx.req, 'x-amz-copy-source')!);
   const info = await requireBucket(ctx, src.bucket);
-  const loaded = await loadObjectCached(ctx.objects, ctx.deps.coordinator, info.name, src.key, src.versionId, bucketQuorum(info));
+  const loaded = await loadObjectCached(ctx.objects, ctx.deps.coordinator, storageBucket(info), src.key, src.versionId, bucketQuorum(info));
   if (loaded.object === undefined) throw new S3Error('NoSuchKey', 'The specified key does not exist.', { Key: src.key });
   checkReadConditions(ctx.req, loaded.object.info, 'x-amz-copy-source-');
   return { bucket: info.name, key: src.key, object: loaded.object };
@@ -301,7 +303,7 @@ export async function copyObject(ctx: Ctx): Promise<void> {
   }
   const q = bucketQuorum(bucket);
   if (hasWriteConditions(ctx.req)) {
-    const cur = await loadObject(ctx.deps.coordinator, bucket.name, key, undefined, q);
+    const cur = await loadObject(ctx.deps.coordinator, storageBucket(bucket), key, undefined, q);
     checkWriteConditions(ctx.req, cur.object?.info);
   }
   const s = src.object.info;
@@ -319,8 +321,8 @@ export async function copyObject(ctx: Ctx): Promise<void> {
   };
   // The copy shares the source's chunks: no data moves (content addressing).
   const enc = encodeObject(info, src.object.inline !== undefined ? { inline: src.object.inline } : { chunks: src.object.chunks });
-  const result = await writeAfterRead(ctx.deps.coordinator, { bucket: bucket.name, key, value: enc.value, meta: enc.meta, supersede: 'everything', n: q.n, r: q.r, w: q.w });
-  await ctx.deps.files?.written({ owner: ctx.auth.owner, bucket: bucket.name, key, size: s.size, contentType: meta.contentType, etag: s.etag, w: q.w });
+  const result = await writeAfterRead(ctx.deps.coordinator, { bucket: storageBucket(bucket), key, value: enc.value, meta: enc.meta, supersede: 'everything', n: q.n, r: q.r, w: q.w });
+  await ctx.deps.files?.written({ owner: ctx.auth.owner, bucket: bucket.name, bucketId: bucket.id, key, size: s.size, contentType: meta.contentType, etag: s.etag, w: q.w });
   const mine = lwwWinner(result.set);
   sendXml(ctx.res, 200, 'CopyObjectResult', { LastModified: isoDate(mine?.meta.ts ?? ctx.deps.clock.now()), ETag: `"${s.etag}"` }, mine !== undefined ? { 'x-amz-version-id': versionIdOf(mine) } : {});
 }

@@ -19,7 +19,6 @@ import * as objects from './objects.js';
 import * as list from './list.js';
 import * as mpu from './multipart.js';
 import * as acl from './acl-ops.js';
-import { BucketAclStore } from './acl.js';
 
 export type { S3ServerDeps } from './context.js';
 
@@ -149,7 +148,6 @@ export function createS3Handler(deps: S3ServerDeps): S3Handler {
   const objectCacheBytes = deps.objectCacheBytes ?? 16 * 1024 * 1024;
   const objects = objectCacheBytes > 0 ? new ObjectCache(objectCacheBytes) : undefined;
   const domains = deps.virtualHostDomains ?? ['localhost'];
-  const acls = new BucketAclStore(deps.coordinator, deps.clock);
   const handle = async (req: IncomingMessage, res: ServerResponse, reqId: string): Promise<void> => {
     const raw = req.url ?? '/';
     const qi = raw.indexOf('?');
@@ -164,7 +162,7 @@ export function createS3Handler(deps: S3ServerDeps): S3Handler {
     }
     const query = new Map(parseQuery(rawQuery));
     const auth = await authenticate(req, { rawPath, rawQuery }, deps.credentials, deps.clock.now());
-    await dispatch({ deps, chunks, objects, acls, req, res, reqId, bucket: route.bucket, key: route.key, query, auth });
+    await dispatch({ deps, chunks, objects, req, res, reqId, bucket: route.bucket, key: route.key, query, auth });
   };
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const reqId = requestId();

@@ -13,9 +13,9 @@ import { createHttpServer } from '../../src/api/http.js';
 import { createNativeApi } from '../../src/api/native.js';
 import type { NativeBuckets, NativeCoordinator } from '../../src/api/native-deps.js';
 import { resolveQuorum, validateBucketName } from '../../src/api/native-params.js';
-import type { BucketInfo } from '../../src/coordinator/buckets-types.js';
-import { BucketNotEmptyError, NoSuchBucketError } from '../../src/coordinator/errors.js';
-import { QuorumError, type GetRequest, type GetResult, type ListRequest, type ListResult, type PutRequest, type PutResult, type Quorum } from '../../src/coordinator/types.js';
+import { ControlBucketCatalog } from '../../src/control/bucket-catalog.js';
+import { LocalControlPlane } from '../../src/control/plane.js';
+import { QuorumError, type GetRequest, type GetResult, type ListRequest, type ListResult, type PutRequest, type PutResult } from '../../src/coordinator/types.js';
 import { EMPTY_SET, liveSiblings, newEvent, setClock, vvJoin, type SiblingSet } from '../../src/version/dvv.js';
 
 const NODES = ['n1', 'n2', 'n3'];
@@ -90,36 +90,17 @@ class StubCoordinator implements NativeCoordinator {
   }
 }
 
-class StubBuckets implements NativeBuckets {
-  readonly all = new Map<string, BucketInfo>();
-  constructor(private readonly coordinator: StubCoordinator) {}
-  async create(name: string, opts: { owner?: string; quorum?: Partial<Quorum> }) {
-    const existing = this.all.get(name);
-    if (existing) return { created: false, bucket: existing };
-    const info: BucketInfo = { name, owner: opts.owner ?? 'dev', createdMs: Date.now(), quorum: { n: 3, r: 2, w: 2, ...opts.quorum } };
-    this.all.set(name, info);
-    return { created: true, bucket: info };
-  }
-  async remove(name: string) {
-    if (!this.all.has(name)) throw new NoSuchBucketError(name);
-    if ((await this.coordinator.list({ bucket: name, limit: 1 })).keys.length > 0) throw new BucketNotEmptyError(name);
-    this.all.delete(name);
-  }
-  async get(name: string) {
-    return this.all.get(name);
-  }
-  async list() {
-    return [...this.all.values()];
-  }
-}
-
 let server: Server;
 let base: string;
 let coord: StubCoordinator;
 
 before(async () => {
   coord = new StubCoordinator();
-  const buckets = new StubBuckets(coord);
+  // The real catalog over a control plane of one node.
+  const buckets: NativeBuckets = new ControlBucketCatalog({
+    plane: new LocalControlPlane(() => Date.now()),
+    isEmpty: async (storage) => (await coord.list({ bucket: storage, limit: 1 })).keys.length === 0,
+  });
   const registry = new Registry();
   const native = createNativeApi({
     self: 'n1',

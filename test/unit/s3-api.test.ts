@@ -103,7 +103,7 @@ describe('S3 API over an in-process 3-node cluster', () => {
     const got = await s3.send(new GetObjectCommand({ Bucket: 'over', Key: 'k' }));
     assert.equal((await bytesOf(got.Body)).toString(), 'v99');
     for (const c of h.coordinators.values()) {
-      const r = await c.get({ bucket: 'over', key: 'k' });
+      const r = await c.get({ bucket: await h.storage('over'), key: 'k' });
       assert.equal(r.set.siblings.length, 1);
     }
   });

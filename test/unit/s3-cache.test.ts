@@ -21,16 +21,19 @@ async function text(s3: S3Client, key: string): Promise<string | undefined> {
   }
 }
 
+/** Where the store keeps bucket "hot" (its id), set once it exists. */
+let hot = '';
+
 /** A write through another node's coordinator, as an S3 PUT there would make it. */
 async function putElsewhere(c: Coordinator, key: string, body: string | null): Promise<void> {
   if (body === null) {
-    const read = await c.get({ bucket: 'hot', key });
-    await c.put({ bucket: 'hot', key, value: null, context: read.context });
+    const read = await c.get({ bucket: hot, key });
+    await c.put({ bucket: hot, key, value: null, context: read.context });
     return;
   }
   const v = new TextEncoder().encode(body);
   const e = encodeObject({ etag: 'e'.repeat(32), size: v.length, contentType: 'text/plain', headers: {} }, { inline: v });
-  await c.put({ bucket: 'hot', key, value: e.value, meta: e.meta, context: null, supersedeVisible: true });
+  await c.put({ bucket: hot, key, value: e.value, meta: e.meta, context: null, supersedeVisible: true });
 }
 
 describe('S3 small-object read cache', () => {
@@ -42,6 +45,7 @@ describe('S3 small-object read cache', () => {
     s3 = h.client();
     cache = h.objects!;
     await s3.send(new CreateBucketCommand({ Bucket: 'hot' }));
+    hot = await h.storage('hot');
   });
   after(async () => {
     await h.close();
@@ -81,9 +85,9 @@ describe('S3 small-object read cache', () => {
     };
     const a = v('left');
     const b = v('right');
-    await h.coordinators.get('n2')!.put({ bucket: 'hot', key: 's', value: a.value, meta: a.meta, context: null });
-    await h.coordinators.get('n3')!.put({ bucket: 'hot', key: 's', value: b.value, meta: b.meta, context: null });
-    const full = await h.coordinators.get('n1')!.get({ bucket: 'hot', key: 's' });
+    await h.coordinators.get('n2')!.put({ bucket: hot, key: 's', value: a.value, meta: a.meta, context: null });
+    await h.coordinators.get('n3')!.put({ bucket: hot, key: 's', value: b.value, meta: b.meta, context: null });
+    const full = await h.coordinators.get('n1')!.get({ bucket: hot, key: 's' });
     assert.ok(full.set.siblings.length >= 2);
     const got = await text(s3, 's');
     assert.equal(await text(s3, 's'), got);

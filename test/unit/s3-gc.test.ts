@@ -87,7 +87,7 @@ describe('S3 chunk garbage collection', () => {
     const all = await liveChunks(coordinator);
     for (const hsh of [...chunkHashes(kept), ...chunkHashes(gone), ...chunkHashes(aborted), ...chunkHashes(inProgress)]) assert.ok(all.has(hsh));
 
-    const gc = new ChunkCollector({ coordinator, clock: systemClock }, { intervalMs: 0, graceMs: 0, minGapMs: 0 });
+    const gc = new ChunkCollector({ coordinator, clock: systemClock, buckets: () => h.storageBuckets() }, { intervalMs: 0, graceMs: 0, minGapMs: 0 });
     const first = await gc.run();
     assert.equal(first.ok, true, first.error);
     assert.equal(first.deleted, 0, 'a first sighting deletes nothing');
@@ -119,12 +119,12 @@ describe('S3 chunk garbage collection', () => {
     const data = randomBytes(5 * MiB);
     await s3.send(new PutObjectCommand({ Bucket: 'gcbucket', Key: 'young', Body: data }));
     await s3.send(new DeleteObjectCommand({ Bucket: 'gcbucket', Key: 'young' }));
-    const young = new ChunkCollector({ coordinator, clock: systemClock }, { intervalMs: 0, graceMs: 3600_000, minGapMs: 0 });
+    const young = new ChunkCollector({ coordinator, clock: systemClock, buckets: () => h.storageBuckets() }, { intervalMs: 0, graceMs: 3600_000, minGapMs: 0 });
     await young.run();
     const r = await young.run();
     assert.equal(r.deleted, 0);
     assert.equal(r.keptYoung, chunkHashes(data).length);
-    const hasty = new ChunkCollector({ coordinator, clock: systemClock }, { intervalMs: 0, graceMs: 0, minGapMs: 3600_000 });
+    const hasty = new ChunkCollector({ coordinator, clock: systemClock, buckets: () => h.storageBuckets() }, { intervalMs: 0, graceMs: 0, minGapMs: 3600_000 });
     await hasty.run();
     const r2 = await hasty.run();
     assert.equal(r2.deleted, 0, 'a run too soon after the last one treats every candidate as first seen');
@@ -144,12 +144,12 @@ describe('S3 chunk garbage collection', () => {
     const ip = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'gcbucket', Key: 'live' }));
     await s3.send(new UploadPartCommand({ Bucket: 'gcbucket', Key: 'live', UploadId: ip.UploadId, PartNumber: 1, Body: randomBytes(1000) }));
 
-    const patient = new ChunkCollector({ coordinator, clock: systemClock }, { intervalMs: 0, graceMs: 3600_000, minGapMs: 0 });
+    const patient = new ChunkCollector({ coordinator, clock: systemClock, buckets: () => h.storageBuckets() }, { intervalMs: 0, graceMs: 3600_000, minGapMs: 0 });
     const young = await patient.run();
     assert.equal(young.partsDropped, 0, 'a young stray part record is still marked');
     assert.equal(young.uploadsForgotten, 0, 'a finished upload is remembered through the grace period (to answer retries)');
 
-    const gc = new ChunkCollector({ coordinator, clock: systemClock }, { intervalMs: 0, graceMs: 0, minGapMs: 0 });
+    const gc = new ChunkCollector({ coordinator, clock: systemClock, buckets: () => h.storageBuckets() }, { intervalMs: 0, graceMs: 0, minGapMs: 0 });
     const r = await gc.run();
     assert.equal(r.ok, true, r.error);
     assert.equal(r.partsDropped, 1);
@@ -158,8 +158,9 @@ describe('S3 chunk garbage collection', () => {
     assert.equal(strays.keys.length, 0);
     const live = await coordinator.list({ bucket: PARTS_BUCKET, prefix: `${ip.UploadId}/`, limit: 10 });
     assert.equal(live.keys.length, 1, 'the part of the upload in progress stays');
-    const uploads = await coordinator.list({ bucket: UPLOADS_BUCKET, prefix: 'gcbucket/', limit: 100 });
-    assert.deepEqual(uploads.keys.map((k) => k.key), [`gcbucket/${ip.UploadId}`], 'only the upload in progress keeps its record');
+    const storage = await h.storage('gcbucket');
+    const uploads = await coordinator.list({ bucket: UPLOADS_BUCKET, prefix: `${storage}/`, limit: 100 });
+    assert.deepEqual(uploads.keys.map((k) => k.key), [`${storage}/${ip.UploadId}`], 'only the upload in progress keeps its record');
     // The stray's chunks are no longer referenced: the next run deletes them.
     await gc.run();
     const left = await liveChunks(coordinator);

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { S3Client } from '@aws-sdk/client-s3';
-import { BucketCatalog } from '../../src/coordinator/buckets.js';
+import { ControlBucketCatalog } from '../../src/control/bucket-catalog.js';
+import { LocalControlPlane } from '../../src/control/plane.js';
+import { storageBucket } from '../../src/coordinator/buckets-types.js';
 import { Coordinator } from '../../src/coordinator/coordinator.js';
 import { PassiveLiveness } from '../../src/membership/liveness.js';
 import { systemClock } from '../../src/node/real-runtime.js';
@@ -32,6 +34,12 @@ export interface Harness {
   readonly chunks: ChunkStore;
   /** The small-object read cache (undefined when off). */
   readonly objects: ObjectCache | undefined;
+  /** The bucket catalog (over a local control plane). */
+  readonly catalog: ControlBucketCatalog;
+  /** The storage names of every bucket, as the chunk collector wants them. */
+  storageBuckets(): Promise<string[]>;
+  /** The name the store keeps a bucket's objects under (its id: coordinator/buckets-types.ts storageBucket). */
+  storage(bucket: string): Promise<string>;
   client(key?: AccessKey, extra?: Record<string, unknown>): S3Client;
   close(): Promise<void>;
 }
@@ -56,7 +64,10 @@ export async function startHarness(opts: { nodes?: number } = {}): Promise<Harne
   }
   const self = ids[0]!;
   const coordinator = coordinators.get(self)!;
-  const catalog = new BucketCatalog(coordinator, clock, { cacheMs: 0 });
+  const catalog = new ControlBucketCatalog({
+    plane: new LocalControlPlane(() => clock.now()),
+    isEmpty: async (storage) => (await coordinator.list({ bucket: storage, limit: 1 })).keys.length === 0,
+  });
   const server = createS3Server({
     coordinator,
     catalog,
@@ -78,6 +89,13 @@ export async function startHarness(opts: { nodes?: number } = {}): Promise<Harne
     coordinators,
     chunks,
     objects: server.objects,
+    catalog,
+    storageBuckets: async () => (await catalog.list({ confirmed: true })).map(storageBucket),
+    async storage(bucket) {
+      const info = await catalog.get(bucket);
+      assert.ok(info !== undefined, `bucket ${bucket} exists`);
+      return storageBucket(info);
+    },
     client(key = KEY, extra = {}) {
       const c = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: key.accessKey, secretAccessKey: key.secretKey }, ...extra });
       clients.push(c);

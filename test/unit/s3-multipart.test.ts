@@ -148,7 +148,7 @@ describe('S3 multipart, chunks and versions', () => {
     await s3.send(new PutObjectCommand({ Bucket: 'mpu', Key: 'conflict', Body: 'first' }));
     // A write that has not seen the first (no context, no supersede): a true concurrent sibling.
     const n2 = h.coordinators.get('n2')!;
-    await n2.put({ bucket: 'mpu', key: 'conflict', value: new TextEncoder().encode('second'), context: null });
+    await n2.put({ bucket: await h.storage('mpu'), key: 'conflict', value: new TextEncoder().encode('second'), context: null });
     const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: 'mpu', Prefix: 'conflict' }));
     assert.equal(versions.Versions?.length, 2);
     const latest = versions.Versions!.find((v) => v.IsLatest)!;

@@ -41,7 +41,7 @@ test('an S3 PUT replaces an acknowledged version its minting replica never recei
 test('a delete marker concurrent with an object is listed beside it, and GET serves the later of the two', async () => {
   await s3.send(new PutObjectCommand({ Bucket: 'rfirst', Key: 'both', Body: 'kept' }));
   // A delete that saw nothing (the coordinator's blind tombstone): concurrent with the object, and later.
-  await h.coordinators.get('n2')!.put({ bucket: 'rfirst', key: 'both', value: null, context: null });
+  await h.coordinators.get('n2')!.put({ bucket: await h.storage('rfirst'), key: 'both', value: null, context: null });
   const v = await s3.send(new ListObjectVersionsCommand({ Bucket: 'rfirst', Prefix: 'both' }));
   assert.equal(v.Versions?.length, 1, JSON.stringify(v));
   assert.equal(v.DeleteMarkers?.length, 1, JSON.stringify(v));
