@@ -27,7 +27,9 @@ export interface NativeApiDeps {
   readonly self: NodeId;
   readonly coordinator: NativeCoordinator;
   readonly buckets: NativeBuckets;
-  /** The per-user file index (coordinator/user-index.ts); a file's owner here is its bucket's owner (no authentication yet). */
+  /** Whether anyone may read this bucket's objects and list it (its S3 ACL is public-read). */
+  readonly publicRead?: (bucket: BucketInfo) => Promise<boolean>;
+  /** The per-user file index (coordinator/user-index.ts); a file's owner is its bucket's owner. */
   readonly files?: FileEvents;
   /** Number of nodes in the current layout: the upper bound of n. */
   clusterSize(): number;

@@ -32,8 +32,10 @@ import { createGrpcTransport, type GrpcTransport } from '../transport/grpc.js';
 import type { NodeConfig } from './config.js';
 import { cryptoRandom, systemClock } from './real-runtime.js';
 import { createS3Server } from '../s3/server.js';
-import { DEFAULT_OWNER, RingCredentialStore } from '../s3/credentials.js';
 import { createS3AdminApi } from '../s3/admin.js';
+import { BucketAclStore } from '../s3/acl.js';
+import { createAuthAdminApi, createTokensApi } from '../api/auth-routes.js';
+import { startAuth, tlsFiles, warnIfExposed } from './auth-wiring.js';
 import { ChunkCollector, startGcTimer } from '../s3/gc.js';
 import { registerS3Metrics } from '../s3/metrics.js';
 import { sendJson, type Mount } from '../api/http.js';
@@ -152,6 +154,11 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     components.start();
     cleanups.push(() => components.stop());
     const buckets = new BucketCatalog(coordinator, systemClock);
+    // Users, keys and tokens (issue 11): every port but /health needs credentials.
+    const auth = await startAuth(config, logger);
+    const tls = tlsFiles(config);
+    warnIfExposed(config, logger);
+    const bucketAcls = new BucketAclStore(coordinator, systemClock);
     const userIndex = createUserIndex({ coordinator, transport, ring: () => ring, liveness, quorum: defaultQuorum, now: () => systemClock.now(), clock: systemClock, logger });
 
     const native = createNativeApi({
@@ -163,6 +170,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       maxObjectBytes: config.maxObjectBytes,
       onInternalError: (err, what) => logger.error({ err }, `internal error in ${what}`),
       files: userIndex,
+      publicRead: async (b) => (await bucketAcls.get(b)) === 'public-read',
     });
     // Filled in below, once the S3 server exists.
     const s3Mount: { prefix: string; handler: Mount['handler'] } = { prefix: '/_s3', handler: async (_req, res) => sendJson(res, 503, { ok: false, error: 'starting' }) };
@@ -170,8 +178,12 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       self: config.id,
       logger,
       registry,
+      auth: auth.http,
+      tls,
       mounts: [
-        { prefix: '/buckets', handler: native },
+        { prefix: '/buckets', handler: native, access: 'user' },
+        { prefix: '/tokens', handler: createTokensApi(auth.directory), access: 'user' },
+        { prefix: '/_auth', handler: createAuthAdminApi(auth.directory) },
         {
           prefix: '/cluster',
           handler: createClusterApi({
@@ -185,7 +197,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
           }),
         },
         { prefix: '/_faults', handler: createFaultsApi(faults) },
-        { prefix: '/users', handler: createUsersApi({ index: userIndex, me: () => DEFAULT_OWNER }) },
+        { prefix: '/users', handler: createUsersApi({ index: userIndex }), access: 'user' },
         s3Mount,
         antiEntropyMount({ self: config.id, component: components.antiEntropy, store: components.store, rebuilt: components.rebuilt, ring: () => ring }),
       ],
@@ -204,7 +216,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     const httpPort = (server.address() as AddressInfo).port;
     cleanups.push(() => closeHttp(server, opts.drainMs ?? 5000));
 
-    const s3Credentials = new RingCredentialStore(coordinator, systemClock, [{ accessKey: config.accessKey, secretKey: config.secretKey, owner: DEFAULT_OWNER, createdMs: 0 }]);
+    const s3Credentials = auth.directory;
     const s3Server = createS3Server({
       coordinator,
       catalog: buckets,
@@ -215,7 +227,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       objectCacheBytes: Math.floor(config.s3CacheBytes / 4),
       logger: { error: (obj, msg) => logger.error(obj, msg) },
       files: userIndex,
-    });
+    }, tls);
     // S3 administration (/_s3: access keys, chunk collection, cache counters) and the
     // collection timer, on the lowest-id member this node sees alive.
     const s3Gc = new ChunkCollector({ coordinator, clock: systemClock }, config.s3Gc);

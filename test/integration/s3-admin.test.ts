@@ -99,7 +99,7 @@ describe('S3 administration: access keys and chunk collection', () => {
       const got = await dev.send(new GetObjectCommand({ Bucket: 'cached', Key: 'big' }));
       assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(data));
     }
-    const metrics = await (await fetch(new URL('/metrics', cluster.nodes[0]!.http))).text();
+    const metrics = await (await cluster.fetch(new URL('/metrics', cluster.nodes[0]!.http).href)).text();
     const value = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'm').exec(metrics)?.[1] ?? NaN);
     assert.ok(value('ringstore_s3_chunk_cache_hits_total') >= 4, metrics.split('\n').filter((l) => l.includes('s3_chunk')).join('\n'));
     assert.ok(value('ringstore_s3_chunk_cache_misses_total') >= 2);
