@@ -8,6 +8,8 @@
 //                             (?bucket=&prefix=&after=&limit=): its replicas'
 //                             dots and its hints, apart; for tests and the
 //                             dashboard ("where a key lives")
+//   GET    /cluster/raft, /cluster/control, POST /cluster/control/commands
+//                             the control plane (api/cluster-control.ts)
 //
 // Translation only: the views come from the membership, handoff and store
 // pieces through the functions in ClusterApiDeps.
@@ -18,6 +20,7 @@ import type { OwnerStatus } from '../handoff/handoff.js';
 import type { StoredHint, StoredKey } from '../store/store.js';
 import { setClock, type NodeId, type SiblingSet } from '../version/dvv.js';
 import { ApiError } from './errors.js';
+import { handleControlRoute, type ClusterControlDeps } from './cluster-control.js';
 import { methodNotAllowed, sendJson, type ParsedUrl, type RequestCtx, type RouteHandler } from './http.js';
 
 export interface ClusterApiDeps {
@@ -34,6 +37,8 @@ export interface ClusterApiDeps {
   readonly hints: () => { readonly owners: readonly OwnerStatus[]; readonly delivered: number; readonly failed: number };
   readonly scanBucket: (bucket: string, opts: { prefix?: string; after?: string; limit?: number }) => Iterable<StoredKey>;
   readonly scanBucketHints: (bucket: string, opts: { prefix?: string; after?: string; limit?: number }) => Iterable<StoredHint>;
+  /** The control plane's routes (absent: not served). */
+  readonly control?: ClusterControlDeps;
 }
 
 const KEYS_LIMIT_MAX = 10_000;
@@ -110,6 +115,7 @@ export function createClusterApi(deps: ClusterApiDeps): RouteHandler {
   };
 
   return async (req: IncomingMessage, res: ServerResponse, url: ParsedUrl, ctx: RequestCtx): Promise<void> => {
+    if (deps.control !== undefined && (await handleControlRoute(deps.control, req, res, url, ctx))) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed('GET, HEAD');
     switch (url.path) {
       case '/cluster/members':
@@ -122,7 +128,7 @@ export function createClusterApi(deps: ClusterApiDeps): RouteHandler {
         ctx.route = 'cluster_keys';
         return keys(res, url);
       default:
-        throw new ApiError('NotFound', `no such endpoint: ${url.path} (try /cluster/members, /cluster/hints, /cluster/keys)`);
+        throw new ApiError('NotFound', `no such endpoint: ${url.path} (try /cluster/members, /cluster/hints, /cluster/keys, /cluster/raft, /cluster/control)`);
     }
   };
 }

@@ -55,6 +55,7 @@ const TABLE: Record<string, ErrorMapping> = {
   UnsupportedRequest: as(500, 'InternalError', 500),
   QuorumNotReached: as(503, 'ServiceUnavailable', 503),
   ServiceUnavailable: same(503),
+  ControlUnavailable: as(503, 'ServiceUnavailable', 503), // raft: the control plane has no leader in time
   HintsFull: as(503, 'ServiceUnavailable', 503),
   StaleData: as(503, 'ServiceUnavailable', 503),
   // Codes only the S3 API answers with.

@@ -4,10 +4,11 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import path from 'node:path';
 import { ConfigError, loadConfig, type RawConfig } from '../node/config.js';
-import { admin, adminTokenOption, nodeOption, type AdminFlags } from './admin-client.js';
+import { admin, adminNode, adminTokenOption, nodeOption, type AdminFlags } from './admin-client.js';
 import { registerAuthCommands } from './auth-commands.js';
 import { startNode, stopOnSignals } from '../node/node.js';
 import { runDev } from './dev.js';
+import { registerControlCommands } from './control-commands.js'; // raft
 
 function int(name: string, min: number) {
   return (v: string): number => {
@@ -233,5 +234,6 @@ program
   });
 
 registerAuthCommands(program);
+registerControlCommands(program, { adminNode, nodeOption }); // raft: status, control backup|restore
 
 await program.parseAsync(process.argv);

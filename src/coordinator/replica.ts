@@ -80,6 +80,7 @@ export class ReplicaSide {
       case 'aePush':
       case 'aeGcCheck':
       case 'aeGcRemove':
+      case 'raft': // the control plane's, routed by node/control-wiring.ts
         throw new UnsupportedRequestError(`${this.env.self} does not serve ${req.type} here`);
     }
   }

@@ -14,6 +14,7 @@ import { DEFAULT_SWIM_CONFIG, validateSwimConfig, type SwimConfig } from '../mem
 import { DEFAULT_HANDOFF_CONFIG, validateHandoffConfig, type HandoffConfig } from '../handoff/handoff.js';
 import { DEFAULT_GC_SETTINGS, type GcSettings } from '../s3/gc.js';
 import { DEFAULT_MAX_CLOCK_SKEW_MS, DEFAULT_MAX_DATA_AGE_MS } from '../antientropy/data-age.js';
+import { parseRaftSettings, type RaftSettings } from './control-config.js'; // raft (control plane)
 
 export interface HostPort {
   readonly host: string;
@@ -88,6 +89,10 @@ export interface NodeConfig {
   readonly s3Gc: GcSettings;
   /** Bytes of the S3 read cache of verified chunks (small objects get a quarter of it more); 0 turns both off. */
   readonly s3CacheBytes: number;
+  /** raft: the control plane's timing and voters (node/control-config.ts). */
+  readonly raft: RaftSettings;
+  /** raft: host:port of a member to join through (a new node); undefined bootstraps from `members`. */
+  readonly join: string | undefined;
 }
 
 export interface HandoffSettings extends HandoffConfig {
@@ -168,6 +173,8 @@ export interface RawConfig {
   clusterKeys?: unknown;
   s3Gc?: unknown;
   s3CacheSize?: unknown;
+  raft?: unknown; // raft
+  join?: unknown; // raft
 }
 
 export const DEFAULT_HTTP_PORT = 9001;
@@ -211,6 +218,8 @@ export const ENV_NAMES: Readonly<Record<keyof RawConfig | 'config', string>> = {
   clusterKeys: 'RINGSTORE_CLUSTER_KEYS',
   s3Gc: 'RINGSTORE_S3_GC',
   s3CacheSize: 'RINGSTORE_S3_CACHE_SIZE',
+  raft: 'RINGSTORE_RAFT', // raft
+  join: 'RINGSTORE_JOIN', // raft
 };
 
 export class ConfigError extends Error {
@@ -367,7 +376,19 @@ export function resolveConfig(raw: RawConfig): NodeConfig {
   const s3Gc = parseNumbers<GcSettings>(raw.s3Gc, 's3Gc', DEFAULT_GC_SETTINGS);
   const s3CacheBytes = raw.s3CacheSize === undefined ? DEFAULT_S3_CACHE_BYTES : String(raw.s3CacheSize).trim() === '0' ? 0 : parseSize(raw.s3CacheSize, 's3CacheSize');
 
+  // raft: the control plane's settings, and the member to join through.
+  let raft: RaftSettings;
+  try {
+    raft = parseRaftSettings(raw.raft);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const join = str(raw.join, 'join');
+  if (join !== undefined) checkHostPort(join, 'join');
+
   return {
+    raft,
+    join,
     id,
     zone,
     weight,

@@ -197,8 +197,9 @@ async function healthy(node: DevNode): Promise<boolean> {
   try {
     const res = await fetch(`${node.http}/health`, { signal: AbortSignal.timeout(2000) });
     if (res.status !== 200) return false;
-    const body = (await res.json()) as { node?: string };
-    return body.node === node.id;
+    const body = (await res.json()) as { node?: string; auth_ready?: boolean };
+    // Up means usable: the node also knows the cluster's credentials (they are bootstrapped through Raft).
+    return body.node === node.id && body.auth_ready !== false;
   } catch {
     return false;
   }

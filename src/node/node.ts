@@ -41,6 +41,8 @@ import { registerS3Metrics } from '../s3/metrics.js';
 import { sendJson, type Mount } from '../api/http.js';
 import { bindFilesApi, createUserIndex } from './files-wiring.js';
 import { createUsersApi } from '../files/users-api.js';
+import { startControlPlane } from './control-wiring.js'; // raft
+import type { RaftDriver } from '../control/driver.js'; // raft
 
 export interface RunningNode {
   readonly config: NodeConfig;
@@ -54,6 +56,8 @@ export interface RunningNode {
   readonly coordinator: Coordinator;
   readonly buckets: BucketCatalog;
   readonly registry: Registry;
+  /** raft: the Raft-backed control plane (a ControlPlane, control/plane.ts). */
+  readonly controlPlane: RaftDriver;
   /** Graceful and idempotent: closes HTTP (waiting briefly for requests in flight), the transport, then the store. */
   stop(): Promise<void>;
 }
@@ -140,11 +144,15 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     registry.setDefaultLabels({ node: config.id });
     collectDefaultMetrics({ register: registry });
 
+    // raft: the control plane (node/control-wiring.ts): its log in <dataDir>/raft, its messages on the transport.
+    const control = await startControlPlane({ config, logger, transport, clock: systemClock, random: cryptoRandom, registry });
+    cleanups.push(() => control.stop());
+
     // The node's components (failure detection, coordinator, hinted
     // handoff, anti-entropy), built as the simulator builds them but over
     // the real parts; this file adds what only a server has around them.
     const components = buildNode(
-      { self: config.id, clock: systemClock, random: cryptoRandom, transport, store: lmdb, ring: () => ring, log: logger },
+      { self: config.id, clock: systemClock, random: cryptoRandom, transport: control.transport /* raft: routes `raft` requests */, store: lmdb, ring: () => ring, log: logger },
       componentsConfig(config, defaultQuorum),
       { ...componentMetrics(registry), memberAlive: (node) => grpcTransport.wake(node) },
     );
@@ -155,7 +163,8 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     cleanups.push(() => components.stop());
     const buckets = new BucketCatalog(coordinator, systemClock);
     // Users, keys and tokens (issue 11): every port but /health needs credentials.
-    const auth = await startAuth(config, logger);
+    const auth = startAuth(config, logger, control.plane, { founder: control.bootstrapped });
+    cleanups.push(() => auth.stop());
     const tls = tlsFiles(config);
     warnIfExposed(config, logger);
     const bucketAcls = new BucketAclStore(coordinator, systemClock);
@@ -194,6 +203,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
             hints: () => ({ owners: handoff.status(), ...handoff.totals() }),
             scanBucket: (bucket, o) => lmdb.scanBucket(bucket, o),
             scanBucketHints: (bucket, o) => lmdb.scanBucketHints(bucket, o),
+            control: { self: config.id, plane: control.plane, status: () => control.plane.status() }, // raft
           }),
         },
         { prefix: '/_faults', handler: createFaultsApi(faults) },
@@ -210,6 +220,8 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
         down: membership.downNodes(),
         hints_pending: lmdb.hintTotals().reduce((n, t) => n + t.hints, 0),
         anti_entropy: antiEntropyHealth(components.antiEntropy),
+        raft: { role: control.plane.status().role, leader: control.plane.leader || null, applied: control.plane.applied }, // raft
+        auth_ready: auth.ready(), // userauth: this node knows its bootstrap credentials
       }),
     });
     await listen(server, config.http.host, config.http.port);
@@ -270,6 +282,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       coordinator,
       buckets,
       registry,
+      controlPlane: control.plane, // raft
       stop: () => {
         stopping ??= (async () => {
           logger.info('node stopping');

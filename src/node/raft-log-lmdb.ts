@@ -77,10 +77,10 @@ export class LmdbRaftStorage implements Storage {
     return this.snap.meta.index === 0 && this.last === 0 && this.hard.term === 0;
   }
 
-  /** Writes a founding member's initial state (MemoryStorage.bootstrap's twin), durably. */
-  async bootstrap(conf: ConfState): Promise<void> {
+  /** Writes a founding member's initial state (MemoryStorage.bootstrap's twin), durably; `data` is the initial application state. */
+  async bootstrap(conf: ConfState, data?: Uint8Array): Promise<void> {
     assert(this.isEmpty(), 'bootstrap of a raft log that is not empty');
-    const b = bootstrapState(conf);
+    const b = bootstrapState(conf, data);
     await this.save({ snapshot: b.snapshot, hardState: b.hardState });
   }
 

@@ -29,9 +29,13 @@ export interface Storage {
   snapshot(): Snapshot;
 }
 
-/** The state every founding member starts from (see MemoryStorage.bootstrap); elections begin at term 2. */
-export function bootstrapState(conf: ConfState): { snapshot: Snapshot; hardState: HardState } {
-  return { snapshot: { meta: { index: 1, term: 1, conf }, data: new Uint8Array(0) }, hardState: { term: 1, vote: NONE, commit: 1 } };
+/**
+ * The state every founding member starts from (see MemoryStorage.bootstrap);
+ * elections begin at term 2. `data` is the application's initial state (every
+ * founding member must be given the same bytes); empty by default.
+ */
+export function bootstrapState(conf: ConfState, data: Uint8Array = new Uint8Array(0)): { snapshot: Snapshot; hardState: HardState } {
+  return { snapshot: { meta: { index: 1, term: 1, conf }, data }, hardState: { term: 1, vote: NONE, commit: 1 } };
 }
 
 export const EMPTY_SNAPSHOT: Snapshot = { meta: { index: 0, term: 0, conf: EMPTY_CONF }, data: new Uint8Array(0) };

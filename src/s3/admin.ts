@@ -27,12 +27,6 @@ export interface S3AdminDeps {
 
 const OWNER_RE = /^[A-Za-z0-9][A-Za-z0-9._@+=-]{0,63}$/;
 
-export function isLoopback(addr: string | undefined): boolean {
-  if (addr === undefined) return false;
-  const a = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
-  return a === '::1' || /^127\.\d+\.\d+\.\d+$/.test(a);
-}
-
 export function createS3AdminApi(deps: S3AdminDeps): RouteHandler {
   return async (req: IncomingMessage, res: ServerResponse, url: ParsedUrl): Promise<void> => {
     const parts = url.path.split('/').filter((p) => p !== ''); // ['_s3', ...]

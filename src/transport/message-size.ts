@@ -27,6 +27,9 @@ export function estimateSize(msg: Message, el?: Elision): number {
       for (const k of msg.keys) n += setSize(k.set) + k.key.length * 3 + 16;
       return n;
     }
+    case 'raft':
+      // A Raft snapshot can be large: big enough, it goes apart from the stream.
+      return msg.payload.byteLength + 64;
     default:
       return 256;
   }

@@ -6,10 +6,12 @@
 import type { NodeId, SiblingMeta, SiblingSet, VersionVector } from '../version/dvv.js';
 import type { SwimMessage } from './swim-messages.js';
 import type { AeRequest, AeResponse, AeResponseFor } from './antientropy-messages.js';
+import type { RaftOkResp, RaftReq } from './raft-messages.js'; // raft: the control plane's messages
 
 // Anti-entropy's messages (Merkle exchange, tombstone collection) and SWIM's
 // packets have files of their own beside this one.
 export type * from './antientropy-messages.js';
+export type * from './raft-messages.js';
 
 /** Apply a new write as its origin replica: mint the dot, merge, persist. */
 export interface PutOriginReq {
@@ -75,7 +77,7 @@ export interface SwimReq {
   readonly msg: SwimMessage;
 }
 
-export type Request = PutOriginReq | PutReplicaReq | GetReq | ListKeysReq | PingReq | SwimReq | AeRequest;
+export type Request = PutOriginReq | PutReplicaReq | GetReq | ListKeysReq | PingReq | SwimReq | AeRequest | RaftReq;
 
 export interface PutOk {
   readonly type: 'putOk';
@@ -111,7 +113,7 @@ export interface ErrorResp {
   readonly message: string;
 }
 
-export type Response = PutOk | GetOk | ListKeysOk | Pong | SwimOkResp | AeResponse | ErrorResp;
+export type Response = PutOk | GetOk | ListKeysOk | Pong | SwimOkResp | AeResponse | RaftOkResp | ErrorResp;
 
 export interface ResponseFor extends AeResponseFor {
   putOrigin: PutOk;
@@ -120,6 +122,7 @@ export interface ResponseFor extends AeResponseFor {
   listKeys: ListKeysOk;
   ping: Pong;
   swim: SwimOkResp;
+  raft: RaftOkResp;
 }
 
 /** Everything that travels between nodes. */
@@ -141,6 +144,7 @@ export const RESPONSE_TYPE: { readonly [T in Request['type']]: ResponseFor[T]['t
   aePush: 'aeCountOk',
   aeGcCheck: 'aeGcStatesOk',
   aeGcRemove: 'aeCountOk',
+  raft: 'raftOk',
 };
 
 export function isRequest(msg: Message): msg is Request {

@@ -126,6 +126,8 @@ function makeHandler(self: string, received: { from: string; req: Request }[] = 
         return { type: 'pong', node: self };
       case 'swim':
         return { type: 'swimOk' };
+      case 'raft':
+        return { type: 'raftOk' };
       case 'aeRoots':
       case 'aeHashes':
         return { type: 'aeHashesOk', hashes: new Uint8Array(8) };

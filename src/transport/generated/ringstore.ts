@@ -31,6 +31,8 @@ import type { Pong as _ringstore_v1_Pong, Pong__Output as _ringstore_v1_Pong__Ou
 import type { PutOk as _ringstore_v1_PutOk, PutOk__Output as _ringstore_v1_PutOk__Output } from './ringstore/v1/PutOk.js';
 import type { PutOriginReq as _ringstore_v1_PutOriginReq, PutOriginReq__Output as _ringstore_v1_PutOriginReq__Output } from './ringstore/v1/PutOriginReq.js';
 import type { PutReplicaReq as _ringstore_v1_PutReplicaReq, PutReplicaReq__Output as _ringstore_v1_PutReplicaReq__Output } from './ringstore/v1/PutReplicaReq.js';
+import type { RaftOk as _ringstore_v1_RaftOk, RaftOk__Output as _ringstore_v1_RaftOk__Output } from './ringstore/v1/RaftOk.js';
+import type { RaftReq as _ringstore_v1_RaftReq, RaftReq__Output as _ringstore_v1_RaftReq__Output } from './ringstore/v1/RaftReq.js';
 import type { ReplicaClient as _ringstore_v1_ReplicaClient, ReplicaDefinition as _ringstore_v1_ReplicaDefinition } from './ringstore/v1/Replica.js';
 import type { Sibling as _ringstore_v1_Sibling, Sibling__Output as _ringstore_v1_Sibling__Output } from './ringstore/v1/Sibling.js';
 import type { SiblingMeta as _ringstore_v1_SiblingMeta, SiblingMeta__Output as _ringstore_v1_SiblingMeta__Output } from './ringstore/v1/SiblingMeta.js';
@@ -76,6 +78,8 @@ export interface ProtoGrpcType {
       PutOk: MessageTypeDefinition<_ringstore_v1_PutOk, _ringstore_v1_PutOk__Output>
       PutOriginReq: MessageTypeDefinition<_ringstore_v1_PutOriginReq, _ringstore_v1_PutOriginReq__Output>
       PutReplicaReq: MessageTypeDefinition<_ringstore_v1_PutReplicaReq, _ringstore_v1_PutReplicaReq__Output>
+      RaftOk: MessageTypeDefinition<_ringstore_v1_RaftOk, _ringstore_v1_RaftOk__Output>
+      RaftReq: MessageTypeDefinition<_ringstore_v1_RaftReq, _ringstore_v1_RaftReq__Output>
       Replica: SubtypeConstructor<typeof grpc.Client, _ringstore_v1_ReplicaClient> & { service: _ringstore_v1_ReplicaDefinition }
       Sibling: MessageTypeDefinition<_ringstore_v1_Sibling, _ringstore_v1_Sibling__Output>
       SiblingMeta: MessageTypeDefinition<_ringstore_v1_SiblingMeta, _ringstore_v1_SiblingMeta__Output>

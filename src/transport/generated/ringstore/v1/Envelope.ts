@@ -25,6 +25,8 @@ import type { AeKeysOk as _ringstore_v1_AeKeysOk, AeKeysOk__Output as _ringstore
 import type { AeSetsOk as _ringstore_v1_AeSetsOk, AeSetsOk__Output as _ringstore_v1_AeSetsOk__Output } from '../../ringstore/v1/AeSetsOk.js';
 import type { AeCountOk as _ringstore_v1_AeCountOk, AeCountOk__Output as _ringstore_v1_AeCountOk__Output } from '../../ringstore/v1/AeCountOk.js';
 import type { AeGcStatesOk as _ringstore_v1_AeGcStatesOk, AeGcStatesOk__Output as _ringstore_v1_AeGcStatesOk__Output } from '../../ringstore/v1/AeGcStatesOk.js';
+import type { RaftReq as _ringstore_v1_RaftReq, RaftReq__Output as _ringstore_v1_RaftReq__Output } from '../../ringstore/v1/RaftReq.js';
+import type { RaftOk as _ringstore_v1_RaftOk, RaftOk__Output as _ringstore_v1_RaftOk__Output } from '../../ringstore/v1/RaftOk.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface Envelope {
@@ -55,7 +57,9 @@ export interface Envelope {
   'ae_sets_ok'?: (_ringstore_v1_AeSetsOk | null);
   'ae_count_ok'?: (_ringstore_v1_AeCountOk | null);
   'ae_gc_states_ok'?: (_ringstore_v1_AeGcStatesOk | null);
-  'body'?: "put_origin"|"put_replica"|"get"|"list_keys"|"ping"|"put_ok"|"get_ok"|"list_keys_ok"|"pong"|"error"|"swim"|"swim_ok"|"ae_roots"|"ae_hashes"|"ae_leaf_keys"|"ae_fetch"|"ae_push"|"ae_gc_check"|"ae_gc_remove"|"ae_hashes_ok"|"ae_keys_ok"|"ae_sets_ok"|"ae_count_ok"|"ae_gc_states_ok";
+  'raft'?: (_ringstore_v1_RaftReq | null);
+  'raft_ok'?: (_ringstore_v1_RaftOk | null);
+  'body'?: "put_origin"|"put_replica"|"get"|"list_keys"|"ping"|"put_ok"|"get_ok"|"list_keys_ok"|"pong"|"error"|"swim"|"swim_ok"|"ae_roots"|"ae_hashes"|"ae_leaf_keys"|"ae_fetch"|"ae_push"|"ae_gc_check"|"ae_gc_remove"|"ae_hashes_ok"|"ae_keys_ok"|"ae_sets_ok"|"ae_count_ok"|"ae_gc_states_ok"|"raft"|"raft_ok";
 }
 
 export interface Envelope__Output {
@@ -86,5 +90,7 @@ export interface Envelope__Output {
   'ae_sets_ok'?: (_ringstore_v1_AeSetsOk__Output | null);
   'ae_count_ok'?: (_ringstore_v1_AeCountOk__Output | null);
   'ae_gc_states_ok'?: (_ringstore_v1_AeGcStatesOk__Output | null);
-  'body'?: "put_origin"|"put_replica"|"get"|"list_keys"|"ping"|"put_ok"|"get_ok"|"list_keys_ok"|"pong"|"error"|"swim"|"swim_ok"|"ae_roots"|"ae_hashes"|"ae_leaf_keys"|"ae_fetch"|"ae_push"|"ae_gc_check"|"ae_gc_remove"|"ae_hashes_ok"|"ae_keys_ok"|"ae_sets_ok"|"ae_count_ok"|"ae_gc_states_ok";
+  'raft'?: (_ringstore_v1_RaftReq__Output | null);
+  'raft_ok'?: (_ringstore_v1_RaftOk__Output | null);
+  'body'?: "put_origin"|"put_replica"|"get"|"list_keys"|"ping"|"put_ok"|"get_ok"|"list_keys_ok"|"pong"|"error"|"swim"|"swim_ok"|"ae_roots"|"ae_hashes"|"ae_leaf_keys"|"ae_fetch"|"ae_push"|"ae_gc_check"|"ae_gc_remove"|"ae_hashes_ok"|"ae_keys_ok"|"ae_sets_ok"|"ae_count_ok"|"ae_gc_states_ok"|"raft"|"raft_ok";
 }

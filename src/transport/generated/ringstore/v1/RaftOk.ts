@@ -1,0 +1,8 @@
+// Original file: proto/ringstore.proto
+
+
+export interface RaftOk {
+}
+
+export interface RaftOk__Output {
+}
