@@ -136,13 +136,15 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 /** Warns about each client port that listens beyond loopback in clear text (issue 11 §4). */
 export function warnIfExposed(config: NodeConfig, logger: Logger): void {
-  if (config.tlsCert !== undefined) return;
-  for (const [what, hp] of [
-    ['http', config.http],
-    ['s3', config.s3],
-  ] as const) {
-    if (!LOOPBACK.test(hp.host)) {
-      logger.warn({ listen: `${hp.host}:${hp.port}` }, `the ${what} port listens beyond loopback without TLS: credentials and data cross the network in clear text (set tlsCert and tlsKey)`);
+  const ports = [
+    ['http', config.http, config.tlsCert !== undefined],
+    ['s3', config.s3, config.tlsCert !== undefined],
+    // Its calls are signed (no secret crosses the wire) but their data is not encrypted.
+    ['files gRPC', config.filesGrpc, false],
+  ] as const;
+  for (const [what, hp, tls] of ports) {
+    if (!tls && !LOOPBACK.test(hp.host)) {
+      logger.warn({ listen: `${hp.host}:${hp.port}` }, `the ${what} port listens beyond loopback without TLS: requests and data cross the network in clear text${what === 'files gRPC' ? '' : ' (set tlsCert and tlsKey)'}`);
     }
   }
 }
