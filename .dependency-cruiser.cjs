@@ -26,6 +26,7 @@ const LAYERS = [
   ['raft'], // Raft consensus, a pure state machine (run by the simulator; not yet wired into nodes)
   ['control'], // the control state machine on Raft: layout, buckets, users (likewise not yet wired)
   ['components'], // the composition root: one node's component graph from its parts
+  ['auth'], // users, access keys, API and admin tokens over the control plane; SigV4; secrets sealed at rest
   ['api'], // HTTP plumbing and the native JSON API
   ['s3'], // the S3 API (uses api's HTTP plumbing)
   ['files'], // the public gRPC file API and the /users routes (over the S3 object model)

@@ -38,6 +38,17 @@ const TABLE: Record<string, ErrorMapping> = {
   BucketNotEmpty: same(409),
   BucketAlreadyExists: same(409),
   EntityTooLarge: as(413, 'EntityTooLarge', 400),
+  // Authentication (401: who is asking was not established) and authorization (403: it was, and the answer is no).
+  MissingAuthentication: as(401, 'AccessDenied', 403),
+  InvalidToken: as(401, 'AccessDenied', 403),
+  ExpiredToken: as(401, 'ExpiredToken', 400),
+  InsufficientScope: as(403, 'AccessDenied', 403),
+  NoSuchUser: as(404, 'InvalidArgument', 400),
+  NoSuchAccessKey: as(404, 'InvalidArgument', 400),
+  NoSuchUserToken: as(404, 'InvalidArgument', 400),
+  NoSuchAdminToken: as(404, 'InvalidArgument', 400),
+  AccessKeyInUse: as(409, 'InvalidArgument', 400),
+  InvalidCommand: as(400, 'InvalidArgument', 400),
   // Failures on the server's side: 5xx. The replica-level refusals only
   // reach a client if a caller lets one through instead of a quorum error.
   InternalError: same(500),
@@ -57,7 +68,7 @@ const TABLE: Record<string, ErrorMapping> = {
   BucketAlreadyOwnedByYou: same(409),
   EntityTooSmall: same(400),
   IncompleteBody: same(400),
-  InvalidAccessKeyId: same(403),
+  InvalidAccessKeyId: as(401, 'InvalidAccessKeyId', 403),
   InvalidChunkSizeError: same(400),
   InvalidDigest: same(400),
   InvalidPart: same(400),
@@ -76,8 +87,8 @@ const TABLE: Record<string, ErrorMapping> = {
   NotImplemented: same(501),
   NotModified: same(304),
   PreconditionFailed: same(412),
-  RequestTimeTooSkewed: same(403),
-  SignatureDoesNotMatch: same(403),
+  RequestTimeTooSkewed: as(401, 'RequestTimeTooSkewed', 403),
+  SignatureDoesNotMatch: as(401, 'SignatureDoesNotMatch', 403),
   UnexpectedContent: same(400),
   XAmzContentSHA256Mismatch: same(400),
 };

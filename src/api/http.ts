@@ -4,8 +4,17 @@
 // into a JSON error instead of a crash. Other routes (/cluster, /_antientropy,
 // /_faults, /_s3, /users) mount beside the native one through `mounts`; the
 // S3 API has its own server on its own port (s3/server.ts).
+//
+// Nobody in without a key (issue 11): every mount says who may enter. Admin
+// routes (the default, so a new mount is closed until it says otherwise)
+// need an admin token, /metrics one with the metrics-read scope, user routes
+// (the native API) establish the caller (auth/http-auth.ts) before the
+// handler runs; only /health and the index stay open.
 
+import { createHash } from 'node:crypto';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { payloadHashOf, type HttpAuth, type Principal } from '../auth/http-auth.js';
 import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { NodeId } from '../version/dvv.js';
@@ -21,6 +30,8 @@ export interface ParsedUrl {
 export interface RequestCtx {
   route: string;
   readonly startNs: bigint;
+  /** Who a user route's request proved it is; undefined for an anonymous one (the handler decides what that may do). */
+  principal?: Principal | undefined;
 }
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: ParsedUrl, ctx: RequestCtx) => Promise<void>;
@@ -29,6 +40,14 @@ export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: Pars
 export interface Mount {
   readonly prefix: string;
   readonly handler: RouteHandler;
+  /** 'user': the native API's callers (SigV4 or a user token; anonymous reaches the handler as such). Default 'admin': an admin token. */
+  readonly access?: 'user' | 'admin';
+}
+
+/** A certificate and key in PEM: the server speaks HTTPS. */
+export interface TlsFiles {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
 }
 
 export interface HttpServerOptions {
@@ -38,6 +57,10 @@ export interface HttpServerOptions {
   readonly mounts: readonly Mount[];
   /** Extra fields for the /health answer (addresses, uptime...). */
   readonly health?: () => Record<string, unknown>;
+  /** Who may do what (auth/http-auth.ts). */
+  readonly auth: HttpAuth;
+  /** Serve HTTPS with this certificate. */
+  readonly tls?: TlsFiles | undefined;
 }
 
 export function parseUrl(raw: string | undefined): ParsedUrl {
@@ -69,6 +92,8 @@ export function sendError(res: ServerResponse, err: ApiError, headers: Record<st
     return;
   }
   if (err.status === 405 && err.details['allow'] !== undefined) headers['allow'] = String(err.details['allow']);
+  // RFC 9110 §11.6.1: a 401 says which scheme would do.
+  if (err.status === 401) headers['www-authenticate'] = 'Bearer realm="ringstore", AWS4-HMAC-SHA256';
   sendJson(res, err.status, errorBody(err), headers, headOnly);
 }
 
@@ -110,7 +135,15 @@ export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buff
       }
       chunks.push(chunk);
     };
-    const onEnd = (): void => finish(null, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total));
+    const onEnd = (): void => {
+      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
+      const signed = payloadHashOf(req);
+      if (signed !== undefined && createHash('sha256').update(body).digest('hex') !== signed) {
+        finish(new ApiError('XAmzContentSHA256Mismatch', 'the body does not match the x-amz-content-sha256 the request signed'));
+        return;
+      }
+      finish(null, body);
+    };
     const onError = (err: Error): void => finish(new ClientAbortedError(err.message));
     const onClose = (): void => {
       if (!req.complete) finish(new ClientAbortedError('client closed the connection before the body was complete'));
@@ -214,6 +247,7 @@ export function createHttpServer(opts: HttpServerOptions): Server {
     },
     '/metrics': async (req, res, _url, ctx) => {
       ctx.route = 'metrics';
+      await opts.auth.admin(req, 'metrics-read');
       if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed('GET, HEAD');
       const text = await registry.metrics();
       res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(text) });
@@ -232,16 +266,32 @@ export function createHttpServer(opts: HttpServerOptions): Server {
     },
   };
 
+  const guarded = (m: Mount): RouteHandler => {
+    if (m.access === 'user') {
+      return async (req, res, url, ctx) => {
+        const q = req.url?.indexOf('?') ?? -1;
+        ctx.principal = await opts.auth.user(req, url.path, q < 0 ? '' : (req.url as string).slice(q + 1));
+        return m.handler(req, res, url, ctx);
+      };
+    }
+    return async (req, res, url, ctx) => {
+      await opts.auth.admin(req, 'admin');
+      return m.handler(req, res, url, ctx);
+    };
+  };
+  const guardedMounts = mounts.map((m) => ({ prefix: m.prefix, handler: guarded(m) }));
+
   const route = (path: string): RouteHandler | undefined => {
     const b = builtin[path];
     if (b !== undefined) return b;
-    for (const m of mounts) {
+    for (const m of guardedMounts) {
       if (path === m.prefix || (path.startsWith(m.prefix) && path.charCodeAt(m.prefix.length) === 47 /* '/' */)) return m.handler;
     }
     return undefined;
   };
 
-  const server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 300_000 }, (req, res) => {
+  const serverOptions = { keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 300_000 };
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const ctx: RequestCtx = { route: 'other', startNs: process.hrtime.bigint() };
     const method = req.method ?? 'GET';
     res.setHeader('x-ringstore-node', self);
@@ -274,7 +324,8 @@ export function createHttpServer(opts: HttpServerOptions): Server {
         logger.error({ err }, 'failed to answer a request');
         res.destroy();
       });
-  });
+  };
+  const server: Server = opts.tls !== undefined ? (createHttpsServer({ ...serverOptions, cert: opts.tls.cert, key: opts.tls.key }, onRequest) as unknown as Server) : createServer(serverOptions, onRequest);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Malformed HTTP: answer 400 when the socket can still carry it; never throw.
     if (err.code === 'ECONNRESET' || !socket.writable) {

@@ -21,13 +21,14 @@ export async function requireBucket(buckets: NativeBuckets, name: string): Promi
   return info;
 }
 
-export async function listBuckets(deps: NativeApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const all = await deps.buckets.list();
+/** The caller's own buckets, as S3's ListBuckets answers. */
+export async function listBuckets(deps: NativeApiDeps, req: IncomingMessage, res: ServerResponse, user: string): Promise<void> {
+  const all = (await deps.buckets.list()).filter((b) => b.owner === user);
   all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   sendJson(res, 200, { ok: true, buckets: all.map(bucketJson) }, {}, req.method === 'HEAD');
 }
 
-export async function createBucket(deps: NativeApiDeps, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string): Promise<void> {
+export async function createBucket(deps: NativeApiDeps, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string, owner: string): Promise<void> {
   let body: Record<string, unknown> = {};
   const raw = await readBody(req, 64 * 1024);
   if (raw.length > 0 && raw.toString('utf8').trim().length > 0) {
@@ -45,12 +46,11 @@ export async function createBucket(deps: NativeApiDeps, req: IncomingMessage, re
     ...parseQuorumParams(url.query),
   };
   const quorum = resolveQuorum(deps.defaultQuorum, given, deps.clusterSize());
-  const owner = typeof body['owner'] === 'string' ? body['owner'] : undefined;
   // One proposal through the control plane: of concurrent creations of one name, exactly one creates it.
-  const { created, bucket: info } = await deps.buckets.create(bucket, owner !== undefined ? { owner, quorum } : { quorum });
-  if (!created && owner !== undefined && info.owner !== owner) {
-    throw new ApiError('BucketAlreadyExists', `bucket ${JSON.stringify(bucket)} already exists and belongs to another owner`, { bucket, owner: info.owner });
-  }
+  // A bucket belongs to its creator (as on S3): an owner given in the body must be the caller.
+  if (body['owner'] !== undefined && body['owner'] !== owner) throw new ApiError('AccessDenied', 'a bucket belongs to the user who creates it; "owner" must be you or absent', { owner: body['owner'] });
+  const { created, bucket: info } = await deps.buckets.create(bucket, { owner, quorum });
+  if (!created && info.owner !== owner) throw new ApiError('BucketAlreadyExists', `bucket ${JSON.stringify(bucket)} belongs to another user`, { bucket });
   sendJson(res, 200, { ok: true, created, bucket: bucketJson(info) });
 }
 

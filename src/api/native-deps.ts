@@ -3,7 +3,7 @@
 // real ones (coordinator/coordinator.ts, control/bucket-catalog.ts); the unit
 // tests pass stubs.
 
-import type { BucketCatalogApi } from '../coordinator/buckets-types.js';
+import type { BucketCatalogApi, BucketInfo } from '../coordinator/buckets-types.js';
 import type { GetRequest, GetResult, ListRequest, ListResult, PutRequest, PutResult, Quorum } from '../coordinator/types.js';
 import type { NodeId } from '../version/dvv.js';
 import type { FileEvents } from '../coordinator/user-index.js';
@@ -22,7 +22,9 @@ export interface NativeApiDeps {
   readonly self: NodeId;
   readonly coordinator: NativeCoordinator;
   readonly buckets: NativeBuckets;
-  /** The per-user file index (coordinator/user-index.ts); a file's owner here is its bucket's owner (no authentication yet). */
+  /** Whether anyone may read this bucket's objects and list it (its S3 ACL is public-read). */
+  readonly publicRead?: (bucket: BucketInfo) => Promise<boolean>;
+  /** The per-user file index (coordinator/user-index.ts); a file's owner is its bucket's owner. */
   readonly files?: FileEvents;
   /** Number of nodes in the current layout: the upper bound of n. */
   clusterSize(): number;

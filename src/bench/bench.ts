@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { request, runPhase, type PhaseResult } from './load.js';
 import { s3Bench } from './s3-bench.js';
 import { searchBench } from './search-bench.js';
+import { useCredentials } from './auth.js';
 
 /** The groups of phases `--phases` selects from. */
 export const PHASE_GROUPS = ['native', 's3-small', 's3-large', 'search'] as const;
@@ -44,6 +45,8 @@ interface ClusterInfo {
   readonly nodes: readonly { id: string; pid: number; http: string; s3: string }[];
   readonly access_key: string;
   readonly secret_key: string;
+  readonly user_token: string;
+  readonly admin_token: string;
 }
 
 const BIN = fileURLToPath(new URL('../../../bin/ringstore.js', import.meta.url));
@@ -87,6 +90,7 @@ function valueFor(i: number, size: number): Buffer {
 export async function bench(opts: BenchOptions): Promise<PhaseResult[]> {
   const started = opts.clusterFile === undefined ? await startDevCluster(opts.nodes) : undefined;
   const info = started?.info ?? (JSON.parse(readFileSync(opts.clusterFile as string, 'utf8')) as ClusterInfo);
+  useCredentials({ userToken: info.user_token, adminToken: info.admin_token });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const bases = info.nodes.map((n) => n.http);
   const results: PhaseResult[] = [];

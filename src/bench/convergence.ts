@@ -25,6 +25,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startDevCluster, type DevCluster, type DevNode } from '../node/dev-cluster.js';
 import { Histogram, request, runPhase } from './load.js';
+import { useCredentials } from './auth.js';
 
 interface Options {
   keys: number;
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
       logLevel: 'warn',
       nodeSettings: { ...(o.cut === 'faults' ? { faults: true } : {}), ...(Object.keys(o.ae).length > 0 ? { antiEntropy: o.ae } : {}) },
     });
+    useCredentials(cluster);
     const [n1, n2, n3] = cluster.nodes as [DevNode, DevNode, DevNode];
     const front = [n1, n2];
     await json(agent, `${n1.http}/buckets/${BUCKET}`, 'PUT');

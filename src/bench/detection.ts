@@ -21,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startDevCluster, type DevCluster, type DevNode } from '../node/dev-cluster.js';
 import { Histogram, request } from './load.js';
+import { authHeader, useCredentials } from './auth.js';
 
 interface Options {
   nodes: number;
@@ -69,7 +70,7 @@ interface MembersJson {
 
 async function members(n: DevNode): Promise<MembersJson | undefined> {
   try {
-    const res = await fetch(`${n.http}/cluster/members`, { signal: AbortSignal.timeout(5000) });
+    const res = await fetch(`${n.http}/cluster/members`, { signal: AbortSignal.timeout(5000), headers: authHeader(`${n.http}/cluster/members`) });
     return (await res.json()) as MembersJson;
   } catch {
     return undefined;
@@ -142,10 +143,11 @@ async function main(): Promise<void> {
     healthTimeoutMs: 90_000,
     nodeSettings: Object.keys(o.swim).length > 0 ? { swim: o.swim } : {},
   });
+  useCredentials(cluster);
   const out = (x: unknown): void => console.log(JSON.stringify(x));
   try {
     const first = cluster.nodes[0] as DevNode;
-    const created = await fetch(`${first.http}/buckets/detect`, { method: 'PUT' });
+    const created = await fetch(`${first.http}/buckets/detect`, { method: 'PUT', headers: authHeader(`${first.http}/buckets/detect`) });
     if (created.status !== 200) throw new Error(`create bucket: ${created.status}`);
     // The load avoids the node being killed and restarted (a client would fail over).
     const excluded = new Set<string>();
@@ -193,7 +195,7 @@ async function main(): Promise<void> {
     let suspicions = 0;
     let probes = 0;
     for (const n of cluster.nodes) {
-      const res = await fetch(`${n.http}/cluster/members`);
+      const res = await fetch(`${n.http}/cluster/members`, { headers: authHeader(`${n.http}/cluster/members`) });
       const body = (await res.json()) as MembersJson & { health_score: number };
       const c = body.counters ?? {};
       const b = before.get(n.id) ?? {};

@@ -4,6 +4,7 @@
 // however long the phase runs.
 
 import http from 'node:http';
+import { authHeader } from './auth.js';
 
 export interface PhaseResult {
   readonly phase: string;
@@ -52,7 +53,9 @@ export interface HttpResult {
   readonly body: Buffer;
 }
 
-export function request(agent: http.Agent, url: URL, method: string, body?: Buffer, headers: Record<string, string> = {}): Promise<HttpResult> {
+export function request(agent: http.Agent, url: URL, method: string, body?: Buffer, given: Record<string, string> = {}): Promise<HttpResult> {
+  // Signed as the cluster's user (admin routes: its admin token) unless the caller signs itself.
+  const headers = { ...authHeader(url), ...given };
   return new Promise((resolve, reject) => {
     const req = http.request(
       { agent, host: url.hostname, port: url.port, path: url.pathname + url.search, method, headers: body ? { ...headers, 'content-length': String(body.length) } : headers },

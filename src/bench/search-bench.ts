@@ -37,8 +37,16 @@ function timings(ms: number[]): Timing {
 
 export async function searchBench(agent: http.Agent, bases: readonly string[], opts: SearchBenchOptions): Promise<PhaseResult[]> {
   const results: PhaseResult[] = [];
+  // Each user's bucket is theirs: a token per user (made with the admin token), which creates and fills it.
+  const tokenOf = new Map<string, string>();
   for (let u = 1; u <= opts.users; u++) {
-    const res = await request(agent, new URL(`/buckets/sb-user${u}`, bases[0]), 'POST', Buffer.from(JSON.stringify({ owner: `user${u}` })), { 'content-type': 'application/json' });
+    const made = await request(agent, new URL(`/_auth/users/user${u}/tokens`, bases[0]), 'POST', Buffer.from('{"ttl":"1d"}'), { 'content-type': 'application/json' });
+    if (made.status !== 201) throw new Error(`a token for user${u}: ${made.status} ${made.body.toString()}`);
+    tokenOf.set(`user${u}`, (JSON.parse(made.body.toString('utf8')) as { token: string }).token);
+  }
+  const as = (user: string, h: Record<string, string> = {}): Record<string, string> => ({ ...h, authorization: `Bearer ${tokenOf.get(user)!}` });
+  for (let u = 1; u <= opts.users; u++) {
+    const res = await request(agent, new URL(`/buckets/sb-user${u}`, bases[0]), 'POST', undefined, as(`user${u}`));
     if (res.status !== 200) throw new Error(`creating bucket sb-user${u}: ${res.status} ${res.body.toString()}`);
   }
   // The load: every file once, as fast as the writers go (each write is the object and its index entry).
@@ -53,7 +61,7 @@ export async function searchBench(agent: http.Agent, bases: readonly string[], o
       Array.from({ length: opts.concurrency }, async (_, w) => {
         for (let i = next++; i < opts.files; i = next++) {
           const t = performance.now();
-          const res = await request(agent, new URL(`/buckets/sb-${userOf(i, opts.users)}/${keyOf(i)}`, bases[w % bases.length]), 'PUT', value, { 'content-type': 'text/plain' }).catch(
+          const res = await request(agent, new URL(`/buckets/sb-${userOf(i, opts.users)}/${keyOf(i)}`, bases[w % bases.length]), 'PUT', value, as(userOf(i, opts.users), { 'content-type': 'text/plain' })).catch(
             (err: Error) => ({ status: 0, body: Buffer.from(err.message) }),
           );
           if (res.status === 200) ms.push(performance.now() - t);
@@ -72,7 +80,8 @@ export async function searchBench(agent: http.Agent, bases: readonly string[], o
   const perUser = Math.floor(opts.files / opts.users);
   const get = async (base: string, path: string): Promise<{ ms: number; body: Record<string, unknown> }> => {
     const t0 = performance.now();
-    const res = await request(agent, new URL(path, base), 'GET');
+    // A user's files are theirs alone: read as that user.
+    const res = await request(agent, new URL(path, base), 'GET', undefined, as(/^\/users\/([^/]+)\//.exec(path)![1]!));
     const ms = performance.now() - t0;
     if (res.status !== 200) throw new Error(`GET ${path}: ${res.status} ${res.body.toString().slice(0, 200)}`);
     return { ms, body: JSON.parse(res.body.toString('utf8')) as Record<string, unknown> };

@@ -9,6 +9,8 @@ export interface DevFlags {
   readonly data: string;
   readonly basePort?: number;
   readonly logLevel: string;
+  /** Fault injection on every node (POST /_faults with the admin token). */
+  readonly faults?: boolean;
 }
 
 export async function runDev(flags: DevFlags): Promise<void> {
@@ -37,6 +39,7 @@ export async function runDev(flags: DevFlags): Promise<void> {
       ...(flags.nodes !== undefined ? { nodes: flags.nodes } : {}),
       ...(flags.basePort !== undefined ? { basePort: flags.basePort } : {}),
       logLevel: flags.logLevel,
+      ...(flags.faults === true ? { faults: true } : {}),
       onUnexpectedExit: (node, code, signal) => {
         console.error(
           `ringstore dev: node ${node.id} (pid ${node.pid}) exited unexpectedly (${signal ?? `code ${code}`}); the others keep running. Its log: ${node.log}`,
@@ -50,8 +53,11 @@ export async function runDev(flags: DevFlags): Promise<void> {
   if (stopping) return;
   const info = {
     nodes: cluster.nodes.map((n) => ({ id: n.id, pid: n.pid, http: n.http, s3: n.s3, grpc: n.grpc, files_grpc: n.files, data: n.data, log: n.log })),
+    user: cluster.user,
     access_key: cluster.accessKey,
     secret_key: cluster.secretKey,
+    user_token: cluster.userToken,
+    admin_token: cluster.adminToken,
     quorum: cluster.quorum,
   };
   const a = cluster.nodes[0]!.http;
@@ -60,14 +66,18 @@ export async function runDev(flags: DevFlags): Promise<void> {
   console.log(`
 ringstore dev: ${cluster.nodes.length} nodes up; cluster file ${cluster.clusterFile}; node logs in ${path.resolve(flags.data)}/<id>/node.log
 
-Try:
-curl -X POST ${a}/buckets/photos
-curl -X PUT --data-binary 'hello ringstore' -H 'content-type: text/plain' ${a}/buckets/photos/notes/hello.txt
-curl ${b}/buckets/photos/notes/hello.txt
-curl -H 'accept: application/json' ${b}/buckets/photos/notes/hello.txt
-curl -F file=@package.json ${a}/buckets/photos/files
-curl ${a}/buckets/photos
-curl -X DELETE ${a}/buckets/photos/notes/hello.txt
+Every port needs credentials (they are in ${cluster.clusterFile}, and only there). Next, type:
+TOKEN=${cluster.userToken}
+curl -H "Authorization: Bearer $TOKEN" -X POST ${a}/buckets/photos
+curl -H "Authorization: Bearer $TOKEN" -X PUT --data-binary 'hello ringstore' -H 'content-type: text/plain' ${a}/buckets/photos/notes/hello.txt
+curl -H "Authorization: Bearer $TOKEN" ${b}/buckets/photos/notes/hello.txt
+curl -H "Authorization: Bearer $TOKEN" -H 'accept: application/json' ${b}/buckets/photos/notes/hello.txt
+curl -H "Authorization: Bearer $TOKEN" -F file=@package.json ${a}/buckets/photos/files
+curl -H "Authorization: Bearer $TOKEN" ${a}/buckets/photos
+curl -H "Authorization: Bearer $TOKEN" -X DELETE ${a}/buckets/photos/notes/hello.txt
+
+Admin routes (/cluster/*, /metrics, /_s3/*, /_auth/*${flags.faults === true ? ', /_faults (on)' : ''}) take the admin token:
+curl -H "Authorization: Bearer ${cluster.adminToken}" ${a}/cluster/members
 
 S3 on every node (first: ${cluster.nodes[0]!.s3}), access key ${cluster.accessKey}, secret key ${cluster.secretKey}:
 AWS_ACCESS_KEY_ID=${cluster.accessKey} AWS_SECRET_ACCESS_KEY=${cluster.secretKey} aws --endpoint-url ${cluster.nodes[0]!.s3} s3 ls

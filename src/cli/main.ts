@@ -2,9 +2,10 @@
 // node processes, `bench` the load benchmark, `shell` the file-tree shell.
 
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, DEFAULT_HTTP_PORT, loadConfig, type RawConfig } from '../node/config.js';
+import { ConfigError, loadConfig, type RawConfig } from '../node/config.js';
+import { admin, adminNode, adminTokenOption, nodeOption, type AdminFlags } from './admin-client.js';
+import { registerAuthCommands } from './auth-commands.js';
 import { startNode, stopOnSignals } from '../node/node.js';
 import { runDev } from './dev.js';
 import { registerControlCommands, runForceNewCluster } from './control-commands.js'; // raft
@@ -39,6 +40,8 @@ interface ServerFlags {
   filesGrpc?: string;
   accessKey?: string;
   secretKey?: string;
+  tlsCert?: string;
+  tlsKey?: string;
   membership?: string;
   faults?: boolean;
   s3CacheSize?: string;
@@ -60,8 +63,10 @@ program
   .option('--grpc <addr>', 'gRPC listen host:port (env RINGSTORE_GRPC; default 0.0.0.0:9101)')
   .option('--s3 <addr>', 'S3 API listen host:port (env RINGSTORE_S3; default 0.0.0.0:9201)')
   .option('--files-grpc <addr>', 'public gRPC file API listen host:port (env RINGSTORE_FILES_GRPC; default 0.0.0.0:9301)')
-  .option('--access-key <key>', 'S3 access key id (env RINGSTORE_ACCESS_KEY; default the dev key)')
-  .option('--secret-key <secret>', 'S3 secret key (env RINGSTORE_SECRET_KEY; default the dev secret)')
+  .option('--access-key <key>', 'a new cluster\'s first access key id (env RINGSTORE_ACCESS_KEY; default: generated and printed once)')
+  .option('--secret-key <secret>', 'its secret key (env RINGSTORE_SECRET_KEY)')
+  .option('--tls-cert <file>', 'PEM certificate: the HTTP and S3 ports serve HTTPS (env RINGSTORE_TLS_CERT; with --tls-key)')
+  .option('--tls-key <file>', 'PEM private key of --tls-cert (env RINGSTORE_TLS_KEY)')
   .option('--s3-cache-size <size>', 'S3 read cache of verified chunks, e.g. 256MiB; 0 turns it off (env RINGSTORE_S3_CACHE_SIZE; default 64MiB)')
   .option('--s3-gc <json>', 'S3 chunk collection, e.g. \'{"intervalMs":21600000,"graceMs":86400000,"minGapMs":600000}\' (env RINGSTORE_S3_GC)')
   .option('--advertise-http <addr>', 'host:port clients use to reach this node (env RINGSTORE_ADVERTISE_HTTP)')
@@ -96,6 +101,8 @@ program
       filesGrpc: flags.filesGrpc,
       accessKey: flags.accessKey,
       secretKey: flags.secretKey,
+      tlsCert: flags.tlsCert,
+      tlsKey: flags.tlsKey,
       membership: flags.membership,
       faults: flags.faults,
       join: flags.join, // raft
@@ -124,6 +131,7 @@ program
   .option('-d, --data <dir>', 'cluster folder: data, logs, cluster.json', path.join('.data', 'dev'))
   .option('--base-port <port>', 'first HTTP port (gRPC: +100); 0 picks free ports (default 9001, or the ports the folder used last)', int('--base-port', 0))
   .option('--log-level <level>', 'node log level', 'info')
+  .option('--faults', 'DEV ONLY: fault injection on every node (POST /_faults, with the admin token)')
   .action(runDev);
 
 program
@@ -190,64 +198,35 @@ program
 
 // ------------------------------------------------------------- S3 admin
 
-/** The node to ask: --node, else the first node of ./.data/dev/cluster.json, else the default HTTP port. */
-function adminNode(flag: string | undefined): string {
-  if (flag !== undefined) return flag.includes('://') ? flag : `http://${flag}`;
-  try {
-    const c = JSON.parse(readFileSync(path.join('.data', 'dev', 'cluster.json'), 'utf8')) as { nodes?: { http?: string }[] };
-    const http = c.nodes?.[0]?.http;
-    if (typeof http === 'string') return http;
-  } catch {
-    // no dev cluster here
-  }
-  return `http://127.0.0.1:${DEFAULT_HTTP_PORT}`;
-}
-
-async function admin(node: string | undefined, method: string, route: string): Promise<Record<string, unknown>> {
-  const base = adminNode(node);
-  let res: Response;
-  try {
-    res = await fetch(new URL(route, base), { method });
-  } catch (err) {
-    console.error(`ringstore: cannot reach the node at ${base}: ${(err as Error).message} (give --node http://host:port of a node's HTTP API)`);
-    process.exit(1);
-  }
-  const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!res.ok) {
-    console.error(`ringstore: ${method} ${route} on ${base}: ${res.status} ${String(body['message'] ?? body['error'] ?? '')}`);
-    process.exit(1);
-  }
-  return body;
-}
-
-const nodeOption = (): Option => new Option('--node <url>', "a node's HTTP API (default: the first node of .data/dev/cluster.json, else http://127.0.0.1:9001); key commands must run on that node's machine");
-
-const s3Key = program.command('s3-key').description('S3 access keys stored on the ring (each bucket belongs to the owner of the key that created it)');
+const s3Key = program.command('s3-key').description('S3 access keys (each bucket belongs to the owner of the key that created it); needs an admin token');
 s3Key
   .command('create')
   .description('create an access key for an owner; prints the access key and its secret (shown only once)')
   .requiredOption('--owner <name>', 'the user the key belongs to')
   .addOption(nodeOption())
+  .addOption(adminTokenOption())
   .option('--json', 'print JSON')
-  .action(async (flags: { owner: string; node?: string; json?: boolean }) => {
-    const r = await admin(flags.node, 'POST', `/_s3/keys?owner=${encodeURIComponent(flags.owner)}`);
+  .action(async (flags: AdminFlags & { owner: string; json?: boolean }) => {
+    const r = await admin(flags, 'POST', `/_s3/keys?owner=${encodeURIComponent(flags.owner)}`);
     if (flags.json === true) console.log(JSON.stringify({ access_key: r['access_key'], secret_key: r['secret_key'], owner: r['owner'] }));
     else console.log(`access key: ${String(r['access_key'])}\nsecret key: ${String(r['secret_key'])}\nowner:      ${String(r['owner'])}`);
   });
 s3Key
   .command('list')
-  .description('list the access keys stored on the ring (without secrets; the configured key is not listed)')
+  .description('list the access keys (without secrets)')
   .addOption(nodeOption())
-  .action(async (flags: { node?: string }) => {
-    const r = await admin(flags.node, 'GET', '/_s3/keys');
+  .addOption(adminTokenOption())
+  .action(async (flags: AdminFlags) => {
+    const r = await admin(flags, 'GET', '/_s3/keys');
     for (const k of r['keys'] as { access_key: string; owner: string; created: string }[]) console.log(`${k.access_key}  ${k.owner}  ${k.created}`);
   });
 s3Key
   .command('delete <accessKey>')
-  .description('delete an access key stored on the ring')
+  .description('delete an access key')
   .addOption(nodeOption())
-  .action(async (accessKey: string, flags: { node?: string }) => {
-    await admin(flags.node, 'DELETE', `/_s3/keys/${encodeURIComponent(accessKey)}`);
+  .addOption(adminTokenOption())
+  .action(async (accessKey: string, flags: AdminFlags) => {
+    await admin(flags, 'DELETE', `/_s3/keys/${encodeURIComponent(accessKey)}`);
     console.log(`deleted ${accessKey}`);
   });
 
@@ -255,10 +234,12 @@ program
   .command('s3-gc')
   .description('run a collection of unreferenced S3 chunks now and print its report (see docs/s3.md)')
   .addOption(nodeOption())
-  .action(async (flags: { node?: string }) => {
-    console.log(JSON.stringify(await admin(flags.node, 'POST', '/_s3/gc'), null, 2));
+  .addOption(adminTokenOption())
+  .action(async (flags: AdminFlags) => {
+    console.log(JSON.stringify(await admin(flags, 'POST', '/_s3/gc'), null, 2));
   });
 
+registerAuthCommands(program);
 registerControlCommands(program, { adminNode, nodeOption }); // raft: status, control backup|restore
 
 await program.parseAsync(process.argv);

@@ -5,6 +5,8 @@
 // how far each has applied, the layout version, and whether the control
 // plane has a quorum. `--json` prints the same facts for scripts.
 
+import { adminToken } from './admin-client.js';
+
 export interface StatusFlags {
   readonly node: string;
   readonly json?: boolean;
@@ -59,7 +61,9 @@ export interface ClusterStatus {
 }
 
 async function getJson<T>(url: string, timeoutMs: number): Promise<T> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  // userauth: /cluster/* is an admin route; the token comes from RINGSTORE_ADMIN_TOKEN or the dev cluster file.
+  const token = adminToken(undefined);
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), ...(token !== undefined ? { headers: { authorization: `Bearer ${token}` } } : {}) });
   const body = (await res.json().catch(() => ({}))) as T & { error?: { message?: string } };
   if (!res.ok) throw new Error(`${res.status} ${body.error?.message ?? ''}`.trim());
   return body;

@@ -22,6 +22,10 @@ export interface LayoutNode {
   readonly role: NodeRole;
 }
 
+/** What an admin token may do: everything, or only read /metrics. */
+export type AdminScope = 'admin' | 'metrics-read';
+export const ADMIN_SCOPES: readonly AdminScope[] = ['admin', 'metrics-read'];
+
 /** A bucket's quorum settings: the one quorum rule's shape (coordinator/quorum.ts). */
 export type QuorumSettings = Quorum;
 
@@ -34,10 +38,14 @@ export type Command =
   // catalog: a bucket record of a data folder from before the control plane (control/legacy-import.ts); its objects stay under its name.
   | { readonly type: 'importBucket'; readonly name: string; readonly owner: string; readonly quorum?: QuorumSettings; readonly createdAt: number; readonly acl?: BucketAcl }
   | { readonly type: 'putUser'; readonly user: string; readonly displayName?: string }
+  /** `secret` is sealed by the proposer (auth/secret-box.ts): this layer never sees a secret in the clear. */
   | { readonly type: 'putAccessKey'; readonly accessKeyId: string; readonly secret: string; readonly user: string }
   | { readonly type: 'deleteAccessKey'; readonly accessKeyId: string }
-  | { readonly type: 'putAdminToken'; readonly tokenId: string; readonly tokenHash: string }
+  /** `scope` defaults to 'admin'; `expiresAt` (ms since the epoch) 0 or absent means never. */
+  | { readonly type: 'putAdminToken'; readonly tokenId: string; readonly tokenHash: string; readonly scope?: AdminScope; readonly expiresAt?: number }
   | { readonly type: 'revokeAdminToken'; readonly tokenId: string }
+  | { readonly type: 'putUserToken'; readonly tokenId: string; readonly tokenHash: string; readonly user: string; readonly expiresAt: number; readonly name?: string }
+  | { readonly type: 'revokeUserToken'; readonly tokenId: string }
   | { readonly type: 'addNode'; readonly node: LayoutNode }
   | { readonly type: 'updateNode'; readonly node: LayoutNode }
   | { readonly type: 'removeNode'; readonly id: string }
@@ -61,6 +69,7 @@ export type ControlErrorCode =
   | 'NoSuchAccessKey'
   | 'AccessKeyInUse'
   | 'NoSuchAdminToken'
+  | 'NoSuchUserToken'
   | 'NodeExists'
   | 'NoSuchNode'
   | 'InvalidCommand'
@@ -158,10 +167,25 @@ function command(v: unknown): Command {
       return { type: 'putAccessKey', accessKeyId: str(o.accessKeyId, 'accessKeyId', { max: 128 }), secret: str(o.secret, 'secret'), user: str(o.user, 'user') };
     case 'deleteAccessKey':
       return { type: 'deleteAccessKey', accessKeyId: str(o.accessKeyId, 'accessKeyId', { max: 128 }) };
-    case 'putAdminToken':
-      return { type: 'putAdminToken', tokenId: str(o.tokenId, 'tokenId'), tokenHash: str(o.tokenHash, 'tokenHash') };
+    case 'putAdminToken': {
+      const scope = o.scope === undefined ? 'admin' : o.scope;
+      if (!ADMIN_SCOPES.includes(scope as AdminScope)) throw new CommandError('InvalidCommand', `scope must be one of ${ADMIN_SCOPES.join(', ')}`);
+      const expiresAt = o.expiresAt === undefined ? 0 : int(o.expiresAt, 'expiresAt', 0);
+      return { type: 'putAdminToken', tokenId: str(o.tokenId, 'tokenId'), tokenHash: str(o.tokenHash, 'tokenHash'), scope: scope as AdminScope, expiresAt };
+    }
     case 'revokeAdminToken':
       return { type: 'revokeAdminToken', tokenId: str(o.tokenId, 'tokenId') };
+    case 'putUserToken':
+      return {
+        type: 'putUserToken',
+        tokenId: str(o.tokenId, 'tokenId', { max: 128 }),
+        tokenHash: str(o.tokenHash, 'tokenHash'),
+        user: str(o.user, 'user'),
+        expiresAt: int(o.expiresAt, 'expiresAt', 0),
+        ...(o.name !== undefined ? { name: str(o.name, 'name', { empty: true, max: 128 }) } : {}),
+      };
+    case 'revokeUserToken':
+      return { type: 'revokeUserToken', tokenId: str(o.tokenId, 'tokenId', { max: 128 }) };
     case 'addNode':
       return { type: 'addNode', node: layoutNode(o.node) };
     case 'updateNode':

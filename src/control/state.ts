@@ -6,7 +6,7 @@
 // randomness, and iteration orders that do not depend on history.
 
 import type { BucketAcl } from '../coordinator/buckets-types.js';
-import { CommandError, decodeCommand, type Command, type ControlErrorCode, type LayoutNode, type QuorumSettings } from './commands.js';
+import { CommandError, decodeCommand, type AdminScope, type Command, type ControlErrorCode, type LayoutNode, type QuorumSettings } from './commands.js';
 
 export const CONTROL_SNAPSHOT_FORMAT = 'ringstore-control';
 export const CONTROL_SNAPSHOT_VERSION = 1;
@@ -33,7 +33,7 @@ export interface User {
 
 export interface AccessKey {
   readonly accessKeyId: string;
-  /** Stored as given for now; the security work encrypts it. */
+  /** Sealed with a cluster key by the proposer (auth/secret-box.ts); this layer never sees it in the clear. */
   readonly secret: string;
   readonly user: string;
   readonly createdAt: number;
@@ -43,6 +43,20 @@ export interface AdminToken {
   readonly tokenId: string;
   /** Only a hash is kept (the proposer hashes: this code does no cryptography). */
   readonly tokenHash: string;
+  readonly scope: AdminScope;
+  /** ms since the epoch; 0 for never. */
+  readonly expiresAt: number;
+  readonly createdAt: number;
+}
+
+/** A user's API token for the native API (`Authorization: Bearer`); only its hash is kept. */
+export interface UserToken {
+  readonly tokenId: string;
+  readonly tokenHash: string;
+  readonly user: string;
+  /** ms since the epoch; 0 for never. */
+  readonly expiresAt: number;
+  readonly name: string;
   readonly createdAt: number;
 }
 
@@ -72,6 +86,8 @@ interface SnapshotJson {
   adminTokens: AdminToken[];
   /** catalog: the legacy bucket records imported so far (legacyKey), absent in older snapshots. */
   legacyImported?: string[];
+  /** Absent in snapshots written before user tokens existed. */
+  userTokens?: UserToken[];
 }
 
 /** catalog: one legacy bucket record, as importBucket names it (a record imported once is never imported again, even after its bucket is deleted). */
@@ -94,6 +110,7 @@ export class ControlState {
   private readonly accessKeys = new Map<string, AccessKey>();
   private readonly adminTokens = new Map<string, AdminToken>();
   private readonly legacyImported = new Set<string>(); // catalog
+  private readonly userTokens = new Map<string, UserToken>();
 
   /** The Raft index of the last entry applied. */
   get applied(): number {
@@ -182,10 +199,26 @@ export class ControlState {
         if (!this.accessKeys.delete(cmd.accessKeyId)) return { ok: false, code: 'NoSuchAccessKey', message: `no access key ${cmd.accessKeyId}` };
         return { ok: true };
       case 'putAdminToken':
-        this.adminTokens.set(cmd.tokenId, { tokenId: cmd.tokenId, tokenHash: cmd.tokenHash, createdAt: this.adminTokens.get(cmd.tokenId)?.createdAt ?? at });
+        this.adminTokens.set(cmd.tokenId, {
+          tokenId: cmd.tokenId,
+          tokenHash: cmd.tokenHash,
+          scope: cmd.scope ?? 'admin',
+          expiresAt: cmd.expiresAt ?? 0,
+          createdAt: this.adminTokens.get(cmd.tokenId)?.createdAt ?? at,
+        });
         return { ok: true };
       case 'revokeAdminToken':
         if (!this.adminTokens.delete(cmd.tokenId)) return { ok: false, code: 'NoSuchAdminToken', message: `no admin token ${cmd.tokenId}` };
+        return { ok: true };
+      case 'putUserToken': {
+        if (!this.users.has(cmd.user)) return { ok: false, code: 'NoSuchUser', message: `no user ${cmd.user}` };
+        const old = this.userTokens.get(cmd.tokenId);
+        if (old !== undefined && old.user !== cmd.user) return { ok: false, code: 'AccessKeyInUse', message: `token ${cmd.tokenId} belongs to another user` };
+        this.userTokens.set(cmd.tokenId, { tokenId: cmd.tokenId, tokenHash: cmd.tokenHash, user: cmd.user, expiresAt: cmd.expiresAt, name: cmd.name ?? '', createdAt: old?.createdAt ?? at });
+        return { ok: true };
+      }
+      case 'revokeUserToken':
+        if (!this.userTokens.delete(cmd.tokenId)) return { ok: false, code: 'NoSuchUserToken', message: `no user token ${cmd.tokenId}` };
         return { ok: true };
       case 'addNode':
         if (this.layoutValue.nodes.some((n) => n.id === cmd.node.id)) return { ok: false, code: 'NodeExists', message: `node ${cmd.node.id} is in the layout` };
@@ -240,6 +273,25 @@ export class ControlState {
     return this.adminTokens.get(tokenId);
   }
 
+  /** Admin tokens sorted by id. */
+  listAdminTokens(): AdminToken[] {
+    return sortedValues(this.adminTokens);
+  }
+
+  userToken(tokenId: string): UserToken | undefined {
+    return this.userTokens.get(tokenId);
+  }
+
+  /** User tokens sorted by id, optionally only one user's. */
+  listUserTokens(user?: string): UserToken[] {
+    return sortedValues(this.userTokens).filter((t) => user === undefined || t.user === user);
+  }
+
+  /** Users sorted by id. */
+  listUsers(): User[] {
+    return sortedValues(this.users);
+  }
+
   /** Whether some admin token has this hash. */
   adminTokenHashKnown(hash: string): boolean {
     for (const t of this.adminTokens.values()) if (t.tokenHash === hash) return true;
@@ -264,6 +316,7 @@ export class ControlState {
       accessKeys: sortedValues(this.accessKeys),
       adminTokens: sortedValues(this.adminTokens),
       ...(this.legacyImported.size > 0 ? { legacyImported: [...this.legacyImported].sort() } : {}), // catalog
+      userTokens: sortedValues(this.userTokens),
     };
     return enc.encode(JSON.stringify(s));
   }
@@ -285,8 +338,10 @@ export class ControlState {
     for (const b of s.buckets) st.buckets.set(b.name, b);
     for (const u of s.users) st.users.set(u.id, u);
     for (const k of s.accessKeys) st.accessKeys.set(k.accessKeyId, k);
-    for (const t of s.adminTokens) st.adminTokens.set(t.tokenId, t);
     for (const k of s.legacyImported ?? []) st.legacyImported.add(k); // catalog
+    // Tokens from a snapshot older than scopes and expiry: full admin, never expiring (what they were).
+    for (const t of s.adminTokens) st.adminTokens.set(t.tokenId, { ...t, scope: t.scope ?? 'admin', expiresAt: t.expiresAt ?? 0 });
+    for (const t of s.userTokens ?? []) st.userTokens.set(t.tokenId, t);
     return st;
   }
 }

@@ -14,7 +14,7 @@
 // module and the tests sign with signCall().
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { CredentialStore } from '../s3/credentials.js';
+import type { CredentialStore } from '../auth/credential-store.js';
 
 export const H_ACCESS_KEY = 'x-ringstore-access-key';
 export const H_DATE = 'x-ringstore-date';

@@ -21,7 +21,7 @@ import { QuorumError, type GetResult } from '../coordinator/types.js';
 import { ApiError, toApiError } from '../api/errors.js';
 import { validateBucketName, validateKey } from '../api/native-params.js';
 import { readRange, storeStream, type ChunkStore } from '../s3/chunks.js';
-import type { CredentialStore } from '../s3/credentials.js';
+import type { CredentialStore } from '../auth/credential-store.js';
 import { decodeObject, encodeObject, s3Winner, versionIdOf, type StoredObject } from '../s3/object-model.js';
 import { liveSiblings, siblingClock, type Sibling, type VersionVector } from '../version/dvv.js';
 import { AuthError, NonceCache, verifyCall } from './auth.js';

@@ -4,10 +4,8 @@
 //   GET /users/{user}/files                  every file, in path order (?prefix=&after=&limit=)
 //   GET /users/{user}/files?search=QUERY     files whose bucket/key matches (substring or glob)
 //
-// `me` names the caller. The native API has no authentication yet, so `me`
-// is the owner of the configured key (`dev`), which is also the default
-// owner of buckets the native API creates; when the API gains keys, only
-// the `me` function given to this handler changes.
+// The caller is who the request proved it is (api/http.ts, a user route):
+// `me` is that user, and another user's files are theirs alone (403).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError } from '../api/errors.js';
@@ -19,8 +17,6 @@ export const FILES_LIMIT_MAX = 10_000;
 
 export interface UsersApiDeps {
   readonly index: Pick<UserIndex, 'list' | 'search'>;
-  /** Who `me` is for this request. */
-  readonly me: (req: IncomingMessage) => string;
 }
 
 export function fileJson(f: FileEntry): Record<string, unknown> {
@@ -55,8 +51,11 @@ export function createUsersApi(deps: UsersApiDeps): RouteHandler {
     } catch {
       throw new ApiError('InvalidArgument', `bad percent-encoding in the user name ${JSON.stringify(m[1])}`);
     }
-    if (user === 'me') user = deps.me(req);
+    const me = ctx.principal?.user;
+    if (me === undefined) throw new ApiError('MissingAuthentication', 'a user\'s files need credentials: Authorization: Bearer <user token>, or a SigV4 signature');
+    if (user === 'me') user = me;
     if (user === '') throw new ApiError('InvalidArgument', 'the user name is empty');
+    if (user !== me) throw new ApiError('AccessDenied', `the files of ${JSON.stringify(user)} are theirs alone`, { user });
     const limit = parseLimit(url.query.get('limit'));
     const prefix = url.query.get('prefix') ?? '';
     const search = url.query.get('search');

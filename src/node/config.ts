@@ -10,7 +10,6 @@ import path from 'node:path';
 import { DEFAULT_QUORUM, quorumProblem, type Quorum } from '../coordinator/quorum.js';
 import { DEFAULT_PARTITIONS } from '../ring/layout.js';
 import { isNodeId, type NodeId } from '../version/dvv.js';
-import { DEV_ACCESS_KEY, DEV_SECRET_KEY } from '../s3/credentials.js';
 import { DEFAULT_SWIM_CONFIG, validateSwimConfig, type SwimConfig } from '../membership/swim.js';
 import { DEFAULT_HANDOFF_CONFIG, validateHandoffConfig, type HandoffConfig } from '../handoff/handoff.js';
 import { DEFAULT_GC_SETTINGS, type GcSettings } from '../s3/gc.js';
@@ -54,9 +53,20 @@ export interface NodeConfig {
   readonly s3: HostPort;
   /** Where the public gRPC file API listens (src/files, proto/files/v1/files.proto). */
   readonly filesGrpc: HostPort;
-  /** The configured S3 access key (more are created at run time; see src/s3/credentials.ts). */
-  readonly accessKey: string;
-  readonly secretKey: string;
+  /**
+   * A new cluster's first credentials (auth/directory.ts bootstrap): the
+   * user, its access key, a user token and an admin token. None has a
+   * default: `ringstore dev` writes generated ones here, and a server
+   * bootstrapping without them generates its own and prints them once.
+   */
+  readonly user: string;
+  readonly accessKey: string | undefined;
+  readonly secretKey: string | undefined;
+  readonly userToken: string | undefined;
+  readonly adminToken: string | undefined;
+  /** PEM files: with both, the native and S3 ports serve HTTPS. */
+  readonly tlsCert: string | undefined;
+  readonly tlsKey: string | undefined;
   /** Merkle anti-entropy and tombstone collection (src/antientropy). */
   readonly antiEntropy: AntiEntropySettings;
   /** Failure detection: SWIM gossip (default) or passive (request outcomes only). */
@@ -150,6 +160,11 @@ export interface RawConfig {
   filesGrpc?: unknown;
   accessKey?: unknown;
   secretKey?: unknown;
+  user?: unknown;
+  userToken?: unknown;
+  adminToken?: unknown;
+  tlsCert?: unknown;
+  tlsKey?: unknown;
   antiEntropy?: unknown;
   membership?: unknown;
   swim?: unknown;
@@ -190,6 +205,11 @@ export const ENV_NAMES: Readonly<Record<keyof RawConfig | 'config', string>> = {
   filesGrpc: 'RINGSTORE_FILES_GRPC',
   accessKey: 'RINGSTORE_ACCESS_KEY',
   secretKey: 'RINGSTORE_SECRET_KEY',
+  user: 'RINGSTORE_USER',
+  userToken: 'RINGSTORE_USER_TOKEN',
+  adminToken: 'RINGSTORE_ADMIN_TOKEN',
+  tlsCert: 'RINGSTORE_TLS_CERT',
+  tlsKey: 'RINGSTORE_TLS_KEY',
   antiEntropy: 'RINGSTORE_ANTI_ENTROPY',
   membership: 'RINGSTORE_MEMBERSHIP',
   swim: 'RINGSTORE_SWIM',
@@ -215,6 +235,10 @@ const FILE_ALIASES: Readonly<Record<string, keyof RawConfig>> = {
   log_level: 'logLevel',
   access_key: 'accessKey',
   secret_key: 'secretKey',
+  user_token: 'userToken',
+  admin_token: 'adminToken',
+  tls_cert: 'tlsCert',
+  tls_key: 'tlsKey',
   cluster_keys: 'clusterKeys',
 };
 
@@ -310,8 +334,15 @@ export function resolveConfig(raw: RawConfig): NodeConfig {
 
   const s3 = parseListen(raw.s3, 's3', DEFAULT_S3_PORT);
   const filesGrpc = parseListen(raw.filesGrpc, 'filesGrpc', DEFAULT_FILES_GRPC_PORT);
-  const accessKey = str(raw.accessKey, 'accessKey') ?? DEV_ACCESS_KEY;
-  const secretKey = str(raw.secretKey, 'secretKey') ?? DEV_SECRET_KEY;
+  const accessKey = str(raw.accessKey, 'accessKey');
+  const secretKey = str(raw.secretKey, 'secretKey');
+  if ((accessKey === undefined) !== (secretKey === undefined)) throw new ConfigError('accessKey and secretKey go together: give both or neither');
+  const user = str(raw.user, 'user') ?? 'admin';
+  const userToken = str(raw.userToken, 'userToken');
+  const adminToken = str(raw.adminToken, 'adminToken');
+  const tlsCert = str(raw.tlsCert, 'tlsCert');
+  const tlsKey = str(raw.tlsKey, 'tlsKey');
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new ConfigError('tlsCert and tlsKey go together: give both PEM files or neither');
 
   const antiEntropy = parseAntiEntropy(raw.antiEntropy);
 
@@ -373,8 +404,13 @@ export function resolveConfig(raw: RawConfig): NodeConfig {
     logLevel,
     s3,
     filesGrpc,
+    user,
     accessKey,
     secretKey,
+    userToken,
+    adminToken,
+    tlsCert: tlsCert === undefined ? undefined : path.resolve(tlsCert),
+    tlsKey: tlsKey === undefined ? undefined : path.resolve(tlsKey),
     antiEntropy,
     membership,
     swim,

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { Quorum } from '../coordinator/types.js';
 import { DEFAULT_PARTITIONS } from '../ring/layout.js';
 import { DEFAULT_FILES_GRPC_PORT, DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, DEFAULT_S3_PORT } from './config.js';
-import { credentialsFromEnv } from '../s3/credentials.js';
+import { generateCredentials } from './auth-wiring.js';
 
 export interface DevClusterOptions {
   readonly dir: string;
@@ -38,6 +38,8 @@ export interface DevClusterOptions {
    * for the life of the directory's config files, restarts included.
    */
   readonly nodeSettings?: Readonly<Record<string, unknown>>;
+  /** Turn on fault injection (POST /_faults, with an admin token) on every node: `ringstore dev --faults`. */
+  readonly faults?: boolean;
   /** Called when a node exits without having been asked to. */
   readonly onUnexpectedExit?: (node: DevNode, code: number | null, signal: NodeJS.Signals | null) => void;
 }
@@ -69,9 +71,12 @@ export interface DevCluster {
   readonly clusterFile: string;
   readonly nodes: readonly DevNode[];
   readonly quorum: Quorum;
-  /** The S3 key every node accepts. */
+  /** The cluster's first user, its S3 key and API token, and an admin token (also in cluster.json). */
+  readonly user: string;
   readonly accessKey: string;
   readonly secretKey: string;
+  readonly userToken: string;
+  readonly adminToken: string;
   /** Sends `signal` (default SIGKILL) to one node and waits until it has exited. */
   kill(id: string, signal?: NodeJS.Signals): Promise<void>;
   /** Starts a stopped node again (stopping it first if it runs) and waits until it answers /health. */
@@ -85,6 +90,8 @@ interface DevState {
   readonly partitions: number;
   /** The cluster keys every node of this dev cluster shares (node/cluster-keys.ts); made on first start. */
   readonly clusterKeys?: readonly { readonly id: string; readonly key: string }[];
+  /** The cluster's generated credentials (no secret has a default outside this file's folder); made on first start. */
+  readonly credentials?: { readonly user: string; readonly accessKey: string; readonly secretKey: string; readonly userToken: string; readonly adminToken: string };
   readonly nodes: readonly { readonly id: string; readonly httpPort: number; readonly grpcPort: number; readonly s3Port?: number; readonly filesPort?: number }[];
 }
 
@@ -106,7 +113,8 @@ export function defaultQuorumFor(nodes: number): Quorum {
 
 function writeJsonAtomic(file: string, value: unknown): void {
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
+  // Owner-only: these files hold the cluster's keys and credentials.
+  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 });
   renameSync(tmp, file);
 }
 
@@ -189,8 +197,9 @@ async function healthy(node: DevNode): Promise<boolean> {
   try {
     const res = await fetch(`${node.http}/health`, { signal: AbortSignal.timeout(2000) });
     if (res.status !== 200) return false;
-    const body = (await res.json()) as { node?: string };
-    return body.node === node.id;
+    const body = (await res.json()) as { node?: string; auth_ready?: boolean };
+    // Up means usable: the node also knows the cluster's credentials (they are bootstrapped through Raft).
+    return body.node === node.id && body.auth_ready !== false;
   } catch {
     return false;
   }
@@ -202,9 +211,9 @@ async function healthy(node: DevNode): Promise<boolean> {
  * process, and its transport is connecting to it rather than backing off);
  * with the passive detector, `id` is not in its /health `down` list.
  */
-async function seesAlive(observer: DevNode, id: string, sinceMs: number): Promise<boolean> {
+async function seesAlive(observer: DevNode, id: string, sinceMs: number, adminToken: string): Promise<boolean> {
   try {
-    const res = await fetch(`${observer.http}/cluster/members`, { signal: AbortSignal.timeout(2000) });
+    const res = await fetch(`${observer.http}/cluster/members`, { signal: AbortSignal.timeout(2000), headers: { authorization: `Bearer ${adminToken}` } });
     if (res.status === 200) {
       const body = (await res.json()) as { detector?: string; members?: { id: string; state: string; last_heard_ms_ago: number | null }[] };
       if (body.detector === 'swim') {
@@ -261,11 +270,11 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
       });
     }
     const clusterKeys = previous?.clusterKeys ?? [generateClusterKey()];
-    const state: DevState = { version: 1, partitions, nodes: ports, clusterKeys };
+    // Generated once per folder: a restart keeps the cluster's credentials.
+    const credentials = previous?.credentials ?? generateCredentials('dev');
+    const state: DevState = { version: 1, partitions, nodes: ports, clusterKeys, credentials };
     writeJsonAtomic(path.join(dir, STATE_FILE), state);
 
-    // The S3 key every node accepts: RINGSTORE_ACCESS_KEY / RINGSTORE_SECRET_KEY of the caller, or the dev default.
-    const credentials = credentialsFromEnv(process.env);
     const members = ports.map((p) => ({ id: p.id, grpc: `127.0.0.1:${p.grpcPort}`, http: `127.0.0.1:${p.httpPort}`, zone: 'local', weight: 1 }));
     const nodes: DevNode[] = ports.map((p) => {
       const home = path.join(dir, p.id);
@@ -300,9 +309,13 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
         logLevel: opts.logLevel ?? 'info',
         s3: `127.0.0.1:${p.s3Port}`,
         filesGrpc: `127.0.0.1:${p.filesPort}`,
+        user: credentials.user,
         accessKey: credentials.accessKey,
         secretKey: credentials.secretKey,
+        userToken: credentials.userToken,
+        adminToken: credentials.adminToken,
         clusterKeys,
+        ...(opts.faults === true ? { faults: true } : {}),
         ...opts.nodeSettings,
       });
       return node;
@@ -312,8 +325,11 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
     const writeClusterFile = (): void => {
       writeJsonAtomic(clusterFile, {
         nodes: nodes.map((n) => ({ id: n.id, pid: n.pid, http: n.http, grpc: n.grpc, s3: n.s3, files_grpc: n.files, data: n.data, log: n.log, running: n.running })),
+        user: credentials.user,
         access_key: credentials.accessKey,
         secret_key: credentials.secretKey,
+        user_token: credentials.userToken,
+        admin_token: credentials.adminToken,
         quorum,
         partitions,
         dir,
@@ -417,8 +433,11 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
       clusterFile,
       nodes,
       quorum,
+      user: credentials.user,
       accessKey: credentials.accessKey,
       secretKey: credentials.secretKey,
+      userToken: credentials.userToken,
+      adminToken: credentials.adminToken,
       kill,
       restart: async (id: string): Promise<DevNode> => {
         const node = find(id);
@@ -431,7 +450,7 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
         // Back means back for everyone: wait until no running node still holds it down.
         for (const other of nodes) {
           if (other === node || !other.running) continue;
-          while (!(await seesAlive(other, id, startedMs))) {
+          while (!(await seesAlive(other, id, startedMs, credentials.adminToken))) {
             if (Date.now() > deadline) throw new Error(`node ${other.id} still believes ${id} is down after its restart`);
             await new Promise((r) => setTimeout(r, 100));
           }

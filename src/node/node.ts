@@ -33,8 +33,9 @@ import { createGrpcTransport, type GrpcTransport } from '../transport/grpc.js';
 import type { NodeConfig } from './config.js';
 import { cryptoRandom, systemClock } from './real-runtime.js';
 import { createS3Server } from '../s3/server.js';
-import { DEFAULT_OWNER, RingCredentialStore } from '../s3/credentials.js';
 import { createS3AdminApi } from '../s3/admin.js';
+import { createAuthAdminApi, createTokensApi } from '../api/auth-routes.js';
+import { startAuth, tlsFiles, warnIfExposed } from './auth-wiring.js';
 import { ChunkCollector, startGcTimer } from '../s3/gc.js';
 import { registerS3Metrics } from '../s3/metrics.js';
 import { sendJson, type Mount } from '../api/http.js';
@@ -164,6 +165,11 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     // catalog: buckets in the control state; an old data folder's bucket records are imported once.
     const buckets = createBucketCatalog({ coordinator, plane: control.plane });
     cleanups.push(startLegacyImport({ store: lmdb, plane: control.plane, logger }));
+    // Users, keys and tokens (issue 11): every port but /health needs credentials.
+    const auth = startAuth(config, logger, control.plane, { founder: control.bootstrapped });
+    cleanups.push(() => auth.stop());
+    const tls = tlsFiles(config);
+    warnIfExposed(config, logger);
     const userIndex = createUserIndex({ coordinator, transport, ring: () => ring, liveness, quorum: defaultQuorum, now: () => systemClock.now(), clock: systemClock, logger, isCurrent: currentBucket(control.plane) /* catalog */ });
 
     const native = createNativeApi({
@@ -175,6 +181,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       maxObjectBytes: config.maxObjectBytes,
       onInternalError: (err, what) => logger.error({ err }, `internal error in ${what}`),
       files: userIndex,
+      publicRead: async (b) => b.acl === 'public-read',
     });
     // Filled in below, once the S3 server exists.
     const s3Mount: { prefix: string; handler: Mount['handler'] } = { prefix: '/_s3', handler: async (_req, res) => sendJson(res, 503, { ok: false, error: 'starting' }) };
@@ -182,8 +189,12 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       self: config.id,
       logger,
       registry,
+      auth: auth.http,
+      tls,
       mounts: [
-        { prefix: '/buckets', handler: native },
+        { prefix: '/buckets', handler: native, access: 'user' },
+        { prefix: '/tokens', handler: createTokensApi(auth.directory), access: 'user' },
+        { prefix: '/_auth', handler: createAuthAdminApi(auth.directory) },
         {
           prefix: '/cluster',
           handler: createClusterApi({
@@ -199,9 +210,9 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
           }),
         },
         { prefix: '/_faults', handler: createFaultsApi(faults) },
-        { prefix: '/users', handler: createUsersApi({ index: userIndex, me: () => DEFAULT_OWNER }) },
+        { prefix: '/users', handler: createUsersApi({ index: userIndex }), access: 'user' },
         // Seed compatibility: RingSync's POST /create, /read, /update, /delete (api/compat-ringsync.ts).
-        ...createRingSyncApi({ coordinator, quorum: defaultQuorum }),
+        ...createRingSyncApi({ coordinator, quorum: defaultQuorum }).map((m) => ({ ...m, access: 'user' as const })),
         s3Mount,
         antiEntropyMount({ self: config.id, component: components.antiEntropy, store: components.store, rebuilt: components.rebuilt, ring: () => ring, storageOf: storageOfName(buckets) /* catalog */ }),
       ],
@@ -215,13 +226,14 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
         hints_pending: lmdb.hintTotals().reduce((n, t) => n + t.hints, 0),
         anti_entropy: antiEntropyHealth(components.antiEntropy),
         raft: { role: control.plane.status().role, leader: control.plane.leader || null, applied: control.plane.applied }, // raft
+        auth_ready: auth.ready(), // userauth: this node knows its bootstrap credentials
       }),
     });
     await listen(server, config.http.host, config.http.port);
     const httpPort = (server.address() as AddressInfo).port;
     cleanups.push(() => closeHttp(server, opts.drainMs ?? 5000));
 
-    const s3Credentials = new RingCredentialStore(coordinator, systemClock, [{ accessKey: config.accessKey, secretKey: config.secretKey, owner: DEFAULT_OWNER, createdMs: 0 }]);
+    const s3Credentials = auth.directory;
     const s3Server = createS3Server({
       coordinator,
       catalog: buckets,
@@ -232,7 +244,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       objectCacheBytes: Math.floor(config.s3CacheBytes / 4),
       logger: { error: (obj, msg) => logger.error(obj, msg) },
       files: userIndex,
-    });
+    }, tls);
     // S3 administration (/_s3: access keys, chunk collection, cache counters) and the
     // collection timer, on the lowest-id member this node sees alive.
     const s3Gc = new ChunkCollector({ coordinator, clock: systemClock, buckets: storageBuckets(buckets) /* catalog */ }, config.s3Gc);

@@ -8,6 +8,8 @@
 // listen on the node's S3 port.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TlsFiles } from '../api/http.js';
 import { ChunkStore } from './chunks.js';
 import { ObjectCache } from './cache.js';
 import { type Ctx, type S3ServerDeps } from './context.js';
@@ -177,9 +179,11 @@ export function createS3Handler(deps: S3ServerDeps): S3Handler {
   return Object.assign(handler, { chunks, objects });
 }
 
-export function createS3Server(deps: S3ServerDeps): Server & { readonly chunks: ChunkStore; readonly objects: ObjectCache | undefined } {
+/** The S3 server; HTTPS when given a certificate and key. */
+export function createS3Server(deps: S3ServerDeps, tls?: TlsFiles): Server & { readonly chunks: ChunkStore; readonly objects: ObjectCache | undefined } {
   const handler = createS3Handler(deps);
-  const server = Object.assign(createServer(handler), { chunks: handler.chunks, objects: handler.objects });
+  const base: Server = tls !== undefined ? (createHttpsServer({ cert: tls.cert, key: tls.key }, handler) as unknown as Server) : createServer(handler);
+  const server = Object.assign(base, { chunks: handler.chunks, objects: handler.objects });
   // Expect: 100-continue is answered by dispatch once the request is authorised (not by node at once);
   // other expectations are ignored rather than refused with 417, as S3 does.
   server.on('checkContinue', handler);

@@ -21,7 +21,7 @@ before(async () => {
     nodes: 3,
     nodeSettings: { antiEntropy: { intervalMs: 200, tombstoneGraceMs: GRACE_MS, gcIntervalMs: 300, maxDataAgeMs: 5000, maxClockSkewMs: 0 } },
   });
-  const res = await fetch(`${cluster.nodes[0]!.http}/buckets/antientropy`, { method: 'PUT' });
+  const res = await cluster.fetch(`${cluster.nodes[0]!.http}/buckets/antientropy`, { method: 'PUT' });
   assert.equal(res.status, 200);
 });
 
@@ -33,14 +33,14 @@ const node = (id: string) => cluster.nodes.find((n) => n.id === id)!;
 const objectUrl = (id: string, key: string, query = '') => `${node(id).http}/buckets/antientropy/${encodeURIComponent(key)}${query}`;
 
 async function put(id: string, key: string, body: string, query = ''): Promise<number> {
-  const res = await fetch(objectUrl(id, key, query), { method: 'PUT', body });
+  const res = await cluster.fetch(objectUrl(id, key, query), { method: 'PUT', body });
   const text = await res.text();
   if (res.status !== 200) process.stderr.write(`PUT ${key} via ${id}${query}: ${res.status} ${text}\n`);
   return res.status;
 }
 
 async function getStatus(id: string, key: string, query = ''): Promise<number> {
-  const res = await fetch(objectUrl(id, key, query));
+  const res = await cluster.fetch(objectUrl(id, key, query));
   const text = await res.text();
   if (res.status >= 500) process.stderr.write(`GET ${key} via ${id}${query}: ${res.status} ${text}\n`);
   return res.status;
@@ -65,13 +65,13 @@ interface KeyView {
 }
 
 async function keyView(id: string, key: string): Promise<KeyView> {
-  const res = await fetch(`${node(id).http}/_antientropy/key?bucket=antientropy&key=${encodeURIComponent(key)}`);
+  const res = await cluster.fetch(`${node(id).http}/_antientropy/key?bucket=antientropy&key=${encodeURIComponent(key)}`);
   assert.equal(res.status, 200);
   return (await res.json()) as KeyView;
 }
 
 async function roots(id: string): Promise<Record<string, string>> {
-  const res = await fetch(`${node(id).http}/_antientropy/roots`);
+  const res = await cluster.fetch(`${node(id).http}/_antientropy/roots`);
   return ((await res.json()) as { partitions: Record<string, string> }).partitions;
 }
 
@@ -83,12 +83,12 @@ async function rootsAgree(): Promise<boolean> {
 }
 
 async function rounds(id: string): Promise<number> {
-  const res = await fetch(`${node(id).http}/_antientropy`);
+  const res = await cluster.fetch(`${node(id).http}/_antientropy`);
   return ((await res.json()) as { rounds: number }).rounds;
 }
 
 async function metric(id: string, name: string): Promise<number> {
-  const text = await (await fetch(`${node(id).http}/metrics`)).text();
+  const text = await (await cluster.fetch(`${node(id).http}/metrics`)).text();
   let sum = 0;
   for (const line of text.split('\n')) if (line.startsWith(name)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
   return sum;
@@ -110,7 +110,7 @@ test('a node that missed writes while down is repaired by anti-entropy alone; ro
   for (const k of [keys[0]!, keys[150]!, keys[299]!]) assert.equal((await keyView('n3', k)).present, true, k);
   const repaired = (await metric('n1', 'ringstore_antientropy_keys_repaired_total')) + (await metric('n2', 'ringstore_antientropy_keys_repaired_total')) + (await metric('n3', 'ringstore_antientropy_keys_repaired_total'));
   assert.ok(repaired >= 300, `keys repaired: ${repaired}`);
-  const health = (await (await fetch(`${node('n3').http}/health`)).json()) as { anti_entropy: { running: boolean; rounds: number } };
+  const health = (await (await cluster.fetch(`${node('n3').http}/health`)).json()) as { anti_entropy: { running: boolean; rounds: number } };
   assert.equal(health.anti_entropy.running, true);
 });
 
@@ -119,7 +119,7 @@ test('a key deleted while one owner is down stays deleted: after the owner retur
   await waitFor(async () => (await put('n1', 'doomed', 'alive', '?w=3')) === 200, { what: 'a W=3 write to succeed', intervalMs: 200 });
   assert.equal((await keyView('n3', 'doomed')).present, true);
   await cluster.kill('n3');
-  const del = await fetch(objectUrl('n1', 'doomed'), { method: 'DELETE' });
+  const del = await cluster.fetch(objectUrl('n1', 'doomed'), { method: 'DELETE' });
   assert.equal(del.status, 200);
   await del.arrayBuffer();
   const deletedAt = Date.now();

@@ -30,7 +30,7 @@ async function call(i: number, method: string, path: string, body?: any, headers
   const init: Record<string, unknown> = { method, headers };
   if (body !== undefined) init['body'] = body;
   if (body instanceof ReadableStream) init['duplex'] = 'half';
-  const res = await fetch(node(i).http + path, init as RequestInit);
+  const res = await cluster.fetch(node(i).http + path, init as RequestInit);
   const text = await res.text();
   let json: any;
   try {
@@ -126,7 +126,7 @@ describe('objects', () => {
     assert.equal(r.headers.get('content-type'), 'text/plain');
     assert.equal(r.headers.get('x-ringstore-coordinator'), node(1).id);
     assert.ok(r.headers.get('x-ringstore-context'));
-    const head = await fetch(`${node(2).http}/buckets/objects/hello.txt`, { method: 'HEAD' });
+    const head = await cluster.fetch(`${node(2).http}/buckets/objects/hello.txt`, { method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(head.headers.get('content-length'), '15');
   });
@@ -158,7 +158,7 @@ describe('objects', () => {
   test('a binary value round-trips; its JSON form has value_base64 and no utf8 value', async () => {
     const bytes = Buffer.from([0, 1, 2, 253, 254, 255, 0xc3, 0x28]);
     assert.equal((await call(0, 'PUT', '/buckets/objects/bin', bytes, { 'content-type': 'application/octet-stream' })).status, 200);
-    const res = await fetch(`${node(1).http}/buckets/objects/bin`);
+    const res = await cluster.fetch(`${node(1).http}/buckets/objects/bin`);
     assert.deepEqual(Buffer.from(await res.arrayBuffer()), bytes);
     const j = await call(2, 'GET', '/buckets/objects/bin?json=1');
     assert.equal(j.json.siblings[0].value, undefined);
@@ -209,7 +209,7 @@ describe('objects', () => {
       const r = await call(i, 'GET', '/buckets/objects/doomed?r=2');
       assertError(r, 404, 'NoSuchKey');
     }
-    const head = await fetch(`${node(2).http}/buckets/objects/doomed`, { method: 'HEAD' });
+    const head = await cluster.fetch(`${node(2).http}/buckets/objects/doomed`, { method: 'HEAD' });
     assert.equal(head.status, 404);
     assertError(await call(0, 'GET', '/buckets/objects/never-written'), 404, 'NoSuchKey');
   });
@@ -240,7 +240,7 @@ describe('multipart uploads', () => {
     const one = await call(2, 'GET', '/buckets/uploads/one.txt');
     assert.equal(one.text, 'first file');
     assert.equal(one.headers.get('content-type'), 'text/plain');
-    const two = await fetch(`${node(1).http}/buckets/uploads/nested/two.bin`);
+    const two = await cluster.fetch(`${node(1).http}/buckets/uploads/nested/two.bin`);
     assert.deepEqual(Buffer.from(await two.arrayBuffer()), Buffer.from([1, 2, 3, 4]));
   });
 

@@ -6,16 +6,21 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ringstoreBin } from '../../src/node/dev-cluster.js';
 import { waitFor } from '../helpers/cluster.js';
+import { signedFetch } from '../helpers/auth.js';
 
 interface ClusterFile {
   nodes: { id: string; pid: number; http: string; grpc: string; data: string; log: string }[];
   quorum: { n: number; r: number; w: number };
+  access_key: string;
+  secret_key: string;
+  user_token: string;
+  admin_token: string;
 }
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ringstore-devtest-'));
@@ -31,6 +36,8 @@ interface Dev {
   out: () => string;
   err: () => string;
   cluster: ClusterFile;
+  /** fetch() with the credentials of the cluster file (test/helpers/auth.ts). */
+  fetch: (url: string, init?: RequestInit) => Promise<Response>;
 }
 
 async function startDev(args: string[]): Promise<Dev> {
@@ -48,7 +55,7 @@ async function startDev(args: string[]): Promise<Dev> {
     { timeoutMs: 90_000, what: 'ringstore dev to report its nodes up' },
   );
   const cluster = JSON.parse(readFileSync(path.join(dir, 'cluster.json'), 'utf8')) as ClusterFile;
-  return { child, out: () => out, err: () => err, cluster };
+  return { child, out: () => out, err: () => err, cluster, fetch: (url, init) => signedFetch({ userToken: cluster.user_token, adminToken: cluster.admin_token }, url, init) };
 }
 
 function alive(pid: number): boolean {
@@ -76,15 +83,27 @@ test('dev starts three node processes, writes cluster.json, prints it, and stops
   for (const n of c.nodes) {
     assert.ok(n.pid !== dev.child.pid);
     assert.match(n.http, /^http:\/\/127\.0\.0\.1:\d+$/);
-    const h = (await (await fetch(`${n.http}/health`)).json()) as { node: string };
+    const h = (await (await dev.fetch(`${n.http}/health`)).json()) as { node: string };
     assert.equal(h.node, n.id);
   }
   assert.ok(dev.out().includes(c.nodes[0]!.http), 'prints the addresses');
   ports = c.nodes.map((n) => n.http);
 
+  // Generated credentials, in cluster.json only (owner-only), and printed with the next command to type.
+  assert.match(c.access_key, /^RS[0-9A-F]{18}$/);
+  assert.match(c.user_token, /^rsu_/);
+  assert.match(c.admin_token, /^rsa_/);
+  assert.equal(statSync(path.join(dir, 'cluster.json')).mode & 0o077, 0, 'cluster.json is readable by its owner only');
+  assert.ok(dev.out().includes(`Authorization: Bearer $TOKEN`) && dev.out().includes(c.user_token), 'prints the token and how to use it');
+
   const a = c.nodes[0]!.http;
-  assert.equal((await fetch(`${a}/buckets/kept`, { method: 'POST' })).status, 200);
-  assert.equal((await fetch(`${a}/buckets/kept/before-restart`, { method: 'PUT', body: 'still here' })).status, 200);
+  // Nobody in without a key: no token is a 401 with a code; /health stays open.
+  const anonymous = await fetch(`${a}/buckets/kept`, { method: 'POST' });
+  assert.equal(anonymous.status, 401);
+  assert.equal(((await anonymous.json()) as { error: { code: string } }).error.code, 'MissingAuthentication');
+  assert.equal((await fetch(`${a}/cluster/members`)).status, 401);
+  assert.equal((await dev.fetch(`${a}/buckets/kept`, { method: 'POST' })).status, 200);
+  assert.equal((await dev.fetch(`${a}/buckets/kept/before-restart`, { method: 'PUT', body: 'still here' })).status, 200);
 
   dev.child.kill('SIGTERM');
   assert.equal(await exited(dev.child), 0);
@@ -98,7 +117,7 @@ test('a restart on the same folder reuses the ports and keeps every write', asyn
     ports,
   );
   for (const n of dev.cluster.nodes) {
-    const res = await fetch(`${n.http}/buckets/kept/before-restart?r=3`);
+    const res = await dev.fetch(`${n.http}/buckets/kept/before-restart?r=3`);
     assert.equal(res.status, 200);
     assert.equal(await res.text(), 'still here');
   }
@@ -108,7 +127,7 @@ test('a restart on the same folder reuses the ports and keeps every write', asyn
   process.kill(victim.pid, 'SIGKILL');
   await waitFor(() => dev.err().includes(`node ${victim.id}`), { what: 'dev to report the killed node' });
   assert.equal(dev.child.exitCode, null, 'dev keeps running');
-  const w = await fetch(`${dev.cluster.nodes[0]!.http}/buckets/kept/while-one-down?w=2`, { method: 'PUT', body: 'x' });
+  const w = await dev.fetch(`${dev.cluster.nodes[0]!.http}/buckets/kept/while-one-down?w=2`, { method: 'PUT', body: 'x' });
   assert.equal(w.status, 200);
 
   // dev killed outright: its nodes notice and stop by themselves.
@@ -127,9 +146,9 @@ test('a busy port is replaced by a free one, and the data is still there', async
     const dev = await startDev([]);
     const n1 = dev.cluster.nodes[0]!;
     assert.notEqual(n1.http, ports[0]);
-    const res = await fetch(`${n1.http}/buckets/kept/before-restart`);
+    const res = await dev.fetch(`${n1.http}/buckets/kept/before-restart`);
     assert.equal(await res.text(), 'still here');
-    assert.equal((await fetch(`${dev.cluster.nodes[1]!.http}/buckets/kept/while-one-down`)).status, 200);
+    assert.equal((await dev.fetch(`${dev.cluster.nodes[1]!.http}/buckets/kept/while-one-down`)).status, 200);
     dev.child.kill('SIGINT');
     assert.equal(await exited(dev.child), 0);
   } finally {

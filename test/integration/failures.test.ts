@@ -14,7 +14,7 @@ import { cut, heal, memberStates, pendingHints, startCluster, waitFor, type Test
 let cluster: TestCluster;
 
 before(async () => {
-  cluster = await startCluster({ nodes: 4, quorum: { n: 3, r: 2, w: 2 }, nodeSettings: { faults: true, antiEntropy: { enabled: false } } });
+  cluster = await startCluster({ nodes: 4, quorum: { n: 3, r: 2, w: 2 }, faults: true, nodeSettings: { antiEntropy: { enabled: false } } });
 });
 
 after(async () => {
@@ -41,7 +41,7 @@ interface WriteAnswer {
 async function put(n: TestNode, bucket: string, key: string, value: string, opts: { w?: number; context?: string } = {}): Promise<WriteAnswer> {
   const q = opts.w !== undefined ? `?w=${opts.w}` : '';
   try {
-    const res = await fetch(`${n.http}/buckets/${bucket}/${key}${q}`, {
+    const res = await cluster.fetch(`${n.http}/buckets/${bucket}/${key}${q}`, {
       method: 'PUT',
       body: value,
       headers: opts.context !== undefined ? { 'x-ringstore-context': opts.context } : {},
@@ -76,7 +76,7 @@ async function localEntries(n: TestNode, bucket: string): Promise<Map<string, Lo
   const out = new Map<string, LocalKey>();
   let after = '';
   for (;;) {
-    const res = await fetch(`${n.http}/cluster/keys?bucket=${bucket}&limit=10000${after ? `&after=${encodeURIComponent(after)}` : ''}`, { signal: AbortSignal.timeout(20_000) });
+    const res = await cluster.fetch(`${n.http}/cluster/keys?bucket=${bucket}&limit=10000${after ? `&after=${encodeURIComponent(after)}` : ''}`, { signal: AbortSignal.timeout(20_000) });
     const body = (await res.json()) as { keys: LocalKey[]; truncated: boolean };
     for (const k of body.keys) out.set(k.key, k);
     if (!body.truncated || body.keys.length === 0) return out;
@@ -86,20 +86,20 @@ async function localEntries(n: TestNode, bucket: string): Promise<Map<string, Lo
 
 async function everyoneSeesEveryoneAlive(): Promise<boolean> {
   for (const n of cluster.nodes) {
-    const view = await memberStates(n);
+    const view = await memberStates(cluster, n);
     if (Object.values(view).some((s) => s !== 'alive')) return false;
   }
   return true;
 }
 
 async function noHintsPending(): Promise<boolean> {
-  const counts = await Promise.all(cluster.nodes.map((n) => pendingHints(n)));
+  const counts = await Promise.all(cluster.nodes.map((n) => pendingHints(cluster, n)));
   return counts.every((c) => c === 0);
 }
 
 test('kill -9 under steady W=2 load: writes keep succeeding through hinted fallbacks; after the restart the hints are delivered and all three owners agree', async (t) => {
   const bucket = 'steady';
-  assert.equal((await fetch(`${node('n1').http}/buckets/${bucket}`, { method: 'PUT' })).status, 200);
+  assert.equal((await cluster.fetch(`${node('n1').http}/buckets/${bucket}`, { method: 'PUT' })).status, 200);
   const victim = 'n4';
   const coordinators = ['n1', 'n2', 'n3'];
   // A client fails over from a coordinator it is told is going down.
@@ -127,18 +127,18 @@ test('kill -9 under steady W=2 load: writes keep succeeding through hinted fallb
   const killedAt = Date.now();
   await cluster.kill(victim, 'SIGKILL');
   // Keep writing while the survivors notice the crash (SWIM) and afterwards.
-  await waitFor(async () => (await memberStates(node('n1')))[victim] === 'dead', { what: `${victim} declared dead by n1`, timeoutMs: 60_000 });
+  await waitFor(async () => (await memberStates(cluster, node('n1')))[victim] === 'dead', { what: `${victim} declared dead by n1`, timeoutMs: 60_000 });
   const detectedAt = Date.now();
   const detectedMs = detectedAt - killedAt;
   // Strict quorum (?sloppy=false, Riak's pw) refuses the stand-in that the default sloppy quorum uses.
   for (let i = 0; ; i++) {
     const key = `strict-${i}`;
-    const sloppy = await fetch(`${node('n1').http}/buckets/${bucket}/${key}?w=3`, { method: 'PUT', body: 'x' });
+    const sloppy = await cluster.fetch(`${node('n1').http}/buckets/${bucket}/${key}?w=3`, { method: 'PUT', body: 'x' });
     const body = (await sloppy.json()) as WriteAnswer['json'];
     if (!body.preference_list?.includes(victim)) continue;
     assert.equal(sloppy.status, 200);
     assert.deepEqual(body.hinted?.map((h) => h.for), [victim]);
-    const strict = await fetch(`${node('n1').http}/buckets/${bucket}/${key}?w=3&sloppy=false`, { method: 'PUT', body: 'y' });
+    const strict = await cluster.fetch(`${node('n1').http}/buckets/${bucket}/${key}?w=3&sloppy=false`, { method: 'PUT', body: 'y' });
     assert.equal(strict.status, 503);
     break;
   }
@@ -146,12 +146,12 @@ test('kill -9 under steady W=2 load: writes keep succeeding through hinted fallb
   await waitFor(
     async () =>
       answers.filter((x) => x.a.status === 200 && x.a.atMs > detectedAt).length >= 200 &&
-      (await Promise.all(coordinators.map((id) => pendingHints(node(id))))).some((n) => n >= 20),
+      (await Promise.all(coordinators.map((id) => pendingHints(cluster, node(id))))).some((n) => n >= 20),
     { what: `hinted writes for ${victim} during its outage`, timeoutMs: 60_000, intervalMs: 250 },
   );
 
   // Hints survive a kill -9 of the fallback holding them.
-  const holders = await Promise.all(coordinators.map(async (id) => ({ id, pending: await pendingHints(node(id)) })));
+  const holders = await Promise.all(coordinators.map(async (id) => ({ id, pending: await pendingHints(cluster, node(id)) })));
   const fallback = holders.sort((a, b) => b.pending - a.pending)[0]!;
   assert.ok(fallback.pending > 0, 'some node holds hints for the dead owner');
   avoid.add(fallback.id);
@@ -160,7 +160,7 @@ test('kill -9 under steady W=2 load: writes keep succeeding through hinted fallb
   await cluster.kill(fallback.id, 'SIGKILL');
   await cluster.restart(fallback.id);
   avoid.delete(fallback.id);
-  const kept = await pendingHints(node(fallback.id));
+  const kept = await pendingHints(cluster, node(fallback.id));
   process.stderr.write(`[kill -9] ${fallback.id} held ${fallback.pending} hints before its own kill -9 and restart, ${kept} after\n`);
   assert.ok(kept >= fallback.pending, `${fallback.id} kept its hints through kill -9 (${fallback.pending} before, ${kept} after)`);
   const fallbackBackAt = Date.now();
@@ -212,7 +212,7 @@ test('kill -9 under steady W=2 load: writes keep succeeding through hinted fallb
 
 test('one node cut off while both sides take writes: after healing every acknowledged write is on all owners or superseded, and concurrent writes are siblings', async (t) => {
   const bucket = 'cut';
-  assert.equal((await fetch(`${node('n1').http}/buckets/${bucket}`, { method: 'PUT' })).status, 200);
+  assert.equal((await cluster.fetch(`${node('n1').http}/buckets/${bucket}`, { method: 'PUT' })).status, 200);
   await waitFor(everyoneSeesEveryoneAlive, { what: 'a healthy cluster', timeoutMs: 60_000 });
   const isolated = 'n1';
 
@@ -253,7 +253,7 @@ test('one node cut off while both sides take writes: after healing every acknowl
   await cut(cluster, isolated);
   const cutAt = Date.now();
   const load = [writer('minority', [isolated], 1, 'a', true), writer('majority', ['n2', 'n3', 'n4'], 2, 'a', true), writer('majority', ['n3', 'n4', 'n2'], 2, 'b', false)];
-  await waitFor(async () => (await memberStates(node('n2')))[isolated] === 'dead', { what: `the majority declares ${isolated} dead`, timeoutMs: 60_000 });
+  await waitFor(async () => (await memberStates(cluster, node('n2')))[isolated] === 'dead', { what: `the majority declares ${isolated} dead`, timeoutMs: 60_000 });
   // The cut lasts until both sides have taken writes to the shared keys, the
   // majority plenty after giving the isolated node up, and the majority holds
   // hints for it. (The minority's writes stop once its cached bucket
@@ -264,7 +264,7 @@ test('one node cut off while both sides take writes: after healing every acknowl
   await waitFor(
     async () => {
       const both = [...last.values()].filter((l) => l.minority !== undefined && l.majority !== undefined).length;
-      const hints = await Promise.all(['n2', 'n3', 'n4'].map((id) => pendingHints(node(id))));
+      const hints = await Promise.all(['n2', 'n3', 'n4'].map((id) => pendingHints(cluster, node(id))));
       seen = `minority ${count('minority')}, majority ${count('majority', deadAt)} since ${isolated} was declared dead, shared keys written on both sides ${both}, hints on n2..n4 ${hints.join('/')}, last refusals ${JSON.stringify(Object.fromEntries(lastRefusal))}`;
       return count('minority') >= 10 && count('majority', deadAt) >= 50 && both >= 6 && hints.some((n) => n > 0);
     },
@@ -302,7 +302,7 @@ test('one node cut off while both sides take writes: after healing every acknowl
   for (const key of shared) {
     const want = last.get(key);
     if (want?.minority === undefined || want.majority === undefined) continue;
-    const res = await fetch(`${node('n3').http}/buckets/${bucket}/${key}?r=3`, { headers: { accept: 'application/json' } });
+    const res = await cluster.fetch(`${node('n3').http}/buckets/${bucket}/${key}?r=3`, { headers: { accept: 'application/json' } });
     const body = (await res.json()) as { siblings: { value: string }[] };
     const values = body.siblings.map((s) => s.value).sort();
     assert.deepEqual(values, [want.majority, want.minority].sort(), `${key}: the last write of each side survives as a sibling`);

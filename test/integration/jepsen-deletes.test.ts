@@ -77,8 +77,11 @@ interface Answer {
 
 const rel = (t0: number) => Date.now() - t0;
 
+/** The running cluster's signed fetch (TestCluster.fetch): set when the cluster starts. */
+let signed: TestCluster['fetch'] = () => Promise.reject(new Error('no cluster running'));
+
 async function fetchText(url: string, init: RequestInit = {}): Promise<{ status: number; text: string; headers: Headers }> {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) });
+  const res = await signed(url, { ...init, signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) });
   return { status: res.status, text: await res.text(), headers: res.headers };
 }
 
@@ -122,7 +125,7 @@ const sameAnswer = (a: Answer, b: Answer): boolean => a.status === b.status && a
 
 /** Sets one node's fault rules directly (a 2|3 split needs several peers per node, which cut() replaces one at a time). */
 async function setRules(node: TestNode, drop: readonly string[], direction: 'both' | 'in' | 'out'): Promise<void> {
-  const res = await fetch(`${node.http}/_faults`, { method: 'POST', body: JSON.stringify({ drop, direction }), headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(10_000) });
+  const res = await signed(`${node.http}/_faults`, { method: 'POST', body: JSON.stringify({ drop, direction }), headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(10_000) });
   if (res.status !== 200) throw new Error(`POST ${node.id}/_faults: ${res.status} ${await res.text()}`);
 }
 
@@ -136,7 +139,8 @@ async function pool<T>(items: readonly T[], width: number, fn: (item: T) => Prom
 }
 
 test(`jepsen: acknowledged deletes and writes survive cuts, a 2|3 split, freezes and kill -9 (seed ${SEED}, ${DURATION_MS} ms)`, { timeout: DURATION_MS + 480_000 }, async (t) => {
-  const cluster: TestCluster = await startCluster({ nodes: NODES, nodeSettings: { faults: true, antiEntropy: { intervalMs: 1000 } } });
+  const cluster: TestCluster = await startCluster({ nodes: NODES, faults: true, nodeSettings: { antiEntropy: { intervalMs: 1000 } } });
+  signed = cluster.fetch;
   const faults: Fault[] = [];
   const keys = new Map<string, KeyState>();
   const failures: string[] = [];
@@ -319,8 +323,8 @@ test(`jepsen: acknowledged deletes and writes survive cuts, a 2|3 split, freezes
     await waitFor(
       async () => {
         for (const n of cluster.nodes) {
-          if (Object.values(await memberStates(n)).some((s) => s !== 'alive')) return false;
-          if ((await pendingHints(n)) > 0) return false;
+          if (Object.values(await memberStates(cluster, n)).some((s) => s !== 'alive')) return false;
+          if ((await pendingHints(cluster, n)) > 0) return false;
         }
         const next = new Map<string, Answer[]>();
         let agree = true;

@@ -11,7 +11,7 @@ let cluster: TestCluster;
 
 before(async () => {
   cluster = await startCluster({ nodes: 3 });
-  const res = await fetch(`${cluster.nodes[0]!.http}/buckets/quorum`, { method: 'PUT' });
+  const res = await cluster.fetch(`${cluster.nodes[0]!.http}/buckets/quorum`, { method: 'PUT' });
   assert.equal(res.status, 200);
 });
 
@@ -22,12 +22,12 @@ after(async () => {
 const url = (i: number, path: string) => `${cluster.nodes[i]!.http}${path}`;
 
 async function put(i: number, key: string, body: string, headers: Record<string, string> = {}, query = '') {
-  const res = await fetch(url(i, `/buckets/quorum/${key}${query}`), { method: 'PUT', body, headers });
+  const res = await cluster.fetch(url(i, `/buckets/quorum/${key}${query}`), { method: 'PUT', body, headers });
   return { status: res.status, json: (await res.json()) as any };
 }
 
 async function getJson(i: number, key: string, query = '') {
-  const res = await fetch(url(i, `/buckets/quorum/${key}${query}`), { headers: { accept: 'application/json' } });
+  const res = await cluster.fetch(url(i, `/buckets/quorum/${key}${query}`), { headers: { accept: 'application/json' } });
   return { status: res.status, json: (await res.json()) as any, context: res.headers.get('x-ringstore-context') };
 }
 
@@ -38,7 +38,7 @@ test('a W=2 write is read back with R=2 through a different coordinator', async 
   assert.equal(w.json.coordinator, cluster.nodes[0]!.id);
   assert.ok(w.json.replicas_written.length >= 2);
   assert.equal(Object.keys(w.json.vector_clocks).length, w.json.replicas_written.length);
-  const res = await fetch(url(1, '/buckets/quorum/alpha?r=2'));
+  const res = await cluster.fetch(url(1, '/buckets/quorum/alpha?r=2'));
   assert.equal(res.status, 200);
   assert.equal(await res.text(), 'one');
   const r = await getJson(2, 'alpha', '?r=2');
@@ -49,7 +49,7 @@ test('a W=2 write is read back with R=2 through a different coordinator', async 
 test('two writes without context make two siblings; a write with the read context replaces them with one', async () => {
   assert.equal((await put(0, 'beta', 'from-a')).status, 200);
   assert.equal((await put(1, 'beta', 'from-b')).status, 200);
-  const plain = await fetch(url(2, '/buckets/quorum/beta?r=3'));
+  const plain = await cluster.fetch(url(2, '/buckets/quorum/beta?r=3'));
   assert.equal(plain.status, 300, 'siblings answer 300 Multiple Choices without Accept: application/json');
   const r = await getJson(2, 'beta', '?r=3');
   const values = r.json.siblings.map((s: any) => s.value).sort();
@@ -78,7 +78,7 @@ test('kill -9 of one node leaves W=2 writes and R=2 reads working; the restarted
     written.push(key);
   }
   for (const key of written) {
-    const res = await fetch(url(1, `/buckets/quorum/${key}?r=2`));
+    const res = await cluster.fetch(url(1, `/buckets/quorum/${key}?r=2`));
     assert.equal(res.status, 200);
     assert.equal(await res.text(), `d${key.slice('during-'.length)}`);
   }

@@ -187,7 +187,9 @@ describe('a 3-node dev cluster runs the Raft control plane', () => {
   test('ringstore status prints the members, the leader and the layout version, and --json the same facts', async () => {
     const leader = await agreedLeader(cluster, cluster.nodes);
     const n = cluster.nodes[1] as TestNode;
-    const json = JSON.parse((await run(process.execPath, [ringstoreBin(), 'status', '--node', n.http, '--json'])).stdout) as {
+    // /cluster/* needs the admin token: the command reads it from RINGSTORE_ADMIN_TOKEN.
+    const env = { ...process.env, RINGSTORE_ADMIN_TOKEN: cluster.adminToken };
+    const json = JSON.parse((await run(process.execPath, [ringstoreBin(), 'status', '--node', n.http, '--json'], { env })).stdout) as {
       leader: string;
       quorum: boolean;
       healthy: boolean;
@@ -204,7 +206,7 @@ describe('a 3-node dev cluster runs the Raft control plane', () => {
       ['n2', 'voter', true],
       ['n3', 'voter', true],
     ]);
-    const text = (await run(process.execPath, [ringstoreBin(), 'status', '--node', n.http])).stdout;
+    const text = (await run(process.execPath, [ringstoreBin(), 'status', '--node', n.http], { env })).stdout;
     assert.match(text, /cluster: healthy/);
     assert.match(text, new RegExp(`leader:  ${leader} \\(term \\d+\\)`));
   });

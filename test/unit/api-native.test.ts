@@ -9,7 +9,11 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import { createHash } from 'node:crypto';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { Sha256 } from './s3-harness.js';
 import { createHttpServer } from '../../src/api/http.js';
+import { testAuth, type TestAuth } from '../helpers/auth.js';
 import { createNativeApi } from '../../src/api/native.js';
 import type { NativeBuckets, NativeCoordinator } from '../../src/api/native-deps.js';
 import { resolveQuorum, validateBucketName } from '../../src/api/native-params.js';
@@ -93,9 +97,14 @@ class StubCoordinator implements NativeCoordinator {
 let server: Server;
 let base: string;
 let coord: StubCoordinator;
+/** The signing helper (test/helpers/auth.ts): every request below goes through auth.fetch. */
+let auth: TestAuth;
+/** Buckets whose ACL is public-read (what the node asks S3's ACL store). */
+const publicBuckets = new Set<string>();
 
 before(async () => {
   coord = new StubCoordinator();
+  auth = await testAuth();
   // The real catalog over a control plane of one node.
   const buckets: NativeBuckets = new ControlBucketCatalog({
     plane: new LocalControlPlane(() => Date.now()),
@@ -109,8 +118,9 @@ before(async () => {
     clusterSize: () => 3,
     defaultQuorum: { n: 3, r: 2, w: 2 },
     maxObjectBytes: MAX,
+    publicRead: async (b) => publicBuckets.has(b.name),
   });
-  server = createHttpServer({ self: 'n1', logger: pino({ level: 'silent' }), registry, mounts: [{ prefix: '/buckets', handler: native }] });
+  server = createHttpServer({ self: 'n1', logger: pino({ level: 'silent' }), registry, auth: auth.http, mounts: [{ prefix: '/buckets', handler: native, access: 'user' }] });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -121,7 +131,7 @@ after(async () => {
 });
 
 async function call(method: string, path: string, body?: any, headers: Record<string, string> = {}) {
-  const res = await fetch(base + path, { method, body: body ?? null, headers, ...(body instanceof ReadableStream ? { duplex: 'half' } : {}) } as RequestInit);
+  const res = await auth.fetch(base + path, { method, body: body ?? null, headers, ...(body instanceof ReadableStream ? { duplex: 'half' } : {}) } as RequestInit);
   const text = await res.text();
   let json: any;
   try {
@@ -220,7 +230,7 @@ describe('objects', () => {
     assert.equal(r.headers.get('content-type'), 'text/plain');
     assert.equal(r.headers.get('x-ringstore-coordinator'), 'n1');
     assert.ok(r.headers.get('x-ringstore-context'));
-    const h = await fetch(`${base}/buckets/objs/dir/sub/file.txt`, { method: 'HEAD' });
+    const h = await auth.fetch(`${base}/buckets/objs/dir/sub/file.txt`, { method: 'HEAD' });
     assert.equal(h.status, 200);
     assert.equal(h.headers.get('content-length'), '5');
   });
@@ -228,7 +238,7 @@ describe('objects', () => {
   test('percent-encoded keys are decoded; binary values survive', async () => {
     const bytes = Buffer.from([0, 255, 1, 254, 10]);
     await call('PUT', '/buckets/objs/' + encodeURIComponent('a b/ü?.bin'), bytes);
-    const res = await fetch(`${base}/buckets/objs/${encodeURIComponent('a b/ü?.bin')}`);
+    const res = await auth.fetch(`${base}/buckets/objs/${encodeURIComponent('a b/ü?.bin')}`);
     assert.deepEqual(Buffer.from(await res.arrayBuffer()), bytes);
     const j = await call('GET', `/buckets/objs/${encodeURIComponent('a b/ü?.bin')}?json=1`);
     assert.equal(j.json.key, 'a b/ü?.bin');
@@ -262,7 +272,7 @@ describe('objects', () => {
     assertError(r, 404, 'NoSuchKey');
     assert.ok(r.json.error.context);
     assertError(await call('GET', '/buckets/objs/never'), 404, 'NoSuchKey');
-    const h = await fetch(`${base}/buckets/objs/never`, { method: 'HEAD' });
+    const h = await auth.fetch(`${base}/buckets/objs/never`, { method: 'HEAD' });
     assert.equal(h.status, 404);
   });
 
@@ -305,7 +315,7 @@ describe('objects', () => {
     assert.equal(plain.json.conflict, 'delete');
     assert.deepEqual(plain.json.siblings.map((s: any) => s.value), ['two']);
     assert.equal(plain.json.tombstones.length, 1);
-    const head = await fetch(`${base}/buckets/objs/vt`, { method: 'HEAD' });
+    const head = await auth.fetch(`${base}/buckets/objs/vt`, { method: 'HEAD' });
     assert.equal(head.status, 300);
     const j = await call('GET', '/buckets/objs/vt?json=1');
     assert.equal(j.status, 200);
@@ -509,7 +519,7 @@ describe('health, metrics, malformed HTTP', () => {
     const agentReq = (body: Buffer) =>
       new Promise<number>((resolve, reject) => {
         const u = new URL(`${base}/buckets/objs/ka`);
-        const req = httpRequest({ method: 'PUT', hostname: u.hostname, port: u.port, path: u.pathname }, (res) => {
+        const req = httpRequest({ method: 'PUT', hostname: u.hostname, port: u.port, path: u.pathname, headers: { authorization: `Bearer ${auth.userToken}` } }, (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode ?? 0));
         });
@@ -520,3 +530,128 @@ describe('health, metrics, malformed HTTP', () => {
     assert.equal(await agentReq(Buffer.from('fine')), 200);
   });
 });
+
+describe('authentication and bucket ownership (issue 11)', () => {
+  const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
+  const codeOf = async (res: Response): Promise<string> => ((await res.json()) as { error: { code: string } }).error.code;
+  let bob: string;
+  let sigv4: SignatureV4;
+
+  before(async () => {
+    bob = (await auth.directory.createUserToken('bob', 0)).token;
+    sigv4 = new SignatureV4({ credentials: { accessKeyId: auth.accessKey, secretAccessKey: auth.secretKey }, region: 'us-east-1', service: 's3', sha256: Sha256 as never, uriEscapePath: false, applyChecksum: false });
+    assert.equal((await call('POST', '/buckets/alices')).status, 200);
+    assert.equal((await call('PUT', '/buckets/alices/k', 'mine')).status, 200);
+  });
+
+  test('a request without credentials is refused with 401 MissingAuthentication and a WWW-Authenticate header, and writes nothing', async () => {
+    const before = coord.puts.length;
+    const res = await fetch(`${base}/buckets/alices/k`, { method: 'PUT', body: 'anon' });
+    assert.equal(res.status, 401);
+    assert.match(res.headers.get('www-authenticate') ?? '', /Bearer/);
+    assert.equal(await codeOf(res), 'MissingAuthentication');
+    assert.equal((await fetch(`${base}/buckets`)).status, 401);
+    assert.equal(coord.puts.length, before, 'nothing written');
+  });
+
+  test('an unknown, malformed, revoked or expired token is 401 with its own code; an admin token is no user token', async () => {
+    const forged = auth.userToken.slice(0, -4) + 'AAAA';
+    assert.equal(await codeOf(await auth.fetch(`${base}/buckets`, { headers: bearer(forged) })), 'InvalidToken');
+    assert.equal(await codeOf(await auth.fetch(`${base}/buckets`, { headers: bearer('hunter2') })), 'InvalidToken');
+    assert.equal(await codeOf(await auth.fetch(`${base}/buckets`, { headers: bearer(auth.adminToken) })), 'InvalidToken');
+    const t = await auth.directory.createUserToken(auth.user, 0);
+    assert.equal((await auth.fetch(`${base}/buckets`, { headers: bearer(t.token) })).status, 200);
+    await auth.directory.revokeUserToken(t.tokenId);
+    const revoked = await auth.fetch(`${base}/buckets`, { headers: bearer(t.token) });
+    assert.equal(revoked.status, 401);
+    assert.equal(await codeOf(revoked), 'InvalidToken');
+    const short = await auth.directory.createUserToken(auth.user, 1);
+    await waitUntil(() => Date.now() > short.expiresMs);
+    const expired = await auth.fetch(`${base}/buckets`, { headers: bearer(short.token) });
+    assert.equal(expired.status, 401);
+    assert.equal(await codeOf(expired), 'ExpiredToken');
+  });
+
+  test("another user's bucket is 403 AccessDenied for reads and writes, and its name cannot be taken", async () => {
+    for (const [method, path, body] of [
+      ['GET', '/buckets/alices/k', undefined],
+      ['PUT', '/buckets/alices/k', 'stolen'],
+      ['DELETE', '/buckets/alices/k', undefined],
+      ['GET', '/buckets/alices', undefined],
+      ['DELETE', '/buckets/alices', undefined],
+    ] as const) {
+      const res = await auth.fetch(`${base}${path}`, { method, headers: bearer(bob), ...(body !== undefined ? { body } : {}) });
+      assert.equal(res.status, 403, `${method} ${path}`);
+      assert.equal(await codeOf(res), 'AccessDenied');
+    }
+    assert.equal(await codeOf(await auth.fetch(`${base}/buckets/alices`, { method: 'POST', headers: bearer(bob) })), 'AccessDenied');
+    assert.equal((await call('GET', '/buckets/alices/k')).text, 'mine', 'the owner still reads her value');
+    const listed = (await (await auth.fetch(`${base}/buckets`, { headers: bearer(bob) })).json()) as { buckets: { name: string }[] };
+    assert.ok(!listed.buckets.some((b) => b.name === 'alices'), 'a user lists only their own buckets');
+    assert.equal(await codeOf(await auth.fetch(`${base}/buckets/bobs`, { method: 'POST', headers: bearer(bob), body: JSON.stringify({ owner: 'alice' }) })), 'AccessDenied');
+  });
+
+  test('a public-read bucket is readable by anyone, anonymously too, and still writable only by its owner', async () => {
+    assert.equal((await call('POST', '/buckets/open')).status, 200);
+    assert.equal((await call('PUT', '/buckets/open/readme', 'hello all')).status, 200);
+    assert.equal((await fetch(`${base}/buckets/open/readme`)).status, 401, 'private until its ACL says otherwise');
+    publicBuckets.add('open');
+    try {
+      const anon = await fetch(`${base}/buckets/open/readme`);
+      assert.equal(anon.status, 200);
+      assert.equal(await anon.text(), 'hello all');
+      assert.equal((await auth.fetch(`${base}/buckets/open/readme`, { headers: bearer(bob) })).status, 200);
+      assert.equal((await fetch(`${base}/buckets/open/readme`, { method: 'PUT', body: 'x' })).status, 401);
+      assert.equal((await auth.fetch(`${base}/buckets/open/readme`, { method: 'PUT', body: 'x', headers: bearer(bob) })).status, 403);
+    } finally {
+      publicBuckets.delete('open');
+    }
+  });
+
+  async function signed(method: string, path: string, body: string, opts: { payloadHash?: string; secret?: string } = {}): Promise<Response> {
+    const port = Number(new URL(base).port);
+    const s = opts.secret === undefined ? sigv4 : new SignatureV4({ credentials: { accessKeyId: auth.accessKey, secretAccessKey: opts.secret }, region: 'us-east-1', service: 's3', sha256: Sha256 as never, uriEscapePath: false, applyChecksum: false });
+    const headers = { host: `127.0.0.1:${port}`, 'x-amz-content-sha256': opts.payloadHash ?? createHash('sha256').update(body).digest('hex') };
+    const req = (await s.sign({ method, protocol: 'http:', hostname: '127.0.0.1', port, path, query: {}, headers } as never)) as unknown as { headers: Record<string, string> };
+    return fetch(`${base}${path}`, { method, headers: req.headers, ...(method === 'GET' || method === 'HEAD' ? {} : { body }) });
+  }
+
+  test('SigV4 with the S3 access key works on the native API; a wrong secret or a swapped body is refused', async () => {
+    const put = await signed('PUT', '/buckets/alices/signed', 'by sigv4');
+    assert.equal(put.status, 200, await put.clone().text());
+    const get = await signed('GET', '/buckets/alices/signed', '');
+    assert.equal(await get.text(), 'by sigv4');
+    const wrong = await signed('GET', '/buckets/alices/signed', '', { secret: 'not-the-secret-at-all' });
+    assert.equal(wrong.status, 401);
+    assert.equal(await codeOf(wrong), 'SignatureDoesNotMatch');
+    const before = coord.puts.length;
+    // A captured signature replayed with another body: the signed hash is checked against what arrives.
+    const mismatch = await signed('PUT', '/buckets/alices/signed', 'another body', { payloadHash: createHash('sha256').update('by sigv4').digest('hex') });
+    assert.equal(mismatch.status, 400);
+    assert.equal(await codeOf(mismatch), 'XAmzContentSHA256Mismatch');
+    assert.equal(coord.puts.length, before, 'nothing written');
+  });
+
+  test('a presigned URL reads on the native API, and an expired one is refused', async () => {
+    const port = Number(new URL(base).port);
+    const presign = async (expiresIn: number, signingDate?: Date) =>
+      (await sigv4.presign({ method: 'GET', protocol: 'http:', hostname: '127.0.0.1', port, path: '/buckets/alices/k', query: {}, headers: { host: `127.0.0.1:${port}`, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } } as never, { expiresIn, ...(signingDate ? { signingDate } : {}) })) as unknown as { query: Record<string, string> };
+    const ok = await presign(300);
+    const qs = new URLSearchParams(ok.query).toString();
+    const res = await fetch(`${base}/buckets/alices/k?${qs}`);
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal(await res.text(), 'mine');
+    const old = await presign(60, new Date(Date.now() - 3600_000));
+    const expired = await fetch(`${base}/buckets/alices/k?${new URLSearchParams(old.query).toString()}`);
+    assert.equal(expired.status, 403);
+    assert.equal(await codeOf(expired), 'AccessDenied');
+  });
+});
+
+async function waitUntil(cond: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

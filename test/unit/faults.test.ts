@@ -3,7 +3,7 @@
 // requester while the request itself was handled, and that the HTTP switch
 // refuses to work (403) unless the node was started with faults enabled.
 
-import { describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
@@ -11,6 +11,7 @@ import { Registry } from 'prom-client';
 
 import { createFaultsApi } from '../../src/api/faults.js';
 import { createHttpServer } from '../../src/api/http.js';
+import { testAuth, type TestAuth } from '../helpers/auth.js';
 import { FaultInjector } from '../../src/node/faults.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import { TransportError } from '../../src/transport/transport.js';
@@ -80,14 +81,38 @@ describe('FaultInjector', () => {
 });
 
 describe('the /_faults switch', () => {
+  let auth: TestAuth;
+  let fetch: TestAuth['fetch'];
+  before(async () => {
+    auth = await testAuth();
+    fetch = auth.fetch;
+  });
+
   async function serve(faults: FaultInjector | undefined): Promise<{ url: string; close(): Promise<void> }> {
-    const server = createHttpServer({ self: 'n1', logger: pino({ level: 'silent' }), registry: new Registry(), mounts: [{ prefix: '/_faults', handler: createFaultsApi(faults) }] });
+    const server = createHttpServer({ self: 'n1', logger: pino({ level: 'silent' }), registry: new Registry(), auth: auth.http, mounts: [{ prefix: '/_faults', handler: createFaultsApi(faults) }] });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     return {
       url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/_faults`,
       close: () => new Promise((r) => server.close(() => r())),
     };
   }
+
+  test('needs an admin token even when enabled: none is 401, a user token 401, a metrics-read token 403', async () => {
+    const s = await serve(new FaultInjector('n1'));
+    try {
+      const none = await globalThis.fetch(s.url, { method: 'POST', body: '{"drop":["n2"]}' });
+      assert.equal(none.status, 401);
+      assert.equal(((await none.json()) as { error: { code: string } }).error.code, 'MissingAuthentication');
+      const user = await fetch(s.url, { headers: { authorization: `Bearer ${auth.userToken}` } });
+      assert.equal(((await user.json()) as { error: { code: string } }).error.code, 'InvalidToken');
+      const metrics = await auth.directory.createAdminToken('metrics-read', 0);
+      const scoped = await fetch(s.url, { headers: { authorization: `Bearer ${metrics.token}` } });
+      assert.equal(scoped.status, 403);
+      assert.equal(((await scoped.json()) as { error: { code: string } }).error.code, 'InsufficientScope');
+    } finally {
+      await s.close();
+    }
+  });
 
   test('is refused with 403 unless the node was started with faults enabled', async () => {
     const s = await serve(undefined);

@@ -10,7 +10,6 @@ import { baseName, dirPrefix, escapeWord, humanSize, joinPath, resolvePath, spli
 import { encodeObjectPath } from '../../src/cli/shell/client.js';
 import { endpointsFrom } from '../../src/cli/shell/shell.js';
 import { ShellError } from '../../src/cli/shell/commands.js';
-import { DEV_ACCESS_KEY } from '../../src/s3/credentials.js';
 
 test('paths resolve against the working directory: absolute, relative, . and .., repeated and trailing slashes', () => {
   assert.deepEqual(resolvePath('/', '/'), { path: '/', bucket: undefined, key: '' });
@@ -80,8 +79,10 @@ test('the shell finds the cluster in a cluster.json, or at --endpoint with crede
     assert.throws(() => endpointsFrom({ cluster: path.join(dir, 'none.json') }), (err: Error) => err instanceof ShellError && /ringstore dev/.test(err.message));
     const byUrl = endpointsFrom({ endpoint: 'http://10.0.0.1:9001', env: { RINGSTORE_ACCESS_KEY: 'K1', RINGSTORE_SECRET_KEY: 'S1' } });
     assert.deepEqual({ http: byUrl.http, s3: byUrl.s3, a: byUrl.accessKey, s: byUrl.secretKey }, { http: 'http://10.0.0.1:9001', s3: 'http://10.0.0.1:9201', a: 'K1', s: 'S1' });
-    assert.equal(endpointsFrom({ endpoint: '10.0.0.1:9001', s3: '10.0.0.9:7000', env: {} }).s3, 'http://10.0.0.9:7000');
-    assert.equal(endpointsFrom({ endpoint: '10.0.0.1:9001', env: {} }).accessKey, DEV_ACCESS_KEY);
+    const keys = { RINGSTORE_ACCESS_KEY: 'K1', RINGSTORE_SECRET_KEY: 'S1' };
+    assert.equal(endpointsFrom({ endpoint: '10.0.0.1:9001', s3: '10.0.0.9:7000', env: keys }).s3, 'http://10.0.0.9:7000');
+    // No default key: without credentials the shell says where to put them.
+    assert.throws(() => endpointsFrom({ endpoint: '10.0.0.1:9001', env: {} }), (err: Error) => err instanceof ShellError && /RINGSTORE_ACCESS_KEY/.test(err.message));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -22,6 +22,8 @@ export interface ShellEndpoints {
   readonly secretKey: string;
   /** Every node's id and native API URL, when known (cluster.json); else learned from /cluster/members. */
   readonly nodes?: readonly { readonly id: string; readonly http: string }[];
+  /** For the admin routes the shell reads (/cluster/members); without it the shell uses the nodes it was given. */
+  readonly adminToken?: string;
   readonly region?: string;
 }
 
@@ -117,7 +119,8 @@ export class ShellClient {
     const url = new URL(base);
     const params = opts.params ?? [];
     const query = params.map(([k, v]) => `${uriEncode(k, false)}=${uriEncode(v, false)}`).join('&');
-    const headers: Record<string, string> = { ...opts.headers, ...this.sign(method, url, rawPath, params) };
+    // An admin route carries its token instead of a signature.
+    const headers: Record<string, string> = opts.headers?.['authorization'] !== undefined ? { ...opts.headers } : { ...opts.headers, ...this.sign(method, url, rawPath, params) };
     if (Buffer.isBuffer(opts.body)) headers['content-length'] = String(opts.body.length);
     else if (opts.length !== undefined) headers['content-length'] = String(opts.length);
     else if (method === 'PUT' || method === 'POST') headers['content-length'] = '0';
@@ -162,7 +165,7 @@ export class ShellClient {
   async native(method: string, path: string, opts: { params?: [string, string][]; base?: string; headers?: Record<string, string>; body?: Buffer } = {}): Promise<Record<string, unknown>> {
     const r = await this.request(opts.base ?? this.endpoints.http, method, path, {
       params: opts.params ?? [],
-      headers: { accept: 'application/json', ...opts.headers },
+      headers: { accept: 'application/json', ...(path.startsWith('/cluster/') && this.endpoints.adminToken !== undefined ? { authorization: `Bearer ${this.endpoints.adminToken}` } : {}), ...opts.headers },
       ...(opts.body !== undefined ? { body: opts.body } : {}),
     });
     let body: Record<string, unknown>;

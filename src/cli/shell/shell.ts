@@ -31,6 +31,7 @@ interface ClusterFile {
   nodes: { id: string; http: string; s3: string; running?: boolean }[];
   access_key: string;
   secret_key: string;
+  admin_token?: string;
 }
 
 /** How to reach the cluster: a cluster.json, or an endpoint and credentials from the environment. */
@@ -45,7 +46,9 @@ export function endpointsFrom(opts: ShellOptions): ShellEndpoints {
       s3 = u.origin;
     }
     const creds = credentialsFromEnv(env);
-    return { http: new URL(http).origin, s3: s3.includes('://') ? s3 : `http://${s3}`, accessKey: creds.accessKey, secretKey: creds.secretKey };
+    if (creds === undefined) throw new ShellError('with --endpoint, give the credentials in RINGSTORE_ACCESS_KEY and RINGSTORE_SECRET_KEY (there is no default key)');
+    const adminToken = env['RINGSTORE_ADMIN_TOKEN'];
+    return { http: new URL(http).origin, s3: s3.includes('://') ? s3 : `http://${s3}`, accessKey: creds.accessKey, secretKey: creds.secretKey, ...(adminToken !== undefined && adminToken !== '' ? { adminToken } : {}) };
   }
   const file = opts.cluster ?? DEFAULT_CLUSTER_FILE;
   if (!existsSync(file)) throw new ShellError(`no cluster file at ${file}: start a cluster with \`ringstore dev\`, or give --cluster FILE or --endpoint URL`);
@@ -57,7 +60,14 @@ export function endpointsFrom(opts: ShellOptions): ShellEndpoints {
   }
   const first = c.nodes.find((n) => n.running !== false) ?? c.nodes[0];
   if (first === undefined) throw new ShellError(`${file} lists no nodes`);
-  return { http: first.http, s3: first.s3, accessKey: c.access_key, secretKey: c.secret_key, nodes: c.nodes.map((n) => ({ id: n.id, http: n.http })) };
+  return {
+    http: first.http,
+    s3: first.s3,
+    accessKey: c.access_key,
+    secretKey: c.secret_key,
+    nodes: c.nodes.map((n) => ({ id: n.id, http: n.http })),
+    ...(c.admin_token !== undefined ? { adminToken: c.admin_token } : {}),
+  };
 }
 
 /** The history file: RINGSTORE_SHELL_HISTORY, else ~/.ringstore_shell_history. */
