@@ -182,6 +182,20 @@ describe('buckets', () => {
     assert.deepEqual(info.json.keys, []);
   });
 
+  test('the same owner making a bucket again gets created false with its bucket and id; naming another owner is refused', async () => {
+    const json = { 'content-type': 'application/json' };
+    const mine = await call('POST', '/buckets/taken');
+    assert.equal(mine.json.created, true);
+    assert.equal(typeof mine.json.bucket.id, 'number');
+    const again = await call('POST', '/buckets/taken');
+    assert.equal(again.status, 200);
+    assert.equal(again.json.created, false);
+    assert.equal(again.json.bucket.id, mine.json.bucket.id);
+    // A bucket belongs to its creator (as on S3): a body naming someone else is refused before anything is proposed.
+    assertError(await call('POST', '/buckets/taken-2', JSON.stringify({ owner: 'bob' }), json), 403, 'AccessDenied');
+    assert.equal((await call('GET', '/buckets/taken-2')).status, 404);
+  });
+
   test('bucket quorum defaults come from the JSON body or the query, validated', async () => {
     const q = await call('POST', '/buckets/quorum-q?n=2&r=1&w=2');
     assert.deepEqual(q.json.bucket.quorum, { n: 2, r: 1, w: 2 });
@@ -655,3 +669,19 @@ async function waitUntil(cond: () => boolean): Promise<void> {
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+// Last: its writes would shift the stub coordinator's round-robin origins that earlier tests expect.
+describe('bucket ids', () => {
+  test('keys are stored under the bucket id, not its name: a bucket made again under a name starts empty', async () => {
+    await call('POST', '/buckets/phoenix');
+    assert.equal((await call('PUT', '/buckets/phoenix/k', 'old')).status, 200);
+    const first = (await call('GET', '/buckets/phoenix')).json.id as number;
+    assert.ok(coord.puts.some((p) => p.bucket === `#${first}` && p.key === 'k'), 'the write went to the storage name');
+    assert.ok(!coord.puts.some((p) => p.bucket === 'phoenix'), 'nothing is stored under the name');
+    await call('DELETE', '/buckets/phoenix/k');
+    assert.equal((await call('DELETE', '/buckets/phoenix')).status, 200);
+    await call('POST', '/buckets/phoenix');
+    const second = (await call('GET', '/buckets/phoenix')).json;
+    assert.notEqual(second.id, first);
+    assert.deepEqual(second.keys, []);
+  });
+});
