@@ -245,6 +245,14 @@ export function createHttpServer(opts: HttpServerOptions): Server {
       if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed('GET, HEAD');
       sendJson(res, 200, { ok: true, node: self, uptime_s: Math.round((Date.now() - startedMs) / 1000), ...opts.health?.() }, {}, req.method === 'HEAD');
     },
+    // Seed 001's liveness probe (seed-apis.md §1), open like /health: it says nothing but "up".
+    '/checkServerStatus': async (req, res, _url, ctx) => {
+      ctx.route = 'health';
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed('GET, HEAD');
+      const text = 'Server Up and Running';
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+      res.end(req.method === 'HEAD' ? undefined : text);
+    },
     '/metrics': async (req, res, _url, ctx) => {
       ctx.route = 'metrics';
       await opts.auth.admin(req, 'metrics-read');

@@ -33,6 +33,20 @@ export function writeAnswer(bucket: string, key: string, r: PutResult): Record<s
   };
 }
 
+/**
+ * Seed 001's names for what a write answer already says (seed-apis.md §1),
+ * so its clients read our answers: `pref_list`, and `vector_clock_list`, each
+ * written replica's clock in its "node : counter , " text.
+ */
+export function seed001Fields(r: PutResult): Record<string, unknown> {
+  const text = (vv: VersionVector): string =>
+    Object.keys(vv)
+      .sort()
+      .map((n) => `${n} : ${vv[n]} , `)
+      .join('');
+  return { pref_list: r.preferenceList, vector_clock_list: r.replicasWritten.map((n) => text(r.vectorClocks[n] ?? {})) };
+}
+
 function siblingJson(s: Sibling): Record<string, unknown> {
   const value = s.value as Uint8Array;
   const buf = Buffer.from(value.buffer, value.byteOffset, value.byteLength);

@@ -51,12 +51,12 @@ export async function createBucket(deps: NativeApiDeps, req: IncomingMessage, re
   if (body['owner'] !== undefined && body['owner'] !== owner) throw new ApiError('AccessDenied', 'a bucket belongs to the user who creates it; "owner" must be you or absent', { owner: body['owner'] });
   const { created, bucket: info } = await deps.buckets.create(bucket, { owner, quorum });
   if (!created && info.owner !== owner) throw new ApiError('BucketAlreadyExists', `bucket ${JSON.stringify(bucket)} belongs to another user`, { bucket });
-  sendJson(res, 200, { ok: true, created, bucket: bucketJson(info) });
+  sendJson(res, 200, { ok: true, created, bucket: bucketJson(info), is_bucket_created: created });
 }
 
 export async function deleteBucket(deps: NativeApiDeps, res: ServerResponse, bucket: string): Promise<void> {
   await deps.buckets.remove(bucket);
-  sendJson(res, 200, { ok: true, bucket, deleted: true });
+  sendJson(res, 200, { ok: true, bucket, deleted: true, is_bucket_deleted: true });
 }
 
 export async function bucketInfo(deps: NativeApiDeps, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string): Promise<void> {

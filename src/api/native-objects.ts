@@ -9,7 +9,7 @@ import { encodeContext } from '../version/context.js';
 import { liveSiblings, type Sibling } from '../version/dvv.js';
 import { ApiError, errorBody } from './errors.js';
 import { readBody, sendJson, type ParsedUrl } from './http.js';
-import { readAnswer, writeAnswer } from './native-answers.js';
+import { readAnswer, seed001Fields, writeAnswer } from './native-answers.js';
 import { nativeWrite } from '../coordinator/read-first.js';
 import { conflictOf } from './conflict.js';
 import { requireBucket } from './native-buckets.js';
@@ -54,7 +54,7 @@ export async function deleteObject(deps: NativeApiDeps, req: IncomingMessage, re
   // context covers (coordinator/read-first.ts).
   const result = await nativeWrite(deps.coordinator, { bucket: storageBucket(info), key, value: null, meta: {}, context, n: q.n, w: q.w, ...parseSloppy(url.query) }, q.r);
   await deps.files?.deleted({ owner: info.owner, bucket, bucketId: info.id, key, w: q.w });
-  const answer: Record<string, unknown> = { ...writeAnswer(bucket, key, result), deleted: true };
+  const answer: Record<string, unknown> = { ...writeAnswer(bucket, key, result), deleted: true, ...seed001Fields(result), is_file_deleted: true };
   sendJson(res, 200, answer, { [CONTEXT_HEADER]: answer['context'] as string, 'x-ringstore-coordinator': result.coordinator });
 }
 

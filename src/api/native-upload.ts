@@ -10,7 +10,7 @@ import busboy from 'busboy';
 import type { Quorum } from '../coordinator/types.js';
 import { ApiError, errorBody, toApiError } from './errors.js';
 import { answerEarly, sendJson, type ParsedUrl } from './http.js';
-import { writeAnswer } from './native-answers.js';
+import { seed001Fields, writeAnswer } from './native-answers.js';
 import { requireBucket } from './native-buckets.js';
 import { storageBucket } from '../coordinator/buckets-types.js';
 import type { NativeApiDeps } from './native-deps.js';
@@ -33,7 +33,10 @@ export async function upload(deps: NativeApiDeps, req: IncomingMessage, res: Ser
   const closing = answerEarly(req);
   const failed = files.find((f) => f['ok'] !== true);
   if (fatal === null && failed === undefined) {
-    sendJson(res, 200, { ok: true, bucket, files });
+    // Seed 001 posts one file (field `file_content`) and reads its write at the top level.
+    const one = files.length === 1 ? files[0] : undefined;
+    const seed001 = one === undefined ? {} : { pref_list: one['pref_list'], replicas_written: one['replicas_written'], vector_clock_list: one['vector_clock_list'] };
+    sendJson(res, 200, { ok: true, bucket, files, ...seed001 });
     return;
   }
   // The first failing file decides the status (413 for a file too large...); a broken form is a 400.
@@ -157,7 +160,7 @@ function storeUploadedFiles(req: IncomingMessage, deps: NativeApiDeps, bucket: s
           if (!complete) throw new ApiError('MalformedRequest', 'not stored: the upload ended before this file was complete');
           const value = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
           const result = await nativeWrite(deps.coordinator, { bucket: storage, key: filename, value, meta: fileInfo.mimeType ? { contentType: fileInfo.mimeType } : {}, context: null, n: q.n, w: q.w }, undefined);
-          files[index] = { ...writeAnswer(bucket, filename, result), filename, size };
+          files[index] = { ...writeAnswer(bucket, filename, result), ...seed001Fields(result), filename, size };
         } catch (err) {
           files[index] = failEntry(filename, err);
         } finally {

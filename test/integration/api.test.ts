@@ -407,3 +407,26 @@ describe("RingSync's REST shape (seed-apis.md §2)", () => {
     assertError(await call(0, 'GET', '/read'), 405, 'MethodNotAllowed');
   });
 });
+
+describe("seed 001's bucket and file routes (seed-apis.md §1)", () => {
+  test('bucket create and delete, a file_content upload and a file delete answer with its fields; /checkServerStatus is open', async () => {
+    const b = await call(0, 'POST', '/buckets/seed001');
+    assert.equal(b.json.is_bucket_created, true, b.text);
+    const form = new FormData();
+    form.append('file_content', new Blob(['seed one']), 'notes.txt');
+    const up = await call(1, 'POST', '/buckets/seed001/files', form);
+    assert.equal(up.status, 200, up.text);
+    assert.equal(up.json.pref_list.length, 3, 'N=3 owners');
+    assert.ok(up.json.replicas_written.length >= 2, 'W=2 acknowledged');
+    assert.equal(up.json.vector_clock_list.length, up.json.replicas_written.length);
+    for (const c of up.json.vector_clock_list) assert.match(c, /^(n\d+ : \d+ , )+$/, 'the seed\'s "node : counter , " text');
+    assert.equal((await call(2, 'GET', '/buckets/seed001/notes.txt')).text, 'seed one');
+    const del = await call(2, 'DELETE', '/buckets/seed001/notes.txt');
+    assert.equal(del.json.is_file_deleted, true);
+    assert.equal(del.json.pref_list.length, 3);
+    assert.equal((await call(0, 'DELETE', '/buckets/seed001')).json.is_bucket_deleted, true);
+    const probe = await fetch(`${node(1).http}/checkServerStatus`);
+    assert.equal(probe.status, 200, 'no credentials needed: it reveals nothing');
+    assert.equal(await probe.text(), 'Server Up and Running');
+  });
+});
