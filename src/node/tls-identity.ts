@@ -93,14 +93,15 @@ async function clusterCa(k: ClusterKey): Promise<ClusterCa> {
       notAfter: CA_NOT_AFTER,
       signingAlgorithm: SIGN,
       keys: { publicKey, privateKey },
-      extensions: await caExtensions(publicKey, publicKey),
+      extensions: await caExtensions(publicKey, publicKey, 1),
   });
   return { keyId: k.id, name, publicKey, privateKey, cert };
 }
 
-async function caExtensions(subjectKey: webcrypto.CryptoKey, issuerKey: webcrypto.CryptoKey): Promise<x509.Extension[]> {
+/** pathLength: a CA root may have one CA below it (a cross certificate), which may have none. */
+async function caExtensions(subjectKey: webcrypto.CryptoKey, issuerKey: webcrypto.CryptoKey, pathLength: 0 | 1): Promise<x509.Extension[]> {
   return [
-    new x509.BasicConstraintsExtension(true, 0, true),
+    new x509.BasicConstraintsExtension(true, pathLength, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
     await x509.SubjectKeyIdentifierExtension.create(subjectKey, false),
     await x509.AuthorityKeyIdentifierExtension.create(issuerKey, false),
@@ -146,7 +147,7 @@ export async function issueNodeIdentity(self: NodeId, keys: readonly ClusterKey[
           signingAlgorithm: SIGN,
           publicKey: signer.publicKey,
           signingKey: ca.privateKey,
-          extensions: await caExtensions(signer.publicKey, ca.publicKey),
+          extensions: await caExtensions(signer.publicKey, ca.publicKey, 0),
       }),
     ),
   );
