@@ -1,5 +1,6 @@
 // The gRPC transport's bulk lane: requests whose values are large travel on
-// a plain TCP connection per peer (framing in bulk.ts) instead of a unary
+// a mutual-TLS connection per peer (framing in bulk.ts, TLS in bulk-tls.ts
+// and node-tls.ts) instead of a unary
 // gRPC call, because grpc-js spends ~1.8 ms of CPU per MB on each side
 // against ~0.2 ms here (BENCHMARKS.md). The client end dials the port the
 // peer announced in its stream headers and falls back to the unary Call for

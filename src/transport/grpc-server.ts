@@ -134,12 +134,20 @@ export class ReplicaService {
         endIfDone();
       },
     };
-    call.on('data', (env: Envelope__Output) =>
+    call.on('data', (env: Envelope__Output) => {
+      if (!s.alive) return;
+      // Membership may have changed since the stream opened: a removed member's stream ends here.
+      if (!this.ctx.isMember(from)) {
+        this.ctx.refused(`transport ${this.ctx.self}: ended the stream from ${from}: no longer a member`);
+        gone();
+        call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: `${from} is not a member` });
+        return;
+      }
       unbatch(env, (e) => {
         s.inflight++;
         this.handle(from, e, out);
-      }),
-    );
+      });
+    });
     call.on('end', () => {
       s.halfClosed = true;
       endIfDone();

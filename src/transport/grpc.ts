@@ -14,7 +14,8 @@
 //   grpc-peer.ts       the client end of the connection to one peer (its life cycle is drawn there)
 //   grpc-server.ts     the server end: the Replica service, requests run through the handler
 //   grpc-outbox.ts     batching of the envelopes written in one event-loop turn
-//   grpc-bulk-lane.ts  big values on a plain TCP connection per peer (framing in bulk.ts)
+//   grpc-bulk-lane.ts  big values on a TLS connection per peer (framing in bulk.ts, sockets in bulk-tls.ts)
+//   node-tls.ts        mutual TLS on both ports: who a peer is, and whether it is a member
 //   grpc-request.ts    one outgoing request and its single settlement
 //   grpc-wire.ts       what both ends agree on: metadata keys, windows, limits
 //   fault-filter.ts    the fault hook every outgoing message passes
@@ -28,13 +29,13 @@ import tls from 'node:tls';
 import type { NodeId } from '../version/dvv.js';
 import type { Message, Request, Response, ResponseFor } from './messages.js';
 import type { Handler, RequestOptions, Transport } from './transport.js';
-import { packageDefinition } from './codec.js';
+import { packageDefinition, type Envelope__Output } from './codec.js';
 import type { ProtoGrpcType } from './generated/ringstore.js';
 import { throughFaults, type FaultFilter } from './fault-filter.js';
 import { acceptBulkConnection } from './grpc-bulk-lane.js';
 import { Peer, type PeerContext } from './grpc-peer.js';
 import { errorCode, errorMessage, fail, settle, type Pending } from './grpc-request.js';
-import { bindGrpcServer, ReplicaService } from './grpc-server.js';
+import { bindGrpcServer, ReplicaService, type Replier } from './grpc-server.js';
 import { DEFAULT_MAX_MESSAGE, hostOf } from './grpc-wire.js';
 import { estimateSize } from './message-size.js';
 import { MemberGate, reportHandshakeFailures, peerOfSocket, RefusalLog, remoteOf, serverTlsOptions, type NodeSecurity } from './node-tls.js';
@@ -260,9 +261,19 @@ export class GrpcTransport implements Transport {
       accepted.destroy();
       return;
     }
-    acceptBulkConnection(accepted, from, (env, out) => this.service.handle(from, env, out), this.bulkSockets, (why) =>
-      this.refusals.report(`transport ${this.self}: refused a bulk-lane connection from ${remoteOf(accepted)} (${from}): ${why}`),
-    );
+    const refused = (why: string): void => this.refusals.report(`transport ${this.self}: refused a bulk-lane connection from ${remoteOf(accepted)} (${from}): ${why}`);
+    const handle = (env: Envelope__Output, out: Replier): void => {
+      // Membership may have changed since the handshake: a removed member's connection ends at its next request.
+      if (!this.members.isMember(from)) {
+        refused(`${from} is no longer a member`);
+        accepted.destroy();
+        out.skip();
+        out.done();
+        return;
+      }
+      this.service.handle(from, env, out);
+    };
+    acceptBulkConnection(accepted, from, handle, this.bulkSockets, refused);
   }
 
   // ---------------------------------------------------------------- requests to self

@@ -174,6 +174,8 @@ export class RefusalLog {
   private lines = 0;
   private suppressed = 0;
   count = 0;
+  /** The last refusals, logged or not (newest last, at most 32). */
+  readonly recent: string[] = [];
   constructor(
     private readonly log: (msg: string) => void,
     private readonly burst = 20,
@@ -182,6 +184,8 @@ export class RefusalLog {
 
   report(what: string): void {
     this.count++;
+    this.recent.push(what);
+    if (this.recent.length > 32) this.recent.shift();
     const now = Date.now();
     if (now - this.windowStart >= this.windowMs) {
       if (this.suppressed > 0) this.log(`refused ${this.suppressed} more connections or calls in the last ${this.windowMs} ms`);
