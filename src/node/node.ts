@@ -31,6 +31,7 @@ import { Ring } from '../ring/ring.js';
 import { openLmdbStore } from '../store/lmdb-store.js';
 import { createGrpcTransport, type GrpcTransport } from '../transport/grpc.js';
 import type { NodeConfig } from './config.js';
+import { nodeSecurity } from './tls-identity.js'; // nodeauth: mutual TLS between nodes
 import { cryptoRandom, systemClock } from './real-runtime.js';
 import { createS3Server } from '../s3/server.js';
 import { createS3AdminApi } from '../s3/admin.js';
@@ -131,9 +132,14 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       listen: `${config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host}:${config.grpc.port}`,
       peers,
       log: (msg) => logger.debug({ component: 'transport' }, msg),
+      // nodeauth: mutual TLS from the cluster keys; refused peers are logged as warnings (docs/security.md).
+      security: await nodeSecurity(config),
+      warn: (msg) => logger.warn({ component: 'transport' }, msg),
       ...(faults !== undefined ? { faults: faults.outgoing } : {}),
     });
     cleanups.push(() => grpcTransport.close());
+    logger.info({ component: 'transport', keys: config.clusterKeys.map((k) => k.id) }, `between nodes: mutual TLS, certificate issued by cluster key ${config.clusterKeys[0]!.id}`); // nodeauth
+    if (config.clusterKeysEphemeral && config.members.length > 1) logger.warn({ component: 'transport' }, 'no clusterKeys configured: this node made up its own, so every other node will refuse it (give every node the same clusterKeys)'); // nodeauth
     const transport: Transport = faults !== undefined ? faults.wrapTransport(grpcTransport) : grpcTransport;
 
     const layout = layoutOf(config);

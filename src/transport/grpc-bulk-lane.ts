@@ -1,5 +1,6 @@
 // The gRPC transport's bulk lane: requests whose values are large travel on
-// a plain TCP connection per peer (framing in bulk.ts) instead of a unary
+// a mutual-TLS connection per peer (framing in bulk.ts, TLS in bulk-tls.ts
+// and node-tls.ts) instead of a unary
 // gRPC call, because grpc-js spends ~1.8 ms of CPU per MB on each side
 // against ~0.2 ms here (BENCHMARKS.md). The client end dials the port the
 // peer announced in its stream headers and falls back to the unary Call for
@@ -7,10 +8,13 @@
 // request handling as the stream.
 
 import type net from 'node:net';
+import type tls from 'node:tls';
 
 import type { NodeId } from '../version/dvv.js';
 import { toEnvelope, type Envelope__Output } from './codec.js';
-import { connectBulk, FrameReader, helloBytes, readFramesFrom, writeFrame } from './bulk.js';
+import { FrameReader, helloBytes, writeFrame } from './bulk.js';
+import { connectBulkTls, feedFrames } from './bulk-tls.js';
+import { clientTlsOptions, type NodeTlsIdentity } from './node-tls.js';
 import { fail, settleEnvelope, type Pending } from './grpc-request.js';
 import type { Replier } from './grpc-server.js';
 import { hostOf } from './grpc-wire.js';
@@ -34,6 +38,8 @@ export interface BulkLaneContext {
   readonly connectTimeoutMs: number;
   readonly maxMessageBytes: number;
   readonly log: (msg: string) => void;
+  /** This node's TLS identity: the lane is mutual TLS like the gRPC port (node-tls.ts). */
+  readonly identity: NodeTlsIdentity;
 }
 
 /** What the lane needs of the peer connection (grpc-peer.ts) it serves. */
@@ -59,7 +65,8 @@ function bulkConn(ctx: BulkLaneContext, peer: BulkPeer): BulkConn {
     peer.unary.delete(p);
     settleEnvelope(p, env);
   });
-  const sock = connectBulk(host, peer.bulkPort as number, reader);
+  // The handshake fails unless the server's certificate names this peer.
+  const sock = connectBulkTls(host, peer.bulkPort as number, reader, clientTlsOptions(ctx.identity, peer.id));
   const conn: BulkConn = { sock, connected: false, pending };
   peer.bulk = conn;
   sock.write(helloBytes(ctx.self));
@@ -67,7 +74,7 @@ function bulkConn(ctx: BulkLaneContext, peer: BulkPeer): BulkConn {
   sock.setTimeout(ctx.connectTimeoutMs, () => {
     if (!conn.connected) sock.destroy(new Error(`connect timed out after ${ctx.connectTimeoutMs} ms`));
   });
-  sock.on('connect', () => {
+  sock.on('secureConnect', () => {
     conn.connected = true;
     sock.setTimeout(0);
     ctx.log(`transport ${ctx.self}: bulk lane to ${peer.id} (${host}:${String(peer.bulkPort)}) established`);
@@ -108,16 +115,19 @@ export function writeBulk(ctx: BulkLaneContext, peer: BulkPeer, p: Pending): voi
 }
 
 /**
- * Serves a connection accepted by the bulk server (paused on connect): each
- * request it carries goes to `handle`, and reading pauses while too many are
- * being served. The socket is in `sockets` until it closes.
+ * Serves a connection from member `from` (its TLS certificate said so:
+ * node-tls.ts) accepted by the bulk server: each request it carries goes to
+ * `handle`, and reading pauses while too many are being served. A hello
+ * that names another node closes the connection (`refused`). The socket is
+ * in `sockets` until it closes.
  */
 export function acceptBulkConnection(
-  accepted: net.Socket,
-  handle: (from: NodeId, env: Envelope__Output, out: Replier) => void,
+  accepted: tls.TLSSocket,
+  from: NodeId,
+  handle: (env: Envelope__Output, out: Replier) => void,
   sockets: Set<net.Socket>,
+  refused: (why: string) => void,
 ): void {
-  let from: NodeId = '';
   let inflight = 0;
   let paused = false;
   let sock: net.Socket | undefined = undefined;
@@ -128,7 +138,7 @@ export function acceptBulkConnection(
         paused = true;
         sock?.pause();
       }
-      handle(from, env, {
+      handle(env, {
         write: (answer) => {
           if (sock !== undefined && !sock.destroyed) writeFrame(sock, answer);
         },
@@ -142,11 +152,20 @@ export function acceptBulkConnection(
         },
       });
     },
-    (id) => (from = id),
+    (claimed) => {
+      // Identity is the certificate's; a hello claiming another is a spoof.
+      if (claimed !== from) throw new SpoofedHello(`its certificate names ${from} but its hello claims ${claimed}`);
+    },
   );
-  sock = readFramesFrom(accepted, reader, (err) => sock?.destroy(err));
+  sock = accepted;
+  feedFrames(accepted, reader, (err) => {
+    if (err instanceof SpoofedHello) refused(err.message);
+    accepted.destroy(err);
+  });
   sock.setNoDelay(true);
   sockets.add(sock);
   sock.on('error', () => undefined);
   sock.on('close', () => sockets.delete(sock as net.Socket));
 }
+
+class SpoofedHello extends Error {}

@@ -25,6 +25,7 @@ import { fail, settleEnvelope, errorMessage, type Pending } from './grpc-request
 import { writeBulk, type BulkConn, type BulkLaneContext } from './grpc-bulk-lane.js';
 import { BULK_PORT_KEY, encodeNodeId, FLOW_CONTROL_WINDOW, FROM_KEY } from './grpc-wire.js';
 import { estimateSize } from './message-size.js';
+import { grpcChannelCredentials, SECURE_CHANNEL_OPTIONS } from './node-tls.js';
 
 /** What a peer connection needs of the transport that owns it. */
 export interface PeerContext extends BulkLaneContext {
@@ -64,7 +65,8 @@ export class Peer {
   ) {}
 
   private grpcClient(): ReplicaClient {
-    this.client ??= new this.ctx.Client(this.address, grpc.credentials.createInsecure(), this.channelOptions());
+    // Mutual TLS; the handshake fails unless the server's certificate names this peer (node-tls.ts).
+    this.client ??= new this.ctx.Client(this.address, grpcChannelCredentials(this.ctx.identity, this.id), this.channelOptions());
     return this.client;
   }
 
@@ -81,6 +83,7 @@ export class Peer {
       // We do our own failure handling; retries would buffer every message.
       'grpc.enable_retries': 0,
       'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW,
+      ...SECURE_CHANNEL_OPTIONS,
     };
   }
 

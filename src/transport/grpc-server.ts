@@ -5,6 +5,7 @@
 
 import * as grpc from '@grpc/grpc-js';
 import type * as http2 from 'node:http2';
+import type tls from 'node:tls';
 
 import type { NodeId } from '../version/dvv.js';
 import { isRequest, type Message, type Response } from './messages.js';
@@ -13,8 +14,9 @@ import { answerElision, fromEnvelope, packageDefinition, toEnvelope, type Elisio
 import type { ProtoGrpcType } from './generated/ringstore.js';
 import { Outbox, unbatch } from './grpc-outbox.js';
 import { errorCode, errorMessage } from './grpc-request.js';
-import { BULK_PORT_KEY, decodeNodeId, FLOW_CONTROL_WINDOW } from './grpc-wire.js';
+import { BULK_PORT_KEY, decodeNodeId, FLOW_CONTROL_WINDOW, FROM_KEY } from './grpc-wire.js';
 import { estimateSize } from './message-size.js';
+import { gateSecureConnections, grpcServerCredentials, peerOfCall, peerOfSocket, remoteOf, type NodeSecurity } from './node-tls.js';
 
 /** Where the answer to one incoming request goes. */
 export interface Replier {
@@ -34,6 +36,10 @@ export interface ServiceContext {
   bulkPort(): number | undefined;
   /** The fault hook (fault-filter.ts throughFaults) every answer passes. */
   send(to: NodeId, msg: Message, commit: () => void, transmit: () => void): void;
+  /** Is `id` a member now (node-tls.ts): checked again on every call, as membership changes. */
+  isMember(id: NodeId): boolean;
+  /** A connection or call was refused. */
+  refused(what: string): void;
 }
 
 interface ServerStream {
@@ -70,8 +76,29 @@ export class ReplicaService {
     this.streams.clear();
   }
 
+  /**
+   * The caller's node id, from its TLS certificate (node-tls.ts); a call
+   * whose certificate names no member, or whose metadata claims another id,
+   * is refused before any of its messages is read.
+   */
+  private callerOf(call: grpc.ServerDuplexStream<Envelope__Output, Envelope> | grpc.ServerUnaryCall<Envelope__Output, Envelope>): NodeId | grpc.StatusObject {
+    const id = peerOfCall(call, (n) => this.ctx.isMember(n));
+    const refuse = (code: grpc.status, why: string): grpc.StatusObject => {
+      this.ctx.refused(`transport ${this.ctx.self}: refused a call from ${call.getPeer()}: ${why}`);
+      return { code, details: why, metadata: new grpc.Metadata() };
+    };
+    if (typeof id !== 'string') return refuse(grpc.status.UNAUTHENTICATED, id.refused);
+    const claimed = call.metadata.get(FROM_KEY).length > 0 ? decodeNodeId(call.metadata) : id;
+    if (claimed !== id) return refuse(grpc.status.PERMISSION_DENIED, `its certificate names ${id} but its metadata claims ${claimed}`);
+    return id;
+  }
+
   private onStream(call: grpc.ServerDuplexStream<Envelope__Output, Envelope>): void {
-    const from = decodeNodeId(call.metadata);
+    const from = this.callerOf(call);
+    if (typeof from !== 'string') {
+      call.emit('error', from);
+      return;
+    }
     const s: ServerStream = { call, alive: !this.ctx.closed(), inflight: 0, halfClosed: false };
     if (!s.alive) {
       call.end();
@@ -107,12 +134,20 @@ export class ReplicaService {
         endIfDone();
       },
     };
-    call.on('data', (env: Envelope__Output) =>
+    call.on('data', (env: Envelope__Output) => {
+      if (!s.alive) return;
+      // Membership may have changed since the stream opened: a removed member's stream ends here.
+      if (!this.ctx.isMember(from)) {
+        this.ctx.refused(`transport ${this.ctx.self}: ended the stream from ${from}: no longer a member`);
+        gone();
+        call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: `${from} is not a member` });
+        return;
+      }
       unbatch(env, (e) => {
         s.inflight++;
         this.handle(from, e, out);
-      }),
-    );
+      });
+    });
     call.on('end', () => {
       s.halfClosed = true;
       endIfDone();
@@ -123,7 +158,11 @@ export class ReplicaService {
   }
 
   private onCall(call: grpc.ServerUnaryCall<Envelope__Output, Envelope>, callback: grpc.sendUnaryData<Envelope>): void {
-    const from = decodeNodeId(call.metadata);
+    const from = this.callerOf(call);
+    if (typeof from !== 'string') {
+      callback(from);
+      return;
+    }
     if (call.request.batch.length > 0) {
       callback({ code: grpc.status.INVALID_ARGUMENT, details: 'batches go on the stream' });
       return;
@@ -190,8 +229,17 @@ export class ReplicaService {
   }
 }
 
-/** A gRPC server for the Replica service, bound to `listen` (resolves with the port once listening). */
-export async function bindGrpcServer(listen: string, maxMessageBytes: number): Promise<{ server: grpc.Server; port: number }> {
+/**
+ * A gRPC server for the Replica service, bound to `listen` with mutual TLS
+ * (resolves with the port once listening). Connections whose certificate
+ * names no member are closed before HTTP/2 sees them.
+ */
+export async function bindGrpcServer(
+  listen: string,
+  maxMessageBytes: number,
+  security: NodeSecurity,
+  refused: (what: string) => void,
+): Promise<{ server: grpc.Server; port: number }> {
   const server = new grpc.Server({
     'grpc.max_send_message_length': maxMessageBytes,
     'grpc.max_receive_message_length': maxMessageBytes,
@@ -201,8 +249,9 @@ export async function bindGrpcServer(listen: string, maxMessageBytes: number): P
     'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW,
   });
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    server.bindAsync(listen, grpcServerCredentials(security.identity), (err, p) => (err ? reject(err) : resolve(p)));
   });
+  gateServer(server, security, refused);
   widenServerWindows(server, FLOW_CONTROL_WINDOW);
   return { server, port };
 }
@@ -228,5 +277,32 @@ function widenServerWindows(server: grpc.Server, bytes: number): void {
         // the session closed at once; nothing to widen
       }
     });
+  }
+}
+
+/**
+ * Puts the membership gate (node-tls.ts gateSecureConnections) in front of
+ * every listener of the server. grpc-js offers no hook between the TLS
+ * handshake and the HTTP/2 session, so this reaches its listeners the way
+ * widenServerWindows does; unlike that one it refuses to run without them,
+ * since a node must not listen unguarded.
+ */
+function gateServer(server: grpc.Server, security: NodeSecurity, refused: (what: string) => void): void {
+  const servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
+  if (!(servers instanceof Map) || servers.size === 0) {
+    server.forceShutdown();
+    throw new Error('grpc-js exposes no listeners to guard (http2Servers): cannot refuse non-members; check the pinned @grpc/grpc-js version');
+  }
+  for (const h2 of servers.keys() as IterableIterator<http2.Http2SecureServer>) {
+    gateSecureConnections(
+      h2 as unknown as tls.Server,
+      (sock) => {
+        const id = peerOfSocket(sock, (n) => security.isMember(n));
+        if (typeof id === 'string') return true;
+        refused(`transport ${security.identity.self}: refused a gRPC connection from ${remoteOf(sock)}: ${id.refused}`);
+        return false;
+      },
+      (why, remote) => refused(`transport ${security.identity.self}: refused a gRPC connection from ${remote}: ${why}`),
+    );
   }
 }

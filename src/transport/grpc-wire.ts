@@ -1,5 +1,5 @@
 // What both ends of a gRPC connection between nodes agree on: the metadata
-// that names the caller and announces the bulk lane, the largest message,
+// that names the caller (a claim, checked) and announces the bulk lane, the largest message,
 // and the HTTP/2 flow-control window.
 
 import type * as grpc from '@grpc/grpc-js';
@@ -9,7 +9,11 @@ import type { NodeId } from '../version/dvv.js';
 export const DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024;
 /** HTTP/2 stream and connection receive window, on both sides of a connection. */
 export const FLOW_CONTROL_WINDOW = 16 * 1024 * 1024;
-/** Request-metadata key: the calling node's id. */
+/**
+ * Request-metadata key: the id the calling node claims. Never trusted: the
+ * caller's id is its TLS certificate's, and a claim of another is refused
+ * (node-tls.ts, grpc-server.ts).
+ */
 export const FROM_KEY = 'ringstore-from';
 /** Response-header key of the stream: the port of the server's bulk lane. */
 export const BULK_PORT_KEY = 'ringstore-bulk';

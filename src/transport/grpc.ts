@@ -14,7 +14,8 @@
 //   grpc-peer.ts       the client end of the connection to one peer (its life cycle is drawn there)
 //   grpc-server.ts     the server end: the Replica service, requests run through the handler
 //   grpc-outbox.ts     batching of the envelopes written in one event-loop turn
-//   grpc-bulk-lane.ts  big values on a plain TCP connection per peer (framing in bulk.ts)
+//   grpc-bulk-lane.ts  big values on a TLS connection per peer (framing in bulk.ts, sockets in bulk-tls.ts)
+//   node-tls.ts        mutual TLS on both ports: who a peer is, and whether it is a member
 //   grpc-request.ts    one outgoing request and its single settlement
 //   grpc-wire.ts       what both ends agree on: metadata keys, windows, limits
 //   fault-filter.ts    the fault hook every outgoing message passes
@@ -22,20 +23,22 @@
 // to the node itself, and start and close.
 
 import * as grpc from '@grpc/grpc-js';
-import net from 'node:net';
+import type net from 'node:net';
+import tls from 'node:tls';
 
 import type { NodeId } from '../version/dvv.js';
 import type { Message, Request, Response, ResponseFor } from './messages.js';
 import type { Handler, RequestOptions, Transport } from './transport.js';
-import { packageDefinition } from './codec.js';
+import { packageDefinition, type Envelope__Output } from './codec.js';
 import type { ProtoGrpcType } from './generated/ringstore.js';
 import { throughFaults, type FaultFilter } from './fault-filter.js';
 import { acceptBulkConnection } from './grpc-bulk-lane.js';
 import { Peer, type PeerContext } from './grpc-peer.js';
 import { errorCode, errorMessage, fail, settle, type Pending } from './grpc-request.js';
-import { bindGrpcServer, ReplicaService } from './grpc-server.js';
+import { bindGrpcServer, ReplicaService, type Replier } from './grpc-server.js';
 import { DEFAULT_MAX_MESSAGE, hostOf } from './grpc-wire.js';
 import { estimateSize } from './message-size.js';
+import { MemberGate, reportHandshakeFailures, peerOfSocket, RefusalLog, remoteOf, serverTlsOptions, type NodeSecurity } from './node-tls.js';
 
 export type { FaultAction, FaultFilter } from './fault-filter.js';
 export { estimateSize } from './message-size.js';
@@ -49,6 +52,14 @@ export interface GrpcTransportOptions {
   /** Largest message sent or accepted. Default 64 MiB. */
   readonly maxMessageBytes?: number;
   readonly log?: (msg: string) => void;
+  /**
+   * Mutual TLS on the gRPC port and the bulk lane (node-tls.ts): this
+   * node's certificate and the member test. Required: nodes never talk in
+   * the clear or to strangers.
+   */
+  readonly security: NodeSecurity;
+  /** Where refused connections and calls are reported (rate-limited). Default: log. */
+  readonly warn?: (msg: string) => void;
   readonly faults?: FaultFilter;
   /** Requests whose estimated size exceeds this go by unary Call instead of the stream. Default 1 MiB. */
   readonly unaryAboveBytes?: number;
@@ -77,6 +88,8 @@ export class GrpcTransport implements Transport {
   private readonly peerContext: PeerContext;
   /** @internal The server end (grpc-server.ts). */
   readonly service: ReplicaService;
+  /** Refused connections and calls (node-tls.ts), counted and logged. */
+  readonly refusals: RefusalLog;
 
   private readonly bulkSockets = new Set<net.Socket>();
 
@@ -87,9 +100,13 @@ export class GrpcTransport implements Transport {
     readonly boundPort: number,
     opts: GrpcTransportOptions,
     /** The bulk lane's listener (undefined: no bulk lane, big requests use the unary Call). */
-    private readonly bulkServer?: net.Server,
+    private readonly bulkServer: tls.Server | undefined,
+    /** The member test of both listeners. */
+    private readonly members: MemberGate,
+    refusals: RefusalLog,
   ) {
     this.peerAddrs = new Map(opts.peers);
+    this.refusals = refusals;
     const maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
     const maxBatchBytes = Math.min(1024 * 1024, Math.floor(maxMessageBytes / 4));
     this.unaryAbove = opts.unaryAboveBytes ?? 1024 * 1024;
@@ -105,6 +122,7 @@ export class GrpcTransport implements Transport {
       log: opts.log ?? (() => {}),
       Client: proto.ringstore.v1.Replica,
       bulkLane: bulkServer !== undefined,
+      identity: opts.security.identity,
       send,
     };
     this.service = new ReplicaService({
@@ -118,6 +136,8 @@ export class GrpcTransport implements Transport {
         return bulk !== null && typeof bulk === 'object' ? bulk.port : undefined;
       },
       send,
+      isMember: this.members.isMember,
+      refused: (what) => this.refusals.report(what),
     });
   }
 
@@ -125,6 +145,14 @@ export class GrpcTransport implements Transport {
 
   serve(handler: Handler): void {
     this.handler = handler;
+  }
+
+  /**
+   * Replaces the member test every incoming connection and call passes
+   * (node-tls.ts): the control plane owns membership once it runs.
+   */
+  setMembership(isMember: (id: NodeId) => boolean): void {
+    this.members.set(isMember);
   }
 
   /** Installs (or removes) the dev-only fault filter. */
@@ -225,13 +253,27 @@ export class GrpcTransport implements Transport {
     });
   }
 
-  /** @internal A connection accepted by the bulk server (paused on connect). */
-  onBulkConnection(accepted: net.Socket): void {
-    if (this.closed) {
+  /** @internal A bulk-lane connection whose TLS handshake succeeded: admitted only from a member. */
+  onBulkConnection(accepted: tls.TLSSocket): void {
+    const from = peerOfSocket(accepted, this.members.isMember);
+    if (this.closed || typeof from !== 'string') {
+      if (typeof from !== 'string') this.refusals.report(`transport ${this.self}: refused a bulk-lane connection from ${remoteOf(accepted)}: ${from.refused}`);
       accepted.destroy();
       return;
     }
-    acceptBulkConnection(accepted, (from, env, out) => this.service.handle(from, env, out), this.bulkSockets);
+    const refused = (why: string): void => this.refusals.report(`transport ${this.self}: refused a bulk-lane connection from ${remoteOf(accepted)} (${from}): ${why}`);
+    const handle = (env: Envelope__Output, out: Replier): void => {
+      // Membership may have changed since the handshake: a removed member's connection ends at its next request.
+      if (!this.members.isMember(from)) {
+        refused(`${from} is no longer a member`);
+        accepted.destroy();
+        out.skip();
+        out.done();
+        return;
+      }
+      this.service.handle(from, env, out);
+    };
+    acceptBulkConnection(accepted, from, handle, this.bulkSockets, refused);
   }
 
   // ---------------------------------------------------------------- requests to self
@@ -270,11 +312,18 @@ export class GrpcTransport implements Transport {
  */
 export async function createGrpcTransport(opts: GrpcTransportOptions): Promise<GrpcTransport> {
   const maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
-  const { server, port } = await bindGrpcServer(opts.listen, maxMessageBytes);
-  let bulkServer: net.Server | undefined;
+  if (opts.security.identity.self !== opts.self) throw new Error(`transport ${opts.self}: its certificate names ${opts.security.identity.self}`);
+  // One refusal log for the gRPC listener and the bulk lane, the transport's own.
+  const refusals = new RefusalLog(opts.warn ?? opts.log ?? (() => {}));
+  const members = new MemberGate(opts.security.isMember);
+  const security: NodeSecurity = { identity: opts.security.identity, isMember: members.isMember };
+  const { server, port } = await bindGrpcServer(opts.listen, maxMessageBytes, security, (what) => refusals.report(what));
+  let bulkServer: tls.Server | undefined;
   if (opts.bulk !== false) {
     const bulkPort = typeof opts.bulk === 'object' ? opts.bulk.port : 0;
-    bulkServer = net.createServer({ pauseOnConnect: true, noDelay: true });
+    bulkServer = tls.createServer({ ...serverTlsOptions(opts.security.identity), noDelay: true });
+    // A connection reaches onBulkConnection (and so the frame reader) only after a successful handshake.
+    reportHandshakeFailures(bulkServer, (why, remote) => refusals.report(`transport ${opts.self}: refused a bulk-lane connection from ${remote}: ${why}`));
     await new Promise<void>((resolve, reject) => {
       bulkServer!.once('error', reject);
       bulkServer!.listen(bulkPort, hostOf(opts.listen), () => {
@@ -283,8 +332,8 @@ export async function createGrpcTransport(opts: GrpcTransportOptions): Promise<G
       });
     });
   }
-  const transport = new GrpcTransport(opts.self, server, port, opts, bulkServer);
-  bulkServer?.on('connection', (sock: net.Socket) => transport.onBulkConnection(sock));
+  const transport = new GrpcTransport(opts.self, server, port, opts, bulkServer, members, refusals);
+  bulkServer?.on('secureConnection', (sock: tls.TLSSocket) => transport.onBulkConnection(sock));
   transport.service.addTo(server);
   opts.log?.(`transport ${opts.self}: listening on ${opts.listen} (port ${port})`);
   return transport;

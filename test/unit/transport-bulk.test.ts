@@ -9,7 +9,8 @@ import { describe, it } from 'node:test';
 import { PassThrough } from 'node:stream';
 import { answerElision, CodecError, decodeEnvelope, encodeEnvelope, fromEnvelope, toEnvelope, type Envelope__Output } from '../../src/transport/codec.js';
 import { ATTACH_MIN_BYTES, FrameReader, helloBytes, readFramesFrom, writeFrame } from '../../src/transport/bulk.js';
-import { createGrpcTransport, type GrpcTransport, type GrpcTransportOptions } from '../../src/transport/grpc.js';
+import { type GrpcTransport, type GrpcTransportOptions } from '../../src/transport/grpc.js';
+import { createTestTransport } from '../helpers/node-tls.js';
 import type { PutOriginReq, PutReplicaReq, Request, Response } from '../../src/transport/messages.js';
 import type { Handler } from '../../src/transport/transport.js';
 import { sync, type Sibling, type SiblingSet } from '../../src/version/dvv.js';
@@ -46,8 +47,8 @@ async function pair(
   aOpts: Partial<GrpcTransportOptions> = {},
   bOpts: Partial<GrpcTransportOptions> = {},
 ): Promise<{ a: GrpcTransport; b: GrpcTransport; close: () => Promise<void> }> {
-  const a = await createGrpcTransport({ self: 'a', listen: '127.0.0.1:0', peers: new Map(), ...aOpts });
-  const b = await createGrpcTransport({ self: 'b', listen: '127.0.0.1:0', peers: new Map(), ...bOpts });
+  const a = await createTestTransport({ self: 'a', listen: '127.0.0.1:0', peers: new Map(), ...aOpts });
+  const b = await createTestTransport({ self: 'b', listen: '127.0.0.1:0', peers: new Map(), ...bOpts });
   a.setPeers(new Map([['b', `127.0.0.1:${b.boundPort}`]]));
   return { a, b, close: () => Promise.all([a.close(), b.close()]).then(() => undefined) };
 }

@@ -16,7 +16,8 @@ import {
   toEnvelope,
   type Message,
 } from '../../src/transport/codec.js';
-import { createGrpcTransport, type FaultFilter, type GrpcTransport } from '../../src/transport/grpc.js';
+import { type FaultFilter, type GrpcTransport } from '../../src/transport/grpc.js';
+import { createTestTransport } from '../helpers/node-tls.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import type {
   GetReq,
@@ -192,7 +193,7 @@ async function grpcCluster(ids: string[]): Promise<Cluster> {
     return m;
   };
   const startNode = async (id: string, port: number): Promise<void> => {
-    const tr = await createGrpcTransport({ self: id, listen: `127.0.0.1:${port}`, peers: peers() });
+    const tr = await createTestTransport({ self: id, listen: `127.0.0.1:${port}`, peers: peers() });
     const rec = received.get(id) ?? [];
     received.set(id, rec);
     tr.serve(makeHandler(id, rec));
@@ -571,8 +572,8 @@ describe('codec', () => {
 describe('grpc transport specifics', () => {
   it("a dropped request times out; a delayed one arrives; faults apply per destination", async () => {
     let filter: FaultFilter = () => 'pass';
-    const a = await createGrpcTransport({ self: 'a', listen: '127.0.0.1:0', peers: new Map(), faults: (to, m) => filter(to, m) });
-    const b = await createGrpcTransport({ self: 'b', listen: '127.0.0.1:0', peers: new Map() });
+    const a = await createTestTransport({ self: 'a', listen: '127.0.0.1:0', peers: new Map(), faults: (to, m) => filter(to, m) });
+    const b = await createTestTransport({ self: 'b', listen: '127.0.0.1:0', peers: new Map() });
     try {
       a.setPeers(new Map([['b', `127.0.0.1:${b.boundPort}`]]));
       b.setPeers(new Map([['a', `127.0.0.1:${a.boundPort}`]]));
@@ -600,8 +601,8 @@ describe('grpc transport specifics', () => {
   });
 
   it('large requests use the unary Call, bounded by maxMessageBytes', async () => {
-    const a = await createGrpcTransport({ self: 'a', listen: '127.0.0.1:0', peers: new Map(), maxMessageBytes: 2 * 1024 * 1024, unaryAboveBytes: 64 * 1024 });
-    const b = await createGrpcTransport({ self: 'b', listen: '127.0.0.1:0', peers: new Map(), maxMessageBytes: 2 * 1024 * 1024 });
+    const a = await createTestTransport({ self: 'a', listen: '127.0.0.1:0', peers: new Map(), maxMessageBytes: 2 * 1024 * 1024, unaryAboveBytes: 64 * 1024 });
+    const b = await createTestTransport({ self: 'b', listen: '127.0.0.1:0', peers: new Map(), maxMessageBytes: 2 * 1024 * 1024 });
     try {
       a.setPeers(new Map([['b', `127.0.0.1:${b.boundPort}`]]));
       b.serve(makeHandler('b'));
@@ -618,8 +619,8 @@ describe('grpc transport specifics', () => {
   });
 
   it("a peer without a handler answers 'remote' NotServing; close() rejects new requests", async () => {
-    const a = await createGrpcTransport({ self: 'a', listen: '127.0.0.1:0', peers: new Map() });
-    const b = await createGrpcTransport({ self: 'b', listen: '127.0.0.1:0', peers: new Map() });
+    const a = await createTestTransport({ self: 'a', listen: '127.0.0.1:0', peers: new Map() });
+    const b = await createTestTransport({ self: 'b', listen: '127.0.0.1:0', peers: new Map() });
     a.setPeers(new Map([['b', `127.0.0.1:${b.boundPort}`]]));
     await rejectsWith(a.request('b', { type: 'ping' }, 2000), 'remote', 'NotServing');
     await rejectsWith(a.request('a', { type: 'ping' }, 2000), 'remote', 'NotServing');
@@ -633,7 +634,7 @@ describe('grpc transport specifics', () => {
     const silent = createServer((sock) => void sockets.push(sock));
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     const port = (silent.address() as import('node:net').AddressInfo).port;
-    const a = await createGrpcTransport({
+    const a = await createTestTransport({
       self: 'a',
       listen: '127.0.0.1:0',
       peers: new Map([['hole', `127.0.0.1:${port}`]]),
@@ -806,8 +807,8 @@ describe('memory network specifics', () => {
 
 describe('grpc throughput (TRANSPORT_BENCH=1)', { skip: process.env['TRANSPORT_BENCH'] !== '1' }, () => {
   async function run(label: string, make: (i: number) => Request, handler: Handler, inFlight: number, seconds: number): Promise<void> {
-    const a = await createGrpcTransport({ self: 'a', listen: '127.0.0.1:0', peers: new Map() });
-    const b = await createGrpcTransport({ self: 'b', listen: '127.0.0.1:0', peers: new Map() });
+    const a = await createTestTransport({ self: 'a', listen: '127.0.0.1:0', peers: new Map() });
+    const b = await createTestTransport({ self: 'b', listen: '127.0.0.1:0', peers: new Map() });
     a.setPeers(new Map([['b', `127.0.0.1:${b.boundPort}`]]));
     b.serve(handler);
     let i = 0;
