@@ -52,6 +52,10 @@ export function directoryAuth(dir: AuthDirectory, now: () => number): HttpAuth {
         return { user: await dir.verifyUserToken(token), via: 'token' };
       }
       if (isSigV4(req, rawQuery)) {
+        if (req.headers.authorization !== undefined && req.headers['x-amz-content-sha256'] === undefined) {
+          // What curl --aws-sigv4 (7.88) sends: say how to make it work.
+          throw new AuthError('InvalidRequest', 'Missing required header for this request: x-amz-content-sha256 (with curl --aws-sigv4, add -H "x-amz-content-sha256: UNSIGNED-PAYLOAD", or use a token: Authorization: Bearer)');
+        }
         const r = await authenticate(req, { rawPath, rawQuery }, dir, now());
         if (r.anonymous === true) return undefined;
         if (r.payloadHash.startsWith('STREAMING-')) throw new AuthError('InvalidRequest', 'the native API takes whole bodies: sign the payload hash or UNSIGNED-PAYLOAD, not aws-chunked streaming');
