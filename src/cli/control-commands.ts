@@ -2,6 +2,7 @@
 // `control backup|restore` (cli/control-backup.ts). Registered from main.ts in
 // one call, so that main.ts only names them.
 
+import { adminToken, adminTokenOption } from './admin-client.js';
 import type { Command, Option } from 'commander';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { ConfigError, loadConfig, type NodeConfig } from '../node/config.js';
@@ -30,12 +31,14 @@ export function registerControlCommands(program: Command, deps: ControlCommandDe
     .command('backup <file>')
     .description('save the whole control state (layout, buckets, users, keys, tokens: SECRETS INCLUDED) to FILE, read linearizably from the cluster; the file is created mode 0600')
     .addOption(deps.nodeOption())
+    .addOption(adminTokenOption())
     .option('--json', 'print JSON')
-    .action(async (file: string, flags: { node?: string; json?: boolean }) => {
+    .action(async (file: string, flags: { node?: string; json?: boolean; adminToken?: string }) => {
       const base = deps.adminNode(flags.node);
+      const token = adminToken(flags.adminToken);
       let bytes: Uint8Array;
       try {
-        const res = await fetch(new URL('/cluster/control/backup', base), { signal: AbortSignal.timeout(30_000) });
+        const res = await fetch(new URL('/cluster/control/backup', base), { signal: AbortSignal.timeout(30_000), ...(token !== undefined ? { headers: { authorization: `Bearer ${token}` } } : {}) });
         if (!res.ok) throw new Error(`${res.status} ${await res.text()}`);
         bytes = new Uint8Array(await res.arrayBuffer());
       } catch (err) {

@@ -169,7 +169,7 @@ export async function startControlPlane(deps: ControlWiringDeps): Promise<Contro
   const joining =
     bootstrapped || !storage.isEmpty() || config.join === undefined
       ? undefined
-      : joinCluster({ self: layoutNodeOf({ id: config.id, grpc: config.advertiseGrpc, http: config.advertiseHttp, zone: config.zone, weight: config.weight }), via: config.join, plane, clock: deps.clock, logger: log, learnPeers });
+      : joinCluster({ self: layoutNodeOf({ id: config.id, grpc: config.advertiseGrpc, http: config.advertiseHttp, zone: config.zone, weight: config.weight }), via: config.join, adminToken: config.adminToken, plane, clock: deps.clock, logger: log, learnPeers });
   // Voters replaced from the learners, and members the layout gained or lost added or removed (driver-voters.ts).
   plane.maintainVoters({ intervalMs: Math.max(200, settings.tickMs * 5), maxVoters: settings.maxVoters, replaceAfterMs: settings.replaceAfterMs });
 

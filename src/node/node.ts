@@ -154,6 +154,17 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     // raft: the control plane (node/control-wiring.ts): its log in <dataDir>/raft, its messages on the transport.
     const control = await startControlPlane({ config, logger, transport, clock: systemClock, random: cryptoRandom, registry, setPeers: (p) => grpcTransport.setPeers(p) });
     cleanups.push(() => control.stop());
+    // nodeauth + raft: a peer is a member when the configured list or the
+    // control plane's layout names it (a node that joined with --join is in
+    // the layout only). A joining node that has not yet learned the layout
+    // accepts any certificate of the cluster, or it could never receive the
+    // snapshot that tells it who the members are.
+    const configured = new Set(config.members.map((m) => m.id));
+    grpcTransport.setMembership((id) => {
+      if (configured.has(id)) return true;
+      const nodes = control.plane.state.layout().nodes;
+      return nodes.some((n) => n.id === id) || (config.join !== undefined && nodes.length === 0);
+    });
 
     // The node's components (failure detection, coordinator, hinted
     // handoff, anti-entropy), built as the simulator builds them but over

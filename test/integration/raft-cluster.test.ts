@@ -35,6 +35,11 @@ interface Spawned {
 }
 
 /** A `ringstore server` of its own on free loopback ports, with `args`; resolves once it answers /health. */
+/** The cluster keys `ringstore dev` made for this cluster (dev-state.json). */
+function clusterKeysOf(cluster: TestCluster): unknown {
+  return (JSON.parse(readFileSync(path.join(cluster.dir, 'dev-state.json'), 'utf8')) as { clusterKeys: unknown }).clusterKeys;
+}
+
 async function spawnServer(cluster: TestCluster, id: string, dataDir: string, args: string[]): Promise<Spawned> {
   const [http, grpc, s3, files] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const log = path.join(dataDir, '..', `${id}.log`);
@@ -42,7 +47,8 @@ async function spawnServer(cluster: TestCluster, id: string, dataDir: string, ar
   const child = spawn(
     process.execPath,
     [ringstoreBin(), 'server', '--id', id, '--data', dataDir, '--http', `127.0.0.1:${http}`, '--grpc', `127.0.0.1:${grpc}`, '--s3', `127.0.0.1:${s3}`, '--files-grpc', `127.0.0.1:${files}`, '--advertise-http', `127.0.0.1:${http}`, '--advertise-grpc', `127.0.0.1:${grpc}`, ...args],
-    { stdio: ['ignore', fd, fd] },
+    // A node of this cluster shares its keys (TLS between nodes) and joins with its admin token.
+    { stdio: ['ignore', fd, fd], env: { ...process.env, RINGSTORE_CLUSTER_KEYS: JSON.stringify(clusterKeysOf(cluster)), RINGSTORE_ADMIN_TOKEN: cluster.adminToken } },
   );
   closeSync(fd);
   const url = `http://127.0.0.1:${http}`;
@@ -247,7 +253,7 @@ describe('a 3-node dev cluster runs the Raft control plane', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'ringstore-restore-'));
     try {
       const file = path.join(dir, 'control.json');
-      const out = JSON.parse((await run(process.execPath, [ringstoreBin(), 'control', 'backup', file, '--node', (cluster.nodes[2] as TestNode).http, '--json'])).stdout) as { buckets: number; applied: number };
+      const out = JSON.parse((await run(process.execPath, [ringstoreBin(), 'control', 'backup', file, '--node', (cluster.nodes[2] as TestNode).http, '--json'], { env: { ...process.env, RINGSTORE_ADMIN_TOKEN: cluster.adminToken } })).stdout) as { buckets: number; applied: number };
       assert.equal(statSync(file).mode & 0o777, 0o600);
       const saved = JSON.parse(readFileSync(file, 'utf8')) as { format: string; buckets: { name: string }[]; accessKeys: { secret: string }[] };
       assert.equal(saved.format, 'ringstore-control');
