@@ -5,6 +5,7 @@
 // reads a clock: every replica must compute the same state).
 
 import { quorumProblem, type Quorum } from '../coordinator/quorum.js';
+import { decodeLayoutCommand, LAYOUT_COMMAND_TYPES, type LayoutCommand, type LayoutErrorCode } from './layout-commands.js'; // issue 10: layout commands
 
 export const COMMAND_FORMAT_VERSION = 1;
 
@@ -25,6 +26,7 @@ export interface LayoutNode {
 export type QuorumSettings = Quorum;
 
 export type Command =
+  | LayoutCommand // issue 10: layoutStage, layoutRevert, layoutApply, layoutProgress, layoutSkipDead (layout-commands.ts)
   | { readonly type: 'createBucket'; readonly name: string; readonly owner: string; readonly quorum?: QuorumSettings }
   | { readonly type: 'deleteBucket'; readonly name: string }
   | { readonly type: 'putUser'; readonly user: string; readonly displayName?: string }
@@ -49,6 +51,7 @@ export interface Envelope {
 
 /** Why a command was refused: stable codes an API layer maps to its own errors. */
 export type ControlErrorCode =
+  | LayoutErrorCode // issue 10: layout refusals (layout-commands.ts)
   | 'BucketAlreadyExists'
   | 'NoSuchBucket'
   | 'NoSuchUser'
@@ -110,6 +113,12 @@ function layoutNode(v: unknown): LayoutNode {
 
 function command(v: unknown): Command {
   const o = obj(v, 'cmd');
+  if (typeof o.type === 'string' && LAYOUT_COMMAND_TYPES.has(o.type)) {
+    // issue 10: layout commands decode in layout-commands.ts
+    const r = decodeLayoutCommand(o);
+    if ('problem' in r) throw new CommandError('InvalidCommand', r.problem);
+    return r.cmd;
+  }
   switch (o.type) {
     case 'createBucket': {
       const q = o.quorum === undefined ? undefined : obj(o.quorum, 'quorum');

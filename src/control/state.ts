@@ -6,6 +6,8 @@
 // randomness, and iteration orders that do not depend on history.
 
 import { CommandError, decodeCommand, type Command, type ControlErrorCode, type LayoutNode, type QuorumSettings } from './commands.js';
+import type { LayoutHistory } from '../layout/history.js'; // issue 10: the layout history
+import { applyLayoutCommand, initialLayoutHistory, isLayoutCommand, type LayoutCommand } from './layout-commands.js'; // issue 10
 
 export const CONTROL_SNAPSHOT_FORMAT = 'ringstore-control';
 export const CONTROL_SNAPSHOT_VERSION = 1;
@@ -65,6 +67,8 @@ interface SnapshotJson {
   users: User[];
   accessKeys: AccessKey[];
   adminTokens: AdminToken[];
+  /** issue 10: absent until a layout command has been applied (so older states keep their bytes). */
+  layoutHistory?: LayoutHistory;
 }
 
 function sortedValues<T>(m: ReadonlyMap<string, T>): T[] {
@@ -77,6 +81,7 @@ const dec = new TextDecoder();
 export class ControlState {
   private appliedIndex = 0;
   private layoutValue: Layout = { version: 0, nodes: [], assignment: null, history: [] };
+  private layoutHistoryValue: LayoutHistory | undefined; // issue 10: undefined = initialLayoutHistory()
   private readonly buckets = new Map<string, Bucket>();
   private readonly users = new Map<string, User>();
   private readonly accessKeys = new Map<string, AccessKey>();
@@ -109,6 +114,7 @@ export class ControlState {
   }
 
   private apply(index: number, at: number, cmd: Command): ApplyResult {
+    if (isLayoutCommand(cmd)) return this.applyLayout(cmd); // issue 10
     switch (cmd.type) {
       case 'createBucket': {
         const existing = this.buckets.get(cmd.name);
@@ -160,6 +166,15 @@ export class ControlState {
     }
   }
 
+  /** issue 10: the layout history's commands (layout-commands.ts, layout/history.ts). */
+  private applyLayout(cmd: LayoutCommand): ApplyResult {
+    const r = applyLayoutCommand(this.layoutHistory(), cmd);
+    if (!r.ok) return { ok: false, code: r.refusal.code, message: r.refusal.message };
+    this.layoutHistoryValue = r.history;
+    const v = r.history.versions[r.history.versions.length - 1]?.version;
+    return { ok: true, ...(v !== undefined ? { layoutVersion: v } : {}) };
+  }
+
   private setNodes(nodes: LayoutNode[]): ApplyResult {
     nodes.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     this.layoutValue = { ...this.layoutValue, version: this.layoutValue.version + 1, nodes };
@@ -203,6 +218,11 @@ export class ControlState {
     return this.layoutValue;
   }
 
+  /** issue 10: the live layout versions, the staged changes and every node's progress. */
+  layoutHistory(): LayoutHistory {
+    return this.layoutHistoryValue ?? initialLayoutHistory();
+  }
+
   // ---------------------------------------------------- snapshot / restore
 
   /** The whole state as versioned JSON bytes: Raft snapshots and `ringstore control backup` use it. Equal states give equal bytes. */
@@ -216,6 +236,7 @@ export class ControlState {
       users: sortedValues(this.users),
       accessKeys: sortedValues(this.accessKeys),
       adminTokens: sortedValues(this.adminTokens),
+      ...(this.layoutHistoryValue !== undefined ? { layoutHistory: this.layoutHistoryValue } : {}), // issue 10
     };
     return enc.encode(JSON.stringify(s));
   }
@@ -238,6 +259,7 @@ export class ControlState {
     for (const u of s.users) st.users.set(u.id, u);
     for (const k of s.accessKeys) st.accessKeys.set(k.accessKeyId, k);
     for (const t of s.adminTokens) st.adminTokens.set(t.tokenId, t);
+    if (s.layoutHistory !== undefined) st.layoutHistoryValue = s.layoutHistory; // issue 10
     return st;
   }
 }
