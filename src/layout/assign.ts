@@ -37,10 +37,9 @@
 // replicas.
 //
 // Order within a partition: the first owner coordinates (the preferred
-// replica), so leaders are balanced by capacity too: a partition keeps its
-// previous leader while that node is under its leader quota, otherwise the
-// member furthest under quota leads. The other owners keep their previous
-// order, and new ones follow by id.
+// replica), so leaders are balanced by capacity too, by a second flow that
+// keeps as many previous leaders as it can. The other owners keep their
+// previous order, and new ones follow by id.
 //
 // Deterministic: integer flow, fixed visiting orders, ids compared by code
 // units, and the only floating point is the apportionment's IEEE arithmetic,
@@ -186,25 +185,28 @@ function pairHash(prefix: Uint8Array, p: number): number {
   return murmur3(buf);
 }
 
-/** Orders each partition's owners: a leader balanced by capacity, then previous owners in their order, then new ones by id. */
+/**
+ * Orders each partition's owners: a leader, then previous owners in their
+ * order, then new ones by id. Leaders are a second, smaller flow: partition
+ * -> one of its owners (cost -1 for its previous leader) -> node, capacity
+ * its leader quota (P shared by capacity), relaxed by a growing slack when
+ * the owner sets make exact quotas impossible.
+ */
 function order(P: number, R: number, ids: readonly string[], nodes: readonly Member[], sets: readonly number[][], prior: readonly number[][]): Assignment {
   const H = ids.length;
   const quota = apportionCapped(P, nodes.map((m) => m.capacity), nodes.map(() => P));
-  const leads = new Array<number>(H).fill(0);
-  const leader = new Array<number>(P).fill(-1);
-  for (let p = 0; p < P; p++) {
-    const old = prior[p]![0];
-    if (old !== undefined && sets[p]!.includes(old) && leads[old]! < quota[old]!) {
-      leader[p] = old;
-      leads[old]!++;
+  let leader: number[] | undefined;
+  for (let slack = 0; leader === undefined; slack = slack === 0 ? 1 : slack * 2) {
+    const g = new FlowGraph(2 + P + H, P * (2 + R) + H);
+    const edges: { p: number; i: number; e: number }[] = [];
+    for (let p = 0; p < P; p++) {
+      g.addEdge(0, 2 + p, 1, 0);
+      for (const i of sets[p]!) edges.push({ p, i, e: g.addEdge(2 + p, 2 + P + i, 1, prior[p]![0] === i ? -1 : 0) });
     }
-  }
-  for (let p = 0; p < P; p++) {
-    if (leader[p] !== -1) continue;
-    let best = -1;
-    for (const i of sets[p]!) if (best === -1 || quota[i]! - leads[i]! > quota[best]! - leads[best]!) best = i;
-    leader[p] = best;
-    leads[best]!++;
+    for (let i = 0; i < H; i++) g.addEdge(2 + P + i, 1, Math.min(P, quota[i]! + slack), 0);
+    if (g.augment(0, 1, P) < P) continue;
+    leader = new Array<number>(P).fill(-1);
+    for (const { p, i, e } of edges) if (g.flow(e) > 0) leader[p] = i;
   }
   const owners = new Array<number>(P * R).fill(-1);
   for (let p = 0; p < P; p++) {
