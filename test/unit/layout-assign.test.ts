@@ -16,11 +16,6 @@ import { Ring } from '../../src/ring/ring.js';
 
 const R = 3;
 
-interface Shape {
-  readonly partitions: number;
-  readonly members: Member[];
-}
-
 const memberArb = (id: string) =>
   fc.record({
     zone: fc.constantFrom('a', 'b', 'c', 'd', 'e'),
