@@ -79,6 +79,27 @@ export type Outcome = { readonly ok: true; readonly history: LayoutHistory } | {
 
 const NO_PROGRESS: NodeProgress = { seen: 0, synced: 0, readSeen: 0 };
 
+/**
+ * Deliberately wrong behaviours, all off in production: the layout
+ * simulator (src/sim/layout/) turns one on and a checker must catch it.
+ */
+export interface LayoutBugs {
+  /** Writes go to the newest version's owners only. */
+  readonly writeNewestOnly?: boolean;
+  /** Reads use the newest version, synced or not. */
+  readonly readUnsynced?: boolean;
+  /** A version retires as soon as a newer one exists. */
+  readonly retireBeforeSync?: boolean;
+  /** A version retires once the newer one is synced, without waiting for every node to stop reading it (no readSeen). */
+  readonly retireOnSynced?: boolean;
+  /** A node may sync a version before every node writes to it. */
+  readonly syncBeforeSeen?: boolean;
+}
+
+export const LAYOUT_BUG_NAMES: readonly (keyof LayoutBugs)[] = ['writeNewestOnly', 'readUnsynced', 'retireBeforeSync', 'retireOnSynced', 'syncBeforeSeen'];
+
+const NO_BUGS: LayoutBugs = {};
+
 export function emptyHistory(partitions: number, replicas: number): LayoutHistory {
   return { partitions, replicas, versions: [], progress: {}, staged: [], stagingSeq: 0 };
 }
@@ -143,7 +164,7 @@ export function proposeNext(h: LayoutHistory): { readonly version: number; reado
  * version must be current + 1, the staging the one it was planned from, and
  * the assignment well formed over exactly the staged holders.
  */
-export function applyVersion(h: LayoutHistory, version: number, stagingSeq: number, assignment: Assignment): Outcome {
+export function applyVersion(h: LayoutHistory, version: number, stagingSeq: number, assignment: Assignment, bugs: LayoutBugs = NO_BUGS): Outcome {
   const cur = currentVersion(h);
   if (version !== cur + 1) return refuse('LayoutVersionMismatch', `layout version ${version} is not the next one (current ${cur}, so ${cur + 1})`);
   if (stagingSeq !== h.stagingSeq) return refuse('StagingChanged', `the staged changes changed since this plan was made (staging ${stagingSeq}, now ${h.stagingSeq}): plan again`);
@@ -165,7 +186,7 @@ export function applyVersion(h: LayoutHistory, version: number, stagingSeq: numb
     progress = p;
   }
   const shape = { partitions: assignment.partitions, replicas: assignment.replicas };
-  return { ok: true, history: retire({ ...h, ...shape, versions: [...h.versions, next], staged: [], stagingSeq: h.stagingSeq + 1, progress }) };
+  return { ok: true, history: retire({ ...h, ...shape, versions: [...h.versions, next], staged: [], stagingSeq: h.stagingSeq + 1, progress }, bugs) };
 }
 
 // ------------------------------------------------------------- progress
@@ -176,7 +197,7 @@ export function applyVersion(h: LayoutHistory, version: number, stagingSeq: numb
  * current version, readSeen at most the read version), so a late or
  * duplicated report changes nothing. Then retire what can be retired.
  */
-export function report(h: LayoutHistory, id: string, r: Partial<NodeProgress>): Outcome {
+export function report(h: LayoutHistory, id: string, r: Partial<NodeProgress>, bugs: LayoutBugs = NO_BUGS): Outcome {
   const cur = current(h);
   if (cur === undefined || !trackedNodes(h).includes(id)) return refuse('NoSuchNode', `node ${id} is in no live layout version`);
   const old = progressOf(h, id);
@@ -184,9 +205,9 @@ export function report(h: LayoutHistory, id: string, r: Partial<NodeProgress>): 
   const next: NodeProgress = {
     seen: Math.max(old.seen, Math.min(r.seen ?? 0, top)),
     synced: Math.max(old.synced, Math.min(r.synced ?? 0, top)),
-    readSeen: Math.max(old.readSeen, Math.min(r.readSeen ?? 0, readVersion(h))),
+    readSeen: Math.max(old.readSeen, Math.min(r.readSeen ?? 0, readVersion(h, bugs))),
   };
-  return { ok: true, history: retire({ ...h, progress: sortedRecord({ ...h.progress, [id]: next }) }) };
+  return { ok: true, history: retire({ ...h, progress: sortedRecord({ ...h.progress, [id]: next }) }, bugs) };
 }
 
 /**
@@ -198,11 +219,11 @@ export function report(h: LayoutHistory, id: string, r: Partial<NodeProgress>): 
  * safe if the node really is down and stays down: a live node skipped could
  * still coordinate with a stale view.
  */
-export function skipDead(h: LayoutHistory, id: string): Outcome {
+export function skipDead(h: LayoutHistory, id: string, bugs: LayoutBugs = NO_BUGS): Outcome {
   if (!trackedNodes(h).includes(id)) return refuse('NoSuchNode', `node ${id} is in no live layout version`);
   const old = progressOf(h, id);
-  const next: NodeProgress = { seen: Math.max(old.seen, currentVersion(h)), synced: old.synced, readSeen: Math.max(old.readSeen, readVersion(h)) };
-  return { ok: true, history: retire({ ...h, progress: sortedRecord({ ...h.progress, [id]: next }) }) };
+  const next: NodeProgress = { seen: Math.max(old.seen, currentVersion(h)), synced: old.synced, readSeen: Math.max(old.readSeen, readVersion(h, bugs)) };
+  return { ok: true, history: retire({ ...h, progress: sortedRecord({ ...h.progress, [id]: next }) }, bugs) };
 }
 
 /**
@@ -223,8 +244,8 @@ export function minSeen(h: LayoutHistory): number {
 }
 
 /** May a node start the sync that lets it report synced = v? Only when every node writes to v already. */
-export function maySync(h: LayoutHistory, v: number): boolean {
-  return minSeen(h) >= v;
+export function maySync(h: LayoutHistory, v: number, bugs: LayoutBugs = NO_BUGS): boolean {
+  return bugs.syncBeforeSeen === true || minSeen(h) >= v;
 }
 
 /**
@@ -232,7 +253,8 @@ export function maySync(h: LayoutHistory, v: number): boolean {
  * synced it; the oldest live version otherwise (every acknowledged write
  * reached it, since it was in every write set while live).
  */
-export function readVersion(h: LayoutHistory): number {
+export function readVersion(h: LayoutHistory, bugs: LayoutBugs = NO_BUGS): number {
+  if (bugs.readUnsynced === true) return currentVersion(h);
   for (let k = h.versions.length - 1; k > 0; k--) {
     const v = h.versions[k]!;
     if (v.assignment.nodes.every((id) => progressOf(h, id).synced >= v.version)) return v.version;
@@ -241,10 +263,10 @@ export function readVersion(h: LayoutHistory): number {
 }
 
 /** Drops every version older than the lowest readSeen of the tracked nodes (never the current one), and the progress of nodes no live version lists. */
-export function retire(h: LayoutHistory): LayoutHistory {
+export function retire(h: LayoutHistory, bugs: LayoutBugs = NO_BUGS): LayoutHistory {
   if (h.versions.length <= 1) return h;
   const ids = trackedNodes(h);
-  const floor = Math.min(readVersion(h), ...ids.map((id) => progressOf(h, id).readSeen));
+  const floor = bugs.retireBeforeSync === true ? currentVersion(h) : bugs.retireOnSynced === true ? readVersion(h, bugs) : Math.min(readVersion(h, bugs), ...ids.map((id) => progressOf(h, id).readSeen));
   const versions = h.versions.filter((v, k) => k === h.versions.length - 1 || v.version >= floor);
   if (versions.length === h.versions.length) return h;
   const live = new Set(versions.flatMap((v) => v.members.map((m) => m.id)));
@@ -256,13 +278,14 @@ export function retire(h: LayoutHistory): LayoutHistory {
 // ------------------------------------------------------------- the data path's view
 
 /** The owners of partition p in every live version, oldest first: a write needs a write quorum in each. */
-export function writeSets(h: LayoutHistory, p: number): { readonly version: number; readonly owners: string[] }[] {
-  return h.versions.map((v) => ({ version: v.version, owners: ownersOf(v.assignment, p) }));
+export function writeSets(h: LayoutHistory, p: number, bugs: LayoutBugs = NO_BUGS): { readonly version: number; readonly owners: string[] }[] {
+  const live = bugs.writeNewestOnly === true ? h.versions.slice(-1) : h.versions;
+  return live.map((v) => ({ version: v.version, owners: ownersOf(v.assignment, p) }));
 }
 
 /** The owners of partition p in the read version: a read asks a read quorum of these. */
-export function readSet(h: LayoutHistory, p: number): string[] {
-  const rv = readVersion(h);
+export function readSet(h: LayoutHistory, p: number, bugs: LayoutBugs = NO_BUGS): string[] {
+  const rv = readVersion(h, bugs);
   const v = h.versions.find((x) => x.version === rv);
   return v === undefined ? [] : ownersOf(v.assignment, p);
 }
