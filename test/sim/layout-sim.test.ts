@@ -14,9 +14,13 @@ test(`${SEEDS} layout simulator seeds pass: no acknowledged write lost across ad
   let changes = 0;
   let retired = 0;
   let maxLive = 0;
+  let whileDown = 0;
+  let replacements = 0;
   for (let seed = 1; seed <= SEEDS; seed++) {
     const r = runLayoutSeed(seed);
     changes += r.stats.changes;
+    whileDown += r.stats.changesWhileDown;
+    replacements += r.stats.replacements;
     retired += r.stats.retired;
     maxLive = Math.max(maxLive, r.stats.maxLive);
     if (r.violations.length > 0) failed.push(`seed ${seed}: ${r.violations[0]!.checker}: ${r.violations[0]!.message}`);
@@ -25,6 +29,8 @@ test(`${SEEDS} layout simulator seeds pass: no acknowledged write lost across ad
   assert.ok(changes >= 2 * SEEDS, `the seeds made ${changes} layout changes`);
   assert.equal(retired, changes, 'every version but the last retired');
   assert.ok(maxLive >= 3, 'some seed had three or more versions live at once');
+  assert.ok(whileDown > 0, 'some change was applied while a node was down');
+  assert.ok(replacements > 0, 'some node died for good and was replaced');
 });
 
 test('a seed replays to the same fingerprint, in this process and through the command', () => {

@@ -39,13 +39,15 @@ function main(argv: readonly string[]): number {
   if (one === undefined) console.log(`sim layout: seeds ${first}..${first + count - 1}`);
   const began = Date.now();
   let failed = 0;
-  const totals = { writesOk: 0, readsOk: 0, syncs: 0, changes: 0, retired: 0, maxLive: 0 };
+  const totals = { writesOk: 0, readsOk: 0, syncs: 0, changes: 0, changesWhileDown: 0, replacements: 0, retired: 0, maxLive: 0 };
   for (let seed = first; seed < first + count; seed++) {
     const r = runLayoutSeed(seed, { bugs: bugs as LayoutSimBugs });
     totals.writesOk += r.stats.writesOk;
     totals.readsOk += r.stats.readsOk;
     totals.syncs += r.stats.syncs;
     totals.changes += r.stats.changes;
+    totals.changesWhileDown += r.stats.changesWhileDown;
+    totals.replacements += r.stats.replacements;
     totals.retired += r.stats.retired;
     totals.maxLive = Math.max(totals.maxLive, r.stats.maxLive);
     if (one !== undefined) console.log(`seed=${seed} ${describeLayoutConfig(r.config)} fingerprint=${r.fingerprint}`);
@@ -58,7 +60,7 @@ function main(argv: readonly string[]): number {
     console.log(`    replay: node dist/src/sim/layout/main.js --seed ${seed} --trace${Object.keys(bugs).map((b) => ` --bug ${b}`).join('')}`);
   }
   const wall = (Date.now() - began) / 1000;
-  console.log(`sim layout: ${count} seeds, ${failed} failed, ${wall.toFixed(1)} s wall; ${totals.changes} layout changes, ${totals.retired} versions retired, up to ${totals.maxLive} live at once, ${totals.syncs} syncs, ${totals.writesOk} writes and ${totals.readsOk} reads acknowledged`);
+  console.log(`sim layout: ${count} seeds, ${failed} failed, ${wall.toFixed(1)} s wall; ${totals.changes} layout changes (${totals.replacements} replacements, ${totals.changesWhileDown} while a node was down), ${totals.retired} versions retired, up to ${totals.maxLive} live at once, ${totals.syncs} syncs, ${totals.writesOk} writes and ${totals.readsOk} reads acknowledged`);
   return failed > 0 ? 1 : 0;
 }
 

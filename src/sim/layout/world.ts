@@ -41,7 +41,7 @@ export class LayoutWorld {
   readonly acked: Set<number>[];
   readonly trace: string[] = [];
   readonly violations: LayoutViolation[] = [];
-  readonly stats = { writes: 0, writesOk: 0, reads: 0, readsOk: 0, syncs: 0, changes: 0, retired: 0, maxLive: 1 };
+  readonly stats = { writes: 0, writesOk: 0, reads: 0, readsOk: 0, syncs: 0, changes: 0, changesWhileDown: 0, replacements: 0, retired: 0, maxLive: 1 };
   step = 0;
   private nextWrite = 1;
   private nextNode = 0;
@@ -283,6 +283,8 @@ export class LayoutWorld {
     }
     const next = proposeNext(this.latest());
     this.stats.changes++;
+    if (effective === 'replace') this.stats.replacements++;
+    if ([...this.nodes.values()].some((n) => !n.dead && !n.up)) this.stats.changesWhileDown++;
     this.propose(`operator apply v${next.version} (${effective}, moves ${next.result.moved})`, (x) => applyVersion(x, next.version, x.stagingSeq, next.result.assignment, bugs));
     this.skipDeadNodes();
   }
