@@ -303,19 +303,33 @@ export function allOwners(h: LayoutHistory, p: number): string[] {
  *    delivering while x owns p in some live version; otherwise it goes to
  *    the owners of the current version that lack it (handoffStillOwned);
  *  - read repair: it is a write, so it targets every live version (writeSets);
- *  - anti-entropy pairs a node with every other owner of p in any live
- *    version (antiEntropyPeers): that exchange is also how new owners sync;
+ *  - sync and anti-entropy pull from the other owners of p in the live
+ *    versions from the read version up (syncSources, antiEntropyPeers):
+ *    everything older is already on the read version's owners, and an owner
+ *    of an older version may be one whose view is stale and who has not
+ *    dropped (nor received the tombstone of) a value collected since, so it
+ *    must never be a source;
  *  - tombstone collection waits for every owner of p in every live version
- *    (allOwners), and re-checks that set when it commits: a version added in
- *    between restarts it, a removed node that owns nothing is not waited for.
+ *    (collectionParticipants), runs only with a view confirmed current
+ *    (ReadIndex), and restarts when its node sees a new version, which it
+ *    reports as seen only after giving up the collection in progress: so no
+ *    new owner can start a sync that misses the tombstone; a removed node
+ *    that owns nothing is not waited for.
  */
 export function handoffStillOwned(h: LayoutHistory, p: number, node: string): boolean {
   return allOwners(h, p).includes(node);
 }
 
-export function antiEntropyPeers(h: LayoutHistory, p: number, node: string): string[] {
-  const owners = allOwners(h, p);
-  return owners.includes(node) ? owners.filter((x) => x !== node) : [];
+/** Where a node pulls partition p from when it syncs: the other owners of p in every live version from the read version up. */
+export function syncSources(h: LayoutHistory, p: number, node: string, bugs: LayoutBugs = NO_BUGS): { readonly version: number; readonly owners: string[] }[] {
+  const rv = readVersion(h, bugs);
+  return h.versions.filter((v) => v.version >= rv).map((v) => ({ version: v.version, owners: ownersOf(v.assignment, p).filter((x) => x !== node) }));
+}
+
+/** The nodes a holder of p exchanges with: the other owners of p in the live versions from the read version up (none if it holds p in no live version). */
+export function antiEntropyPeers(h: LayoutHistory, p: number, node: string, bugs: LayoutBugs = NO_BUGS): string[] {
+  if (!allOwners(h, p).includes(node)) return [];
+  return [...new Set(syncSources(h, p, node, bugs).flatMap((s) => s.owners))].sort(compareIds);
 }
 
 export function collectionParticipants(h: LayoutHistory, p: number): string[] {

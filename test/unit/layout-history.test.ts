@@ -182,6 +182,15 @@ test('handoff, anti-entropy and tombstone collection follow every owner of every
   const notD = [...Array(P).keys()].find((p) => !dOwns.includes(p))!;
   assert.ok(!handoffStillOwned(h, notD, 'd'));
   assert.deepEqual(antiEntropyPeers(h, notD, 'd'), []);
+  // Once version 2 is the read version, nothing is pulled from an owner of version 1 alone: its data is all on version 2's owners.
+  for (const id of ['a', 'b', 'c', 'd']) h = ok(report(h, id, { seen: 2 }));
+  for (const id of ['a', 'b', 'c', 'd']) h = ok(report(h, id, { synced: 2 }));
+  assert.equal(readVersion(h), 2);
+  assert.equal(h.versions.length, 2, 'still live: nobody reported readSeen');
+  for (let p = 0; p < P; p++) {
+    const v2 = writeSets(h, p)[1]!.owners;
+    for (const id of v2) assert.deepEqual(antiEntropyPeers(h, p, id), v2.filter((x) => x !== id).sort());
+  }
 });
 
 test('the plan lists what moves to and from each node and the balance after, and matches what apply commits', () => {

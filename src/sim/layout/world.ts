@@ -9,7 +9,7 @@
 // is atomic; the interleaving of operations, views and crashes is what the
 // seed draws.
 
-import { applyVersion, antiEntropyPeers, current, currentVersion, heldPartitions, maySync, proposeNext, readSet, readVersion, report, skipDead, stage, trackedNodes, writeSets, type LayoutHistory, type Outcome, emptyHistory } from '../../layout/history.js';
+import { applyVersion, antiEntropyPeers, syncSources, current, currentVersion, heldPartitions, maySync, proposeNext, readSet, readVersion, report, skipDead, stage, trackedNodes, writeSets, type LayoutHistory, type Outcome, emptyHistory } from '../../layout/history.js';
 import { holders, ownersOf, type Member } from '../../layout/types.js';
 import { shuffle, type Random } from '../../util/runtime.js';
 import type { ChangeKind, LayoutSimConfig } from './config.js';
@@ -147,16 +147,16 @@ export class LayoutWorld {
     if (missing.length > 0) this.violation('lost-write', `${c.id} read k${key} at version ${readVersion(hv, this.config.bugs)} from ${asked.join(',')}; acknowledged w${missing.join(',w')} missing`);
   }
 
-  /** The node pulls, for every partition it holds in a live version of its view, from the owners of every live version (a read quorum of each), then reports synced. */
+  /** The node pulls, for every partition it holds in a live version of its view, from a read quorum of the owners of each live version from the read version up (syncSources), then reports synced. */
   sync(n: SimNode): void {
     const hv = this.viewOf(n);
     const v = currentVersion(hv);
     if (n.synced >= v || !maySync(hv, v, this.config.bugs)) return;
     const R = this.config.readQuorum;
     for (const p of heldPartitions(hv, n.id)) {
-      for (const u of hv.versions) {
+      for (const u of syncSources(hv, p, n.id, this.config.bugs)) {
         // A node declared dead (skipDead) holds nothing any more: the quorum is taken among the others.
-        const others = ownersOf(u.assignment, p).filter((o) => o !== n.id && !this.nodes.get(o)!.dead);
+        const others = u.owners.filter((o) => !this.nodes.get(o)!.dead);
         const up = others.filter((o) => this.alive(o));
         if (up.length < Math.min(R, others.length)) {
           this.note(`${n.id} sync v${v} stalls on p${p} (v${u.version}: ${up.length} of ${others.length} owners up)`);
@@ -171,11 +171,11 @@ export class LayoutWorld {
     this.propose(`${n.id} reports synced=${v}`, (h) => report(h, n.id, { synced: v }, this.config.bugs));
   }
 
-  /** Anti-entropy: exchange with every other owner, in any live version of the view, of each partition held. */
+  /** Anti-entropy: exchange with every other owner of each partition held, in the live versions of the view from the read version up. */
   antiEntropy(n: SimNode): void {
     const hv = this.viewOf(n);
     for (const p of heldPartitions(hv, n.id)) {
-      for (const o of antiEntropyPeers(hv, p, n.id)) {
+      for (const o of antiEntropyPeers(hv, p, n.id, this.config.bugs)) {
         if (!this.alive(o)) continue;
         this.pull(n, this.nodes.get(o)!, p);
         this.pull(this.nodes.get(o)!, n, p);
