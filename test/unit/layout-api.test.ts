@@ -5,13 +5,12 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pino from 'pino';
-import { Registry } from 'prom-client';
 
 import { createLayoutApi } from '../../src/api/cluster-layout.js';
-import { createHttpServer } from '../../src/api/http.js';
+import { ApiError } from '../../src/api/errors.js';
+import { parseUrl, sendError } from '../../src/api/http.js';
 import { renderPlan, renderShow } from '../../src/cli/layout.js';
 import { LocalControlPlane } from '../../src/control/plane.js';
 
@@ -21,7 +20,10 @@ const plane = new LocalControlPlane(() => 1_000);
 
 before(async () => {
   const handler = createLayoutApi({ plane, partitionBytes: () => Array.from({ length: 1024 }, () => 1 << 20) });
-  server = createHttpServer({ self: 'n1', logger: pino({ level: 'silent' }), registry: new Registry(), mounts: [{ prefix: '/cluster/layout', handler }] });
+  // The handler alone, without the node's router (and its authentication, which the wiring step puts in front of it).
+  server = createServer((req, res) => {
+    handler(req, res, parseUrl(req.url), { route: 'other', startNs: 0n }).catch((err: unknown) => sendError(res, err instanceof ApiError ? err : new ApiError('InternalError', String(err))));
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
