@@ -8,8 +8,9 @@
 //   seen      the newest version the node routes by. A coordinator writes to
 //             the owners of every live version it knows, so once every node
 //             has seen v, no write can skip v's owners any more.
-//   synced    the newest version v for which the node has pulled, from the
-//             owners of every older live version, the data of every partition
+//   synced    the newest version v for which the node has pulled, from a
+//             read quorum of the owners of each live version from the read
+//             version up (syncSources), the data of every partition
 //             it holds in any live version <= v, by a sync that started only
 //             after every node had seen v (so nothing written before it
 //             started can be missed, and nothing written after it skipped v).
