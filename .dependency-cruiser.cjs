@@ -21,7 +21,7 @@ const LAYERS = [
   ['transport'], // the wire vocabulary, the Transport interface, gRPC and in-memory networks
   ['membership'], // SWIM failure detection
   ['handoff', 'antientropy'], // hinted handoff; Merkle anti-entropy and tombstone collection
-  ['layout'], // (planned; no src/layout yet) layout versions and moving data between them
+  ['layout'], // layout versions and moving data between them (pure core; not yet wired into the data path)
   ['coordinator'], // a request's life: fan-out, quorum, reconciliation, read repair
   ['raft'], // Raft consensus, a pure state machine (run by the simulator; not yet wired into nodes)
   ['control'], // the control state machine on Raft: layout, buckets, users (likewise not yet wired)

@@ -6,6 +6,7 @@
 
 import { quorumProblem, type Quorum } from '../coordinator/quorum.js';
 import type { BucketAcl } from '../coordinator/buckets-types.js';
+import { decodeLayoutCommand, LAYOUT_COMMAND_TYPES, type LayoutCommand, type LayoutErrorCode } from './layout-commands.js'; // issue 10: layout commands
 
 export const COMMAND_FORMAT_VERSION = 1;
 
@@ -30,6 +31,7 @@ export const ADMIN_SCOPES: readonly AdminScope[] = ['admin', 'metrics-read'];
 export type QuorumSettings = Quorum;
 
 export type Command =
+  | LayoutCommand // issue 10: layoutStage, layoutRevert, layoutApply, layoutProgress, layoutSkipDead (layout-commands.ts)
   | { readonly type: 'createBucket'; readonly name: string; readonly owner: string; readonly quorum?: QuorumSettings; readonly acl?: BucketAcl }
   // catalog: `id` deletes only that bucket, not a later one of the same name.
   | { readonly type: 'deleteBucket'; readonly name: string; readonly id?: number }
@@ -63,6 +65,7 @@ export interface Envelope {
 
 /** Why a command was refused: stable codes an API layer maps to its own errors. */
 export type ControlErrorCode =
+  | LayoutErrorCode // issue 10: layout refusals (layout-commands.ts)
   | 'BucketAlreadyExists'
   | 'NoSuchBucket'
   | 'NoSuchUser'
@@ -141,6 +144,12 @@ function layoutNode(v: unknown): LayoutNode {
 
 function command(v: unknown): Command {
   const o = obj(v, 'cmd');
+  if (typeof o.type === 'string' && LAYOUT_COMMAND_TYPES.has(o.type)) {
+    // issue 10: layout commands decode in layout-commands.ts
+    const r = decodeLayoutCommand(o);
+    if ('problem' in r) throw new CommandError('InvalidCommand', r.problem);
+    return r.cmd;
+  }
   switch (o.type) {
     case 'createBucket': {
       const quorum = quorumOf(o.quorum);

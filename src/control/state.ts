@@ -7,6 +7,8 @@
 
 import type { BucketAcl } from '../coordinator/buckets-types.js';
 import { CommandError, decodeCommand, type AdminScope, type Command, type ControlErrorCode, type LayoutNode, type QuorumSettings } from './commands.js';
+import type { LayoutHistory } from '../layout/history.js'; // issue 10: the layout history
+import { applyLayoutCommand, initialLayoutHistory, isLayoutCommand, type LayoutCommand } from './layout-commands.js'; // issue 10
 
 export const CONTROL_SNAPSHOT_FORMAT = 'ringstore-control';
 export const CONTROL_SNAPSHOT_VERSION = 1;
@@ -88,6 +90,8 @@ interface SnapshotJson {
   legacyImported?: string[];
   /** Absent in snapshots written before user tokens existed. */
   userTokens?: UserToken[];
+  /** issue 10: absent until a layout command has been applied (so older states keep their bytes). */
+  layoutHistory?: LayoutHistory;
 }
 
 /** catalog: one legacy bucket record, as importBucket names it (a record imported once is never imported again, even after its bucket is deleted). */
@@ -105,6 +109,7 @@ const dec = new TextDecoder();
 export class ControlState {
   private appliedIndex = 0;
   private layoutValue: Layout = { version: 0, nodes: [], assignment: null, history: [] };
+  private layoutHistoryValue: LayoutHistory | undefined; // issue 10: undefined = initialLayoutHistory()
   private readonly buckets = new Map<string, Bucket>();
   private readonly users = new Map<string, User>();
   private readonly accessKeys = new Map<string, AccessKey>();
@@ -139,6 +144,7 @@ export class ControlState {
   }
 
   private apply(index: number, at: number, cmd: Command): ApplyResult {
+    if (isLayoutCommand(cmd)) return this.applyLayout(cmd); // issue 10
     switch (cmd.type) {
       case 'createBucket': {
         const existing = this.buckets.get(cmd.name);
@@ -235,6 +241,15 @@ export class ControlState {
     }
   }
 
+  /** issue 10: the layout history's commands (layout-commands.ts, layout/history.ts). */
+  private applyLayout(cmd: LayoutCommand): ApplyResult {
+    const r = applyLayoutCommand(this.layoutHistory(), cmd);
+    if (!r.ok) return { ok: false, code: r.refusal.code, message: r.refusal.message };
+    this.layoutHistoryValue = r.history;
+    const v = r.history.versions[r.history.versions.length - 1]?.version;
+    return { ok: true, ...(v !== undefined ? { layoutVersion: v } : {}) };
+  }
+
   private setNodes(nodes: LayoutNode[]): ApplyResult {
     nodes.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     this.layoutValue = { ...this.layoutValue, version: this.layoutValue.version + 1, nodes };
@@ -302,6 +317,11 @@ export class ControlState {
     return this.layoutValue;
   }
 
+  /** issue 10: the live layout versions, the staged changes and every node's progress. */
+  layoutHistory(): LayoutHistory {
+    return this.layoutHistoryValue ?? initialLayoutHistory();
+  }
+
   // ---------------------------------------------------- snapshot / restore
 
   /** The whole state as versioned JSON bytes: Raft snapshots and `ringstore control backup` use it. Equal states give equal bytes. */
@@ -317,6 +337,7 @@ export class ControlState {
       adminTokens: sortedValues(this.adminTokens),
       ...(this.legacyImported.size > 0 ? { legacyImported: [...this.legacyImported].sort() } : {}), // catalog
       userTokens: sortedValues(this.userTokens),
+      ...(this.layoutHistoryValue !== undefined ? { layoutHistory: this.layoutHistoryValue } : {}), // issue 10
     };
     return enc.encode(JSON.stringify(s));
   }
@@ -342,6 +363,7 @@ export class ControlState {
     // Tokens from a snapshot older than scopes and expiry: full admin, never expiring (what they were).
     for (const t of s.adminTokens) st.adminTokens.set(t.tokenId, { ...t, scope: t.scope ?? 'admin', expiresAt: t.expiresAt ?? 0 });
     for (const t of s.userTokens ?? []) st.userTokens.set(t.tokenId, t);
+    if (s.layoutHistory !== undefined) st.layoutHistoryValue = s.layoutHistory; // issue 10
     return st;
   }
 }

@@ -56,6 +56,12 @@ export function placementGroup(key: string): string {
   return slash < 0 ? key : key.slice(0, slash);
 }
 
+/** The partition of a key among 2^bits partitions: the top bits of murmur3(bucket NUL key), or of the group in a grouped bucket. */
+export function partitionOfKey(bits: number, bucket: string, key: string): number {
+  if (bits === 0) return 0;
+  return murmur3(`${bucket}\u0000${GROUPED_BUCKETS.has(bucket) ? placementGroup(key) : key}`) >>> (32 - bits);
+}
+
 export class Ring {
   readonly layout: Layout;
   readonly partitions: number;
@@ -82,8 +88,7 @@ export class Ring {
    * or of murmur3(bucket NUL group) in a GROUPED_BUCKETS bucket.
    */
   partitionOf(bucket: string, key: string): number {
-    if (this.#bits === 0) return 0;
-    return murmur3(`${bucket}\u0000${GROUPED_BUCKETS.has(bucket) ? placementGroup(key) : key}`) >>> (32 - this.#bits);
+    return partitionOfKey(this.#bits, bucket, key);
   }
 
   /** Every node, in the order partition p prefers them: first n = preference list, rest = fallbacks in order. */

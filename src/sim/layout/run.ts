@@ -1,0 +1,128 @@
+// One seed, one run of the layout simulator (docs/layout.md, "Simulator"):
+// a safety phase of random steps (writes, reads, nodes learning the control
+// log late, progress reports, syncs, anti-entropy, crashes, and the
+// operator's layout changes, some back to back), then a healing phase (every
+// node up and caught up, the operator lets dead nodes go) in which the old
+// versions must retire; then the final checks.
+
+import { murmur3 } from '../../util/hash.js';
+import { SeededRandom } from '../../util/runtime.js';
+import { checkLiveness, checkNoReadOfRetired, checkPlacement, checkReadableQuorum, checkRemovedOwnsNothing } from './checkers.js';
+import { describeLayoutConfig, drawLayoutConfig, type LayoutSimBugs, type LayoutSimConfig } from './config.js';
+import { LayoutWorld, type LayoutViolation } from './world.js';
+
+export interface LayoutRunResult {
+  readonly seed: number;
+  readonly config: LayoutSimConfig;
+  readonly violations: readonly LayoutViolation[];
+  readonly fingerprint: string;
+  readonly stats: LayoutWorld['stats'];
+  readonly trace: readonly string[];
+}
+
+const HEAL_ROUNDS = 40;
+
+export function runLayoutSeed(seed: number, opts: { readonly bugs?: LayoutSimBugs } = {}): LayoutRunResult {
+  const config = drawLayoutConfig(seed, opts.bugs ?? {});
+  const random = new SeededRandom(seed ^ 0x7a3c11);
+  const w = new LayoutWorld(config, random);
+  w.note(`LAYOUT seed=${seed} ${describeLayoutConfig(config)}`);
+
+  const changeAt: number[] = [];
+  let t = 20 + random.int(60);
+  for (let k = 0; k < config.changes.length; k++) {
+    changeAt.push(t);
+    t += random.next() < config.backToBack ? 1 + random.int(5) : 30 + random.int(Math.max(1, Math.floor(config.steps / config.changes.length)));
+  }
+
+  // ------------------------------------------------------------- safety phase
+  let nextChange = 0;
+  for (let step = 0; step < config.steps; step++) {
+    w.step = step;
+    while (nextChange < changeAt.length && changeAt[nextChange] === step) w.change(config.changes[nextChange++]!);
+    if (random.next() < config.crashRate) crashOrRestart(w, random);
+    const live = [...w.nodes.values()].filter((n) => n.up && !n.dead);
+    const any = live[random.int(live.length)];
+    const coords = w.coordinators();
+    const coord = coords[random.int(coords.length)];
+    const roll = random.int(100);
+    if (roll < 25) {
+      if (coord !== undefined) w.write(coord, random.int(config.keys));
+    } else if (roll < 45) {
+      if (coord !== undefined) w.read(coord, random.int(config.keys));
+    } else if (roll < 63) {
+      if (any !== undefined) w.learn(any, 1 + random.int(config.learnBatch));
+    } else if (roll < 73) {
+      if (any !== undefined) w.reportSeen(any);
+    } else if (roll < 85) {
+      if (any !== undefined) w.sync(any);
+    } else if (roll < 95) {
+      if (any !== undefined) w.reportReadSeen(any);
+    } else if (roll < 99) {
+      if (any !== undefined && config.antiEntropy) w.antiEntropy(any);
+    } else {
+      w.skipDeadNodes();
+    }
+    checkReadableQuorum(w);
+    checkNoReadOfRetired(w);
+  }
+
+  // ------------------------------------------------------------- healing
+  w.step = config.steps;
+  w.note('heal: every node up, the operator lets dead nodes go');
+  for (const n of w.nodes.values()) if (!n.dead) n.up = true;
+  const nodes = () => [...w.nodes.values()].filter((n) => !n.dead);
+  let rounds = 0;
+  for (; rounds < HEAL_ROUNDS; rounds++) {
+    w.step++;
+    w.skipDeadNodes();
+    for (const n of nodes()) {
+      w.learn(n, Infinity);
+      w.reportSeen(n);
+    }
+    for (const n of nodes()) {
+      w.learn(n, Infinity);
+      w.sync(n);
+    }
+    checkReadableQuorum(w);
+    checkNoReadOfRetired(w);
+    for (const n of nodes()) {
+      w.learn(n, Infinity);
+      w.reportReadSeen(n);
+    }
+    // Before anti-entropy repairs anything: the switch to a new read version must not depend on it.
+    for (const n of nodes()) w.learn(n, Infinity);
+    checkReadableQuorum(w);
+    checkNoReadOfRetired(w);
+    for (const n of nodes()) {
+      w.learn(n, Infinity);
+      w.antiEntropy(n);
+    }
+    if (w.latest().versions.length === 1 && nodes().every((n) => n.view === w.log.length - 1)) break;
+  }
+  for (const n of nodes()) {
+    w.learn(n, Infinity);
+    w.wipe(n);
+  }
+  for (const n of nodes()) w.antiEntropy(n);
+  checkLiveness(w, rounds);
+  checkPlacement(w);
+  checkRemovedOwnsNothing(w);
+
+  const fingerprint = `${(murmur3(w.trace.join('\n')) >>> 0).toString(16).padStart(8, '0')}-${w.log.length}-${w.stats.writesOk}`;
+  return { seed, config, violations: w.violations, fingerprint, stats: w.stats, trace: w.trace };
+}
+
+/** A node crashes (at most one non-dead node down at a time, so quorums stay possible) or a down one restarts. */
+function crashOrRestart(w: LayoutWorld, random: SeededRandom): void {
+  const candidates = [...w.nodes.values()].filter((n) => !n.dead);
+  const n = candidates[random.int(candidates.length)];
+  if (n === undefined) return;
+  if (!n.up) {
+    n.up = true;
+    w.note(`${n.id} restarts`);
+  } else if (candidates.every((x) => x.up)) {
+    n.up = false;
+    w.note(`${n.id} crashes`);
+  }
+}
