@@ -56,7 +56,7 @@ interface Net {
   leader(): RaftDriver | undefined;
 }
 
-function net(ids: string[], conf: ConfState, opts: { timeoutMs?: number; data?: Uint8Array; joiners?: string[] } = {}): Net {
+function net(ids: string[], conf: ConfState, opts: { timeoutMs?: number; data?: Uint8Array; joiners?: string[]; diskMs?: number } = {}): Net {
   const sched = new Scheduler();
   const random = new SeededRandom(7);
   const n: Net = {
@@ -95,8 +95,8 @@ function net(ids: string[], conf: ConfState, opts: { timeoutMs?: number; data?: 
     run: (ms, until) => sched.runUntil(sched.now + ms, until),
     leader: () => [...n.drivers.entries()].find(([id, d]) => !n.down.has(id) && d.status().role === 'leader')?.[1],
   };
-  for (const id of ids) n.disks.set(id, SlowDisk.founding(sched, 2, conf, opts.data));
-  for (const id of opts.joiners ?? []) n.disks.set(id, new SlowDisk(sched, 2));
+  for (const id of ids) n.disks.set(id, SlowDisk.founding(sched, opts.diskMs ?? 2, conf, opts.data));
+  for (const id of opts.joiners ?? []) n.disks.set(id, new SlowDisk(sched, opts.diskMs ?? 2));
   for (const id of [...ids, ...(opts.joiners ?? [])]) n.start(id);
   return n;
 }
@@ -267,4 +267,25 @@ test('the leader replaces a voter that stays unreachable by promoting a learner,
   assert.ok(v.state.user('after') !== undefined);
   await n.run(1000);
   assert.deepEqual((n.leader() as RaftDriver).status().learners, [victim]);
+});
+
+test('a proposal waiting while a slow disk write is in flight is appended once, however many ticks pass (no duplicate entries)', async () => {
+  // Each write takes 25 ms, 2.5 ticks: proposals and their retries queue up behind it.
+  const n = net(['a', 'b', 'c'], THREE, { diskMs: 25 });
+  await n.run(5000, () => n.leader() !== undefined);
+  const all = [...n.drivers.values()];
+  const answers = await settle(
+    n,
+    Promise.all(all.flatMap((d, i) => [0, 1, 2].map((k) => d.propose({ type: 'putUser', user: `u${i}-${k}` })))),
+    20_000,
+  );
+  assert.ok(answers.every((r) => r.ok));
+  await n.run(500);
+  const disk = n.disks.get((n.leader() as RaftDriver).status().id) as SlowDisk;
+  const ids: string[] = [];
+  for (const e of disk.entries(disk.firstIndex(), disk.lastIndex() + 1) as readonly { data: Uint8Array; kind: string }[]) {
+    if (e.kind === 'normal' && e.data.length > 0) ids.push((JSON.parse(new TextDecoder().decode(e.data)) as { id: string }).id);
+  }
+  assert.equal(ids.length, 9);
+  assert.equal(new Set(ids).size, 9, `request ids in the log: ${ids.join(' ')}`);
 });
