@@ -514,7 +514,10 @@ export class RaftDriver implements ControlPlane {
           const r = this.sm.applyEntry(e.index, e.data);
           if (r !== undefined && r.requestId !== '') answers.push(r);
           this.lostAt(e.index, e.term, r?.requestId ?? '');
-        } else this.confAt(e);
+        } else {
+          this.confAt(e);
+          this.lostAt(e.index, e.term, '');
+        }
       }
     } catch (err) {
       this.fail(err);
