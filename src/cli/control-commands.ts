@@ -35,7 +35,9 @@ export function registerControlCommands(program: Command, deps: ControlCommandDe
       const base = deps.adminNode(flags.node);
       let bytes: Uint8Array;
       try {
-        const res = await fetch(new URL('/cluster/control/backup', base), { signal: AbortSignal.timeout(30_000) });
+        // Admin routes need a token once issue 11 gates them: RINGSTORE_ADMIN_TOKEN.
+        const token = process.env['RINGSTORE_ADMIN_TOKEN'];
+        const res = await fetch(new URL('/cluster/control/backup', base), { signal: AbortSignal.timeout(30_000), ...(token !== undefined ? { headers: { authorization: `Bearer ${token}` } } : {}) });
         if (!res.ok) throw new Error(`${res.status} ${await res.text()}`);
         bytes = new Uint8Array(await res.arrayBuffer());
       } catch (err) {
