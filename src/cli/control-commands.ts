@@ -35,9 +35,7 @@ export function registerControlCommands(program: Command, deps: ControlCommandDe
       const base = deps.adminNode(flags.node);
       let bytes: Uint8Array;
       try {
-        // Admin routes need a token once issue 11 gates them: RINGSTORE_ADMIN_TOKEN.
-        const token = process.env['RINGSTORE_ADMIN_TOKEN'];
-        const res = await fetch(new URL('/cluster/control/backup', base), { signal: AbortSignal.timeout(30_000), ...(token !== undefined ? { headers: { authorization: `Bearer ${token}` } } : {}) });
+        const res = await fetch(new URL('/cluster/control/backup', base), { signal: AbortSignal.timeout(30_000) });
         if (!res.ok) throw new Error(`${res.status} ${await res.text()}`);
         bytes = new Uint8Array(await res.arrayBuffer());
       } catch (err) {

@@ -21,8 +21,6 @@ export interface JoinDeps {
   /** Learns the members' addresses from the answer (so that this node can answer the leader). */
   readonly learnPeers: (nodes: readonly LayoutNode[]) => void;
   readonly retryMs?: number;
-  /** The admin token the join route asks for once admin routes need one (issue 11): RINGSTORE_ADMIN_TOKEN. */
-  readonly adminToken?: string;
 }
 
 export function joinCluster(deps: JoinDeps): { stop(): void } {
@@ -45,7 +43,7 @@ export function joinCluster(deps: JoinDeps): { stop(): void } {
     try {
       const res = await fetch(`${base}/cluster/control/join`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...(deps.adminToken !== undefined ? { authorization: `Bearer ${deps.adminToken}` } : {}) },
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify(deps.self),
         signal: AbortSignal.timeout(15_000),
       });

@@ -55,12 +55,6 @@ export interface ControlWiringDeps {
   readonly registry?: Registry;
   /** Replaces the transport's address book (GrpcTransport.setPeers): members the layout adds become reachable. */
   readonly setPeers?: (peers: ReadonlyMap<string, string>) => void;
-  /**
-   * Called with the ids the address book holds (configured members and the
-   * layout's nodes, this node included) whenever they change: the transport's
-   * member gate (node authentication) admits exactly these.
-   */
-  readonly setMembers?: (ids: ReadonlySet<string>) => void;
 }
 
 export async function startControlPlane(deps: ControlWiringDeps): Promise<ControlWiring> {
@@ -154,14 +148,14 @@ export async function startControlPlane(deps: ControlWiringDeps): Promise<Contro
   // The address book: the configured members, plus every node the layout knows (a node that joined).
   let peerKey = '';
   const learnPeers = (nodes: readonly LayoutNode[]): void => {
+    if (deps.setPeers === undefined) return;
     const peers = new Map<string, string>();
     for (const n of nodes) if (n.id !== config.id) peers.set(n.id, n.addresses.rpc);
     for (const m of config.members) if (m.id !== config.id) peers.set(m.id, m.grpc);
     const key = JSON.stringify([...peers].sort());
     if (key === peerKey) return;
     peerKey = key;
-    deps.setPeers?.(peers);
-    deps.setMembers?.(new Set([config.id, ...peers.keys()]));
+    deps.setPeers(peers);
   };
   let layoutVersion = -1;
   plane.onApplied(() => {
@@ -175,7 +169,7 @@ export async function startControlPlane(deps: ControlWiringDeps): Promise<Contro
   const joining =
     bootstrapped || !storage.isEmpty() || config.join === undefined
       ? undefined
-      : joinCluster({ self: layoutNodeOf({ id: config.id, grpc: config.advertiseGrpc, http: config.advertiseHttp, zone: config.zone, weight: config.weight }), via: config.join, plane, clock: deps.clock, logger: log, learnPeers, ...(process.env['RINGSTORE_ADMIN_TOKEN'] !== undefined ? { adminToken: process.env['RINGSTORE_ADMIN_TOKEN'] } : {}) });
+      : joinCluster({ self: layoutNodeOf({ id: config.id, grpc: config.advertiseGrpc, http: config.advertiseHttp, zone: config.zone, weight: config.weight }), via: config.join, plane, clock: deps.clock, logger: log, learnPeers });
   // Voters replaced from the learners, and members the layout gained or lost added or removed (driver-voters.ts).
   plane.maintainVoters({ intervalMs: Math.max(200, settings.tickMs * 5), maxVoters: settings.maxVoters, replaceAfterMs: settings.replaceAfterMs });
 
