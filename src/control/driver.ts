@@ -400,7 +400,8 @@ export class RaftDriver implements ControlPlane {
   }
 
   private submit(p: PendingProposal): void {
-    if (!this.proposals.has(p.requestId)) return;
+    // A retry queued beside the first attempt must not append it twice.
+    if (!this.proposals.has(p.requestId) || p.submitted) return;
     const r = this.raw.propose(p.data);
     if (!r.ok) {
       p.submitted = false;
@@ -417,8 +418,8 @@ export class RaftDriver implements ControlPlane {
     }
   }
 
-  private issueRead(r: PendingRead): void {
-    if (!this.reads.has(r) || r.index >= 0) return;
+  private issueRead(r: PendingRead, again = false): void {
+    if (!this.reads.has(r) || r.index >= 0 || (!again && r.age >= 0)) return;
     const ctx = `${this.opts.id}.${this.nonce}.r${++this.seq}`;
     if (!this.raw.readIndex(ctx)) {
       r.age = -1;
@@ -440,7 +441,8 @@ export class RaftDriver implements ControlPlane {
     for (const p of this.proposals.values()) if (!p.submitted) this.actions.push(() => this.submit(p));
     for (const r of this.reads) {
       if (r.index >= 0) continue;
-      if (r.age < 0 || ++r.age > READ_RETRY_TICKS) this.actions.push(() => this.issueRead(r));
+      if (r.age < 0) this.actions.push(() => this.issueRead(r));
+      else if (++r.age > READ_RETRY_TICKS) this.actions.push(() => this.issueRead(r, true));
     }
   }
 
@@ -512,7 +514,10 @@ export class RaftDriver implements ControlPlane {
           const r = this.sm.applyEntry(e.index, e.data);
           if (r !== undefined && r.requestId !== '') answers.push(r);
           this.lostAt(e.index, e.term, r?.requestId ?? '');
-        } else this.confAt(e);
+        } else {
+          this.confAt(e);
+          this.lostAt(e.index, e.term, '');
+        }
       }
     } catch (err) {
       this.fail(err);

@@ -56,7 +56,7 @@ interface Net {
   leader(): RaftDriver | undefined;
 }
 
-function net(ids: string[], conf: ConfState, opts: { timeoutMs?: number; data?: Uint8Array; joiners?: string[] } = {}): Net {
+function net(ids: string[], conf: ConfState, opts: { timeoutMs?: number; data?: Uint8Array; joiners?: string[]; diskMs?: number } = {}): Net {
   const sched = new Scheduler();
   const random = new SeededRandom(7);
   const n: Net = {
@@ -95,8 +95,8 @@ function net(ids: string[], conf: ConfState, opts: { timeoutMs?: number; data?: 
     run: (ms, until) => sched.runUntil(sched.now + ms, until),
     leader: () => [...n.drivers.entries()].find(([id, d]) => !n.down.has(id) && d.status().role === 'leader')?.[1],
   };
-  for (const id of ids) n.disks.set(id, SlowDisk.founding(sched, 2, conf, opts.data));
-  for (const id of opts.joiners ?? []) n.disks.set(id, new SlowDisk(sched, 2));
+  for (const id of ids) n.disks.set(id, SlowDisk.founding(sched, opts.diskMs ?? 2, conf, opts.data));
+  for (const id of opts.joiners ?? []) n.disks.set(id, new SlowDisk(sched, opts.diskMs ?? 2));
   for (const id of [...ids, ...(opts.joiners ?? [])]) n.start(id);
   return n;
 }
@@ -267,4 +267,154 @@ test('the leader replaces a voter that stays unreachable by promoting a learner,
   assert.ok(v.state.user('after') !== undefined);
   await n.run(1000);
   assert.deepEqual((n.leader() as RaftDriver).status().learners, [victim]);
+});
+
+test('a proposal waiting while a slow disk write is in flight is appended once, however many ticks pass (no duplicate entries)', async () => {
+  // Each write takes 25 ms, 2.5 ticks: proposals and their retries queue up behind it.
+  const n = net(['a', 'b', 'c'], THREE, { diskMs: 25 });
+  await n.run(5000, () => n.leader() !== undefined);
+  const all = [...n.drivers.values()];
+  const answers = await settle(
+    n,
+    Promise.all(all.flatMap((d, i) => [0, 1, 2].map((k) => d.propose({ type: 'putUser', user: `u${i}-${k}` })))),
+    20_000,
+  );
+  assert.ok(answers.every((r) => r.ok));
+  await n.run(500);
+  const disk = n.disks.get((n.leader() as RaftDriver).status().id) as SlowDisk;
+  const ids: string[] = [];
+  for (const e of disk.entries(disk.firstIndex(), disk.lastIndex() + 1) as readonly { data: Uint8Array; kind: string }[]) {
+    if (e.kind === 'normal' && e.data.length > 0) ids.push((JSON.parse(new TextDecoder().decode(e.data)) as { id: string }).id);
+  }
+  assert.equal(ids.length, 9);
+  assert.equal(new Set(ids).size, 9, `request ids in the log: ${ids.join(' ')}`);
+});
+
+/** A disk whose writes in flight are lost in a crash (they never land, and never resolve). */
+class CrashableDisk extends SlowDisk {
+  epoch = 0;
+  constructor(
+    private readonly s: Scheduler,
+    private readonly rnd: SeededRandom,
+  ) {
+    super(s, 0);
+  }
+  static foundingC(sched: Scheduler, rnd: SeededRandom, conf: ConfState): CrashableDisk {
+    const d = new CrashableDisk(sched, rnd);
+    const b = MemoryStorage.bootstrap(conf);
+    d.applySnapshot(b.snapshot());
+    d.setHardState(b.hardState());
+    return d;
+  }
+  override save(w: DriverWrite): Promise<void> {
+    const epoch = this.epoch;
+    return new Promise((resolve) => {
+      this.s.schedule(1 + this.rnd.next() * 8, 'disk', () => {
+        if (epoch !== this.epoch) return;
+        if (w.snapshot !== undefined) this.applySnapshot(w.snapshot);
+        if (w.entries !== undefined) this.append(w.entries);
+        if (w.hardState !== undefined) this.setHardState(w.hardState);
+        resolve();
+      });
+    });
+  }
+}
+
+test('under message loss, duplication, delays and crashes in the middle of disk writes, every acknowledged creation survives, one owner per name, and the nodes converge (30 seeds)', async () => {
+  for (let seed = 1; seed <= 30; seed++) {
+    const sched = new Scheduler();
+    const rnd = new SeededRandom(seed);
+    const ids = ['a', 'b', 'c', 'd', 'e'];
+    const conf = { voters: ids, learners: [] };
+    const disks = new Map(ids.map((id) => [id, CrashableDisk.foundingC(sched, rnd, conf)] as const));
+    const drivers = new Map<string, RaftDriver>();
+    const up = new Set<string>();
+    let faults = true;
+    const start = (id: string): void => {
+      const disk = disks.get(id) as CrashableDisk;
+      const d = new RaftDriver({
+        id,
+        storage: disk,
+        clock: new NodeClock(sched, id, 0, 0.95 + rnd.next() * 0.1),
+        random: rnd,
+        tickMs: 10,
+        electionTick: 10,
+        heartbeatTick: 1,
+        timeoutMs: 1500,
+        compactEvery: 7 + Math.floor(rnd.next() * 20),
+        send: (msgs) => {
+          for (const m of msgs) {
+            if (faults && rnd.next() < 0.05) continue;
+            const copies = faults && rnd.next() < 0.03 ? 2 : 1;
+            for (let k = 0; k < copies; k++) {
+              sched.schedule(1 + rnd.next() * (faults ? 15 : 3), 'net', () => {
+                if (up.has(m.to) && up.has(m.from)) drivers.get(m.to)?.receive(m);
+              });
+            }
+          }
+        },
+      });
+      drivers.set(id, d);
+      up.add(id);
+      d.start();
+    };
+    const crash = (id: string): void => {
+      drivers.get(id)?.stop();
+      (disks.get(id) as CrashableDisk).epoch++;
+      up.delete(id);
+    };
+    for (const id of ids) start(id);
+
+    const acked = new Map<string, string>();
+    const answers: { name: string; owner: string }[] = [];
+    const pending: Promise<unknown>[] = [];
+    const names = ['x', 'y', 'z'];
+    for (let t = 0; t < 3000; t += 15) {
+      sched.schedule(t, 'client', () => {
+        const live = ids.filter((i) => up.has(i));
+        const through = live[Math.floor(rnd.next() * live.length)];
+        if (through === undefined) return;
+        const contested = rnd.next() < 0.3;
+        const name = contested ? (names[Math.floor(rnd.next() * names.length)] as string) : `s${t}`;
+        const owner = `o-${through}-${t}`;
+        pending.push(
+          (drivers.get(through) as RaftDriver).propose({ type: 'createBucket', name, owner }).then(
+            (r) => {
+              if (r.ok) {
+                assert.ok(!acked.has(name), `seed ${seed}: two creations of ${name} acknowledged`);
+                acked.set(name, owner);
+              } else if (r.code === 'BucketAlreadyExists') answers.push({ name, owner: r.bucket?.owner as string });
+            },
+            () => undefined,
+          ),
+        );
+      });
+    }
+    for (let t = 100; t < 3000; t += 150 + Math.floor(rnd.next() * 200)) {
+      sched.schedule(t, 'fault', () => {
+        const down = ids.filter((i) => !up.has(i));
+        if (down.length > 0 && (down.length >= 2 || rnd.next() < 0.5)) start(down[0] as string);
+        else crash(ids[Math.floor(rnd.next() * ids.length)] as string);
+      });
+    }
+    await sched.runUntil(3200);
+    // Heal: faults off, everyone up.
+    faults = false;
+    for (const id of ids) if (!up.has(id)) start(id);
+    await sched.runUntil(3200 + 20_000, () => {
+      const ds = ids.map((i) => drivers.get(i) as RaftDriver);
+      const l = ds.find((d) => d.status().role === 'leader');
+      return l !== undefined && ds.every((d) => d.applied === l.status().commit && d.status().commit === l.status().commit);
+    });
+    const snaps = ids.map((i) => Buffer.from((drivers.get(i) as RaftDriver).state.snapshot()).toString());
+    assert.ok(
+      snaps.every((s) => s === snaps[0]),
+      `seed ${seed}: states differ: ${ids.map((i) => `${i}@${(drivers.get(i) as RaftDriver).applied}`).join(' ')}`,
+    );
+    assert.ok(acked.size >= 10, `seed ${seed}: only ${acked.size} creations acknowledged`);
+    const final = (drivers.get('a') as RaftDriver).state;
+    for (const [name, owner] of acked) assert.equal(final.bucket(name)?.owner, owner, `seed ${seed}: acknowledged ${name} by ${owner}`);
+    for (const a of answers) assert.equal(final.bucket(a.name)?.owner, a.owner, `seed ${seed}: an answer named ${a.owner} as the owner of ${a.name}`);
+    for (const d of drivers.values()) d.stop();
+  }
 });
