@@ -23,8 +23,8 @@ const LAYERS = [
   ['handoff', 'antientropy'], // hinted handoff; Merkle anti-entropy and tombstone collection
   ['layout'], // layout versions and moving data between them (pure core; not yet wired into the data path)
   ['coordinator'], // a request's life: fan-out, quorum, reconciliation, read repair
-  ['raft'], // Raft consensus, a pure state machine (run by the simulator; not yet wired into nodes)
-  ['control'], // the control state machine on Raft: layout, buckets, users (likewise not yet wired)
+  ['raft'], // Raft consensus, a pure state machine (every node runs it through control/driver.ts)
+  ['control'], // the control state machine on Raft (layout, buckets, users, keys, tokens) and its driver
   ['components'], // the composition root: one node's component graph from its parts
   ['auth'], // users, access keys, API and admin tokens over the control plane; SigV4; secrets sealed at rest
   ['api'], // HTTP plumbing and the native JSON API
