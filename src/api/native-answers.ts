@@ -6,7 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { BucketInfo } from '../coordinator/buckets-types.js';
 import type { GetResult, PutResult } from '../coordinator/types.js';
-import { encodeContext } from '../version/context.js';
+import { encodeContext, type ContextMac } from '../version/context.js';
 import type { ReadFirstResult } from '../coordinator/read-first.js';
 import { conflictOf } from './conflict.js';
 import { liveSiblings, siblingClock, type NodeId, type Sibling, type VersionVector } from '../version/dvv.js';
@@ -15,7 +15,7 @@ function clocksJson<T extends VersionVector | null>(clocks: Readonly<Record<Node
   return { ...clocks };
 }
 
-export function writeAnswer(bucket: string, key: string, r: PutResult): Record<string, unknown> {
+export function writeAnswer(bucket: string, key: string, r: PutResult, mac: ContextMac): Record<string, unknown> {
   return {
     ok: true,
     bucket,
@@ -28,7 +28,7 @@ export function writeAnswer(bucket: string, key: string, r: PutResult): Record<s
     hinted: r.hinted.map((h) => ({ node: h.node, for: h.for })),
     vector_clocks: clocksJson(r.vectorClocks),
     siblings: liveSiblings(r.set).length,
-    context: encodeContext(r.context, bucket, key),
+    context: encodeContext(r.context, bucket, key, mac),
     ...('read' in r ? { replicas_read: (r as ReadFirstResult).read.replicasRead } : {}),
   };
 }
@@ -49,7 +49,7 @@ function siblingJson(s: Sibling): Record<string, unknown> {
   return out;
 }
 
-export function readAnswer(bucket: string, key: string, r: GetResult): Record<string, unknown> {
+export function readAnswer(bucket: string, key: string, r: GetResult, mac: ContextMac): Record<string, unknown> {
   const live = liveSiblings(r.set);
   return {
     ok: true,
@@ -60,7 +60,7 @@ export function readAnswer(bucket: string, key: string, r: GetResult): Record<st
     preference_list: r.preferenceList,
     replicas_read: r.replicasRead,
     vector_clocks: clocksJson(r.vectorClocks),
-    context: encodeContext(r.context, bucket, key),
+    context: encodeContext(r.context, bucket, key, mac),
     conflict: conflictOf(r.set),
     siblings: live.map(siblingJson),
     tombstones: r.set.siblings

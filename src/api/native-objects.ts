@@ -13,13 +13,13 @@ import { readAnswer, writeAnswer } from './native-answers.js';
 import { nativeWrite } from '../coordinator/read-first.js';
 import { conflictOf } from './conflict.js';
 import { requireBucket } from './native-buckets.js';
-import type { NativeApiDeps } from './native-deps.js';
+import type { NativeApiReady } from './native-deps.js';
 import { CONTEXT_HEADER, headerValue, parseContext, parseQuorumParams, parseSloppy, resolveQuorum, validateKey, wantsJson } from './native-params.js';
 
-export async function putObject(deps: NativeApiDeps, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string, key: string): Promise<void> {
+export async function putObject(deps: NativeApiReady, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string, key: string): Promise<void> {
   validateKey(key);
   const given = parseQuorumParams(url.query);
-  const context = parseContext(headerValue(req, CONTEXT_HEADER) ?? url.query.get('context') ?? undefined, bucket, key);
+  const context = parseContext(headerValue(req, CONTEXT_HEADER) ?? url.query.get('context') ?? undefined, bucket, key, deps.contextMac);
   const info = await requireBucket(deps.buckets, bucket);
   const q = resolveQuorum(info.quorum, given, deps.clusterSize());
   const sloppy = parseSloppy(url.query);
@@ -27,11 +27,11 @@ export async function putObject(deps: NativeApiDeps, req: IncomingMessage, res: 
   const contentType = headerValue(req, 'content-type');
   const result = await nativeWrite(deps.coordinator, { bucket, key, value, meta: contentType !== undefined ? { contentType } : {}, context, n: q.n, w: q.w, ...sloppy }, given.r !== undefined ? q.r : undefined);
   await deps.files?.written({ owner: info.owner, bucket, key, size: value.length, contentType, w: q.w });
-  const answer = writeAnswer(bucket, key, result);
+  const answer = writeAnswer(bucket, key, result, deps.contextMac);
   sendJson(res, 200, answer, { [CONTEXT_HEADER]: answer['context'] as string, 'x-ringstore-coordinator': result.coordinator });
 }
 
-export async function deleteObject(deps: NativeApiDeps, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string, key: string): Promise<void> {
+export async function deleteObject(deps: NativeApiReady, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string, key: string): Promise<void> {
   validateKey(key);
   const given = parseQuorumParams(url.query);
   let token = headerValue(req, CONTEXT_HEADER) ?? url.query.get('context') ?? undefined;
@@ -45,7 +45,7 @@ export async function deleteObject(deps: NativeApiDeps, req: IncomingMessage, re
       throw new ApiError('MalformedRequest', 'a DELETE body must be empty or a JSON object such as {"context": "..."}');
     }
   }
-  const context = parseContext(token, bucket, key);
+  const context = parseContext(token, bucket, key, deps.contextMac);
   const info = await requireBucket(deps.buckets, bucket);
   const q = resolveQuorum(info.quorum, given, deps.clusterSize());
   // Without a context, a delete reads at R first and removes everything that
@@ -53,11 +53,11 @@ export async function deleteObject(deps: NativeApiDeps, req: IncomingMessage, re
   // context covers (coordinator/read-first.ts).
   const result = await nativeWrite(deps.coordinator, { bucket, key, value: null, meta: {}, context, n: q.n, w: q.w, ...parseSloppy(url.query) }, q.r);
   await deps.files?.deleted({ owner: info.owner, bucket, key, w: q.w });
-  const answer: Record<string, unknown> = { ...writeAnswer(bucket, key, result), deleted: true };
+  const answer: Record<string, unknown> = { ...writeAnswer(bucket, key, result, deps.contextMac), deleted: true };
   sendJson(res, 200, answer, { [CONTEXT_HEADER]: answer['context'] as string, 'x-ringstore-coordinator': result.coordinator });
 }
 
-export async function getObject(deps: NativeApiDeps, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string, key: string): Promise<void> {
+export async function getObject(deps: NativeApiReady, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string, key: string): Promise<void> {
   const head = req.method === 'HEAD';
   validateKey(key);
   const given = parseQuorumParams(url.query);
@@ -66,7 +66,7 @@ export async function getObject(deps: NativeApiDeps, req: IncomingMessage, res: 
   const result = await deps.coordinator.get({ bucket, key, n: q.n, r: q.r, ...parseSloppy(url.query) });
   const live = liveSiblings(result.set);
   const conflict = conflictOf(result.set);
-  const context = encodeContext(result.context, bucket, key);
+  const context = encodeContext(result.context, bucket, key, deps.contextMac);
   const headers: Record<string, string | number> = {
     'x-ringstore-coordinator': result.coordinator,
     'x-ringstore-siblings': live.length,
@@ -86,7 +86,7 @@ export async function getObject(deps: NativeApiDeps, req: IncomingMessage, res: 
   const json = wantsJson(req, url);
   if (conflict !== null) headers['x-ringstore-conflict'] = conflict;
   if (json || conflict !== null) {
-    sendJson(res, json ? 200 : 300, readAnswer(bucket, key, result), headers, head);
+    sendJson(res, json ? 200 : 300, readAnswer(bucket, key, result, deps.contextMac), headers, head);
     return;
   }
   const s = live[0] as Sibling;

@@ -12,7 +12,7 @@ import { ApiError, errorBody, toApiError } from './errors.js';
 import { answerEarly, sendJson, type ParsedUrl } from './http.js';
 import { writeAnswer } from './native-answers.js';
 import { requireBucket } from './native-buckets.js';
-import type { NativeApiDeps } from './native-deps.js';
+import type { NativeApiReady } from './native-deps.js';
 import { parseQuorumParams, resolveQuorum, validateKey } from './native-params.js';
 import { nativeWrite } from '../coordinator/read-first.js';
 
@@ -20,7 +20,7 @@ import { nativeWrite } from '../coordinator/read-first.js';
 const UPLOAD_PARALLEL_FILES = 4;
 const UPLOAD_MAX_FILES = 1000;
 
-export async function upload(deps: NativeApiDeps, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string): Promise<void> {
+export async function upload(deps: NativeApiReady, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string): Promise<void> {
   const given = parseQuorumParams(url.query);
   const info = await requireBucket(deps.buckets, bucket);
   const q = resolveQuorum(info.quorum, given, deps.clusterSize());
@@ -60,7 +60,7 @@ interface UploadOutcome {
  * failure stay stored (each file is its own write); the answer lists every
  * file with its own result.
  */
-function storeUploadedFiles(req: IncomingMessage, deps: NativeApiDeps, bucket: string, q: Quorum): Promise<UploadOutcome> {
+function storeUploadedFiles(req: IncomingMessage, deps: NativeApiReady, bucket: string, q: Quorum): Promise<UploadOutcome> {
   let bb: busboy.Busboy;
   try {
     bb = busboy({
@@ -156,7 +156,7 @@ function storeUploadedFiles(req: IncomingMessage, deps: NativeApiDeps, bucket: s
           if (!complete) throw new ApiError('MalformedRequest', 'not stored: the upload ended before this file was complete');
           const value = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
           const result = await nativeWrite(deps.coordinator, { bucket, key: filename, value, meta: fileInfo.mimeType ? { contentType: fileInfo.mimeType } : {}, context: null, n: q.n, w: q.w }, undefined);
-          files[index] = { ...writeAnswer(bucket, filename, result), filename, size };
+          files[index] = { ...writeAnswer(bucket, filename, result, deps.contextMac), filename, size };
         } catch (err) {
           files[index] = failEntry(filename, err);
         } finally {

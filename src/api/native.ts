@@ -20,11 +20,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { methodNotAllowed, type ParsedUrl, type RequestCtx, type RouteHandler } from './http.js';
 import { bucketInfo, createBucket, deleteBucket, listBuckets } from './native-buckets.js';
 import type { NativeApiDeps } from './native-deps.js';
+import { ephemeralContextMac } from './context-mac.js';
 import { deleteObject, getObject, putObject } from './native-objects.js';
 import { decodeSegment, validateBucketName } from './native-params.js';
 import { upload } from './native-upload.js';
 
-export function createNativeApi(deps: NativeApiDeps): RouteHandler {
+export function createNativeApi(given: NativeApiDeps): RouteHandler {
+  const deps = { ...given, contextMac: given.contextMac ?? ephemeralContextMac() };
   return async (req: IncomingMessage, res: ServerResponse, url: ParsedUrl, ctx: RequestCtx): Promise<void> => {
     const method = req.method ?? 'GET';
     const path = url.path;

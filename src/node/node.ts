@@ -39,6 +39,8 @@ import { registerS3Metrics } from '../s3/metrics.js';
 import { sendJson, type Mount } from '../api/http.js';
 import { bindFilesApi, createUserIndex } from './files-wiring.js';
 import { createUsersApi } from '../files/users-api.js';
+import { contextMac } from '../api/context-mac.js'; // limits: MACed context tokens
+import { deriveKey } from './cluster-keys.js'; // limits
 
 export interface RunningNode {
   readonly config: NodeConfig;
@@ -163,6 +165,8 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       maxObjectBytes: config.maxObjectBytes,
       onInternalError: (err, what) => logger.error({ err }, `internal error in ${what}`),
       files: userIndex,
+      // limits: context tokens MACed with the cluster keys (issue 11 §5).
+      contextMac: contextMac(config.clusterKeys.map((k) => ({ id: k.id, key: deriveKey(k, 'context-mac') }))),
     });
     // Filled in below, once the S3 server exists.
     const s3Mount: { prefix: string; handler: Mount['handler'] } = { prefix: '/_s3', handler: async (_req, res) => sendJson(res, 503, { ok: false, error: 'starting' }) };
