@@ -21,6 +21,18 @@ const BULK_RETRY_MS = 30_000;
 /** A bulk connection stops reading while this many of its requests are being served. */
 const BULK_SERVER_INFLIGHT_MAX = 32;
 
+/** Bounds on the server end of the lane (issue 11 §5). A peer needs one connection; these leave room for reconnects. */
+export interface BulkServerLimits {
+  /** The most a frame may declare (header plus attachments): the transport's message limit. */
+  readonly maxFrameBytes: number;
+  /** Connections open at once; one more is closed at accept. */
+  readonly maxConnections: number;
+  /** A connection that has not sent its hello by then is closed. */
+  readonly helloTimeoutMs: number;
+}
+
+export const DEFAULT_BULK_SERVER_LIMITS: BulkServerLimits = Object.freeze({ maxFrameBytes: 64 * 1024 * 1024, maxConnections: 256, helloTimeoutMs: 10_000 });
+
 /** The client end of a bulk-lane connection to one peer. */
 export interface BulkConn {
   readonly sock: net.Socket;
@@ -116,7 +128,13 @@ export function acceptBulkConnection(
   accepted: net.Socket,
   handle: (from: NodeId, env: Envelope__Output, out: Replier) => void,
   sockets: Set<net.Socket>,
+  limits: BulkServerLimits = DEFAULT_BULK_SERVER_LIMITS,
 ): void {
+  if (sockets.size >= limits.maxConnections) {
+    accepted.on('error', () => undefined);
+    accepted.destroy();
+    return;
+  }
   let from: NodeId = '';
   let inflight = 0;
   let paused = false;
@@ -142,11 +160,21 @@ export function acceptBulkConnection(
         },
       });
     },
-    (id) => (from = id),
+    (id) => {
+      from = id;
+      clearTimeout(helloTimer);
+    },
+    limits.maxFrameBytes,
   );
+  accepted.on('error', () => undefined);
   sock = readFramesFrom(accepted, reader, (err) => sock?.destroy(err));
   sock.setNoDelay(true);
   sockets.add(sock);
+  const helloTimer = setTimeout(() => sock?.destroy(new Error(`no hello within ${limits.helloTimeoutMs} ms`)), limits.helloTimeoutMs);
+  helloTimer.unref();
   sock.on('error', () => undefined);
-  sock.on('close', () => sockets.delete(sock as net.Socket));
+  sock.on('close', () => {
+    clearTimeout(helloTimer);
+    sockets.delete(sock as net.Socket);
+  });
 }

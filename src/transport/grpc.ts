@@ -30,7 +30,7 @@ import type { Handler, RequestOptions, Transport } from './transport.js';
 import { packageDefinition } from './codec.js';
 import type { ProtoGrpcType } from './generated/ringstore.js';
 import { throughFaults, type FaultFilter } from './fault-filter.js';
-import { acceptBulkConnection } from './grpc-bulk-lane.js';
+import { acceptBulkConnection, DEFAULT_BULK_SERVER_LIMITS } from './grpc-bulk-lane.js';
 import { Peer, type PeerContext } from './grpc-peer.js';
 import { errorCode, errorMessage, fail, settle, type Pending } from './grpc-request.js';
 import { bindGrpcServer, ReplicaService } from './grpc-server.js';
@@ -231,7 +231,8 @@ export class GrpcTransport implements Transport {
       accepted.destroy();
       return;
     }
-    acceptBulkConnection(accepted, (from, env, out) => this.service.handle(from, env, out), this.bulkSockets);
+    // limits: frames bounded by the message limit before any allocation (issue 11 §5).
+    acceptBulkConnection(accepted, (from, env, out) => this.service.handle(from, env, out), this.bulkSockets, { ...DEFAULT_BULK_SERVER_LIMITS, maxFrameBytes: this.peerContext.maxMessageBytes });
   }
 
   // ---------------------------------------------------------------- requests to self
