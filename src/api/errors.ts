@@ -38,6 +38,8 @@ const TABLE: Record<string, ErrorMapping> = {
   BucketNotEmpty: same(409),
   BucketAlreadyExists: same(409),
   EntityTooLarge: as(413, 'EntityTooLarge', 400),
+  // limits: a client write past the sibling cap (coordinator/sibling-cap.ts).
+  TooManySiblings: as(409, 'OperationAborted', 409),
   // Failures on the server's side: 5xx. The replica-level refusals only
   // reach a client if a caller lets one through instead of a quorum error.
   InternalError: same(500),

@@ -10,6 +10,7 @@ import { EMPTY_SET, mergeInto, newEvent, sync, type NodeId, type SiblingSet } fr
 import { compareCodePoints } from '../store/key-order.js';
 import { refuseIfStale } from '../antientropy/data-age.js';
 import { UnsupportedRequestError } from '../util/errors.js';
+import { capSiblings } from './sibling-cap.js';
 
 export class ReplicaSide {
   constructor(
@@ -30,7 +31,8 @@ export class ReplicaSide {
         }
         const set = await this.persist(partition, req.bucket, req.key, (cur) => {
           const current = cur ?? EMPTY_SET;
-          return newEvent(current, this.env.self, originContext(this.env.config, req, current), req.value, req.meta, now, this.env.deps.dotFloor?.() ?? 0).set;
+          const next = newEvent(current, this.env.self, originContext(this.env.config, req, current), req.value, req.meta, now, this.env.deps.dotFloor?.() ?? 0).set;
+          return capSiblings(this.env.config, req.bucket, req.key, current, next); // limits
         });
         if (req.hintFor !== null && this.env.config.bugs?.dropHints !== true) await this.env.deps.onHintedWrite?.(req.hintFor, partition, req.bucket, req.key, set);
         return { type: 'putOk', set };

@@ -3,6 +3,7 @@
 // flags. Everything is validated here, once, with messages that name the
 // setting and where it came from; the rest of the server trusts the result.
 
+import { DEFAULT_LIMITS, type LimitSettings } from './limits.js';
 import { generateClusterKey, parseClusterKeys, type ClusterKey } from './cluster-keys.js';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -78,6 +79,8 @@ export interface NodeConfig {
   readonly s3Gc: GcSettings;
   /** Bytes of the S3 read cache of verified chunks (small objects get a quarter of it more); 0 turns both off. */
   readonly s3CacheBytes: number;
+  /** Bounds on listeners, requests, siblings and multipart uploads (node/limits.ts). */
+  readonly limits: LimitSettings;
 }
 
 export interface HandoffSettings extends HandoffConfig {
@@ -153,6 +156,7 @@ export interface RawConfig {
   clusterKeys?: unknown;
   s3Gc?: unknown;
   s3CacheSize?: unknown;
+  limits?: unknown;
 }
 
 export const DEFAULT_HTTP_PORT = 9001;
@@ -191,6 +195,7 @@ export const ENV_NAMES: Readonly<Record<keyof RawConfig | 'config', string>> = {
   clusterKeys: 'RINGSTORE_CLUSTER_KEYS',
   s3Gc: 'RINGSTORE_S3_GC',
   s3CacheSize: 'RINGSTORE_S3_CACHE_SIZE',
+  limits: 'RINGSTORE_LIMITS',
 };
 
 export class ConfigError extends Error {
@@ -334,6 +339,7 @@ export function resolveConfig(raw: RawConfig): NodeConfig {
     clusterKeys = [{ id: k.id, key: Buffer.from(k.key, 'hex') }];
   }
   const s3Gc = parseNumbers<GcSettings>(raw.s3Gc, 's3Gc', DEFAULT_GC_SETTINGS);
+  const limits = parseNumbers<LimitSettings>(raw.limits, 'limits', DEFAULT_LIMITS); // limits
   const s3CacheBytes = raw.s3CacheSize === undefined ? DEFAULT_S3_CACHE_BYTES : String(raw.s3CacheSize).trim() === '0' ? 0 : parseSize(raw.s3CacheSize, 's3CacheSize');
 
   return {
@@ -363,6 +369,7 @@ export function resolveConfig(raw: RawConfig): NodeConfig {
     clusterKeysEphemeral,
     s3Gc,
     s3CacheBytes,
+    limits,
   };
 }
 

@@ -78,6 +78,7 @@ export function componentsConfig(config: NodeConfig, quorum: Quorum): NodeCompon
     members: config.members.map((m) => m.id),
     partitions: config.partitions,
     quorum,
+    coordinator: { maxSiblings: config.limits.maxSiblings }, // limits
     membership: config.membership === 'passive' ? { detector: 'passive', pingTimeoutMs: 1000 } : { detector: 'swim', swim: config.swim },
     handoff: { config: config.handoff, maxHints: config.handoff.maxHints, maxHintBytes: config.handoff.maxHintBytes },
     antiEntropy: {
