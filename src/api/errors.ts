@@ -48,6 +48,9 @@ const TABLE: Record<string, ErrorMapping> = {
   ServiceUnavailable: same(503),
   HintsFull: as(503, 'ServiceUnavailable', 503),
   StaleData: as(503, 'ServiceUnavailable', 503),
+  // limits: a node past its requests or bytes in flight; a full disk or LMDB map (node/limits.ts).
+  SlowDown: same(503),
+  InsufficientStorage: same(507),
   // Codes only the S3 API answers with.
   AccessDenied: same(403),
   AccessForbidden: same(403),

@@ -10,7 +10,7 @@ import { EMPTY_SET, mergeInto, newEvent, sync, type NodeId, type SiblingSet } fr
 import { compareCodePoints } from '../store/key-order.js';
 import { refuseIfStale } from '../antientropy/data-age.js';
 import { UnsupportedRequestError } from '../util/errors.js';
-import { capSiblings } from './sibling-cap.js';
+import { capSiblings, clampListLimit } from './sibling-cap.js';
 
 export class ReplicaSide {
   constructor(
@@ -59,10 +59,11 @@ export class ReplicaSide {
         const keys: { key: string; set: SiblingSet }[] = [];
         let truncated = false;
         const omit = req.omitValues === true;
-        const opts = { prefix: req.prefix, after: req.after, limit: req.limit + 1, ...(omit ? { values: false } : {}) };
+        const limit = clampListLimit(req.limit); // limits: whatever a peer asks, one page is bounded
+        const opts = { prefix: req.prefix, after: req.after, limit: limit + 1, ...(omit ? { values: false } : {}) };
         const hinted = this.env.deps.hints === undefined ? [] : this.env.deps.hints.store.scanBucketHints(req.bucket, opts);
         for (const k of mergeByKey(store.scanBucket(req.bucket, opts), hinted)) {
-          if (keys.length >= req.limit) {
+          if (keys.length >= limit) {
             truncated = true;
             break;
           }

@@ -1,4 +1,5 @@
-// The sibling cap (issue 11 §5; Riak's max_siblings, default 100): a key
+// Bounds on what one client write or one listing may make a replica hold
+// (issue 11 §5). The sibling cap (Riak's max_siblings, default 100): a key
 // whose clients keep writing without a context grows one sibling per write,
 // and every read and write of it gets slower with it (2,000 siblings made
 // 850 KB reads and 60 ms writes). The origin refuses a client write that
@@ -31,4 +32,12 @@ export function capSiblings(config: Pick<CoordinatorConfig, 'maxSiblings'>, buck
     );
   }
   return next;
+}
+
+/** The most keys one listing page holds, on the coordinator and on every replica it asks (a peer's request is not trusted to bound it). */
+export const MAX_LIST_KEYS = 10_000;
+
+/** A listing limit within 1..MAX_LIST_KEYS (a non-number or NaN gives 1). */
+export function clampListLimit(limit: number): number {
+  return Number.isFinite(limit) ? Math.max(1, Math.min(Math.floor(limit), MAX_LIST_KEYS)) : 1;
 }

@@ -4,6 +4,15 @@
 // (RINGSTORE_LIMITS, a JSON object overriding some of DEFAULT_LIMITS); node.ts
 // applies them with a few lines. docs/security.md "Limits" lists them.
 
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { ApiError } from '../api/errors.js';
+import { sendError } from '../api/http.js';
+import { S3Error } from '../s3/errors.js';
+import { requestId, sendS3Error } from '../s3/http-util.js';
+import type { GrpcListenerLimits } from '../transport/grpc-limits.js';
+
+
 /** The `limits` setting. */
 export interface LimitSettings {
   /** Siblings a client write may leave on a key (coordinator/sibling-cap.ts; Riak's default). */
@@ -37,3 +46,108 @@ export const DEFAULT_LIMITS: LimitSettings = Object.freeze({
   maxHeaderBytes: 16 * 1024,
   multipartExpiryMs: 7 * 24 * 3600 * 1000,
 });
+
+/** What the public gRPC file API gets of the limits. */
+export function filesGrpcLimits(l: LimitSettings): GrpcListenerLimits {
+  return { maxConnections: l.maxConnections, maxConcurrentStreams: 100, idleTimeoutMs: l.idleTimeoutMs };
+}
+
+/**
+ * Requests and declared body bytes in flight on one node, across its HTTP
+ * listeners. A request past either bound is answered 503 SlowDown at once
+ * (with Retry-After), before its body is read: the client backs off
+ * instead of the node queueing work it cannot finish. One request bigger
+ * than the byte budget alone is let through when nothing else is in flight.
+ */
+export class RequestGate {
+  private inflight = 0;
+  private bytes = 0;
+  /** Requests refused so far (a /metrics gauge could show it). */
+  refused = 0;
+
+  constructor(private readonly limits: Pick<LimitSettings, 'maxRequestsInFlight' | 'maxBytesInFlight'>) {}
+
+  /** A release function to call once the answer is done, or why the request is refused. */
+  admit(req: IncomingMessage): (() => void) | string {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    const bytes = Number.isSafeInteger(declared) && declared > 0 ? declared : 0;
+    if (this.inflight >= this.limits.maxRequestsInFlight) {
+      this.refused++;
+      return `${this.inflight} requests in flight on this node (limit ${this.limits.maxRequestsInFlight}); retry after a pause`;
+    }
+    if (this.bytes > 0 && this.bytes + bytes > this.limits.maxBytesInFlight) {
+      this.refused++;
+      return `${this.bytes} request body bytes in flight on this node (limit ${this.limits.maxBytesInFlight}); retry after a pause`;
+    }
+    this.inflight++;
+    this.bytes += bytes;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.inflight--;
+      this.bytes -= bytes;
+    };
+  }
+
+  get counts(): { inflight: number; bytes: number } {
+    return { inflight: this.inflight, bytes: this.bytes };
+  }
+}
+
+type Refuse = (req: IncomingMessage, res: ServerResponse, why: string) => void;
+
+/** 503 SlowDown in the native API's JSON. */
+export const refuseJson: Refuse = (_req, res, why) => {
+  // The body is not read: close the connection after the answer rather than drain it.
+  sendError(res, new ApiError('SlowDown', why), { 'retry-after': '1', connection: 'close' });
+};
+
+/** 503 SlowDown in S3's XML. */
+export const refuseS3: Refuse = (req, res, why) => {
+  res.setHeader('connection', 'close');
+  sendS3Error(req, res, new S3Error('SlowDown', `Please reduce your request rate: ${why}`, {}, { 'retry-after': '1' }), req.url ?? '/', requestId());
+};
+
+/** Routes that bypass the gate: a node under load still says it is alive. */
+const UNGATED = /^\/(health|metrics)(\?|$)/;
+
+/**
+ * Applies the limits to one HTTP listener: connections (closed at accept
+ * past the cap), header, request and idle timeouts, the header size, and
+ * the node's request gate in front of its handlers. Call once the server's
+ * handlers are attached and before it listens.
+ */
+export function applyHttpLimits(server: Server, limits: LimitSettings, gate: RequestGate, refuse: Refuse): void {
+  server.maxConnections = limits.maxConnections;
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.requestTimeout = limits.requestTimeoutMs;
+  server.keepAliveTimeout = Math.min(server.keepAliveTimeout, limits.idleTimeoutMs);
+  // node:http reads the header limit from the server at each connection (a createServer option otherwise).
+  (server as unknown as { maxHeaderSize: number }).maxHeaderSize = limits.maxHeaderBytes;
+  server.setTimeout(limits.idleTimeoutMs, (socket: Socket) => socket.destroy());
+  server.on('error', () => undefined);
+  server.on('connection', (socket: Socket) => socket.on('error', () => undefined));
+  for (const event of ['request', 'checkContinue', 'checkExpectation'] as const) {
+    const handlers = server.listeners(event) as ((req: IncomingMessage, res: ServerResponse) => void)[];
+    if (handlers.length === 0) continue;
+    server.removeAllListeners(event);
+    server.on(event, (req: IncomingMessage, res: ServerResponse) => {
+      if (UNGATED.test(req.url ?? '')) {
+        for (const h of handlers) h.call(server, req, res);
+        return;
+      }
+      const admitted = gate.admit(req);
+      if (typeof admitted === 'string') {
+        try {
+          refuse(req, res, admitted);
+        } catch {
+          res.destroy();
+        }
+        return;
+      }
+      res.once('close', admitted);
+      for (const h of handlers) h.call(server, req, res);
+    });
+  }
+}

@@ -41,6 +41,7 @@ import { bindFilesApi, createUserIndex } from './files-wiring.js';
 import { createUsersApi } from '../files/users-api.js';
 import { contextMac } from '../api/context-mac.js'; // limits: MACed context tokens
 import { deriveKey } from './cluster-keys.js'; // limits
+import { applyHttpLimits, filesGrpcLimits, refuseJson, refuseS3, RequestGate } from './limits.js'; // limits
 
 export interface RunningNode {
   readonly config: NodeConfig;
@@ -111,7 +112,8 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
   };
 
   try {
-    const filesApi = await bindFilesApi(config.filesGrpc);
+    const filesApi = await bindFilesApi(config.filesGrpc, filesGrpcLimits(config.limits)); // limits
+    const gate = new RequestGate(config.limits); // limits: requests and bytes in flight, all HTTP listeners
     cleanups.push(() => filesApi.close());
     mkdirSync(config.dataDir, { recursive: true });
     const lmdb = await openLmdbStore(config.dataDir);
@@ -205,6 +207,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
         anti_entropy: antiEntropyHealth(components.antiEntropy),
       }),
     });
+    applyHttpLimits(server, config.limits, gate, refuseJson); // limits
     await listen(server, config.http.host, config.http.port);
     const httpPort = (server.address() as AddressInfo).port;
     cleanups.push(() => closeHttp(server, opts.drainMs ?? 5000));
@@ -232,6 +235,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       }),
     );
     registerS3Metrics(registry, s3Server.chunks, s3Server.objects);
+    applyHttpLimits(s3Server, config.limits, gate, refuseS3); // limits
     await listen(s3Server, config.s3.host, config.s3.port);
     const s3Port = (s3Server.address() as AddressInfo).port;
     cleanups.push(() => closeHttp(s3Server, opts.drainMs ?? 5000));

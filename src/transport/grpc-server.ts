@@ -3,6 +3,7 @@
 // lane's connections, run each incoming request through the node's handler
 // here, and send the answer back through the fault hook.
 
+import { capGrpcConnections, grpcLimitOptions, type GrpcListenerLimits } from './grpc-limits.js';
 import * as grpc from '@grpc/grpc-js';
 import type * as http2 from 'node:http2';
 
@@ -190,6 +191,9 @@ export class ReplicaService {
   }
 }
 
+/** Peers need a connection each and a stream per call in flight; these leave room for reconnects and bursts. */
+const INTERNODE_GRPC_LIMITS: GrpcListenerLimits = { maxConnections: 256, maxConcurrentStreams: 4096, idleTimeoutMs: 0 };
+
 /** A gRPC server for the Replica service, bound to `listen` (resolves with the port once listening). */
 export async function bindGrpcServer(listen: string, maxMessageBytes: number): Promise<{ server: grpc.Server; port: number }> {
   const server = new grpc.Server({
@@ -199,11 +203,14 @@ export async function bindGrpcServer(listen: string, maxMessageBytes: number): P
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW,
+    // limits: streams per connection bounded; peers keep one long stream, so no idle cut (issue 11 §5).
+    ...grpcLimitOptions(INTERNODE_GRPC_LIMITS),
   });
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
   });
   widenServerWindows(server, FLOW_CONTROL_WINDOW);
+  capGrpcConnections(server, INTERNODE_GRPC_LIMITS.maxConnections); // limits
   return { server, port };
 }
 

@@ -13,6 +13,7 @@ import { MemoryStore } from '../../src/store/memory-store.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import { SeededRandom } from '../../src/util/runtime.js';
 import { TooManySiblingsError } from '../../src/util/errors.js';
+import { clampListLimit, MAX_LIST_KEYS } from '../../src/coordinator/sibling-cap.js';
 import { httpStatus } from '../../src/api/errors.js';
 import { liveSiblings, newEvent, EMPTY_SET, type SiblingSet } from '../../src/version/dvv.js';
 
@@ -74,4 +75,16 @@ test('replica merges never drop a sibling, even past the cap', async () => {
   assert.equal(resp.type, 'putOk');
   assert.equal(stores.get('n2')?.read('b', 'merged')?.siblings.length, 2 * CAP);
   void partition;
+});
+
+test('a replica clamps a listing page whatever limit a peer asks for', async () => {
+  for (const k of ['l1', 'l2', 'l3']) await coord('n1').put({ bucket: 'lb', key: k, value: value(k), context: null, w: 3 });
+  const tiny = await net.transport('n1').request('n2', { type: 'listKeys', bucket: 'lb', prefix: '', after: '', limit: -5 }, 1000);
+  assert.equal(tiny.keys.length, 1);
+  assert.equal(tiny.truncated, true);
+  const nan = await net.transport('n1').request('n2', { type: 'listKeys', bucket: 'lb', prefix: '', after: '', limit: Number.NaN }, 1000);
+  assert.equal(nan.keys.length, 1);
+  const huge = await net.transport('n1').request('n2', { type: 'listKeys', bucket: 'lb', prefix: '', after: '', limit: 1e15 }, 1000);
+  assert.equal(huge.keys.length, 3);
+  assert.equal(clampListLimit(1e15), MAX_LIST_KEYS);
 });
