@@ -31,8 +31,6 @@ export interface LimitSettings {
   readonly idleTimeoutMs: number;
   /** Request line plus headers, in bytes; more is answered 431. */
   readonly maxHeaderBytes: number;
-  /** An open S3 multipart upload is aborted (its parts collected) this long after it was created. */
-  readonly multipartExpiryMs: number;
 }
 
 export const DEFAULT_LIMITS: LimitSettings = Object.freeze({
@@ -44,7 +42,6 @@ export const DEFAULT_LIMITS: LimitSettings = Object.freeze({
   requestTimeoutMs: 300_000,
   idleTimeoutMs: 60_000,
   maxHeaderBytes: 16 * 1024,
-  multipartExpiryMs: 7 * 24 * 3600 * 1000,
 });
 
 /** What the public gRPC file API gets of the limits. */
