@@ -125,7 +125,8 @@ export function errorBody(err: ApiError): ErrorBody {
  * `internal: true` when the error is not one callers can react to, so that
  * the HTTP layer logs it.
  */
-export function toApiError(err: unknown): { error: ApiError; internal: boolean } {
+export function toApiError(thrown: unknown): { error: ApiError; internal: boolean } {
+  const err = storageFull(thrown);
   if (err instanceof ApiError) return { error: err, internal: err.status >= 500 && err.code === 'InternalError' };
   if (err instanceof RingstoreError) {
     // A coded error the table does not know: a refusal of the request if the
@@ -135,4 +136,17 @@ export function toApiError(err: unknown): { error: ApiError; internal: boolean }
     return { error: new ApiError(err.code, err.message, err.details, status), internal: known ? status === 500 : status >= 500 };
   }
   return { error: new ApiError('InternalError', `internal error: ${errorMessage(err)}`), internal: true };
+}
+
+/**
+ * limits: a write no replica could store because every one that answered is
+ * out of space is told as such (507 InsufficientStorage), not as a generic
+ * quorum failure; anything else is returned as it is.
+ */
+export function storageFull(err: unknown): unknown {
+  if (!(err instanceof RingstoreError) || err.code !== 'QuorumNotReached') return err;
+  const d = err.details as { failed?: readonly { code: string }[]; outcome?: string };
+  const failed = d.failed ?? [];
+  if (d.outcome !== 'not_applied' || failed.length === 0 || !failed.every((f) => f.code === 'InsufficientStorage')) return err;
+  return new RingstoreError('InsufficientStorage', `no replica could store the write: ${err.message}`, err.details);
 }

@@ -11,6 +11,9 @@ import { sendError } from '../api/http.js';
 import { S3Error } from '../s3/errors.js';
 import { requestId, sendS3Error } from '../s3/http-util.js';
 import type { GrpcListenerLimits } from '../transport/grpc-limits.js';
+import type { Logger } from 'pino';
+import type { LmdbStore } from '../store/lmdb-store.js';
+import { InsufficientStorageError } from '../util/errors.js';
 
 
 /** The `limits` setting. */
@@ -147,4 +150,74 @@ export function applyHttpLimits(server: Server, limits: LimitSettings, gate: Req
       for (const h of handlers) h.call(server, req, res);
     });
   }
+}
+
+// ---- a full disk or LMDB map: 507, and the node stays up -------------------
+
+/** A commit that failed for want of space (or a failing disk): lmdb-js's "Commit failed", ENOSPC, MDB_MAP_FULL. */
+export function isStorageFailure(err: unknown): boolean {
+  const e = err as { message?: unknown; code?: unknown; commitError?: unknown } | null;
+  if (e === null || typeof e !== 'object') return false;
+  const message = typeof e.message === 'string' ? e.message : '';
+  return e.commitError !== undefined || /Commit failed|MDB_MAP_FULL|ENOSPC|No space left/.test(message) || e.code === 'ENOSPC' || e.code === 28 || e.code === -30792;
+}
+
+/**
+ * Makes the store's writes fail with InsufficientStorageError (a refusal:
+ * the coordinator tries another origin; api/errors.ts storageFull answers
+ * 507 when none could store it) instead of an internal error, and marks
+ * lmdb-js's separate commitError promise handled so it cannot surface as an
+ * unhandled rejection. Reads are untouched: a full node keeps serving them.
+ */
+export function guardStorage(store: LmdbStore, self: string, onFull: (err: unknown) => void): void {
+  const translate = (err: unknown): never => {
+    const commitError = (err as { commitError?: { catch?: (f: () => void) => void } } | null)?.commitError;
+    if (typeof commitError?.catch === 'function') commitError.catch(() => undefined);
+    if (!isStorageFailure(err)) throw err;
+    onFull(err);
+    throw new InsufficientStorageError(`${self}: the store could not commit the write (disk or LMDB map full, or failing): ${(err as Error).message}`);
+  };
+  const wrap = <A extends unknown[], R>(fn: (...a: A) => Promise<R>): ((...a: A) => Promise<R>) => {
+    const bound = fn.bind(store);
+    return (...a: A) => {
+      try {
+        return bound(...a).catch(translate);
+      } catch (err) {
+        return Promise.reject(err).catch(translate);
+      }
+    };
+  };
+  store.update = wrap(store.update);
+  store.remove = wrap(store.remove);
+  store.updateHint = wrap(store.updateHint);
+  store.removeHint = wrap(store.removeHint);
+  store.putMeta = wrap(store.putMeta);
+}
+
+// ---- nothing crashes a node --------------------------------------------------
+
+let guarded = false;
+
+/**
+ * Process-wide last resorts, installed once by a server process
+ * (node.ts stopOnSignals). An unhandled rejection is logged with its cause
+ * and the process stays up: it is a promise someone forgot (lmdb-js's
+ * commitError is one), and every request has its own handler. An uncaught
+ * exception is logged with its cause and the process exits with status 1:
+ * after a throw that unwound past every handler the process state is
+ * unknown, LMDB is crash-safe, and the supervisor (or ringstore dev)
+ * restarts it. docs/security.md "Limits" says the same.
+ */
+export function installCrashGuards(logger: Logger): void {
+  if (guarded) return;
+  guarded = true;
+  process.on('unhandledRejection', (reason: unknown) => {
+    logger.error({ err: reason }, 'unhandled promise rejection (logged; the node stays up)');
+  });
+  process.on('uncaughtException', (err: Error, origin: string) => {
+    logger.fatal({ err, origin }, 'uncaught exception: exiting so that the supervisor restarts the node');
+    logger.flush?.();
+    process.exitCode = 1;
+    setImmediate(() => process.exit(1));
+  });
 }

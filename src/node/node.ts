@@ -41,7 +41,7 @@ import { bindFilesApi, createUserIndex } from './files-wiring.js';
 import { createUsersApi } from '../files/users-api.js';
 import { contextMac } from '../api/context-mac.js'; // limits: MACed context tokens
 import { deriveKey } from './cluster-keys.js'; // limits
-import { applyHttpLimits, filesGrpcLimits, refuseJson, refuseS3, RequestGate } from './limits.js'; // limits
+import { applyHttpLimits, filesGrpcLimits, guardStorage, installCrashGuards, refuseJson, refuseS3, RequestGate } from './limits.js'; // limits
 
 export interface RunningNode {
   readonly config: NodeConfig;
@@ -117,6 +117,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     cleanups.push(() => filesApi.close());
     mkdirSync(config.dataDir, { recursive: true });
     const lmdb = await openLmdbStore(config.dataDir);
+    guardStorage(lmdb, config.id, (err) => logger.error({ err }, 'store full: refusing writes (507), still serving reads')); // limits
     cleanups.push(() => lmdb.close());
 
     // Dev-only fault injection (--faults): acts on everything sent (the gRPC
@@ -313,6 +314,7 @@ function closeHttp(server: Server, drainMs: number): Promise<void> {
  * orphans.
  */
 export function stopOnSignals(node: RunningNode, opts: { exitWithParent?: boolean } = {}): void {
+  installCrashGuards(node.logger); // limits: unhandled rejections logged, the node stays up
   let signalled = false;
   const shutdown = (why: string): void => {
     if (signalled) {

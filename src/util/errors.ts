@@ -63,6 +63,17 @@ export class TooManySiblingsError extends RefusedError {
   }
 }
 
+/**
+ * The store could not commit a write: the disk or the LMDB map is full (or
+ * failing). Refused, certainly not applied: the coordinator tries another
+ * origin, and a client whose write no replica could store gets 507.
+ */
+export class InsufficientStorageError extends RefusedError {
+  constructor(message: string) {
+    super('InsufficientStorage', message);
+  }
+}
+
 /** A node was asked for something that component does not serve. */
 export class UnsupportedRequestError extends RingstoreError {
   constructor(message: string) {
@@ -75,6 +86,7 @@ const WIRE_ERRORS: Readonly<Record<string, new (message: string) => RingstoreErr
   HintsFull: HintsFullError,
   StaleData: StaleDataError,
   TooManySiblings: TooManySiblingsError,
+  InsufficientStorage: InsufficientStorageError,
   UnsupportedRequest: UnsupportedRequestError,
 };
 
