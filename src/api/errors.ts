@@ -79,6 +79,7 @@ const TABLE: Record<string, ErrorMapping> = {
   NoSuchVersion: same(404),
   NotImplemented: same(501),
   NotModified: same(304),
+  OperationAborted: same(409),
   PreconditionFailed: same(412),
   RequestTimeTooSkewed: same(403),
   SignatureDoesNotMatch: same(403),
