@@ -127,12 +127,19 @@ export function applyHttpLimits(server: Server, limits: LimitSettings, gate: Req
   (server as unknown as { maxHeaderSize: number }).maxHeaderSize = limits.maxHeaderBytes;
   server.setTimeout(limits.idleTimeoutMs, (socket: Socket) => socket.destroy());
   server.on('error', () => undefined);
-  server.on('connection', (socket: Socket) => socket.on('error', () => undefined));
+  const headers = headerDeadlines(limits.headersTimeoutMs);
+  server.on('connection', (socket: Socket) => {
+    socket.on('error', () => undefined);
+    headers.arm(socket);
+  });
+  if (server.listenerCount('clientError') === 0) server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, 's3'));
   for (const event of ['request', 'checkContinue', 'checkExpectation'] as const) {
     const handlers = server.listeners(event) as ((req: IncomingMessage, res: ServerResponse) => void)[];
     if (handlers.length === 0) continue;
     server.removeAllListeners(event);
     server.on(event, (req: IncomingMessage, res: ServerResponse) => {
+      headers.started(req.socket);
+      res.once('close', () => headers.finished(req.socket));
       if (UNGATED.test(req.url ?? '')) {
         for (const h of handlers) h.call(server, req, res);
         return;
@@ -150,6 +157,58 @@ export function applyHttpLimits(server: Server, limits: LimitSettings, gate: Req
       for (const h of handlers) h.call(server, req, res);
     });
   }
+}
+
+/**
+ * The header deadline, per connection: node:http checks its headersTimeout
+ * only every 30 s (connectionsCheckingInterval, fixed at construction), and
+ * a slow-loris client sending a byte now and then never trips the idle
+ * timeout. So: a connection must start each request within `ms` of opening
+ * or of its previous answer, or it is closed. (An idle keep-alive
+ * connection is closed after `ms` too.)
+ */
+function headerDeadlines(ms: number): { arm(s: Socket): void; started(s: Socket): void; finished(s: Socket): void } {
+  const state = new WeakMap<Socket, { timer: NodeJS.Timeout | undefined; active: number }>();
+  const arm = (s: Socket): void => {
+    const st = state.get(s) ?? { timer: undefined, active: 0 };
+    state.set(s, st);
+    if (st.timer !== undefined || st.active > 0 || s.destroyed) return;
+    st.timer = setTimeout(() => s.destroy(), ms);
+    st.timer.unref();
+    s.once('close', () => clearTimeout(st.timer));
+  };
+  return {
+    arm,
+    started: (s) => {
+      const st = state.get(s);
+      if (st === undefined) return;
+      st.active++;
+      clearTimeout(st.timer);
+      st.timer = undefined;
+    },
+    finished: (s) => {
+      const st = state.get(s);
+      if (st === undefined) return;
+      st.active = Math.max(0, st.active - 1);
+      arm(s);
+    },
+  };
+}
+
+/** A malformed request on a listener without its own clientError handler (S3): a 4xx with a code, in XML, then close. */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket, _kind: 's3'): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, code] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'RequestHeaderSectionTooLarge']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'RequestTimeout']
+        : [400, 'Bad Request', 'BadRequest'];
+  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>malformed HTTP request: ${String(err.code ?? 'bad request').replace(/[<>&]/g, '')}</Message></Error>`;
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/xml\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
 
 // ---- a full disk or LMDB map: 507, and the node stays up -------------------

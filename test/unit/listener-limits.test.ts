@@ -80,6 +80,19 @@ describe('HTTP listener limits', () => {
     assert.match(huge, /^HTTP\/1\.1 431/);
   });
 
+  it('closes a slow-loris connection that drips its headers a byte at a time, past the header deadline', async () => {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => undefined);
+    await new Promise((r) => s.once('connect', r));
+    const t0 = Date.now();
+    const drip = setInterval(() => s.writable && s.write('a'), 100);
+    s.write('GET / HTTP/1.1\r\nX-Drip: ');
+    await new Promise((r) => s.once('close', r));
+    clearInterval(drip);
+    const took = Date.now() - t0;
+    assert.ok(took >= LIMITS.headersTimeoutMs - 50 && took < LIMITS.idleTimeoutMs, `closed after ${took} ms`);
+  });
+
   it('closes connections past the cap at accept', async () => {
     const socks: net.Socket[] = [];
     for (let i = 0; i < LIMITS.maxConnections; i++) {
