@@ -12,6 +12,7 @@ import { S3Error } from '../s3/errors.js';
 import { requestId, sendS3Error } from '../s3/http-util.js';
 import type { GrpcListenerLimits } from '../transport/grpc-limits.js';
 import type { Logger } from 'pino';
+import { Gauge, type Registry } from 'prom-client';
 import type { LmdbStore } from '../store/lmdb-store.js';
 import { InsufficientStorageError } from '../util/errors.js';
 
@@ -278,5 +279,34 @@ export function installCrashGuards(logger: Logger): void {
     logger.flush?.();
     process.exitCode = 1;
     setImmediate(() => process.exit(1));
+  });
+}
+
+/**
+ * ringstore_heap_used_after_gc_bytes: only in a process started with
+ * --expose-gc (the fuzz suite's nodes, never production), each scrape runs a
+ * full collection first, so a leak shows as growth rather than as garbage
+ * not yet collected. Also the requests the gate refused.
+ */
+export function registerLimitMetrics(registry: Registry, gate: RequestGate): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (typeof gc === 'function') {
+    new Gauge({
+      name: 'ringstore_heap_used_after_gc_bytes',
+      help: 'V8 heap used right after a forced full collection (only with --expose-gc)',
+      registers: [registry],
+      collect() {
+        gc();
+        this.set(process.memoryUsage().heapUsed);
+      },
+    });
+  }
+  new Gauge({
+    name: 'ringstore_requests_refused_slowdown',
+    help: 'HTTP requests answered 503 SlowDown (requests or bytes in flight past the limits)',
+    registers: [registry],
+    collect() {
+      this.set(gate.refused);
+    },
   });
 }

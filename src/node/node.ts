@@ -41,7 +41,7 @@ import { bindFilesApi, createUserIndex } from './files-wiring.js';
 import { createUsersApi } from '../files/users-api.js';
 import { contextMac } from '../api/context-mac.js'; // limits: MACed context tokens
 import { deriveKey } from './cluster-keys.js'; // limits
-import { applyHttpLimits, filesGrpcLimits, guardStorage, installCrashGuards, refuseJson, refuseS3, RequestGate } from './limits.js'; // limits
+import { applyHttpLimits, filesGrpcLimits, guardStorage, installCrashGuards, refuseJson, registerLimitMetrics, refuseS3, RequestGate } from './limits.js'; // limits
 
 export interface RunningNode {
   readonly config: NodeConfig;
@@ -153,6 +153,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       { ...componentMetrics(registry), memberAlive: (node) => grpcTransport.wake(node) },
     );
     registerComponentGauges(registry, components, lmdb);
+    registerLimitMetrics(registry, gate); // limits
     const { coordinator, handoff, membership } = components;
     const liveness = membership.liveness;
     components.start();

@@ -141,6 +141,7 @@ export class FrameReader {
   private readonly scratch = Buffer.allocUnsafe(64 * 1024);
   private readonly prefix = Buffer.allocUnsafe(8);
   private direct = false;
+  private broken = false;
   // Small parts (hello, prefix, lengths, header) gather here.
   private part: Buffer;
   private partFill = 0;
@@ -165,6 +166,11 @@ export class FrameReader {
   }
 
   buffer(): Buffer {
+    // After a malformed frame (read threw) the connection is being closed: land what still arrives in scratch.
+    if (this.broken || this.current >= this.lengths.length) {
+      this.direct = false;
+      return this.scratch;
+    }
     if (this.state === 'attachments') {
       const target = this.currentAttachment();
       this.direct = true;
@@ -176,6 +182,16 @@ export class FrameReader {
 
   /** Takes n bytes read into the last buffer(); throws on a malformed stream (the caller drops the connection). */
   read(n: number): void {
+    if (this.broken) throw new BulkFrameError('bulk connection already failed');
+    try {
+      this.readInto(n);
+    } catch (err) {
+      this.broken = true;
+      throw err;
+    }
+  }
+
+  private readInto(n: number): void {
     if (this.direct) {
       this.currentFill += n;
       this.afterAttachmentBytes();

@@ -52,6 +52,13 @@ describe('bulk-lane frame limits', () => {
     assert.throws(() => feed(r4, prefix(10, new Array(65_536).fill(ATTACH_MIN_BYTES))), /attachments/);
   });
 
+  it('after a malformed frame the reader stays safe to call: buffer() never throws (the fuzz suite found it crashing the node)', () => {
+    const reader = new FrameReader(() => assert.fail('no envelope'), undefined, 8 * MiB);
+    assert.throws(() => feed(reader, Buffer.concat([prefix(8, []), Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])])));
+    assert.doesNotThrow(() => reader.buffer());
+    assert.throws(() => reader.read(1), BulkFrameError);
+  });
+
   it('a hello with an empty or oversized node id is refused', () => {
     const reader = new FrameReader(() => undefined, () => undefined);
     assert.throws(() => feed(reader, helloBytes('x'.repeat(300))), /node id of 300 bytes/);
