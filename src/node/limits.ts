@@ -133,7 +133,7 @@ export function applyHttpLimits(server: Server, limits: LimitSettings, gate: Req
     socket.on('error', () => undefined);
     headers.arm(socket);
   });
-  if (server.listenerCount('clientError') === 0) server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket, 's3'));
+  if (server.listenerCount('clientError') === 0) server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket));
   for (const event of ['request', 'checkContinue', 'checkExpectation'] as const) {
     const handlers = server.listeners(event) as ((req: IncomingMessage, res: ServerResponse) => void)[];
     if (handlers.length === 0) continue;
@@ -197,7 +197,7 @@ function headerDeadlines(ms: number): { arm(s: Socket): void; started(s: Socket)
 }
 
 /** A malformed request on a listener without its own clientError handler (S3): a 4xx with a code, in XML, then close. */
-function answerClientError(err: NodeJS.ErrnoException, socket: Socket, _kind: 's3'): void {
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
