@@ -49,6 +49,8 @@ const TABLE: Record<string, ErrorMapping> = {
   NoSuchAdminToken: as(404, 'InvalidArgument', 400),
   AccessKeyInUse: as(409, 'InvalidArgument', 400),
   InvalidCommand: as(400, 'InvalidArgument', 400),
+  // limits: a client write past the sibling cap (coordinator/sibling-cap.ts).
+  TooManySiblings: as(409, 'OperationAborted', 409),
   // Failures on the server's side: 5xx. The replica-level refusals only
   // reach a client if a caller lets one through instead of a quorum error.
   InternalError: same(500),
@@ -58,6 +60,9 @@ const TABLE: Record<string, ErrorMapping> = {
   ControlUnavailable: as(503, 'ServiceUnavailable', 503), // raft: the control plane has no leader in time
   HintsFull: as(503, 'ServiceUnavailable', 503),
   StaleData: as(503, 'ServiceUnavailable', 503),
+  // limits: a node past its requests or bytes in flight; a full disk or LMDB map (node/limits.ts).
+  SlowDown: same(503),
+  InsufficientStorage: same(507),
   // Codes only the S3 API answers with.
   AccessDenied: same(403),
   AccessForbidden: same(403),
@@ -86,6 +91,7 @@ const TABLE: Record<string, ErrorMapping> = {
   NoSuchVersion: same(404),
   NotImplemented: same(501),
   NotModified: same(304),
+  OperationAborted: same(409),
   PreconditionFailed: same(412),
   RequestTimeTooSkewed: as(401, 'RequestTimeTooSkewed', 403),
   SignatureDoesNotMatch: as(401, 'SignatureDoesNotMatch', 403),
@@ -132,7 +138,8 @@ export function errorBody(err: ApiError): ErrorBody {
  * `internal: true` when the error is not one callers can react to, so that
  * the HTTP layer logs it.
  */
-export function toApiError(err: unknown): { error: ApiError; internal: boolean } {
+export function toApiError(thrown: unknown): { error: ApiError; internal: boolean } {
+  const err = storageFull(thrown);
   if (err instanceof ApiError) return { error: err, internal: err.status >= 500 && err.code === 'InternalError' };
   if (err instanceof RingstoreError) {
     // A coded error the table does not know: a refusal of the request if the
@@ -142,4 +149,17 @@ export function toApiError(err: unknown): { error: ApiError; internal: boolean }
     return { error: new ApiError(err.code, err.message, err.details, status), internal: known ? status === 500 : status >= 500 };
   }
   return { error: new ApiError('InternalError', `internal error: ${errorMessage(err)}`), internal: true };
+}
+
+/**
+ * limits: a write no replica could store because every one that answered is
+ * out of space is told as such (507 InsufficientStorage), not as a generic
+ * quorum failure; anything else is returned as it is.
+ */
+export function storageFull(err: unknown): unknown {
+  if (!(err instanceof RingstoreError) || err.code !== 'QuorumNotReached') return err;
+  const d = err.details as { failed?: readonly { code: string }[]; outcome?: string };
+  const failed = d.failed ?? [];
+  if (d.outcome !== 'not_applied' || failed.length === 0 || !failed.every((f) => f.code === 'InsufficientStorage')) return err;
+  return new RingstoreError('InsufficientStorage', `no replica could store the write: ${err.message}`, err.details);
 }

@@ -6,7 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { BucketInfo } from '../coordinator/buckets-types.js';
 import type { GetResult, PutResult } from '../coordinator/types.js';
-import { encodeContext } from '../version/context.js';
+import { encodeContext, type ContextMac } from '../version/context.js';
 import type { ReadFirstResult } from '../coordinator/read-first.js';
 import { conflictOf } from './conflict.js';
 import { liveSiblings, siblingClock, type NodeId, type Sibling, type VersionVector } from '../version/dvv.js';
@@ -15,7 +15,12 @@ function clocksJson<T extends VersionVector | null>(clocks: Readonly<Record<Node
   return { ...clocks };
 }
 
-export function writeAnswer(bucket: string, key: string, r: PutResult): Record<string, unknown> {
+/**
+ * `storage` is the bucket's storage name (its id): the context token is bound
+ * to it, so a token from a bucket that was deleted and made again under the
+ * same name is refused instead of covering the new bucket's versions.
+ */
+export function writeAnswer(bucket: string, storage: string, key: string, r: PutResult, mac: ContextMac): Record<string, unknown> {
   return {
     ok: true,
     bucket,
@@ -28,7 +33,7 @@ export function writeAnswer(bucket: string, key: string, r: PutResult): Record<s
     hinted: r.hinted.map((h) => ({ node: h.node, for: h.for })),
     vector_clocks: clocksJson(r.vectorClocks),
     siblings: liveSiblings(r.set).length,
-    context: encodeContext(r.context, bucket, key),
+    context: encodeContext(r.context, storage, key, mac),
     ...('read' in r ? { replicas_read: (r as ReadFirstResult).read.replicasRead } : {}),
   };
 }
@@ -63,7 +68,7 @@ function siblingJson(s: Sibling): Record<string, unknown> {
   return out;
 }
 
-export function readAnswer(bucket: string, key: string, r: GetResult): Record<string, unknown> {
+export function readAnswer(bucket: string, storage: string, key: string, r: GetResult, mac: ContextMac): Record<string, unknown> {
   const live = liveSiblings(r.set);
   return {
     ok: true,
@@ -74,7 +79,7 @@ export function readAnswer(bucket: string, key: string, r: GetResult): Record<st
     preference_list: r.preferenceList,
     replicas_read: r.replicasRead,
     vector_clocks: clocksJson(r.vectorClocks),
-    context: encodeContext(r.context, bucket, key),
+    context: encodeContext(r.context, storage, key, mac),
     conflict: conflictOf(r.set),
     siblings: live.map(siblingJson),
     tombstones: r.set.siblings

@@ -7,6 +7,7 @@ import type { BucketCatalogApi, BucketInfo } from '../coordinator/buckets-types.
 import type { GetRequest, GetResult, ListRequest, ListResult, PutRequest, PutResult, Quorum } from '../coordinator/types.js';
 import type { NodeId } from '../version/dvv.js';
 import type { FileEvents } from '../coordinator/user-index.js';
+import type { ContextMac } from '../version/context.js';
 
 /** What the native API needs from the coordinator (coordinator/coordinator.ts implements it). */
 export interface NativeCoordinator {
@@ -34,4 +35,9 @@ export interface NativeApiDeps {
   readonly maxObjectBytes: number;
   /** Called for failures inside a multipart upload that are not the client's fault. */
   readonly onInternalError?: (err: unknown, what: string) => void;
+  /** MACs the context tokens (api/context-mac.ts); without it, a key for this process only. */
+  readonly contextMac?: ContextMac;
 }
+
+/** The deps with everything optional filled in (createNativeApi). */
+export type NativeApiReady = NativeApiDeps & { readonly contextMac: ContextMac };

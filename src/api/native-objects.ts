@@ -14,25 +14,25 @@ import { nativeWrite } from '../coordinator/read-first.js';
 import { conflictOf } from './conflict.js';
 import { requireBucket } from './native-buckets.js';
 import { storageBucket } from '../coordinator/buckets-types.js';
-import type { NativeApiDeps } from './native-deps.js';
+import type { NativeApiReady } from './native-deps.js';
 import { CONTEXT_HEADER, headerValue, parseContext, parseQuorumParams, parseSloppy, resolveQuorum, validateKey, wantsJson } from './native-params.js';
 
-export async function putObject(deps: NativeApiDeps, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string, key: string): Promise<void> {
+export async function putObject(deps: NativeApiReady, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string, key: string): Promise<void> {
   validateKey(key);
   const given = parseQuorumParams(url.query);
-  const context = parseContext(headerValue(req, CONTEXT_HEADER) ?? url.query.get('context') ?? undefined, bucket, key);
   const info = await requireBucket(deps.buckets, bucket);
+  const context = parseContext(headerValue(req, CONTEXT_HEADER) ?? url.query.get('context') ?? undefined, storageBucket(info), key, deps.contextMac);
   const q = resolveQuorum(info.quorum, given, deps.clusterSize());
   const sloppy = parseSloppy(url.query);
   const value = await readBody(req, deps.maxObjectBytes);
   const contentType = headerValue(req, 'content-type');
   const result = await nativeWrite(deps.coordinator, { bucket: storageBucket(info), key, value, meta: contentType !== undefined ? { contentType } : {}, context, n: q.n, w: q.w, ...sloppy }, given.r !== undefined ? q.r : undefined);
   await deps.files?.written({ owner: info.owner, bucket, bucketId: info.id, key, size: value.length, contentType, w: q.w });
-  const answer = writeAnswer(bucket, key, result);
+  const answer = writeAnswer(bucket, storageBucket(info), key, result, deps.contextMac);
   sendJson(res, 200, answer, { [CONTEXT_HEADER]: answer['context'] as string, 'x-ringstore-coordinator': result.coordinator });
 }
 
-export async function deleteObject(deps: NativeApiDeps, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string, key: string): Promise<void> {
+export async function deleteObject(deps: NativeApiReady, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string, key: string): Promise<void> {
   validateKey(key);
   const given = parseQuorumParams(url.query);
   let token = headerValue(req, CONTEXT_HEADER) ?? url.query.get('context') ?? undefined;
@@ -46,19 +46,19 @@ export async function deleteObject(deps: NativeApiDeps, req: IncomingMessage, re
       throw new ApiError('MalformedRequest', 'a DELETE body must be empty or a JSON object such as {"context": "..."}');
     }
   }
-  const context = parseContext(token, bucket, key);
   const info = await requireBucket(deps.buckets, bucket);
+  const context = parseContext(token, storageBucket(info), key, deps.contextMac);
   const q = resolveQuorum(info.quorum, given, deps.clusterSize());
   // Without a context, a delete reads at R first and removes everything that
   // read saw (the user asked for the key to go); with one, exactly what that
   // context covers (coordinator/read-first.ts).
   const result = await nativeWrite(deps.coordinator, { bucket: storageBucket(info), key, value: null, meta: {}, context, n: q.n, w: q.w, ...parseSloppy(url.query) }, q.r);
   await deps.files?.deleted({ owner: info.owner, bucket, bucketId: info.id, key, w: q.w });
-  const answer: Record<string, unknown> = { ...writeAnswer(bucket, key, result), deleted: true, ...seed001Fields(result), is_file_deleted: true };
+  const answer: Record<string, unknown> = { ...writeAnswer(bucket, storageBucket(info), key, result, deps.contextMac), deleted: true, ...seed001Fields(result), is_file_deleted: true };
   sendJson(res, 200, answer, { [CONTEXT_HEADER]: answer['context'] as string, 'x-ringstore-coordinator': result.coordinator });
 }
 
-export async function getObject(deps: NativeApiDeps, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string, key: string): Promise<void> {
+export async function getObject(deps: NativeApiReady, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string, key: string): Promise<void> {
   const head = req.method === 'HEAD';
   validateKey(key);
   const given = parseQuorumParams(url.query);
@@ -67,7 +67,7 @@ export async function getObject(deps: NativeApiDeps, req: IncomingMessage, res: 
   const result = await deps.coordinator.get({ bucket: storageBucket(info), key, n: q.n, r: q.r, ...parseSloppy(url.query) });
   const live = liveSiblings(result.set);
   const conflict = conflictOf(result.set);
-  const context = encodeContext(result.context, bucket, key);
+  const context = encodeContext(result.context, storageBucket(info), key, deps.contextMac);
   const headers: Record<string, string | number> = {
     'x-ringstore-coordinator': result.coordinator,
     'x-ringstore-siblings': live.length,
@@ -87,7 +87,7 @@ export async function getObject(deps: NativeApiDeps, req: IncomingMessage, res: 
   const json = wantsJson(req, url);
   if (conflict !== null) headers['x-ringstore-conflict'] = conflict;
   if (json || conflict !== null) {
-    sendJson(res, json ? 200 : 300, readAnswer(bucket, key, result), headers, head);
+    sendJson(res, json ? 200 : 300, readAnswer(bucket, storageBucket(info), key, result, deps.contextMac), headers, head);
     return;
   }
   const s = live[0] as Sibling;

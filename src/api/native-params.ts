@@ -3,7 +3,7 @@
 // Each bad input is a precise 4xx ApiError.
 
 import type { IncomingMessage } from 'node:http';
-import { decodeContext } from '../version/context.js';
+import { decodeContext, type ContextMac } from '../version/context.js';
 import { bucketNameProblem, keyProblem, MAX_KEY_BYTES } from '../store/names.js';
 import type { VersionVector } from '../version/dvv.js';
 import { ApiError } from './errors.js';
@@ -82,9 +82,10 @@ export function parseSloppy(query: URLSearchParams): { sloppy?: boolean } {
 /** The quorum a request runs with (coordinator/quorum.ts). */
 export { resolveQuorum };
 
-export function parseContext(token: string | undefined, bucket: string, key: string): VersionVector | null {
+/** The client's context token, checked against the cluster keys' MAC (version/context.ts): a forged, oversized or out-of-range token is a 400 InvalidContext. */
+export function parseContext(token: string | undefined, bucket: string, key: string, mac: ContextMac): VersionVector | null {
   if (token === undefined || token === '') return null;
-  return decodeContext(token, bucket, key);
+  return decodeContext(token, bucket, key, mac);
 }
 
 export function headerValue(req: IncomingMessage, name: string): string | undefined {

@@ -13,7 +13,7 @@ import { answerEarly, sendJson, type ParsedUrl } from './http.js';
 import { seed001Fields, writeAnswer } from './native-answers.js';
 import { requireBucket } from './native-buckets.js';
 import { storageBucket } from '../coordinator/buckets-types.js';
-import type { NativeApiDeps } from './native-deps.js';
+import type { NativeApiReady } from './native-deps.js';
 import { parseQuorumParams, resolveQuorum, validateKey } from './native-params.js';
 import { nativeWrite } from '../coordinator/read-first.js';
 
@@ -21,7 +21,7 @@ import { nativeWrite } from '../coordinator/read-first.js';
 const UPLOAD_PARALLEL_FILES = 4;
 const UPLOAD_MAX_FILES = 1000;
 
-export async function upload(deps: NativeApiDeps, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string): Promise<void> {
+export async function upload(deps: NativeApiReady, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string): Promise<void> {
   const given = parseQuorumParams(url.query);
   const info = await requireBucket(deps.buckets, bucket);
   const q = resolveQuorum(info.quorum, given, deps.clusterSize());
@@ -64,7 +64,7 @@ interface UploadOutcome {
  * failure stay stored (each file is its own write); the answer lists every
  * file with its own result.
  */
-function storeUploadedFiles(req: IncomingMessage, deps: NativeApiDeps, bucket: string, storage: string, q: Quorum): Promise<UploadOutcome> {
+function storeUploadedFiles(req: IncomingMessage, deps: NativeApiReady, bucket: string, storage: string, q: Quorum): Promise<UploadOutcome> {
   let bb: busboy.Busboy;
   try {
     bb = busboy({
@@ -160,7 +160,7 @@ function storeUploadedFiles(req: IncomingMessage, deps: NativeApiDeps, bucket: s
           if (!complete) throw new ApiError('MalformedRequest', 'not stored: the upload ended before this file was complete');
           const value = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
           const result = await nativeWrite(deps.coordinator, { bucket: storage, key: filename, value, meta: fileInfo.mimeType ? { contentType: fileInfo.mimeType } : {}, context: null, n: q.n, w: q.w }, undefined);
-          files[index] = { ...writeAnswer(bucket, filename, result), ...seed001Fields(result), filename, size };
+          files[index] = { ...writeAnswer(bucket, storage, filename, result, deps.contextMac), ...seed001Fields(result), filename, size };
         } catch (err) {
           files[index] = failEntry(filename, err);
         } finally {

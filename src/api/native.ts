@@ -27,6 +27,7 @@ import { ApiError } from './errors.js';
 import { methodNotAllowed, type ParsedUrl, type RequestCtx, type RouteHandler } from './http.js';
 import { bucketInfo, createBucket, deleteBucket, listBuckets } from './native-buckets.js';
 import type { NativeApiDeps } from './native-deps.js';
+import { ephemeralContextMac } from './context-mac.js';
 import { deleteObject, getObject, putObject } from './native-objects.js';
 import { decodeSegment, validateBucketName } from './native-params.js';
 import { upload } from './native-upload.js';
@@ -55,7 +56,8 @@ async function authorize(deps: NativeApiDeps, principal: Principal | undefined, 
   throw new ApiError('AccessDenied', `bucket ${JSON.stringify(bucket)} belongs to another user`, { bucket });
 }
 
-export function createNativeApi(deps: NativeApiDeps): RouteHandler {
+export function createNativeApi(given: NativeApiDeps): RouteHandler {
+  const deps = { ...given, contextMac: given.contextMac ?? ephemeralContextMac() };
   return async (req: IncomingMessage, res: ServerResponse, url: ParsedUrl, ctx: RequestCtx): Promise<void> => {
     const method = req.method ?? 'GET';
     const path = url.path;

@@ -55,7 +55,7 @@ export interface NodeComponentsConfig {
   /** The cluster's default quorum; its N is also the replica count anti-entropy compares. */
   readonly quorum: Quorum;
   readonly membership: MembershipSettings;
-  readonly coordinator?: { readonly replicaTimeoutMs?: number; readonly readRepair?: boolean };
+  readonly coordinator?: { readonly replicaTimeoutMs?: number; readonly readRepair?: boolean; readonly maxSiblings?: number };
   readonly handoff: {
     readonly config: Partial<HandoffConfig>;
     /** Bounds of the hint table: hinted writes for new keys are refused beyond them. */

@@ -26,6 +26,8 @@ export interface CoordinatorConfig {
    * tombstone collection relies on (antientropy/data-age.ts).
    */
   readonly maxDataAgeMs: number;
+  /** Siblings a client write may leave on a key (sibling-cap.ts); default DEFAULT_MAX_SIBLINGS. */
+  readonly maxSiblings?: number;
   /** Test-only broken behaviour for the simulator's checkers to catch (src/sim). Never set in production. */
   readonly bugs?: CoordinatorBugs;
 }

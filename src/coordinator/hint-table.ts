@@ -3,6 +3,7 @@
 // separate local database", until handoff (handoff/handoff.ts) delivers it.
 // Bounded: hints for new keys are refused beyond maxHints/maxHintBytes.
 
+import { capSiblings } from './sibling-cap.js';
 import type { CoordinatorEnv, HintDeps } from './deps.js';
 import type { Request } from '../transport/messages.js';
 import { EMPTY_SET, mergeInto, newEvent, setClock, sync, vvJoin, type NodeId, type SiblingSet, type VersionVector } from '../version/dvv.js';
@@ -69,7 +70,8 @@ export class HintTable {
         const own = deps.store.read(req.bucket, req.key);
         if (own !== undefined) known = sync(known, own);
         for (const h of hints.store.readHints(req.bucket, req.key)) if (h.owner !== owner) known = sync(known, h.set);
-        return newEvent(known, this.env.self, originContext(config, req, known), req.value, req.meta, now, Math.max(hints.dotFloor(), deps.dotFloor?.() ?? 0)).set;
+        const next = newEvent(known, this.env.self, originContext(config, req, known), req.value, req.meta, now, Math.max(hints.dotFloor(), deps.dotFloor?.() ?? 0)).set;
+        return capSiblings(config, req.bucket, req.key, known, next); // limits
       }),
     );
     const tail = run.catch(() => undefined);

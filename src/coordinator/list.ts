@@ -1,5 +1,6 @@
 // Listing a bucket: every node's keys, merged page by page.
 
+import { clampListLimit } from './sibling-cap.js';
 import { QuorumError, type ListRequest, type ListResult, type ReplicaFailure } from './types.js';
 import { replicaFailure } from './targets.js';
 import type { CoordinatorEnv } from './deps.js';
@@ -17,7 +18,7 @@ export async function list(env: CoordinatorEnv, req: ListRequest): Promise<ListR
   const ring = env.deps.ring();
   const members = ring.layout.nodes.map((n) => n.id);
   const nodes = req.strict === true ? members : members.filter((id) => env.deps.liveness.isAlive(id));
-  const limit = Math.max(1, Math.min(req.limit, 10_000));
+  const limit = clampListLimit(req.limit);
   let after = req.after ?? '';
   const out: { key: string; set: SiblingSet }[] = [];
   // Pages of tombstones can hide live keys behind them: keep asking until

@@ -10,6 +10,7 @@ import { EMPTY_SET, mergeInto, newEvent, sync, type NodeId, type SiblingSet } fr
 import { compareCodePoints } from '../store/key-order.js';
 import { refuseIfStale } from '../antientropy/data-age.js';
 import { UnsupportedRequestError } from '../util/errors.js';
+import { capSiblings, clampListLimit } from './sibling-cap.js';
 
 export class ReplicaSide {
   constructor(
@@ -30,7 +31,8 @@ export class ReplicaSide {
         }
         const set = await this.persist(partition, req.bucket, req.key, (cur) => {
           const current = cur ?? EMPTY_SET;
-          return newEvent(current, this.env.self, originContext(this.env.config, req, current), req.value, req.meta, now, this.env.deps.dotFloor?.() ?? 0).set;
+          const next = newEvent(current, this.env.self, originContext(this.env.config, req, current), req.value, req.meta, now, this.env.deps.dotFloor?.() ?? 0).set;
+          return capSiblings(this.env.config, req.bucket, req.key, current, next); // limits
         });
         if (req.hintFor !== null && this.env.config.bugs?.dropHints !== true) await this.env.deps.onHintedWrite?.(req.hintFor, partition, req.bucket, req.key, set);
         return { type: 'putOk', set };
@@ -57,10 +59,11 @@ export class ReplicaSide {
         const keys: { key: string; set: SiblingSet }[] = [];
         let truncated = false;
         const omit = req.omitValues === true;
-        const opts = { prefix: req.prefix, after: req.after, limit: req.limit + 1, ...(omit ? { values: false } : {}) };
+        const limit = clampListLimit(req.limit); // limits: whatever a peer asks, one page is bounded
+        const opts = { prefix: req.prefix, after: req.after, limit: limit + 1, ...(omit ? { values: false } : {}) };
         const hinted = this.env.deps.hints === undefined ? [] : this.env.deps.hints.store.scanBucketHints(req.bucket, opts);
         for (const k of mergeByKey(store.scanBucket(req.bucket, opts), hinted)) {
-          if (keys.length >= req.limit) {
+          if (keys.length >= limit) {
             truncated = true;
             break;
           }

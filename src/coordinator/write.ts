@@ -18,6 +18,7 @@ import { resolveQuorum } from './quorum.js';
 import { certainlyNotApplied, chooseTargets, replicaFailure, standIn, type Target } from './targets.js';
 import { gather } from './gather.js';
 import { TransportError } from '../transport/transport.js';
+import { TooManySiblingsError } from '../util/errors.js';
 import type { PutOk } from '../transport/messages.js';
 import { EMPTY_SET, setClock, sync, type NodeId, type SiblingSet, type VersionVector } from '../version/dvv.js';
 
@@ -68,6 +69,7 @@ export async function write(env: CoordinatorEnv, hints: HintTable, req: PutReque
       origin = t;
       break;
     } catch (err) {
+      if (err instanceof TooManySiblingsError || (err instanceof TransportError && err.remote instanceof TooManySiblingsError)) throw err instanceof TransportError ? err.remote : err; // limits: the client's to resolve (sibling-cap.ts)
       failed.push(replicaFailure(t.node, err));
       if (!certainlyNotApplied(err)) {
         throw new QuorumError('write', quorum.w, [], failed, 'unknown');

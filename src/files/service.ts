@@ -12,6 +12,7 @@
 // download reads READ_AHEAD chunks ahead and waits for the stream to drain,
 // so a node's memory does not grow with the file's size.
 
+import { capGrpcConnections, grpcLimitOptions, type GrpcListenerLimits } from '../transport/grpc-limits.js';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
@@ -331,17 +332,21 @@ export interface BoundFilesServer extends FilesServer {
   serve(deps: FilesServiceDeps): void;
 }
 
+/** The public file API's bounds (issue 11 §5); a node passes its `limits` setting's. */
+export const FILES_GRPC_LIMITS: GrpcListenerLimits = { maxConnections: 1024, maxConcurrentStreams: 100, idleTimeoutMs: 60_000 };
+
 /**
  * Binds the FileService's port (host:port; port 0 picks one) without
  * serving yet: a node binds it first thing, so that the port chosen for it
  * (`ringstore dev` picks free ones) is not taken meanwhile, and serves once
  * the coordinator and the chunk store exist.
  */
-export async function bindFilesServer(listen: string): Promise<BoundFilesServer> {
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES, 'grpc.max_send_message_length': MAX_MESSAGE_BYTES });
+export async function bindFilesServer(listen: string, limits: GrpcListenerLimits = FILES_GRPC_LIMITS): Promise<BoundFilesServer> {
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES, 'grpc.max_send_message_length': MAX_MESSAGE_BYTES, ...grpcLimitOptions(limits) });
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err !== null ? reject(err) : resolve(p)));
   });
+  capGrpcConnections(server, limits.maxConnections); // limits
   let closing: Promise<void> | undefined;
   return {
     port,

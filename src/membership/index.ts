@@ -1,5 +1,5 @@
 export type { MemberState, MemberUpdate, SwimAck, SwimEffect, SwimMessage, SwimNack, SwimPing, SwimPingReq } from './messages.js';
-export { DEFAULT_SWIM_CONFIG, Swim, validateSwimConfig } from './swim.js';
+export { DEFAULT_SWIM_CONFIG, incarnationInRange, MAX_ACCUSED_INCARNATION, MAX_INCARNATION, Swim, validateSwimConfig } from './swim.js';
 export type { MemberView, SwimConfig, SwimCounters } from './swim.js';
 export { SwimDriver } from './swim-driver.js';
 export type { SwimDriverHooks, SwimDriverOptions } from './swim-driver.js';

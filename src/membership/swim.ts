@@ -341,7 +341,9 @@ export class Swim {
     const out: SwimEffect[] = [];
     if (this.hasLeft) return out;
     this.hasLeft = true;
-    this.selfIncarnation++;
+    // Bounded like every incarnation (MAX_ACCUSED_INCARNATION): at the very
+    // top, left at the same incarnation still overrides alive (SWIM §4.2 order).
+    this.selfIncarnation = Math.min(this.selfIncarnation + 1, MAX_ACCUSED_INCARNATION);
     this.probe = null;
     this.queue.enqueue({ node: this.self, state: 'left', incarnation: this.selfIncarnation });
     out.push({ kind: 'stateChanged', node: this.self, from: 'alive', to: 'left' });
@@ -636,7 +638,7 @@ export class Swim {
     const limit = Math.min(updates.length, this.config.maxUpdatesPerMessage);
     for (let i = 0; i < limit; i++) {
       const u = updates[i] as MemberUpdate;
-      if (!Number.isInteger(u.incarnation) || u.incarnation < 0) {
+      if (!incarnationInRange(u)) {
         this.stats.malformed++;
         continue;
       }
@@ -717,8 +719,10 @@ export class Swim {
     }
     const accusation = u.state !== 'alive';
     if ((accusation && u.incarnation >= this.selfIncarnation) || (!accusation && u.incarnation > this.selfIncarnation)) {
-      this.selfIncarnation = u.incarnation + 1;
-      assert(this.selfIncarnation > u.incarnation && Number.isSafeInteger(this.selfIncarnation), `swim: refutation of ${u.state}@${u.incarnation} left us at ${this.selfIncarnation}`);
+      // An accusation is at most MAX_ACCUSED_INCARNATION (applyUpdates), so
+      // +1 stays safe; an alive at the very top is matched, not passed.
+      this.selfIncarnation = Math.min(u.incarnation + 1, MAX_INCARNATION);
+      assert((this.selfIncarnation > u.incarnation || !accusation) && Number.isSafeInteger(this.selfIncarnation), `swim: refutation of ${u.state}@${u.incarnation} left us at ${this.selfIncarnation}`);
       this.stats.refutations++;
       // Lifeguard §IV-A: being suspected hints that we are slow to answer.
       if (accusation) this.awareness.apply(1);
@@ -789,4 +793,24 @@ function firstAccuser(m: Member): NodeId | undefined {
   if (!s) return undefined;
   for (const a of s.accusers) return a;
   return undefined;
+}
+
+/**
+ * The largest incarnation an alive update may carry. Incarnations travel as
+ * uint64 and are read as JS numbers: past 2^53 `+1` no longer changes the
+ * number, so a forged accusation up there could never be refuted (SWIM §4.2
+ * needs a strictly higher alive) and would evict its target for good.
+ */
+export const MAX_INCARNATION = Number.MAX_SAFE_INTEGER;
+/**
+ * The largest incarnation a suspect, dead or left update may carry: one
+ * below MAX_INCARNATION, so that every accusation a node accepts stays
+ * refutable by `+1` within the safe range.
+ */
+export const MAX_ACCUSED_INCARNATION = MAX_INCARNATION - 1;
+
+/** False for an incarnation that is not an integer, negative, or past its state's bound (the update is dropped as malformed). */
+export function incarnationInRange(u: { readonly state: string; readonly incarnation: number }): boolean {
+  if (!Number.isSafeInteger(u.incarnation) || u.incarnation < 0) return false;
+  return u.incarnation <= (u.state === 'alive' ? MAX_INCARNATION : MAX_ACCUSED_INCARNATION);
 }

@@ -3,6 +3,7 @@
 // flags. Everything is validated here, once, with messages that name the
 // setting and where it came from; the rest of the server trusts the result.
 
+import { DEFAULT_LIMITS, type LimitSettings } from './limits.js';
 import { generateClusterKey, parseClusterKeys, type ClusterKey } from './cluster-keys.js';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -93,6 +94,8 @@ export interface NodeConfig {
   readonly raft: RaftSettings;
   /** raft: host:port of a member to join through (a new node); undefined bootstraps from `members`. */
   readonly join: string | undefined;
+  /** Bounds on listeners, requests, siblings and multipart uploads (node/limits.ts). */
+  readonly limits: LimitSettings;
 }
 
 export interface HandoffSettings extends HandoffConfig {
@@ -175,6 +178,7 @@ export interface RawConfig {
   s3CacheSize?: unknown;
   raft?: unknown; // raft
   join?: unknown; // raft
+  limits?: unknown;
 }
 
 export const DEFAULT_HTTP_PORT = 9001;
@@ -220,6 +224,7 @@ export const ENV_NAMES: Readonly<Record<keyof RawConfig | 'config', string>> = {
   s3CacheSize: 'RINGSTORE_S3_CACHE_SIZE',
   raft: 'RINGSTORE_RAFT', // raft
   join: 'RINGSTORE_JOIN', // raft
+  limits: 'RINGSTORE_LIMITS',
 };
 
 export class ConfigError extends Error {
@@ -374,6 +379,7 @@ export function resolveConfig(raw: RawConfig): NodeConfig {
     clusterKeys = [{ id: k.id, key: Buffer.from(k.key, 'hex') }];
   }
   const s3Gc = parseNumbers<GcSettings>(raw.s3Gc, 's3Gc', DEFAULT_GC_SETTINGS);
+  const limits = parseNumbers<LimitSettings>(raw.limits, 'limits', DEFAULT_LIMITS); // limits
   const s3CacheBytes = raw.s3CacheSize === undefined ? DEFAULT_S3_CACHE_BYTES : String(raw.s3CacheSize).trim() === '0' ? 0 : parseSize(raw.s3CacheSize, 's3CacheSize');
 
   // raft: the control plane's settings, and the member to join through.
@@ -420,6 +426,7 @@ export function resolveConfig(raw: RawConfig): NodeConfig {
     clusterKeysEphemeral,
     s3Gc,
     s3CacheBytes,
+    limits,
   };
 }
 

@@ -1,6 +1,7 @@
 // How a node builds the per-user file index and starts the public file API:
 // kept here so that node/node.ts needs only a few lines (see the calls there).
 
+import type { GrpcListenerLimits } from '../transport/grpc-limits.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import type { Quorum } from '../coordinator/types.js';
 import type { Ring } from '../ring/ring.js';
@@ -44,7 +45,7 @@ export function createUserIndex(opts: {
 }
 
 /** Binds the file API's port: first thing in startNode, so nothing takes the port meanwhile. */
-export function bindFilesApi(listen: HostPort): Promise<BoundFilesServer> {
+export function bindFilesApi(listen: HostPort, limits?: GrpcListenerLimits): Promise<BoundFilesServer> {
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
-  return bindFilesServer(`${host}:${listen.port}`);
+  return bindFilesServer(`${host}:${listen.port}`, limits);
 }

@@ -45,6 +45,9 @@ import { createRingSyncApi } from '../api/compat-ringsync.js';
 import { createUsersApi } from '../files/users-api.js';
 import { startControlPlane } from './control-wiring.js'; // raft
 import type { RaftDriver } from '../control/driver.js'; // raft
+import { contextMac } from '../api/context-mac.js'; // limits: MACed context tokens
+import { deriveKey } from './cluster-keys.js'; // limits
+import { applyHttpLimits, filesGrpcLimits, guardStorage, installCrashGuards, refuseJson, registerLimitMetrics, refuseS3, RequestGate } from './limits.js'; // limits
 
 export interface RunningNode {
   readonly config: NodeConfig;
@@ -84,6 +87,7 @@ export function componentsConfig(config: NodeConfig, quorum: Quorum): NodeCompon
     members: config.members.map((m) => m.id),
     partitions: config.partitions,
     quorum,
+    coordinator: { maxSiblings: config.limits.maxSiblings }, // limits
     membership: config.membership === 'passive' ? { detector: 'passive', pingTimeoutMs: 1000 } : { detector: 'swim', swim: config.swim },
     handoff: { config: config.handoff, maxHints: config.handoff.maxHints, maxHintBytes: config.handoff.maxHintBytes },
     antiEntropy: {
@@ -116,10 +120,12 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
   };
 
   try {
-    const filesApi = await bindFilesApi(config.filesGrpc);
+    const filesApi = await bindFilesApi(config.filesGrpc, filesGrpcLimits(config.limits)); // limits
+    const gate = new RequestGate(config.limits); // limits: requests and bytes in flight, all HTTP listeners
     cleanups.push(() => filesApi.close());
     mkdirSync(config.dataDir, { recursive: true });
     const lmdb = await openLmdbStore(config.dataDir);
+    guardStorage(lmdb, config.id, (err) => logger.error({ err }, 'store full: refusing writes (507), still serving reads')); // limits
     cleanups.push(() => lmdb.close());
 
     // Dev-only fault injection (--faults): acts on everything sent (the gRPC
@@ -175,6 +181,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       { ...componentMetrics(registry), memberAlive: (node) => grpcTransport.wake(node) },
     );
     registerComponentGauges(registry, components, lmdb);
+    registerLimitMetrics(registry, gate); // limits
     const { coordinator, handoff, membership } = components;
     const liveness = membership.liveness;
     components.start();
@@ -199,6 +206,8 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       onInternalError: (err, what) => logger.error({ err }, `internal error in ${what}`),
       files: userIndex,
       publicRead: async (b) => b.acl === 'public-read',
+      // limits: context tokens MACed with the cluster keys (issue 11 §5).
+      contextMac: contextMac(config.clusterKeys.map((k) => ({ id: k.id, key: deriveKey(k, 'context-mac') }))),
     });
     // Filled in below, once the S3 server exists.
     const s3Mount: { prefix: string; handler: Mount['handler'] } = { prefix: '/_s3', handler: async (_req, res) => sendJson(res, 503, { ok: false, error: 'starting' }) };
@@ -246,6 +255,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
         auth_ready: auth.ready(), // userauth: this node knows its bootstrap credentials
       }),
     });
+    applyHttpLimits(server, config.limits, gate, refuseJson); // limits
     await listen(server, config.http.host, config.http.port);
     const httpPort = (server.address() as AddressInfo).port;
     cleanups.push(() => closeHttp(server, opts.drainMs ?? 5000));
@@ -273,6 +283,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       }),
     );
     registerS3Metrics(registry, s3Server.chunks, s3Server.objects);
+    applyHttpLimits(s3Server, config.limits, gate, refuseS3); // limits
     await listen(s3Server, config.s3.host, config.s3.port);
     const s3Port = (s3Server.address() as AddressInfo).port;
     cleanups.push(() => closeHttp(s3Server, opts.drainMs ?? 5000));
@@ -351,6 +362,7 @@ function closeHttp(server: Server, drainMs: number): Promise<void> {
  * orphans.
  */
 export function stopOnSignals(node: RunningNode, opts: { exitWithParent?: boolean } = {}): void {
+  installCrashGuards(node.logger); // limits: unhandled rejections logged, the node stays up
   let signalled = false;
   const shutdown = (why: string): void => {
     if (signalled) {

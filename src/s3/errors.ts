@@ -5,7 +5,7 @@
 
 import { InvalidRequestError } from '../coordinator/errors.js';
 import { errorMessage, RingstoreError } from '../util/errors.js';
-import { ERROR_MAP } from '../api/errors.js';
+import { ERROR_MAP, storageFull } from '../api/errors.js';
 import { QuorumError } from '../coordinator/types.js';
 
 export class S3Error extends Error {
@@ -30,7 +30,8 @@ export const notImplemented = (what: string): S3Error => new S3Error('NotImpleme
  * Translates anything thrown below the S3 layer. `internal` marks errors
  * that are bugs or server-side failures (logged with their stack).
  */
-export function toS3Error(err: unknown): { error: S3Error; internal: boolean } {
+export function toS3Error(thrown: unknown): { error: S3Error; internal: boolean } {
+  const err = storageFull(thrown); // limits: 507 when every replica is out of space
   if (err instanceof S3Error) return { error: err, internal: err.code === 'InternalError' };
   if (err instanceof RingstoreError) {
     // The S3 column of the code table; a coded error the table does not know

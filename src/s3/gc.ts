@@ -46,12 +46,20 @@ export interface GcSettings {
   readonly graceMs: number;
   /** A run's candidates count for the next run only if it starts at least this long after (ms). */
   readonly minGapMs: number;
+  /**
+   * A multipart upload still open this long after it was created is aborted
+   * by the collection (ms; 0: never), as an S3 lifecycle rule's
+   * AbortIncompleteMultipartUpload would: its parts then go like an aborted
+   * upload's (issue 11 §5, a bound on what a client can leave behind).
+   */
+  readonly uploadExpiryMs?: number;
 }
 
 export const DEFAULT_GC_SETTINGS: GcSettings = {
   intervalMs: 6 * 3600_000,
   graceMs: 24 * 3600_000,
   minGapMs: 10 * 60_000,
+  uploadExpiryMs: 7 * 24 * 3600_000,
 };
 
 export interface GcReport {
@@ -79,6 +87,8 @@ export interface GcReport {
   readonly partsDropped: number;
   /** Records of finished uploads deleted (older than the grace period; kept until then to answer retries). */
   readonly uploadsForgotten: number;
+  /** Uploads still open past uploadExpiryMs, aborted by this run. */
+  readonly uploadsExpired: number;
 }
 
 const decoder = new TextDecoder();
@@ -114,7 +124,7 @@ export class ChunkCollector {
   private async collect(): Promise<GcReport> {
     const { coordinator, clock } = this.deps;
     const startedMs = clock.now();
-    const counts = { buckets: 0, objects: 0, parts: 0, chunks: 0, unreferenced: 0, deleted: 0, keptYoung: 0, keptFirstSeen: 0, deleteFailures: 0, partsDropped: 0, uploadsForgotten: 0 };
+    const counts = { buckets: 0, objects: 0, parts: 0, chunks: 0, unreferenced: 0, deleted: 0, keptYoung: 0, keptFirstSeen: 0, deleteFailures: 0, partsDropped: 0, uploadsForgotten: 0, uploadsExpired: 0 };
     const referenced = new Set<string>();
     const report = (ok: boolean, error?: string): GcReport => ({ startedMs, finishedMs: clock.now(), ok, ...(error !== undefined ? { error } : {}), ...counts, referenced: referenced.size });
     const oldest = startedMs - this.settings.graceMs;
@@ -124,7 +134,9 @@ export class ChunkCollector {
       for await (const k of listAll(coordinator, UPLOADS_BUCKET, false)) {
         const rec = json<UploadRecord>(k.set);
         if (rec === undefined) continue;
-        if (rec.finished === undefined) inProgress.add(rec.uploadId);
+        const expiry = this.settings.uploadExpiryMs ?? 0;
+        if (rec.finished === undefined && expiry > 0 && rec.initiatedMs <= startedMs - expiry && (await tryExpire(coordinator, k.key, k.set, rec, startedMs))) counts.uploadsExpired++;
+        else if (rec.finished === undefined) inProgress.add(rec.uploadId);
         else if (rec.finished.atMs <= oldest && (await tryDelete(coordinator, UPLOADS_BUCKET, k.key, k.set))) counts.uploadsForgotten++;
       }
       // Mark: part records first (Complete writes the manifest before it deletes them), then objects.
@@ -191,6 +203,17 @@ export class ChunkCollector {
 }
 
 /** A tombstone superseding exactly the versions listed; false if it could not be written (the next run tries again). */
+/** Marks an upload that stayed open too long aborted, superseding exactly the record read (a concurrent Complete stays a sibling). */
+async function tryExpire(coordinator: Coordinator, key: string, set: SiblingSet, rec: UploadRecord, atMs: number): Promise<boolean> {
+  try {
+    const value = new TextEncoder().encode(JSON.stringify({ ...rec, finished: { state: 'aborted', atMs } } satisfies UploadRecord));
+    await coordinator.put({ bucket: UPLOADS_BUCKET, key, value, meta: { contentType: 'application/json' }, context: setClock(set) });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function tryDelete(coordinator: Coordinator, bucket: string, key: string, set: SiblingSet): Promise<boolean> {
   try {
     await coordinator.put({ bucket, key, value: null, context: setClock(set) });

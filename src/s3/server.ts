@@ -171,6 +171,11 @@ export function createS3Handler(deps: S3ServerDeps): S3Handler {
     res.setHeader('x-amz-request-id', reqId);
     res.setHeader('server', 'ringstore');
     handle(req, res, reqId).catch((err: unknown) => {
+      // limits: the client went away mid-request (a truncated upload): nothing to answer, nothing to log as ours.
+      if (req.destroyed && (err as { code?: unknown } | null)?.code === 'ECONNRESET') {
+        res.destroy();
+        return;
+      }
       const { error, internal } = toS3Error(err);
       if (internal) deps.logger?.error({ err, method: req.method, url: req.url }, 's3 request failed');
       sendS3Error(req, res, error, req.url ?? '/', reqId);

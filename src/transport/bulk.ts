@@ -28,12 +28,39 @@ import net from 'node:net';
 
 import type { Envelope, Envelope__Output } from './codec.js';
 import { decodeEnvelope, encodeEnvelope } from './codec.js';
+import { DEFAULT_MAX_MESSAGE } from './grpc-wire.js';
 
 /** Values at least this big travel as attachments. */
 export const ATTACH_MIN_BYTES = 64 * 1024;
 const MAGIC = 0x52534231; // "RSB1"
-const MAX_HEADER_BYTES = 256 * 1024 * 1024;
-const MAX_ATTACHMENT_BYTES = 1024 * 1024 * 1024;
+/** The longest node id a hello may carry (UTF-8 bytes). */
+const MAX_HELLO_ID_BYTES = 256;
+
+/** A frame whose declared sizes break the limits; the connection is dropped before anything is allocated for it. */
+export class BulkFrameError extends Error {
+  override name = 'BulkFrameError';
+}
+
+/**
+ * What one frame may declare (issue 11 §5: bounded before any buffer is
+ * allocated): the header plus every attachment at most `maxFrameBytes` (the
+ * transport's message limit), every attachment at least ATTACH_MIN_BYTES
+ * (smaller values stay in the header: writeFrame never detaches them), so
+ * at most maxFrameBytes / ATTACH_MIN_BYTES attachments.
+ */
+export function frameProblem(maxFrameBytes: number, headerLength: number, count: number, lengths?: readonly number[]): string | undefined {
+  if (headerLength > maxFrameBytes) return `header of ${headerLength} bytes (limit ${maxFrameBytes})`;
+  const maxCount = Math.floor(maxFrameBytes / ATTACH_MIN_BYTES);
+  if (count > maxCount) return `${count} attachments (limit ${maxCount})`;
+  if (lengths === undefined) return undefined;
+  let total = headerLength;
+  for (const len of lengths) {
+    if (len < ATTACH_MIN_BYTES) return `attachment of ${len} bytes (at least ${ATTACH_MIN_BYTES})`;
+    total += len;
+  }
+  if (total > maxFrameBytes) return `frame of ${total} bytes (limit ${maxFrameBytes})`;
+  return undefined;
+}
 
 /**
  * Moves the big `value` fields of an envelope (Sibling.value,
@@ -114,6 +141,7 @@ export class FrameReader {
   private readonly scratch = Buffer.allocUnsafe(64 * 1024);
   private readonly prefix = Buffer.allocUnsafe(8);
   private direct = false;
+  private broken = false;
   // Small parts (hello, prefix, lengths, header) gather here.
   private part: Buffer;
   private partFill = 0;
@@ -121,6 +149,9 @@ export class FrameReader {
   private headerLength = 0;
   private lengths: number[] = [];
   private header: Buffer | undefined;
+  // Attachments received so far; the one being received is allocated only
+  // when its first byte is due, so a frame that stops short holds no more
+  // than what arrived plus one attachment.
   private attachments: Buffer[] = [];
   private current = 0;
   private currentFill = 0;
@@ -128,14 +159,20 @@ export class FrameReader {
   constructor(
     private readonly onEnvelope: (env: Envelope__Output) => void,
     private readonly onHello?: (from: string) => void,
+    private readonly maxFrameBytes: number = DEFAULT_MAX_MESSAGE,
   ) {
     if (onHello !== undefined) this.state = 'hello';
     this.part = onHello !== undefined ? Buffer.allocUnsafe(6) : this.prefix;
   }
 
   buffer(): Buffer {
+    // After a malformed frame (read threw) the connection is being closed: land what still arrives in scratch.
+    if (this.broken || this.current >= this.lengths.length) {
+      this.direct = false;
+      return this.scratch;
+    }
     if (this.state === 'attachments') {
-      const target = this.attachments[this.current]!;
+      const target = this.currentAttachment();
       this.direct = true;
       return target.subarray(this.currentFill);
     }
@@ -145,6 +182,16 @@ export class FrameReader {
 
   /** Takes n bytes read into the last buffer(); throws on a malformed stream (the caller drops the connection). */
   read(n: number): void {
+    if (this.broken) throw new BulkFrameError('bulk connection already failed');
+    try {
+      this.readInto(n);
+    } catch (err) {
+      this.broken = true;
+      throw err;
+    }
+  }
+
+  private readInto(n: number): void {
     if (this.direct) {
       this.currentFill += n;
       this.afterAttachmentBytes();
@@ -153,7 +200,7 @@ export class FrameReader {
     let i = 0;
     while (i < n) {
       if (this.state === 'attachments') {
-        const target = this.attachments[this.current]!;
+        const target = this.currentAttachment();
         const take = Math.min(target.length - this.currentFill, n - i);
         this.scratch.copy(target, this.currentFill, i, i + take);
         this.currentFill += take;
@@ -180,8 +227,10 @@ export class FrameReader {
     const p = this.part;
     switch (this.state) {
       case 'hello': {
-        if (p.readUInt32BE(0) !== MAGIC) throw new Error('not a ringstore bulk connection');
-        this.expect('helloId', p.readUInt16BE(4));
+        if (p.readUInt32BE(0) !== MAGIC) throw new BulkFrameError('not a ringstore bulk connection');
+        const idBytes = p.readUInt16BE(4);
+        if (idBytes === 0 || idBytes > MAX_HELLO_ID_BYTES) throw new BulkFrameError(`hello with a node id of ${idBytes} bytes (1..${MAX_HELLO_ID_BYTES})`);
+        this.expect('helloId', idBytes);
         return;
       }
       case 'helloId':
@@ -191,22 +240,23 @@ export class FrameReader {
       case 'prefix': {
         this.headerLength = p.readUInt32BE(0);
         const count = p.readUInt32BE(4);
-        if (this.headerLength > MAX_HEADER_BYTES || count > 65536) throw new Error('malformed bulk frame');
+        const problem = frameProblem(this.maxFrameBytes, this.headerLength, count);
+        if (problem !== undefined) throw new BulkFrameError(`bulk frame refused: ${problem}`);
         this.lengths = [];
         this.expect('lengths', 4 * count);
         return;
       }
       case 'lengths':
-        for (let o = 0; o < p.length; o += 4) {
-          const len = p.readUInt32BE(o);
-          if (len > MAX_ATTACHMENT_BYTES) throw new Error('malformed bulk frame');
-          this.lengths.push(len);
+        for (let o = 0; o < p.length; o += 4) this.lengths.push(p.readUInt32BE(o));
+        {
+          const problem = frameProblem(this.maxFrameBytes, this.headerLength, this.lengths.length, this.lengths);
+          if (problem !== undefined) throw new BulkFrameError(`bulk frame refused: ${problem}`);
         }
         this.expect('header', this.headerLength);
         return;
       case 'header':
         this.header = p;
-        this.attachments = this.lengths.map((len) => Buffer.allocUnsafe(len));
+        this.attachments = [];
         this.current = 0;
         this.currentFill = 0;
         this.state = 'attachments';
@@ -217,16 +267,24 @@ export class FrameReader {
     }
   }
 
+  /** The attachment being received, allocated (at its declared, already bounded size) when first needed. */
+  private currentAttachment(): Buffer {
+    if (this.attachments.length === this.current) this.attachments.push(Buffer.allocUnsafe(this.lengths[this.current]!));
+    return this.attachments[this.current]!;
+  }
+
   private afterAttachmentBytes(): void {
-    while (this.current < this.attachments.length && this.currentFill === this.attachments[this.current]!.length) {
+    while (this.current < this.lengths.length && this.currentFill === this.lengths[this.current]) {
+      this.currentAttachment();
       this.current++;
       this.currentFill = 0;
     }
-    if (this.current < this.attachments.length) return;
+    if (this.current < this.lengths.length) return;
     const env = decodeEnvelope(this.header!);
     attachValues(env, this.attachments);
     this.header = undefined;
     this.attachments = [];
+    this.lengths = [];
     this.expect('prefix', 8);
     this.onEnvelope(env);
   }

@@ -25,6 +25,18 @@ const BULK_RETRY_MS = 30_000;
 /** A bulk connection stops reading while this many of its requests are being served. */
 const BULK_SERVER_INFLIGHT_MAX = 32;
 
+/** Bounds on the server end of the lane (issue 11 §5). A peer needs one connection; these leave room for reconnects. */
+export interface BulkServerLimits {
+  /** The most a frame may declare (header plus attachments): the transport's message limit. */
+  readonly maxFrameBytes: number;
+  /** Connections open at once; one more is closed at accept. */
+  readonly maxConnections: number;
+  /** A connection that has not sent its hello by then is closed. */
+  readonly helloTimeoutMs: number;
+}
+
+export const DEFAULT_BULK_SERVER_LIMITS: BulkServerLimits = Object.freeze({ maxFrameBytes: 64 * 1024 * 1024, maxConnections: 256, helloTimeoutMs: 10_000 });
+
 /** The client end of a bulk-lane connection to one peer. */
 export interface BulkConn {
   readonly sock: net.Socket;
@@ -127,7 +139,14 @@ export function acceptBulkConnection(
   handle: (env: Envelope__Output, out: Replier) => void,
   sockets: Set<net.Socket>,
   refused: (why: string) => void,
+  limits: BulkServerLimits = DEFAULT_BULK_SERVER_LIMITS,
 ): void {
+  if (sockets.size >= limits.maxConnections) {
+    refused(`more than ${limits.maxConnections} bulk-lane connections`);
+    accepted.on('error', () => undefined);
+    accepted.destroy();
+    return;
+  }
   let inflight = 0;
   let paused = false;
   let sock: net.Socket | undefined = undefined;
@@ -153,9 +172,12 @@ export function acceptBulkConnection(
       });
     },
     (claimed) => {
+      clearTimeout(helloTimer);
       // Identity is the certificate's; a hello claiming another is a spoof.
       if (claimed !== from) throw new SpoofedHello(`its certificate names ${from} but its hello claims ${claimed}`);
     },
+    // limits: frames bounded by the message limit before any allocation (issue 11 §5).
+    limits.maxFrameBytes,
   );
   sock = accepted;
   feedFrames(accepted, reader, (err) => {
@@ -164,8 +186,13 @@ export function acceptBulkConnection(
   });
   sock.setNoDelay(true);
   sockets.add(sock);
+  const helloTimer = setTimeout(() => sock?.destroy(new Error(`no hello within ${limits.helloTimeoutMs} ms`)), limits.helloTimeoutMs);
+  helloTimer.unref();
   sock.on('error', () => undefined);
-  sock.on('close', () => sockets.delete(sock as net.Socket));
+  sock.on('close', () => {
+    clearTimeout(helloTimer);
+    sockets.delete(sock as net.Socket);
+  });
 }
 
 class SpoofedHello extends Error {}

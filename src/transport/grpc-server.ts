@@ -3,6 +3,7 @@
 // lane's connections, run each incoming request through the node's handler
 // here, and send the answer back through the fault hook.
 
+import { capGrpcConnections, grpcLimitOptions, type GrpcListenerLimits } from './grpc-limits.js';
 import * as grpc from '@grpc/grpc-js';
 import type * as http2 from 'node:http2';
 import type tls from 'node:tls';
@@ -229,6 +230,9 @@ export class ReplicaService {
   }
 }
 
+/** Peers need a connection each and a stream per call in flight; these leave room for reconnects and bursts. */
+const INTERNODE_GRPC_LIMITS: GrpcListenerLimits = { maxConnections: 256, maxConcurrentStreams: 4096, idleTimeoutMs: 0 };
+
 /**
  * A gRPC server for the Replica service, bound to `listen` with mutual TLS
  * (resolves with the port once listening). Connections whose certificate
@@ -247,12 +251,15 @@ export async function bindGrpcServer(
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW,
+    // limits: streams per connection bounded; peers keep one long stream, so no idle cut (issue 11 §5).
+    ...grpcLimitOptions(INTERNODE_GRPC_LIMITS),
   });
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(listen, grpcServerCredentials(security.identity), (err, p) => (err ? reject(err) : resolve(p)));
   });
   gateServer(server, security, refused);
   widenServerWindows(server, FLOW_CONTROL_WINDOW);
+  capGrpcConnections(server, INTERNODE_GRPC_LIMITS.maxConnections); // limits
   return { server, port };
 }
 

@@ -32,7 +32,7 @@ import type { Handler, RequestOptions, Transport } from './transport.js';
 import { packageDefinition, type Envelope__Output } from './codec.js';
 import type { ProtoGrpcType } from './generated/ringstore.js';
 import { throughFaults, type FaultFilter } from './fault-filter.js';
-import { acceptBulkConnection } from './grpc-bulk-lane.js';
+import { acceptBulkConnection, DEFAULT_BULK_SERVER_LIMITS } from './grpc-bulk-lane.js';
 import { Peer, type PeerContext } from './grpc-peer.js';
 import { errorCode, errorMessage, fail, settle, type Pending } from './grpc-request.js';
 import { bindGrpcServer, ReplicaService, type Replier } from './grpc-server.js';
@@ -273,7 +273,8 @@ export class GrpcTransport implements Transport {
       }
       this.service.handle(from, env, out);
     };
-    acceptBulkConnection(accepted, from, handle, this.bulkSockets, refused);
+    // limits: frames bounded by the message limit before any allocation (issue 11 §5).
+    acceptBulkConnection(accepted, from, handle, this.bulkSockets, refused, { ...DEFAULT_BULK_SERVER_LIMITS, maxFrameBytes: this.peerContext.maxMessageBytes });
   }
 
   // ---------------------------------------------------------------- requests to self

@@ -52,6 +52,28 @@ export class StaleDataError extends RefusedError {
   }
 }
 
+/**
+ * A client write would leave a key with more siblings than the cap
+ * (coordinator/sibling-cap.ts): refused at the origin before anything is
+ * stored. Only client writes are capped; merges never drop a sibling.
+ */
+export class TooManySiblingsError extends RefusedError {
+  constructor(message: string) {
+    super('TooManySiblings', message);
+  }
+}
+
+/**
+ * The store could not commit a write: the disk or the LMDB map is full (or
+ * failing). Refused, certainly not applied: the coordinator tries another
+ * origin, and a client whose write no replica could store gets 507.
+ */
+export class InsufficientStorageError extends RefusedError {
+  constructor(message: string) {
+    super('InsufficientStorage', message);
+  }
+}
+
 /** A node was asked for something that component does not serve. */
 export class UnsupportedRequestError extends RingstoreError {
   constructor(message: string) {
@@ -63,6 +85,8 @@ export class UnsupportedRequestError extends RingstoreError {
 const WIRE_ERRORS: Readonly<Record<string, new (message: string) => RingstoreError>> = {
   HintsFull: HintsFullError,
   StaleData: StaleDataError,
+  TooManySiblings: TooManySiblingsError,
+  InsufficientStorage: InsufficientStorageError,
   UnsupportedRequest: UnsupportedRequestError,
 };
 

@@ -2,6 +2,7 @@
 // that keeps sibling sets in memory with the real version code: routing,
 // validation, status codes, answer shapes, streaming limits, multipart.
 
+import { hash64hex } from '../../src/util/hash.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
@@ -683,5 +684,20 @@ describe('bucket ids', () => {
     const second = (await call('GET', '/buckets/phoenix')).json;
     assert.notEqual(second.id, first);
     assert.deepEqual(second.keys, []);
+  });
+});
+
+describe('context tokens are MACed with a cluster key (issue 11 review)', () => {
+  test('a forged context token (unkeyed check value, counter 2^53-1) is refused with 400 InvalidContext and nothing is written', async () => {
+    const w = await call('PUT', '/buckets/objs/forge', 'v1');
+    const real = Buffer.from(w.json.context, 'base64url').toString('utf8').split('|');
+    const body = `${real[0]}|${real[1]}|${real[2]}|n1=${2 ** 53 - 1}`;
+    const forged = Buffer.from(`${body}|${hash64hex(body)}`, 'utf8').toString('base64url');
+    const before = coord.puts.length;
+    assertError(await call('PUT', '/buckets/objs/forge', 'v2', { 'x-ringstore-context': forged }), 400, 'InvalidContext');
+    assertError(await call('PUT', '/buckets/objs/forge', 'v2', { 'x-ringstore-context': 'A'.repeat(5000) }), 400, 'InvalidContext');
+    assertError(await call('DELETE', '/buckets/objs/forge', JSON.stringify({ context: forged })), 400, 'InvalidContext');
+    assert.equal(coord.puts.length, before, 'no write reached the coordinator');
+    assert.equal((await call('GET', '/buckets/objs/forge')).text, 'v1');
   });
 });

@@ -9,6 +9,8 @@ import { describe, it } from 'node:test';
 import {
   BroadcastQueue,
   DEFAULT_SWIM_CONFIG,
+  MAX_ACCUSED_INCARNATION,
+  MAX_INCARNATION,
   Swim,
   SwimDriver,
   expectedConfirmations,
@@ -413,6 +415,37 @@ describe('refutation (SWIM §4.2)', () => {
     const out = swim.receive('d', { type: 'swimPing', seq: 3, from: 'd', updates: [{ node: 'a', state: 'suspect', incarnation: 0, from: 'd' }] });
     assert.equal(swim.incarnation(), 1, 'no second refutation for a stale accusation');
     assert.deepEqual(sends(out)[0]?.msg.updates[0], { node: 'a', state: 'alive', incarnation: 1 });
+  });
+});
+
+describe('incarnations outside the safe-integer range (issue 11 review)', () => {
+  it('a forged dead update at incarnation 2^53 evicts no one and is counted as malformed', () => {
+    const { swim } = manual();
+    swim.receive('c', { type: 'swimAck', seq: 1, from: 'c', updates: [{ node: 'b', state: 'dead', incarnation: 2 ** 53 }] });
+    assert.equal(swim.member('b')?.state, 'alive');
+    assert.equal(swim.counters().malformed, 1);
+    swim.receive('c', { type: 'swimAck', seq: 1, from: 'c', updates: [{ node: 'a', state: 'dead', incarnation: 2 ** 64 }] });
+    assert.equal(swim.incarnation(), 0, 'a node does not climb to an unsafe incarnation about itself');
+    assert.equal(swim.counters().malformed, 2);
+  });
+
+  it('every accusation a node accepts stays refutable by a strictly higher safe incarnation', () => {
+    const { swim } = manual();
+    swim.receive('c', { type: 'swimAck', seq: 1, from: 'c', updates: [{ node: 'a', state: 'suspect', incarnation: MAX_INCARNATION, from: 'c' }] });
+    assert.equal(swim.incarnation(), 0, 'an accusation at the very top is refused: it could not be refuted');
+    swim.receive('c', { type: 'swimAck', seq: 1, from: 'c', updates: [{ node: 'a', state: 'dead', incarnation: MAX_ACCUSED_INCARNATION }] });
+    assert.equal(swim.incarnation(), MAX_INCARNATION);
+    assert.ok(Number.isSafeInteger(swim.incarnation()));
+    swim.receive('c', { type: 'swimAck', seq: 1, from: 'c', updates: [{ node: 'b', state: 'dead', incarnation: MAX_ACCUSED_INCARNATION }] });
+    swim.receive('c', { type: 'swimAck', seq: 1, from: 'c', updates: [{ node: 'b', state: 'alive', incarnation: MAX_INCARNATION }] });
+    assert.equal(swim.member('b')?.state, 'alive', 'the top accusation about another node is refuted by the top alive');
+  });
+
+  it('a non-integer or negative incarnation is dropped', () => {
+    const { swim } = manual();
+    swim.receive('c', { type: 'swimAck', seq: 1, from: 'c', updates: [{ node: 'b', state: 'dead', incarnation: 1.5 }, { node: 'b', state: 'dead', incarnation: -1 }] });
+    assert.equal(swim.member('b')?.state, 'alive');
+    assert.equal(swim.counters().malformed, 2);
   });
 });
 

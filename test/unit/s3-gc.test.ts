@@ -166,4 +166,25 @@ describe('S3 chunk garbage collection', () => {
     const left = await liveChunks(coordinator);
     for (const hsh of chunkHashes(data)) assert.ok(!left.has(hsh));
   });
+
+  test('an upload left open past uploadExpiryMs is aborted by the collection: its parts are refused and later collected', async () => {
+    const open = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'gcbucket', Key: 'forgotten' }));
+    await s3.send(new UploadPartCommand({ Bucket: 'gcbucket', Key: 'forgotten', UploadId: open.UploadId, PartNumber: 1, Body: randomBytes(1000) }));
+    const fresh = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'gcbucket', Key: 'fresh' }));
+    const keep = new ChunkCollector({ coordinator, clock: systemClock, buckets: () => h.storageBuckets() }, { intervalMs: 0, graceMs: 3600_000, minGapMs: 0, uploadExpiryMs: 3600_000 });
+    assert.equal((await keep.run()).uploadsExpired, 0, 'a young upload stays open');
+    await new Promise((r) => setTimeout(r, 20));
+    const expire = new ChunkCollector({ coordinator, clock: systemClock, buckets: () => h.storageBuckets() }, { intervalMs: 0, graceMs: 0, minGapMs: 0, uploadExpiryMs: 10 });
+    const r = await expire.run();
+    assert.equal(r.ok, true, r.error);
+    assert.ok(r.uploadsExpired >= 2, `expired ${r.uploadsExpired}`);
+    await assert.rejects(
+      s3.send(new UploadPartCommand({ Bucket: 'gcbucket', Key: 'forgotten', UploadId: open.UploadId, PartNumber: 2, Body: randomBytes(10) })),
+      (e: { name?: string }) => e.name === 'NoSuchUpload',
+    );
+    await expire.run();
+    const parts = await coordinator.list({ bucket: PARTS_BUCKET, prefix: `${open.UploadId}/`, limit: 10 });
+    assert.equal(parts.keys.length, 0, 'its parts are collected');
+    void fresh;
+  });
 });

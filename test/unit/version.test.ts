@@ -14,8 +14,14 @@ import {
   type SiblingSet,
   type VersionVector,
 } from '../../src/version/dvv.js';
-import { ContextError, decodeContext, encodeContext } from '../../src/version/context.js';
+import { CONTEXT_MAX_COUNTER, ContextError, decodeContext as decodeWith, encodeContext as encodeWith } from '../../src/version/context.js';
+import { contextMac } from '../../src/api/context-mac.js';
 import { hash64hex } from '../../src/util/hash.js';
+import { randomBytes } from 'node:crypto';
+
+const MAC = contextMac([{ id: 'k1', key: randomBytes(32) }]);
+const encodeContext = (vv: Record<string, number>, bucket: string, key: string): string => encodeWith(vv, bucket, key, MAC);
+const decodeContext = (token: string, bucket: string, key: string): Record<string, number> => decodeWith(token, bucket, key, MAC);
 
 // Realistic sibling sets come from histories, not from arbitrary structs: a
 // few replicas take writes (with or without a context read from some
@@ -167,10 +173,30 @@ test('a context token that was edited, truncated, oversized or made for another 
   const big: Record<string, number> = {};
   for (let i = 0; i < 65; i++) big[`n${i}`] = 1;
   assert.throws(() => decodeContext(encodeContext(big, 'photos', 'cat.jpg'), 'photos', 'cat.jpg'), ContextError);
-  // A forged token (the check value is public) naming `__proto__` is refused,
-  // not turned into a vector whose prototype was replaced.
+  // The check value is a keyed MAC: a token rebuilt with an unkeyed hash
+  // (what the review forged, with a counter of 2^53-1) is refused.
   const real = Buffer.from(encodeContext({ n1: 2 }, 'photos', 'cat.jpg'), 'base64url').toString('utf8').split('|');
-  const body = `${real[0]}|${real[1]}|__proto__=7,n1=2`;
+  const body = `${real[0]}|${real[1]}|${real[2]}|n1=${2 ** 53 - 1}`;
   const forged = Buffer.from(`${body}|${hash64hex(body)}`, 'utf8').toString('base64url');
-  assert.throws(() => decodeContext(forged, 'photos', 'cat.jpg'), /not a node id/);
+  assert.throws(() => decodeContext(forged, 'photos', 'cat.jpg'), /MAC does not match/);
+});
+
+test('context tokens are MACed with a cluster key whose id travels in the token, so keys rotate', () => {
+  const oldKey = { id: 'old', key: randomBytes(32) };
+  const newKey = { id: 'new', key: randomBytes(32) };
+  const before = contextMac([oldKey]);
+  const during = contextMac([newKey, oldKey]);
+  const after = contextMac([newKey]);
+  const other = contextMac([{ id: 'old', key: randomBytes(32) }]);
+  const t = encodeWith({ n1: 4 }, 'b', 'k', before);
+  assert.deepEqual(decodeWith(t, 'b', 'k', during), { n1: 4 }, 'a token of the retiring key is still accepted');
+  assert.throws(() => decodeWith(t, 'b', 'k', after), /MAC does not match/, 'and refused once the key is gone');
+  assert.throws(() => decodeWith(t, 'b', 'k', other), /MAC does not match/, 'another cluster with the same key id cannot forge it');
+  assert.deepEqual(decodeWith(encodeWith({ n1: 4 }, 'b', 'k', during), 'b', 'k', after), { n1: 4 });
+});
+
+test('a context whose counters leave room for no +1 is refused even with a valid MAC', () => {
+  assert.deepEqual(decodeContext(encodeContext({ n1: CONTEXT_MAX_COUNTER }, 'b', 'k'), 'b', 'k'), { n1: CONTEXT_MAX_COUNTER });
+  assert.throws(() => decodeContext(encodeContext({ n1: CONTEXT_MAX_COUNTER + 1 }, 'b', 'k'), 'b', 'k'), /counter above/);
+  assert.throws(() => decodeContext(encodeContext({ n1: 2 ** 53 - 1 }, 'b', 'k'), 'b', 'k'), /counter above/);
 });
