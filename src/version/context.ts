@@ -4,7 +4,8 @@
 // rejected instead of silently superseding the wrong siblings.
 
 import { hash64hex, murmur3 } from '../util/hash.js';
-import { isNodeId, vvNormalize, type VersionVector } from './dvv.js';
+import { vvNormalize, type VersionVector } from './dvv.js';
+import { isActorId } from './counter-lease.js';
 import { RingstoreError } from '../util/errors.js';
 
 export const CONTEXT_MAX_ENTRIES = 64;
@@ -52,7 +53,7 @@ export function decodeContext(token: string, bucket: string, key: string): Versi
       // The check value is not a secret, so a client can forge a token: refuse
       // names no node can have (among them `__proto__`) instead of letting
       // them reach a version vector.
-      if (!isNodeId(node)) throw new ContextError('context names something that is not a node id');
+      if (!isActorId(node)) throw new ContextError('context names something that is not a node id');
       vv[node] = counter;
     }
   }
