@@ -175,6 +175,7 @@ interface SimNode {
   diskDelayMs: number;
   /** Set by crashMidWrite: what to do after crashing at the node's next store write. */
   crashAtWrite: (() => void) | undefined;
+  crashScheduled: boolean;
   incarnation: number;
   up: boolean;
   // The volatile part of the current incarnation.
@@ -299,6 +300,7 @@ export class World implements FaultTarget {
         disk: new MemoryStore(),
         diskDelayMs: 0,
         crashAtWrite: undefined,
+        crashScheduled: false,
         incarnation: 0,
         up: false,
         clock: undefined,
@@ -357,9 +359,13 @@ export class World implements FaultTarget {
   private writeStarted(node: NodeId): void {
     const n = this.node(node);
     const then = n.crashAtWrite;
-    if (then === undefined || !n.up) return;
-    n.crashAtWrite = undefined;
+    if (then === undefined || !n.up || n.crashScheduled) return;
+    n.crashScheduled = true;
     this.sched.schedule(0, '', () => {
+      n.crashScheduled = false;
+      // Healing disarms it until it fires.
+      if (n.crashAtWrite !== then || !n.up) return;
+      n.crashAtWrite = undefined;
       this.sched.note(`FAULT crash ${node} (a write in flight)`);
       this.crash(node);
       then();
