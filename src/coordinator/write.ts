@@ -147,6 +147,8 @@ export async function write(env: CoordinatorEnv, hints: HintTable, replica: Repl
     merged = sync(merged, a.set);
     vectorClocks[a.target.node] = setClock(a.set);
   }
+  // The origin's clock is reported even when its own commit is not among the first W.
+  vectorClocks[origin.node] ??= setClock(shipped);
   const hinted: HintedWrite[] = answered.filter((a) => a.target.hintFor !== null).map((a) => ({ node: a.target.node, for: a.target.hintFor as NodeId }));
   return {
     coordinator: env.self,
