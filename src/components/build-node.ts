@@ -20,6 +20,7 @@ import { chunkReads, type ReplicaReads } from '../coordinator/chunk-reads.js';
 import { Coordinator, type CoordinatorBugs, type CoordinatorEvents } from '../coordinator/coordinator.js';
 import type { Quorum } from '../coordinator/types.js';
 import { DotFloor } from '../version/dot-floor.js';
+import { CounterLease } from '../version/counter-lease.js';
 import { HintedHandoff, type HandoffBugs, type HandoffConfig, type HandoffDeps } from '../handoff/handoff.js';
 import type { Ring } from '../ring/ring.js';
 import type { HintStore, ReplicaStore } from '../store/store.js';
@@ -121,6 +122,9 @@ export function buildNode(parts: NodeParts, config: NodeComponentsConfig, hooks:
   // before a hint is deleted and by collection before a tombstone is
   // removed (handoff/dot-floor.ts). It lives in the raw store's meta.
   const dotFloor = new DotFloor(parts.store);
+  // writepath: the actor and counter reservation dots are minted with (version/counter-lease.ts), marked closed on a clean close.
+  const counterLease = new CounterLease(parts.store, self, { notPersisted: bugs?.leaseNotPersisted === true });
+  parts.store.beforeClose?.(() => counterLease.close());
 
   // Failure detection: SWIM, or the passive detector (Dynamo §4.8).
   const membership = buildMembership(
@@ -145,6 +149,7 @@ export function buildNode(parts: NodeParts, config: NodeComponentsConfig, hooks:
     self,
     store,
     dotFloor: () => dotFloor.current(),
+    counterLease,
     transport,
     clock,
     random,

@@ -5,7 +5,7 @@
 //
 // The parts live in files named for them: write.ts (the write path and its
 // origin), read.ts (reads and read repair), list.ts (bucket listings),
-// replica.ts (the replica side), hint-table.ts (hinted writes kept here),
+// replica.ts (the replica side), origin.ts (minting before the commit), hint-table.ts (hinted writes kept here),
 // targets.ts (sloppy-quorum replica choice), quorum.ts (N, R, W).
 
 import type { GetRequest, GetResult, ListRequest, ListResult, PutRequest, PutResult } from './types.js';
@@ -15,6 +15,7 @@ import { write } from './write.js';
 import { Reader } from './read.js';
 import { list } from './list.js';
 import { ReplicaSide } from './replica.js';
+import { Origin } from './origin.js';
 import type { Handler } from '../transport/transport.js';
 import { TransportError } from '../transport/transport.js';
 import type { Request, ResponseFor } from '../transport/messages.js';
@@ -29,6 +30,7 @@ export class Coordinator {
   private readonly hints: HintTable;
   private readonly reader: Reader;
   private readonly replica: ReplicaSide;
+  private readonly origin: Origin;
 
   constructor(deps: CoordinatorDeps) {
     this.self = deps.self;
@@ -36,12 +38,13 @@ export class Coordinator {
     this.env = { self: deps.self, deps, config, call: (node, req) => this.call(node, req) };
     this.hints = new HintTable(this.env);
     this.reader = new Reader(this.env);
-    this.replica = new ReplicaSide(this.env, this.hints);
+    this.origin = new Origin(this.env);
+    this.replica = new ReplicaSide(this.env, this.hints, this.origin);
   }
 
   /** A write (or, with a null value, a delete) of one key (write.ts). */
   put(req: PutRequest): Promise<PutResult> {
-    return write(this.env, this.hints, req);
+    return write(this.env, this.hints, this.replica, req);
   }
 
   /** A read of one key, with read repair after the answer (read.ts). */

@@ -10,6 +10,7 @@ import type { Request, ResponseFor } from '../transport/messages.js';
 import type { Liveness } from '../membership/liveness.js';
 import type { Clock, Random } from '../util/runtime.js';
 import type { NodeId, SiblingSet } from '../version/dvv.js';
+import type { CounterLease } from '../version/counter-lease.js';
 import { DEFAULT_MAX_DATA_AGE_MS } from '../antientropy/data-age.js';
 
 export interface CoordinatorConfig {
@@ -54,6 +55,10 @@ export interface CoordinatorBugs {
   readonly dropHints?: boolean;
   /** Replicas merge, and coordinators keep as hints, copies of any age (see AntiEntropyBugs.ignoreDataAge). */
   readonly ignoreDataAge?: boolean;
+  /** The counter lease is used but never persisted: a restart mints as the same actor from the same counters (version/counter-lease.ts). */
+  readonly leaseNotPersisted?: boolean;
+  /** The origin mints from its committed state only, not seeing its own mints still being committed (coordinator/origin.ts). */
+  readonly mintFromCommitted?: boolean;
 }
 
 export const DEFAULT_COORDINATOR_CONFIG: CoordinatorConfig = {
@@ -104,6 +109,12 @@ export interface CoordinatorDeps {
    * and vanish where the two meet. Default 0 (no collection).
    */
   readonly dotFloor?: () => number;
+  /**
+   * The actor and counter reservation this node mints dots with
+   * (version/counter-lease.ts). Default: one over `store`'s meta, never
+   * marked closed (so every start takes a new actor).
+   */
+  readonly counterLease?: CounterLease;
 }
 
 export interface HintDeps {

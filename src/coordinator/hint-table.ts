@@ -6,22 +6,12 @@
 import { capSiblings } from './sibling-cap.js';
 import type { CoordinatorEnv, HintDeps } from './deps.js';
 import type { Request } from '../transport/messages.js';
-import { EMPTY_SET, mergeInto, newEvent, setClock, sync, vvJoin, type NodeId, type SiblingSet, type VersionVector } from '../version/dvv.js';
+import { EMPTY_SET, mergeInto, newEvent, sync, type NodeId, type SiblingSet } from '../version/dvv.js';
+import { originContext, type Origin } from './origin.js';
 import { refuseIfStale } from '../antientropy/data-age.js';
 import { HintsFullError } from '../util/errors.js';
 
 export { HintsFullError };
-
-/**
- * The context the origin replica mints a write with (its own copy or a hint
- * it holds for the owner): the client's context, joined with everything the
- * origin holds when the write supersedes what it can see (S3 replace, a
- * read-first delete).
- */
-export function originContext(config: CoordinatorEnv['config'], req: Extract<Request, { type: 'putOrigin' }>, known: SiblingSet): VersionVector {
-  if (config.bugs?.ignoreContext === true) return {};
-  return req.supersedeLocal ? vvJoin(req.context ?? {}, setClock(known)) : req.context ?? {};
-}
 
 export class HintTable {
   /** Serializes dot minting into the hint table per key (see mint). */
@@ -59,21 +49,35 @@ export class HintTable {
    * the counters this node used for the key. Mints for one key run one at a
    * time, as the knowledge spans several hint records.
    */
-  mint(owner: NodeId, partition: number, req: Extract<Request, { type: 'putOrigin' }>, now: number): Promise<SiblingSet> {
+  mint(owner: NodeId, partition: number, req: Extract<Request, { type: 'putOrigin' }>, now: number, origin: Origin): Promise<SiblingSet> {
     const { deps, config } = this.env;
     const hints = deps.hints as HintDeps;
     const lockKey = `${req.bucket}\u0000${req.key}`;
     const prev = this.mints.get(lockKey) ?? Promise.resolve();
-    const run = prev.then(() =>
-      this.store(owner, partition, req.bucket, req.key, (cur) => {
+    // Minted as the counter lease's actor (origin.ts); a counter the lease
+    // does not cover yet writes nothing, and the mint runs again once it does.
+    const once = async (): Promise<SiblingSet> => {
+      let short = 0;
+      const set = await this.store(owner, partition, req.bucket, req.key, (cur) => {
         let known = cur ?? EMPTY_SET;
-        const own = deps.store.read(req.bucket, req.key);
+        const own = origin.view(req.bucket, req.key);
         if (own !== undefined) known = sync(known, own);
         for (const h of hints.store.readHints(req.bucket, req.key)) if (h.owner !== owner) known = sync(known, h.set);
-        const next = newEvent(known, this.env.self, originContext(config, req, known), req.value, req.meta, now, Math.max(hints.dotFloor(), deps.dotFloor?.() ?? 0)).set;
+        const context = originContext(config, req, known);
+        const counter = origin.nextCounter(known, context, Math.max(hints.dotFloor(), deps.dotFloor?.() ?? 0));
+        if (!origin.lease.covers(counter)) {
+          short = counter;
+          return cur ?? EMPTY_SET;
+        }
+        origin.lease.use(counter);
+        const next = newEvent(known, origin.lease.actor, context, req.value, req.meta, now, counter - 1).set;
         return capSiblings(config, req.bucket, req.key, known, next); // limits
-      }),
-    );
+      });
+      if (short === 0) return set;
+      await origin.lease.reserve(short);
+      return once();
+    };
+    const run = prev.then(once);
     const tail = run.catch(() => undefined);
     this.mints.set(lockKey, tail);
     void tail.then(() => {

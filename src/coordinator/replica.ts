@@ -4,18 +4,20 @@
 // its hint table (hint-table.ts).
 
 import type { CoordinatorEnv } from './deps.js';
-import { originContext, type HintTable } from './hint-table.js';
+import type { HintTable } from './hint-table.js';
+import type { Minted, Origin } from './origin.js';
 import type { Request, Response } from '../transport/messages.js';
-import { EMPTY_SET, mergeInto, newEvent, sync, type NodeId, type SiblingSet } from '../version/dvv.js';
+import { EMPTY_SET, mergeInto, sync, type NodeId, type SiblingSet } from '../version/dvv.js';
 import { compareCodePoints } from '../store/key-order.js';
 import { refuseIfStale } from '../antientropy/data-age.js';
 import { UnsupportedRequestError } from '../util/errors.js';
-import { capSiblings, clampListLimit } from './sibling-cap.js';
+import { clampListLimit } from './sibling-cap.js';
 
 export class ReplicaSide {
   constructor(
     private readonly env: CoordinatorEnv,
     private readonly hints: HintTable,
+    private readonly origin: Origin,
   ) {}
 
   async serve(_from: NodeId, req: Request): Promise<Response> {
@@ -25,15 +27,12 @@ export class ReplicaSide {
         const partition = this.env.deps.ring().partitionOf(req.bucket, req.key);
         const now = this.env.deps.clock.now();
         if (req.hintFor !== null && this.hints.for(req.hintFor) !== undefined && this.env.config.bugs?.dropHints !== true) {
-          const set = await this.hints.mint(req.hintFor, partition, req, now);
+          const set = await this.hints.mint(req.hintFor, partition, req, now, this.origin);
           await this.env.deps.onHintedWrite?.(req.hintFor, partition, req.bucket, req.key, set);
           return { type: 'putOk', set };
         }
-        const set = await this.persist(partition, req.bucket, req.key, (cur) => {
-          const current = cur ?? EMPTY_SET;
-          const next = newEvent(current, this.env.self, originContext(this.env.config, req, current), req.value, req.meta, now, this.env.deps.dotFloor?.() ?? 0).set;
-          return capSiblings(this.env.config, req.bucket, req.key, current, next); // limits
-        });
+        // Another node coordinates: it ships the set once this answer says it is durable here.
+        const set = await (await this.mintHere(partition, req)).committed;
         if (req.hintFor !== null && this.env.config.bugs?.dropHints !== true) await this.env.deps.onHintedWrite?.(req.hintFor, partition, req.bucket, req.key, set);
         return { type: 'putOk', set };
       }
@@ -94,6 +93,15 @@ export class ReplicaSide {
     if (this.env.deps.hints === undefined) return set;
     for (const h of this.env.deps.hints.store.readHints(bucket, key)) set = set === undefined ? h.set : sync(set, h.set);
     return set;
+  }
+
+  /**
+   * Mints a write as this node's own replica (origin.ts) and starts its
+   * commit: the coordinator of a write on this node ships the set before
+   * the commit is done and counts the commit toward W like any replica's.
+   */
+  mintHere(partition: number, req: Extract<Request, { type: 'putOrigin' }>): Promise<Minted> {
+    return this.origin.mint(partition, req, (fn) => this.persist(partition, req.bucket, req.key, fn));
   }
 
   private persist(partition: number, bucket: string, key: string, fn: (cur: SiblingSet | undefined) => SiblingSet): Promise<SiblingSet> {

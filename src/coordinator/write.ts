@@ -5,8 +5,12 @@
 //
 // Writes follow Riak's "coordinating vnode" scheme rather than Dynamo's
 // letter: one replica of the key (the origin, preferably this node) mints
-// the write's dot against its own state and persists it; the resulting whole
-// sibling set is then merged into the other replicas. Shipping the whole set
+// the write's dot against its own state; the resulting whole sibling set is
+// then merged into the other replicas. When this node is the origin it ships
+// the set before its own commit, and that commit counts toward W like any
+// replica's, so a write waits for one durable commit, not two in sequence
+// (origin.ts and version/counter-lease.ts say why that is safe); another
+// node's mint answers once it is durable there. Shipping the whole set
 // (not just the new sibling) is what makes a version vector context sound:
 // any replica that holds dot (X, k) also holds every X-event X knew of when
 // it minted k, so a context covering k never hides a write it did not see.
@@ -19,10 +23,10 @@ import { certainlyNotApplied, chooseTargets, replicaFailure, standIn, type Targe
 import { gather } from './gather.js';
 import { TransportError } from '../transport/transport.js';
 import { TooManySiblingsError } from '../util/errors.js';
-import type { PutOk } from '../transport/messages.js';
+import type { ReplicaSide } from './replica.js';
 import { EMPTY_SET, setClock, sync, type NodeId, type SiblingSet, type VersionVector } from '../version/dvv.js';
 
-export async function write(env: CoordinatorEnv, hints: HintTable, req: PutRequest): Promise<PutResult> {
+export async function write(env: CoordinatorEnv, hints: HintTable, replica: ReplicaSide, req: PutRequest): Promise<PutResult> {
   // The origin reads the set it returns after this instant: copies of it carry this time.
   const asOf = env.deps.clock.now();
   const ring = env.deps.ring();
@@ -52,20 +56,31 @@ export async function write(env: CoordinatorEnv, hints: HintTable, req: PutReque
   const undelivered = new Set<Target>();
   const unhinted: NodeId[] = sloppy ? targets.failed.map((f) => f.node) : [];
   let origin: Target | undefined;
-  let originResp: PutOk | undefined;
+  let originSet: SiblingSet | undefined;
+  // Set when this node is the origin as an owner: its own commit, started
+  // but not awaited, counts toward W beside the other replicas' (origin.ts).
+  let localCommit: Promise<SiblingSet> | undefined;
   for (let i = 0; i < candidates.length; i++) {
     const t = candidates[i] as Target;
+    const mint = {
+      type: 'putOrigin',
+      bucket: req.bucket,
+      key: req.key,
+      value: req.value,
+      meta: req.meta ?? {},
+      context: req.context,
+      supersedeLocal: req.supersedeVisible ?? false,
+      hintFor: t.hintFor,
+    } as const;
     try {
-      originResp = await env.call(t.node, {
-        type: 'putOrigin',
-        bucket: req.bucket,
-        key: req.key,
-        value: req.value,
-        meta: req.meta ?? {},
-        context: req.context,
-        supersedeLocal: req.supersedeVisible ?? false,
-        hintFor: t.hintFor,
-      });
+      if (t.node === env.self && t.hintFor === null) {
+        const minted = await replica.mintHere(partition, mint);
+        originSet = minted.set;
+        localCommit = minted.committed;
+      } else {
+        // Another node's mint answers once it is durable there.
+        originSet = (await env.call(t.node, mint)).set;
+      }
       origin = t;
       break;
     } catch (err) {
@@ -80,25 +95,26 @@ export async function write(env: CoordinatorEnv, hints: HintTable, req: PutReque
       else if (sloppy) unhinted.push(t.hintFor ?? t.node);
     }
   }
-  if (origin === undefined || originResp === undefined) {
+  if (origin === undefined || originSet === undefined) {
     throw new QuorumError('write', quorum.w, [], failed, 'not_applied');
   }
-
-  const originSet = originResp.set;
+  const shipped: SiblingSet = originSet;
   // Owners that get no copy of this write, not even through a stand-in:
   // keep a hint for each here, on the coordinator (as Cassandra does), so
   // that handoff brings it to them when they are back rather than leaving
   // it all to anti-entropy. This is what carries a minority side's writes
   // (W=1 during a partition) to the owners across the cut. It does not
   // count toward W.
-  await Promise.all(unhinted.map((owner) => hints.keepLocal(owner, partition, req.bucket, req.key, originSet, asOf)));
-  // W counts the origin; the rest get the origin's whole set in parallel,
-  // and the ones beyond W still receive it after we answer.
+  await Promise.all(unhinted.map((owner) => hints.keepLocal(owner, partition, req.bucket, req.key, shipped, asOf)));
+  // W counts the origin; the rest get the origin's whole set in parallel
+  // (with this node's own commit, when it is the origin), and the ones
+  // beyond W still receive it after we answer.
   const rest = candidates.filter((t) => t !== origin && !undelivered.has(t));
   const byNode = new Map(rest.map((t) => [t.node, t]));
+  const originTarget: Target = origin;
   const needed = quorum.w - (env.config.bugs?.quorumOffByOne === true && quorum.w > 1 ? 1 : 0);
   const sendReplica = async (t: Target): Promise<{ target: Target; set: SiblingSet }> => {
-    const msg = { type: 'putReplica', bucket: req.bucket, key: req.key, set: originSet, asOf } as const;
+    const msg = { type: 'putReplica', bucket: req.bucket, key: req.key, set: shipped, asOf } as const;
     let target = t;
     for (;;) {
       try {
@@ -107,22 +123,23 @@ export async function write(env: CoordinatorEnv, hints: HintTable, req: PutReque
         if (!(err instanceof TransportError && (err.kind !== 'remote' || certainlyNotApplied(err)))) throw err;
         const stand = standIn(env, target, spare);
         if (stand === undefined) {
-          if (sloppy) void hints.keepLocal(target.hintFor ?? target.node, partition, req.bucket, req.key, originSet, asOf);
+          if (sloppy) void hints.keepLocal(target.hintFor ?? target.node, partition, req.bucket, req.key, shipped, asOf);
           throw err;
         }
         target = stand;
       }
     }
   };
+  const commit = localCommit;
   const replicas = gather(
-    rest.map((t) => t.node),
-    (node) => sendReplica(byNode.get(node) as Target),
-    needed - 1,
+    commit === undefined ? rest.map((t) => t.node) : [env.self, ...rest.map((t) => t.node)],
+    (node) => (commit !== undefined && node === env.self ? commit.then((set) => ({ target: originTarget, set })) : sendReplica(byNode.get(node) as Target)),
+    commit === undefined ? needed - 1 : needed,
     replicaFailure,
   );
   await replicas.quorum;
   // Snapshot now: replies still arriving must not change what we report.
-  const answered: { target: Target; set: SiblingSet }[] = [{ target: origin, set: originSet }, ...replicas.ok.map((r) => r.value)];
+  const answered: { target: Target; set: SiblingSet }[] = [...(commit === undefined ? [{ target: origin, set: shipped }] : []), ...replicas.ok.map((r) => r.value)];
   if (answered.length < needed) {
     throw new QuorumError('write', needed, answered.map((a) => a.target.node), [...failed, ...replicas.failed], 'unknown');
   }
@@ -132,6 +149,8 @@ export async function write(env: CoordinatorEnv, hints: HintTable, req: PutReque
     merged = sync(merged, a.set);
     vectorClocks[a.target.node] = setClock(a.set);
   }
+  // The origin's clock is reported even when its own commit is not among the first W.
+  vectorClocks[origin.node] ??= setClock(shipped);
   const hinted: HintedWrite[] = answered.filter((a) => a.target.hintFor !== null).map((a) => ({ node: a.target.node, for: a.target.hintFor as NodeId }));
   return {
     coordinator: env.self,

@@ -30,6 +30,8 @@ export const BUG_NAMES: readonly (keyof SimBugs)[] = [
   'gcWithoutDotFloor',
   'ignoreDataAge',
   'deleteFromOriginOnly',
+  'leaseNotPersisted',
+  'mintFromCommitted',
 ];
 
 /** Hinted handoff's knobs for one run, and the coordinator's hint-table bounds. */
@@ -122,6 +124,13 @@ export interface RunConfig {
   readonly finalCleanup: boolean;
   /** Share of writes that are strict (no fallbacks, so no hints: what they miss only anti-entropy or read repair bring). */
   readonly strictShare: number;
+  /**
+   * Every store update takes this long (ms), as an fsync does, so that a
+   * crash catches writes an origin shipped before its own commit was done
+   * (coordinator/origin.ts). Drawn in runs with crashes; not a fault, so
+   * healing keeps it.
+   */
+  readonly commitMs: number;
   readonly bugs: SimBugs;
 }
 
@@ -218,7 +227,14 @@ export function drawConfig(seed: number, opts: DrawOptions = {}): RunConfig {
     cleanupPauseMs,
     finalCleanup: cleanup && chance(more, 0.5),
     strictShare: chance(more, 0.3) ? 0.6 : 0.15,
+    commitMs: drawCommitMs(seed, faults),
   };
+}
+
+/** A stream of its own, so that the draws of existing seeds stay what they were. */
+function drawCommitMs(seed: number, faults: FaultMix): number {
+  const r = new SeededRandom(seed ^ 0xc0441d);
+  return faults.crashes && chance(r, 0.7) ? 1 + r.int(6) : 0;
 }
 
 /**
@@ -235,8 +251,8 @@ export const MAX_RUN_MS = 400_000;
 
 /** Longest a message can be on its way: latency, jitter and two slow nodes (faults.ts). */
 const IN_FLIGHT_MAX_MS = 11 + 19 + 80 + 2 * 820;
-/** Longest a write can wait in a slow disk's queue: the longest slow-disk fault plus one delay (faults.ts). */
-const DISK_QUEUE_MAX_MS = 3100 + 405;
+/** Longest a write can wait in a slow disk's queue: the longest slow-disk fault plus one delay (faults.ts), and a backlog of commits (commitMs). */
+const DISK_QUEUE_MAX_MS = 3100 + 405 + 1000;
 
 /**
  * Hinted handoff, randomised around fast values (FoundationDB randomises
@@ -336,6 +352,7 @@ export function describeConfig(c: RunConfig): string {
   if (f.crashes) on.push('crashes');
   if (f.slowNodes) on.push('slow');
   if (f.slowDisks) on.push('slow-disk');
+  if (c.commitMs > 0) on.push(`commit=${c.commitMs}ms`);
   if (f.stragglers) on.push('stragglers');
   if (f.skewMs > 0) on.push(`skew=${f.skewMs}ms`);
   if (f.driftMax > 0) on.push(`drift=${(f.driftMax * 100).toFixed(1)}%`);

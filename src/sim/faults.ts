@@ -123,6 +123,8 @@ export interface FaultTarget {
   crash(node: NodeId): void;
   restart(node: NodeId): void;
   setDiskDelay(node: NodeId, ms: number): void;
+  /** Crashes the node as soon as it starts a store write (so that the write is lost in flight), then calls `then`. */
+  crashMidWrite(node: NodeId, then: () => void): void;
 }
 
 /**
@@ -259,10 +261,20 @@ export class FaultDriver {
         // Keep at least one node up so that the workload sometimes proceeds.
         if (up.length <= 1) return;
         const node = up[r.int(up.length)] as NodeId;
+        // Sometimes long enough for gossip to declare the node dead.
+        const downMs = r.next() < 0.3 ? 3000 + r.int(8000) : hold();
+        const restart = (): void => this.later(downMs, `FAULT restart ${node}`, () => this.target.restart(node));
+        // Half the crashes wait for the node's next store write, so that
+        // writes shipped before their origin's own commit are lost there
+        // (coordinator/origin.ts).
+        if (r.next() < 0.5) {
+          this.sched.note(`FAULT crash ${node} at its next write`);
+          this.target.crashMidWrite(node, restart);
+          return;
+        }
         this.sched.note(`FAULT crash ${node}`);
         this.target.crash(node);
-        // Sometimes long enough for gossip to declare the node dead.
-        this.later(r.next() < 0.3 ? 3000 + r.int(8000) : hold(), `FAULT restart ${node}`, () => this.target.restart(node));
+        restart();
         return;
       }
       case 'slowDisk': {

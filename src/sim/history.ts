@@ -10,6 +10,7 @@
 // (QuorumError 'unknown', a client timeout, the coordinator crashed).
 
 import type { Supersede } from '../coordinator/read-first.js';
+import { ActorHistory } from './actor-history.js';
 import { covers, dotKey, type Dot, type Sibling, type SiblingSet, type VersionVector } from '../version/dvv.js';
 
 export type Outcome = 'ok' | 'failed' | 'unknown' | 'pending';
@@ -115,6 +116,7 @@ export class History {
   /** Tombstone collections, in the order they happened. */
   readonly collections: Collection[] = [];
   private nextOp = 0;
+  private readonly actors = new ActorHistory();
   private nextWrite = 0;
 
   newWriteId(): number {
@@ -134,8 +136,9 @@ export class History {
     this.ops.push(op);
   }
 
-  /** Called with every sibling set a store persists. */
-  observePersisted(node: string, key: string, set: SiblingSet, at: number): void {
+  /** Called with every sibling set a store persists (`hint`: into a hint table). */
+  observePersisted(node: string, key: string, set: SiblingSet, at: number, hint = false): void {
+    for (const what of this.actors.observe(key, set, hint, (d) => this.wasCollected(undefined, key, d))) this.anomalies.push({ what: `${node}: ${what}`, at });
     for (const s of set.siblings) {
       const k = dotKey(s.dot);
       const prev = this.persisted.get(`${key}\u0000${k}`);

@@ -40,12 +40,14 @@ export const PARTITIONS = 64;
 
 /** What the store wrapper reports to the world, for the history and the run-time oracles. */
 interface StoreObserver {
-  /** A set some store persisted, in its replicas or its hint table. */
-  persisted(key: string, set: SiblingSet): void;
+  /** A set some store persisted, in its replicas or (`hint`) its hint table. */
+  persisted(key: string, set: SiblingSet, hint?: boolean): void;
   /** A key removed from the replicas (tombstone collection), with the set it held. */
   removed(key: string, before: SiblingSet): void;
   /** A hint deleted after handoff, with the set it held. */
   hintRemoved(h: HintKey, set: SiblingSet): void;
+  /** A write was queued (crashMidWrite crashes the node here). */
+  writeStarted(): void;
 }
 
 /**
@@ -78,6 +80,7 @@ class ObservedStore implements ReplicaStore, HintStore {
       return write();
     };
     this.pending++;
+    this.observer.writeStarted();
     const p = this.tail.then(run).finally(() => this.pending--);
     this.tail = p.catch(() => undefined);
     return p;
@@ -126,7 +129,7 @@ class ObservedStore implements ReplicaStore, HintStore {
   updateHint(h: HintKey, nowMs: number, fn: (current: SiblingSet | undefined) => SiblingSet): Promise<SiblingSet> {
     return this.queued(async () => {
       const set = await this.inner.updateHint(h, nowMs, fn);
-      if (set.siblings.length > 0) this.observer.persisted(h.key, set);
+      if (set.siblings.length > 0) this.observer.persisted(h.key, set, true);
       return set;
     });
   }
@@ -170,6 +173,9 @@ interface SimNode {
   disk: MemoryStore;
   /** Extra latency of each store update while the node's disk is slow (a fault). */
   diskDelayMs: number;
+  /** Set by crashMidWrite: what to do after crashing at the node's next store write. */
+  crashAtWrite: (() => void) | undefined;
+  crashScheduled: boolean;
   incarnation: number;
   up: boolean;
   // The volatile part of the current incarnation.
@@ -293,6 +299,8 @@ export class World implements FaultTarget {
         rate: c.rate,
         disk: new MemoryStore(),
         diskDelayMs: 0,
+        crashAtWrite: undefined,
+        crashScheduled: false,
         incarnation: 0,
         up: false,
         clock: undefined,
@@ -326,7 +334,10 @@ export class World implements FaultTarget {
     this.datagrams.params.lossP = 0;
     this.datagrams.params.jitterMs = this.config.baseJitterMs;
     this.links.healAll();
-    for (const n of this.nodes.values()) n.diskDelayMs = 0;
+    for (const n of this.nodes.values()) {
+      n.diskDelayMs = 0;
+      n.crashAtWrite = undefined;
+    }
     for (const id of this.nodeIds) if (!this.isUp(id)) this.restart(id);
   }
 
@@ -338,6 +349,27 @@ export class World implements FaultTarget {
 
   setDiskDelay(node: NodeId, ms: number): void {
     this.node(node).diskDelayMs = Math.max(0, ms);
+  }
+
+  crashMidWrite(node: NodeId, then: () => void): void {
+    this.node(node).crashAtWrite = then;
+  }
+
+  /** A store write started on `node`: a crash armed by crashMidWrite happens now, before the write is applied. */
+  private writeStarted(node: NodeId): void {
+    const n = this.node(node);
+    const then = n.crashAtWrite;
+    if (then === undefined || !n.up || n.crashScheduled) return;
+    n.crashScheduled = true;
+    this.sched.schedule(0, '', () => {
+      n.crashScheduled = false;
+      // Healing disarms it until it fires.
+      if (n.crashAtWrite !== then || !n.up) return;
+      n.crashAtWrite = undefined;
+      this.sched.note(`FAULT crash ${node} (a write in flight)`);
+      this.crash(node);
+      then();
+    });
   }
 
   coordinator(node: NodeId): Coordinator | undefined {
@@ -382,11 +414,12 @@ export class World implements FaultTarget {
     const store = new ObservedStore(
       n.disk,
       {
-        persisted: (key, set) => this.history.observePersisted(id, key, set, this.sched.now),
+        persisted: (key, set, hint) => this.history.observePersisted(id, key, set, this.sched.now, hint),
         removed: (key, before) => this.onRemoved(id, key, before),
         hintRemoved: (h, set) => this.onHintRemoved(id, h, set),
+        writeStarted: () => this.writeStarted(id),
       },
-      () => n.diskDelayMs,
+      () => n.diskDelayMs + this.config.commitMs,
       clock,
     );
     const c = this.config;

@@ -78,6 +78,7 @@ export class LmdbStore implements ReplicaStore, HintStore {
   private readonly meta: Database<unknown, string>;
   private readonly hintTable: LmdbHints;
   private closed = false;
+  private readonly closeHooks: (() => Promise<void>)[] = [];
 
   private readonly blobs: BlobDir;
 
@@ -154,7 +155,14 @@ export class LmdbStore implements ReplicaStore, HintStore {
     else await this.meta.put(name, value);
   }
 
+  beforeClose(fn: () => Promise<void>): void {
+    this.closeHooks.push(fn);
+  }
+
   async close(): Promise<void> {
+    if (this.closed) return;
+    // Queued after every write already queued; lmdb-js commits in order.
+    for (const fn of this.closeHooks.splice(0)) await fn();
     if (this.closed) return;
     this.closed = true;
     // Waits for queued writes to commit before closing the environment.

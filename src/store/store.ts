@@ -41,6 +41,13 @@ export interface ReplicaStore {
   /** Small durable node-local metadata (node identity, counters). */
   getMeta<T>(name: string): T | undefined;
   putMeta(name: string, value: unknown): Promise<void>;
+  /**
+   * Runs `fn` when the store is closed cleanly, after every write queued
+   * before close() has committed and before the store stops taking writes
+   * (the counter lease marks itself closed: version/counter-lease.ts). A
+   * crash runs nothing. Optional: stores without it never close cleanly.
+   */
+  beforeClose?(fn: () => Promise<void>): void;
   close(): Promise<void>;
 }
 

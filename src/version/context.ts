@@ -6,7 +6,8 @@
 // the key that made the MAC travels in the token, so cluster keys rotate
 // without refusing the tokens clients hold.
 
-import { isNodeId, vvNormalize, type VersionVector } from './dvv.js';
+import { vvNormalize, type VersionVector } from './dvv.js';
+import { isActorId } from './counter-lease.js';
 import { RingstoreError } from '../util/errors.js';
 import { murmur3 } from '../util/hash.js';
 
@@ -84,7 +85,7 @@ export function decodeContext(token: string, bucket: string, key: string, mac: C
       } catch {
         throw new ContextError('context has a bad entry');
       }
-      if (!isNodeId(node)) throw new ContextError('context names something that is not a node id');
+      if (!isActorId(node)) throw new ContextError('context names something that is not a node id');
       vv[node] = counter;
     }
   }

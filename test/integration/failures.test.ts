@@ -53,10 +53,20 @@ async function put(n: TestNode, bucket: string, key: string, value: string, opts
   }
 }
 
-/** The dot the write minted: (origin, origin's counter in its own clock after the write). */
+/**
+ * The dot the write minted: the origin's current actor (the node id, or
+ * `node~epoch` after a kill -9: version/counter-lease.ts) and its counter in
+ * the origin's own clock after the write.
+ */
 function dotOf(a: WriteAnswer): { node: string; counter: number } {
   const origin = a.json.origin as string;
-  return { node: origin, counter: (a.json.vector_clocks as Record<string, Record<string, number>>)[origin]![origin]! };
+  const clock = (a.json.vector_clocks as Record<string, Record<string, number>>)[origin]!;
+  const epoch = (actor: string): number => (actor === origin ? 0 : Number(actor.slice(origin.length + 1)));
+  const actor = Object.keys(clock)
+    .filter((x) => x === origin || x.startsWith(`${origin}~`))
+    .sort((x, y) => epoch(x) - epoch(y))
+    .at(-1)!;
+  return { node: actor, counter: clock[actor]! };
 }
 
 interface LocalKey {

@@ -23,6 +23,8 @@ const CASES: readonly { bug: keyof SimBugs; checkers: readonly string[]; what: s
   { bug: 'gcWithoutCheck', checkers: ['integrity', 'resurrection', 'siblings'], what: 'collecting a tombstone without all replicas holding it' },
   { bug: 'gcWithoutDotFloor', checkers: ['integrity'], what: 'collecting a tombstone without raising the dot floor (dot reuse)' },
   { bug: 'deleteFromOriginOnly', checkers: ['delete-after-write'], what: 'a context-less delete superseding only what its origin holds, not what a read quorum saw' },
+  { bug: 'leaseNotPersisted', checkers: ['integrity'], what: 'minting with a counter lease that was never persisted (a restart reuses the actor and its counters)' },
+  { bug: 'mintFromCommitted', checkers: ['integrity'], what: 'an origin minting without seeing its own uncommitted mints' },
   { bug: 'ignoreDataAge', checkers: ['siblings', 'resurrection', 'lost-write', 'integrity'], what: 'collecting a tombstone while an old copy is still in flight (merging copies of any age, one confirmation)' },
 ];
 
