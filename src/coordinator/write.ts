@@ -22,7 +22,7 @@ import { resolveQuorum } from './quorum.js';
 import { certainlyNotApplied, chooseTargets, replicaFailure, standIn, type Target } from './targets.js';
 import { gather } from './gather.js';
 import { TransportError } from '../transport/transport.js';
-import { TooManySiblingsError } from '../util/errors.js';
+import { InsufficientStorageError, TooManySiblingsError } from '../util/errors.js';
 import type { ReplicaSide } from './replica.js';
 import { EMPTY_SET, setClock, sync, type NodeId, type SiblingSet, type VersionVector } from '../version/dvv.js';
 
@@ -141,7 +141,10 @@ export async function write(env: CoordinatorEnv, hints: HintTable, replica: Repl
   // Snapshot now: replies still arriving must not change what we report.
   const answered: { target: Target; set: SiblingSet }[] = [...(commit === undefined ? [{ target: origin, set: shipped }] : []), ...replicas.ok.map((r) => r.value)];
   if (answered.length < needed) {
-    throw new QuorumError('write', needed, answered.map((a) => a.target.node), [...failed, ...replicas.failed], 'unknown');
+    const all = [...failed, ...replicas.failed];
+    // limits: when every replica that failed is out of room, say so (507), not "unreachable" (503).
+    if (all.length > 0 && all.every((f) => f.code === 'InsufficientStorage')) throw new InsufficientStorageError(all.map((f) => f.reason).join('; '));
+    throw new QuorumError('write', needed, answered.map((a) => a.target.node), all, 'unknown');
   }
   let merged: SiblingSet = EMPTY_SET;
   const vectorClocks: Record<NodeId, VersionVector> = {};

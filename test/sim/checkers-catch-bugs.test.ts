@@ -19,7 +19,7 @@ const CASES: readonly { bug: keyof SimBugs; checkers: readonly string[]; what: s
   { bug: 'quorumOffByOne', checkers: ['read-your-writes'], what: 'acknowledging after W-1 replicas' },
   { bug: 'dropHints', checkers: ['integrity', 'lost-write', 'siblings', 'convergence'], what: 'dropping hints' },
   { bug: 'deleteBeforeAck', checkers: ['integrity', 'lost-write', 'siblings'], what: 'handoff deleting a hint before the owner acknowledged it' },
-  { bug: 'skipTombstones', checkers: ['lost-write', 'siblings', 'resurrection', 'convergence'], what: 'anti-entropy skipping tombstones' },
+  { bug: 'skipTombstones', checkers: ['lost-write', 'siblings', 'resurrection', 'convergence', 'delete-after-write'], what: 'anti-entropy skipping tombstones' },
   { bug: 'gcWithoutCheck', checkers: ['integrity', 'resurrection', 'siblings'], what: 'collecting a tombstone without all replicas holding it' },
   { bug: 'gcWithoutDotFloor', checkers: ['integrity'], what: 'collecting a tombstone without raising the dot floor (dot reuse)' },
   { bug: 'deleteFromOriginOnly', checkers: ['delete-after-write'], what: 'a context-less delete superseding only what its origin holds, not what a read quorum saw' },
