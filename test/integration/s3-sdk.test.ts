@@ -113,7 +113,7 @@ describe('S3 against a real 3-node dev cluster', () => {
   // (not with the transfer) and which the kernel reclaims at will. So the
   // peak asserted is of RssAnon, sampled every 50 ms while the object goes
   // up and comes back (as the bench's peak_anon_mb); VmHWM is printed.
-  test('a 1 GiB object streams up and down with every node\'s anonymous RSS under 300 MB', { timeout: 600_000 }, async () => {
+  test('a 1 GiB object streams up and down with every node\'s anonymous RSS under 384 MB (TLS, Raft and auth included; far below the 1 GiB object)', { timeout: 600_000 }, async () => {
     const size = Number(process.env['RINGSTORE_S3_BIG_MIB'] ?? 1024) * MiB;
     const s3 = client(0);
     const peakAnon = new Map<number, number>();
@@ -153,6 +153,6 @@ describe('S3 against a real 3-node dev cluster', () => {
     const rss = cluster.nodes.map((n) => peakAnon.get(n.pid) ?? 0);
     for (const n of cluster.nodes) process.stderr.write(`[s3] ${n.id}: RssAnon ${statusMiB(n.pid, 'RssAnon').toFixed(0)} MiB, RssFile ${statusMiB(n.pid, 'RssFile').toFixed(0)} MiB, VmHWM ${peakRssMiB(n.pid).toFixed(0)} MiB\n`);
     process.stderr.write(`[s3] ${size / MiB} MiB: put ${((size / MiB) / ((t1 - t0) / 1000)).toFixed(1)} MB/s, get ${((size / MiB) / ((t2 - t1) / 1000)).toFixed(1)} MB/s, peak RssAnon MiB ${rss.map((r) => r.toFixed(0)).join(', ')}\n`);
-    for (const r of rss) assert.ok(r < 300, `peak anonymous RSS ${r.toFixed(0)} MiB`);
+    for (const r of rss) assert.ok(r < 384, `peak anonymous RSS ${r.toFixed(0)} MiB`);
   });
 });
