@@ -1,4 +1,4 @@
-// The bulk lane: one plain TCP connection per peer for the messages that
+// The bulk lane: one TLS connection per peer (bulk-tls.ts, node-tls.ts) for the messages that
 // carry big values (4 MiB chunks), beside the gRPC stream that carries
 // everything else.
 //
@@ -8,8 +8,9 @@
 // new buffer. Measured on the dev VM, that is ~1.8 ms of CPU per MB on each
 // side, and the multi-MiB garbage made V8 run a full GC every ~100 ms; a
 // plain socket costs ~0.2 ms per MB. Here a big value is written to the
-// socket as it is, and read straight into a buffer of its exact size
-// (net.Socket `onread`): no copy in JavaScript on either side.
+// socket as it is, and read into a buffer of its exact size (the client end
+// through `onread`; the accepting end copies each decrypted chunk once,
+// bulk-tls.ts feedFrames).
 //
 // A frame is one Envelope (protobuf, as on the stream) with its big values
 // moved out as attachments:
@@ -24,7 +25,7 @@
 // server's port is announced in the gRPC stream's response headers
 // (ringstore-bulk), so no configuration names it.
 
-import net from 'node:net';
+import type net from 'node:net';
 
 import type { Envelope, Envelope__Output } from './codec.js';
 import { decodeEnvelope, encodeEnvelope } from './codec.js';
@@ -288,63 +289,4 @@ export class FrameReader {
     this.expect('prefix', 8);
     this.onEnvelope(env);
   }
-}
-
-/**
- * Wraps a socket so that reads land where `reader` says (`onread`). An
- * accepted server socket cannot be given `onread`; its handle is moved to a
- * new socket that has it (the accepted socket must have been paused on
- * connect). Falls back to 'data' events, copying, if the handle is not there.
- */
-export function readFramesFrom(sock: net.Socket, reader: FrameReader, onError: (err: Error) => void): net.Socket {
-  const handle = (sock as unknown as { _handle?: unknown })._handle;
-  const callback = (n: number): boolean => {
-    try {
-      reader.read(n);
-    } catch (err) {
-      onError(err as Error);
-      return false;
-    }
-    return true;
-  };
-  if (handle !== undefined && handle !== null) {
-    (sock as unknown as { _handle: unknown })._handle = null;
-    const wrapped = new net.Socket({ handle, onread: { buffer: () => reader.buffer(), callback } } as net.SocketConstructorOpts);
-    wrapped.resume();
-    return wrapped;
-  }
-  sock.on('data', (d: Buffer) => {
-    let i = 0;
-    while (i < d.length) {
-      const dst = reader.buffer();
-      const take = Math.min(dst.length, d.length - i);
-      d.copy(dst, 0, i, i + take);
-      i += take;
-      if (!callback(take)) return;
-    }
-  });
-  sock.resume();
-  return sock;
-}
-
-/** Connects to a bulk server with reads going through `reader`; a malformed answer destroys the socket. */
-export function connectBulk(host: string, port: number, reader: FrameReader): net.Socket {
-  const sock: net.Socket = net.connect({
-    host,
-    port,
-    noDelay: true,
-    onread: {
-      buffer: () => reader.buffer(),
-      callback: (n: number): boolean => {
-        try {
-          reader.read(n);
-          return true;
-        } catch (err) {
-          sock.destroy(err as Error);
-          return false;
-        }
-      },
-    },
-  } as net.NetConnectOpts);
-  return sock;
 }
