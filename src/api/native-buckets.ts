@@ -11,14 +11,14 @@ import { liveSiblings, type Sibling } from '../version/dvv.js';
 import { ApiError } from './errors.js';
 import { readBody, sendJson, type ParsedUrl } from './http.js';
 import { bucketJson } from './native-answers.js';
-import type { NativeApiDeps, NativeBuckets } from './native-deps.js';
+import type { NativeApiDeps } from './native-deps.js';
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, parseQuorumParams, resolveQuorum, type QuorumParams } from './native-params.js';
 
 /** The bucket's settings, or NoSuchBucket. */
-export async function requireBucket(buckets: NativeBuckets, name: string): Promise<BucketInfo> {
-  const info = await buckets.get(name);
-  if (info === undefined) throw new ApiError('NoSuchBucket', `bucket ${JSON.stringify(name)} does not exist`, { bucket: name });
-  return info;
+/** The bucket the request's authorization found (native.ts authorize), or NoSuchBucket. */
+export function requireBucket(name: string, found: BucketInfo | undefined): BucketInfo {
+  if (found === undefined) throw new ApiError('NoSuchBucket', `bucket ${JSON.stringify(name)} does not exist`, { bucket: name });
+  return found;
 }
 
 /** The caller's own buckets, as S3's ListBuckets answers. */
@@ -59,8 +59,8 @@ export async function deleteBucket(deps: NativeApiDeps, res: ServerResponse, buc
   sendJson(res, 200, { ok: true, bucket, deleted: true, is_bucket_deleted: true });
 }
 
-export async function bucketInfo(deps: NativeApiDeps, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string): Promise<void> {
-  const info = await requireBucket(deps.buckets, bucket);
+export async function bucketInfo(deps: NativeApiDeps, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string, found: BucketInfo | undefined): Promise<void> {
+  const info = requireBucket(bucket, found);
   if (req.method === 'HEAD') {
     sendJson(res, 200, { ok: true }, {}, true);
     return;

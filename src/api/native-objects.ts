@@ -13,14 +13,14 @@ import { readAnswer, seed001Fields, writeAnswer } from './native-answers.js';
 import { nativeWrite } from '../coordinator/read-first.js';
 import { conflictOf } from './conflict.js';
 import { requireBucket } from './native-buckets.js';
-import { storageBucket } from '../coordinator/buckets-types.js';
+import { storageBucket, type BucketInfo } from '../coordinator/buckets-types.js';
 import type { NativeApiReady } from './native-deps.js';
 import { CONTEXT_HEADER, headerValue, parseContext, parseQuorumParams, parseSloppy, resolveQuorum, validateKey, wantsJson } from './native-params.js';
 
-export async function putObject(deps: NativeApiReady, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string, key: string): Promise<void> {
+export async function putObject(deps: NativeApiReady, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string, key: string, found: BucketInfo | undefined): Promise<void> {
   validateKey(key);
   const given = parseQuorumParams(url.query);
-  const info = await requireBucket(deps.buckets, bucket);
+  const info = requireBucket(bucket, found);
   const context = parseContext(headerValue(req, CONTEXT_HEADER) ?? url.query.get('context') ?? undefined, storageBucket(info), key, deps.contextMac);
   const q = resolveQuorum(info.quorum, given, deps.clusterSize());
   const sloppy = parseSloppy(url.query);
@@ -32,7 +32,7 @@ export async function putObject(deps: NativeApiReady, req: IncomingMessage, res:
   sendJson(res, 200, answer, { [CONTEXT_HEADER]: answer['context'] as string, 'x-ringstore-coordinator': result.coordinator });
 }
 
-export async function deleteObject(deps: NativeApiReady, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string, key: string): Promise<void> {
+export async function deleteObject(deps: NativeApiReady, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string, key: string, found: BucketInfo | undefined): Promise<void> {
   validateKey(key);
   const given = parseQuorumParams(url.query);
   let token = headerValue(req, CONTEXT_HEADER) ?? url.query.get('context') ?? undefined;
@@ -46,7 +46,7 @@ export async function deleteObject(deps: NativeApiReady, req: IncomingMessage, r
       throw new ApiError('MalformedRequest', 'a DELETE body must be empty or a JSON object such as {"context": "..."}');
     }
   }
-  const info = await requireBucket(deps.buckets, bucket);
+  const info = requireBucket(bucket, found);
   const context = parseContext(token, storageBucket(info), key, deps.contextMac);
   const q = resolveQuorum(info.quorum, given, deps.clusterSize());
   // Without a context, a delete reads at R first and removes everything that
@@ -58,11 +58,11 @@ export async function deleteObject(deps: NativeApiReady, req: IncomingMessage, r
   sendJson(res, 200, answer, { [CONTEXT_HEADER]: answer['context'] as string, 'x-ringstore-coordinator': result.coordinator });
 }
 
-export async function getObject(deps: NativeApiReady, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string, key: string): Promise<void> {
+export async function getObject(deps: NativeApiReady, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string, key: string, found: BucketInfo | undefined): Promise<void> {
   const head = req.method === 'HEAD';
   validateKey(key);
   const given = parseQuorumParams(url.query);
-  const info = await requireBucket(deps.buckets, bucket);
+  const info = requireBucket(bucket, found);
   const q = resolveQuorum(info.quorum, given, deps.clusterSize());
   const result = await deps.coordinator.get({ bucket: storageBucket(info), key, n: q.n, r: q.r, ...parseSloppy(url.query) });
   const live = liveSiblings(result.set);

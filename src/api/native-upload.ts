@@ -12,7 +12,7 @@ import { ApiError, errorBody, toApiError } from './errors.js';
 import { answerEarly, sendJson, type ParsedUrl } from './http.js';
 import { seed001Fields, writeAnswer } from './native-answers.js';
 import { requireBucket } from './native-buckets.js';
-import { storageBucket } from '../coordinator/buckets-types.js';
+import { storageBucket, type BucketInfo } from '../coordinator/buckets-types.js';
 import type { NativeApiReady } from './native-deps.js';
 import { parseQuorumParams, resolveQuorum, validateKey } from './native-params.js';
 import { nativeWrite } from '../coordinator/read-first.js';
@@ -21,9 +21,9 @@ import { nativeWrite } from '../coordinator/read-first.js';
 const UPLOAD_PARALLEL_FILES = 4;
 const UPLOAD_MAX_FILES = 1000;
 
-export async function upload(deps: NativeApiReady, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string): Promise<void> {
+export async function upload(deps: NativeApiReady, req: IncomingMessage, res: ServerResponse, url: ParsedUrl, bucket: string, found: BucketInfo | undefined): Promise<void> {
   const given = parseQuorumParams(url.query);
-  const info = await requireBucket(deps.buckets, bucket);
+  const info = requireBucket(bucket, found);
   const q = resolveQuorum(info.quorum, given, deps.clusterSize());
   const { files, fatal } = await storeUploadedFiles(req, deps, bucket, storageBucket(info), q);
   for (const f of files) if (f['ok'] === true) await deps.files?.written({ owner: info.owner, bucket, bucketId: info.id, key: f['key'] as string, size: f['size'] as number, w: q.w });

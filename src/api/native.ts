@@ -27,6 +27,7 @@ import { ApiError } from './errors.js';
 import { methodNotAllowed, type ParsedUrl, type RequestCtx, type RouteHandler } from './http.js';
 import { bucketInfo, createBucket, deleteBucket, listBuckets } from './native-buckets.js';
 import type { NativeApiDeps } from './native-deps.js';
+import type { BucketInfo } from '../coordinator/buckets-types.js';
 import { ephemeralContextMac } from './context-mac.js';
 import { deleteObject, getObject, putObject } from './native-objects.js';
 import { decodeSegment, validateBucketName } from './native-params.js';
@@ -41,17 +42,19 @@ function needCaller(principal: Principal | undefined): Principal {
 
 /**
  * Refuses a request on another user's bucket as S3 does: writes always,
- * reads unless the bucket is public-read. A bucket that does not exist is
- * left to the handler (NoSuchBucket, or a creation).
+ * reads unless the bucket is public-read. Returns the bucket it looked up
+ * (once per request: the handlers take it rather than looking again, which
+ * for a missing name would cost a second ReadIndex). A bucket that does not
+ * exist is left to the handler (NoSuchBucket, or a creation).
  */
-async function authorize(deps: NativeApiDeps, principal: Principal | undefined, bucket: string, read: boolean): Promise<void> {
+async function authorize(deps: NativeApiDeps, principal: Principal | undefined, bucket: string, read: boolean): Promise<BucketInfo | undefined> {
   const info = await deps.buckets.get(bucket);
   if (info === undefined) {
     if (!read) needCaller(principal);
-    return;
+    return undefined;
   }
-  if (principal !== undefined && principal.user === info.owner) return;
-  if (read && (await deps.publicRead?.(info)) === true) return;
+  if (principal !== undefined && principal.user === info.owner) return info;
+  if (read && (await deps.publicRead?.(info)) === true) return info;
   needCaller(principal);
   throw new ApiError('AccessDenied', `bucket ${JSON.stringify(bucket)} belongs to another user`, { bucket });
 }
@@ -72,11 +75,11 @@ export function createNativeApi(given: NativeApiDeps): RouteHandler {
     if (slash < 0) {
       ctx.route = 'bucket';
       validateBucketName(bucket);
-      await authorize(deps, ctx.principal, bucket, method === 'GET' || method === 'HEAD');
+      const found = await authorize(deps, ctx.principal, bucket, method === 'GET' || method === 'HEAD');
       switch (method) {
         case 'GET':
         case 'HEAD':
-          return bucketInfo(deps, req, res, url, bucket);
+          return bucketInfo(deps, req, res, url, bucket, found);
         case 'POST':
         case 'PUT':
           return createBucket(deps, req, res, url, bucket, needCaller(ctx.principal).user);
@@ -87,25 +90,25 @@ export function createNativeApi(given: NativeApiDeps): RouteHandler {
       }
     }
     validateBucketName(bucket);
-    await authorize(deps, ctx.principal, bucket, method === 'GET' || method === 'HEAD');
+    const found = await authorize(deps, ctx.principal, bucket, method === 'GET' || method === 'HEAD');
     const rawKey = rest.slice(slash + 1);
     if (method === 'POST') {
       if (rawKey !== 'files') throw methodNotAllowed('GET, HEAD, PUT, DELETE (POST only to /buckets/{bucket}/files)');
       ctx.route = 'upload';
       // Files are stored as they stream in, before a whole-body hash could be checked.
       if (payloadHashOf(req) !== undefined) throw new ApiError('InvalidRequest', 'sign a multipart upload with x-amz-content-sha256: UNSIGNED-PAYLOAD (or use a token)');
-      return upload(deps, req, res, url, bucket);
+      return upload(deps, req, res, url, bucket, found);
     }
     ctx.route = 'object';
     const key = decodeSegment(rawKey, 'InvalidKey');
     switch (method) {
       case 'GET':
       case 'HEAD':
-        return getObject(deps, req, res, url, bucket, key);
+        return getObject(deps, req, res, url, bucket, key, found);
       case 'PUT':
-        return putObject(deps, req, res, url, bucket, key);
+        return putObject(deps, req, res, url, bucket, key, found);
       case 'DELETE':
-        return deleteObject(deps, req, res, url, bucket, key);
+        return deleteObject(deps, req, res, url, bucket, key, found);
       default:
         throw methodNotAllowed('GET, HEAD, PUT, DELETE');
     }
