@@ -5,13 +5,12 @@
 // (SigV4, UNSIGNED-PAYLOAD): S3 checks it today, and the native API will
 // when it gains authentication, with no change here beyond the scheme.
 
-import { createHash, createHmac } from 'node:crypto';
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import http from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { XMLParser } from 'fast-xml-parser';
-import { canonicalQuery, uriEncode } from '../../s3/sigv4.js';
+import { canonicalQuery, sign, signingKey, stringToSign, uriEncode } from '../../auth/sigv4.js';
 
 export interface ShellEndpoints {
   /** Native API base URL of the node the shell talks to. */
@@ -58,8 +57,6 @@ interface Response {
 }
 
 const xml = new XMLParser({ ignoreAttributes: true, parseTagValue: false, isArray: (name) => name === 'Contents' || name === 'CommonPrefixes' || name === 'Bucket' });
-const sha256hex = (s: string): string => createHash('sha256').update(s).digest('hex');
-const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data).digest();
 
 /** Percent-encodes each segment of an object path as S3 wants it. */
 export function encodeObjectPath(bucket: string | undefined, key: string | undefined): string {
@@ -90,8 +87,7 @@ export class ShellClient {
     const signed = 'host;x-amz-content-sha256;x-amz-date';
     const canonical = [method, rawPath, canonicalQuery(params), `host:${url.host}`, `x-amz-content-sha256:${payload}`, `x-amz-date:${amzDate}`, '', signed, payload].join('\n');
     const scope = `${date}/${region}/s3/aws4_request`;
-    const key = hmac(hmac(hmac(hmac('AWS4' + this.endpoints.secretKey, date), region), 's3'), 'aws4_request');
-    const signature = createHmac('sha256', key).update(`AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${sha256hex(canonical)}`).digest('hex');
+    const signature = sign(signingKey(this.endpoints.secretKey, date, region, 's3'), stringToSign(amzDate, scope, canonical));
     return {
       'x-amz-date': amzDate,
       'x-amz-content-sha256': payload,
