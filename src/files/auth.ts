@@ -15,13 +15,15 @@
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { CredentialStore } from '../auth/credential-store.js';
+import { MAX_SKEW_MS } from '../auth/sigv4.js';
 
 export const H_ACCESS_KEY = 'x-ringstore-access-key';
 export const H_DATE = 'x-ringstore-date';
 export const H_NONCE = 'x-ringstore-nonce';
 export const H_SIGNATURE = 'x-ringstore-signature';
 
-export const MAX_SKEW_MS = 15 * 60 * 1000;
+/** The clock skew a signed call may have: the same bound as SigV4's (auth/sigv4.ts). */
+export { MAX_SKEW_MS };
 /** Nonces remembered at once per node; beyond it calls are refused until old ones expire. */
 export const MAX_NONCES = 1_000_000;
 
