@@ -43,7 +43,7 @@ import { sendJson, type Mount } from '../api/http.js';
 import { bindFilesApi, createUserIndex } from './files-wiring.js';
 import { createRingSyncApi } from '../api/compat-ringsync.js';
 import { createUsersApi } from '../files/users-api.js';
-import { startControlPlane } from './control-wiring.js'; // raft
+import { startControlPlane, type ControlWiring } from './control-wiring.js'; // raft
 import type { RaftDriver } from '../control/driver.js'; // raft
 import { contextMac } from '../api/context-mac.js'; // limits: MACed context tokens
 import { deriveKey } from './cluster-keys.js'; // limits
@@ -133,13 +133,18 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     const faults = config.faults ? new FaultInjector(config.id) : undefined;
     if (faults !== undefined) logger.warn('fault injection is ON (--faults): POST /_faults can cut this node off; never in production');
     const peers = new Map(config.members.filter((m) => m.id !== config.id).map((m) => [m.id, m.grpc] as const));
+    const controlRef: { current?: ControlWiring } = {};
     const grpcTransport: GrpcTransport = await createGrpcTransport({
       self: config.id,
       listen: `${config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host}:${config.grpc.port}`,
       peers,
       log: (msg) => logger.debug({ component: 'transport' }, msg),
       // nodeauth: mutual TLS from the cluster keys; refused peers are logged as warnings (docs/security.md).
-      security: await nodeSecurity(config),
+      // The layout is read through `controlRef`, set once the control plane runs: until then only configured members are.
+      security: await nodeSecurity(config, {
+        has: (id) => controlRef.current?.plane.state.layout().nodes.some((n) => n.id === id) === true,
+        joining: () => config.join !== undefined && controlRef.current !== undefined && controlRef.current.plane.state.layout().nodes.length === 0,
+      }),
       warn: (msg) => logger.warn({ component: 'transport' }, msg),
       ...(faults !== undefined ? { faults: faults.outgoing } : {}),
     });
@@ -159,18 +164,8 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
 
     // raft: the control plane (node/control-wiring.ts): its log in <dataDir>/raft, its messages on the transport.
     const control = await startControlPlane({ config, logger, transport, clock: systemClock, random: cryptoRandom, registry, setPeers: (p) => grpcTransport.setPeers(p) });
+    controlRef.current = control;
     cleanups.push(() => control.stop());
-    // nodeauth + raft: a peer is a member when the configured list or the
-    // control plane's layout names it (a node that joined with --join is in
-    // the layout only). A joining node that has not yet learned the layout
-    // accepts any certificate of the cluster, or it could never receive the
-    // snapshot that tells it who the members are.
-    const configured = new Set(config.members.map((m) => m.id));
-    grpcTransport.setMembership((id) => {
-      if (configured.has(id)) return true;
-      const nodes = control.plane.state.layout().nodes;
-      return nodes.some((n) => n.id === id) || (config.join !== undefined && nodes.length === 0);
-    });
 
     // The node's components (failure detection, coordinator, hinted
     // handoff, anti-entropy), built as the simulator builds them but over

@@ -163,11 +163,16 @@ export async function issueNodeIdentity(self: NodeId, keys: readonly ClusterKey[
 
 /**
  * The transport security of a node: its identity from the configured
- * cluster keys, and membership as the configured member list. The member
- * test is swappable (GrpcTransport.setMembership): the control plane owns
- * membership once it runs.
+ * cluster keys, and who is a member: the configured member list, or
+ * `layoutHas` (the control plane's layout, which a node that joined with
+ * --join is in). `joining`: a node that joined and has not learned the
+ * layout yet accepts any certificate of the cluster, or it could never
+ * receive the snapshot that tells it who the members are.
  */
-export async function nodeSecurity(config: Pick<NodeConfig, 'id' | 'members' | 'clusterKeys'>): Promise<NodeSecurity> {
-  const members = new Set(config.members.map((m) => m.id));
-  return { identity: await issueNodeIdentity(config.id, config.clusterKeys), isMember: (id) => members.has(id) };
+export async function nodeSecurity(
+  config: Pick<NodeConfig, 'id' | 'members' | 'clusterKeys'>,
+  layout: { readonly has: (id: string) => boolean; readonly joining: () => boolean },
+): Promise<NodeSecurity> {
+  const configured = new Set(config.members.map((m) => m.id));
+  return { identity: await issueNodeIdentity(config.id, config.clusterKeys), isMember: (id) => configured.has(id) || layout.has(id) || layout.joining() };
 }
