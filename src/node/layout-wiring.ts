@@ -65,7 +65,8 @@ export function startLayoutWiring(deps: LayoutWiringDeps): LayoutWiring {
         if (!r.ok) throw new Error(`layoutProgress refused: ${r.code}: ${r.message}`);
         log.info(p, 'layout: progress reported');
       },
-      quietBefore: (v) => components.coordinator.quietBefore(v),
+      // Seen only once no write and no tombstone sweep still runs with an older view (docs/layout.md).
+      quietBefore: (v) => components.coordinator.quietBefore(v) && components.antiEntropy.quietBefore(v),
       isAlive: (node) => components.membership.liveness.isAlive(node),
       exchange: async (peer, p) => {
         const c = new RoundCounters();

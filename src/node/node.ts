@@ -197,7 +197,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     // handoff, anti-entropy), built as the simulator builds them but over
     // the real parts; this file adds what only a server has around them.
     const components = buildNode(
-      { self: config.id, clock: systemClock, random: cryptoRandom, transport: control.transport /* raft: routes `raft` requests */, store: lmdb, ring: placement, log: logger },
+      { self: config.id, clock: systemClock, random: cryptoRandom, transport: control.transport /* raft: routes `raft` requests */, store: lmdb, ring: placement, confirmLayout: () => control.plane.confirm(), log: logger },
       componentsConfig(config, defaultQuorum),
       { ...componentMetrics(registry), memberAlive: (node) => grpcTransport.wake(node) },
     );
