@@ -105,7 +105,7 @@ test('only partitions whose roots differ are exchanged; a saved sync resumes', a
   assert.ok(!parts.has(1), 'partition 1 was done before the restart');
   assert.ok([...parts].every((p) => p === 2), `only partition 2 differs: exchanged ${w.exchanged.join(' ')}`);
   assert.equal(progressOf(w.state.h, 'n4').synced, 2);
-  assert.deepEqual(w.saved?.done, new HistoryPlacement(w.state.h).partitionsOf('n4', 3), 'every held partition is recorded done');
+  for (const p of new HistoryPlacement(w.state.h).partitionsOf('n4', 3)) assert.ok(w.saved?.done.includes(p), `partition ${p} recorded done`);
   m4.stop();
 });
 
