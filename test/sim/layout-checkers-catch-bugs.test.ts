@@ -27,6 +27,8 @@ const CASES: readonly { bug: keyof LayoutSimBugs; checker: string; what: string;
   { bug: 'neverWipe', checker: 'removed-owns-nothing', what: 'a removed node keeping its data', firstSeed: 7 },
   { bug: 'neverWipe', checker: 'placement', what: 'a node keeping partitions it no longer owns', firstSeed: 1 },
   { bug: 'noReadSeenReports', checker: 'liveness', what: 'nodes that never report which version they read', firstSeed: 1 },
+  { bug: 'collectIgnoringOldVersions', checker: 'no-resurrection', what: 'tombstone collection that waits only for the newest version\'s owners', firstSeed: 73 },
+  { bug: 'collectWithStaleView', checker: 'no-resurrection', what: 'tombstone collection on an unconfirmed view that carries on across a new version', firstSeed: 22 },
 ];
 
 for (const { bug, checker, what, firstSeed } of CASES) {
