@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { coverage, runLayoutSeed } from '../../src/sim/layout/run.js';
 
-const SEEDS = 200;
+const SEEDS = 150;
 
 test(`${SEEDS} layout simulator seeds pass: no acknowledged write lost and no deleted value back across adds, removes, replacements and back-to-back changes; every old version retires; data ends on the final owners only`, () => {
   const failed: string[] = [];
