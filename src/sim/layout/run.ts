@@ -46,7 +46,9 @@ export function runLayoutSeed(seed: number, opts: { readonly bugs?: LayoutSimBug
 
   // ------------------------------------------------------------- safety phase
   let nextChange = 0;
-  for (let step = 0; step < config.steps; step++) {
+  // The safety phase runs its drawn length, and at least 40 steps past the last change: no drawn change is left unapplied.
+  const steps = Math.max(config.steps, changeAt[changeAt.length - 1]! + 40);
+  for (let step = 0; step < steps; step++) {
     w.step = step;
     while (nextChange < changeAt.length && changeAt[nextChange] === step) {
       if (nextChange === config.changeWhileDown) crashOne(w, random);
@@ -84,7 +86,7 @@ export function runLayoutSeed(seed: number, opts: { readonly bugs?: LayoutSimBug
   }
 
   // ------------------------------------------------------------- healing
-  w.step = config.steps;
+  w.step = steps;
   w.note('heal: every node up, the operator lets dead nodes go');
   for (const n of w.nodes.values()) if (!n.dead) n.up = true;
   const nodes = () => [...w.nodes.values()].filter((n) => !n.dead);
