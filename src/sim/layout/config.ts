@@ -98,9 +98,9 @@ export function drawLayoutConfig(seed: number, bugs: LayoutSimBugs = {}): Layout
 /**
  * The drawn changes with one add, one remove and one replace mixed in at
  * drawn places (a later replace may still become an add in the run if an
- * earlier victim is still tracked); then an add is put before every removal
- * that would leave N storage nodes or fewer, so that no removal is turned
- * into an add.
+ * earlier victim is still tracked); then an add is put before every remove
+ * or replace that would find N storage nodes or fewer (the run turns those
+ * into adds), so that none is turned into an add.
  */
 function guaranteeKinds(extras: readonly ChangeKind[], initial: number, n: number, r: SeededRandom): ChangeKind[] {
   const drawn: ChangeKind[] = [...extras];
