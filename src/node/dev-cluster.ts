@@ -76,6 +76,8 @@ export interface LayoutChangeOptions {
   /** Default 30 minutes. */
   readonly timeoutMs?: number;
   readonly onProgress?: (e: LayoutProgressEvent) => void;
+  /** removeNode: called once the leaving node owns and holds nothing, while it still runs (a test looks at it then). */
+  readonly beforeStop?: (node: DevNode) => Promise<void>;
 }
 
 export interface AddNodeOptions extends LayoutChangeOptions {
@@ -694,7 +696,7 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
             const mine = v.get(o.leaving.id);
             leftover = mine === undefined || mine.sync?.ownsNothing !== true || (await metric(o.leaving, 'ringstore_merkle_keys').catch(() => undefined)) !== 0 || (await hintsPending(o.leaving)) !== 0;
           }
-          const phase = oneLive && allSynced ? 'dropping' : 'syncing';
+          const phase = oneLive && allSynced && o.leaving !== undefined ? 'dropping' : 'syncing';
           const e: LayoutProgressEvent = {
             phase,
             node,
@@ -707,7 +709,9 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
             message:
               phase === 'syncing'
                 ? `version ${version}: ${any.live.length} versions live; ${waitingFor.length === 0 ? 'old versions retiring' : `waiting for ${waitingFor.join(', ')} to sync`} (${done}/${total} partitions)`
-                : `version ${version} is the only one live; ${o.leaving?.id ?? node} dropping what it held`,
+                : o.leaving !== undefined
+                  ? `version ${version} is the only one live; ${o.leaving.id} dropping what it held`
+                  : `version ${version} is the only one live; every node has synced`,
           };
           const key = `${e.phase}/${e.liveVersions}/${done}/${total}/${waitingFor.join(',')}`;
           if (key !== lastReport) {
@@ -796,6 +800,7 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
           o.onProgress?.({ phase: 'applied', node: id, version, message: `applied layout version ${version} without ${id}` });
         }
         if (o.wait !== false || !dead) await settle(id, version, { ...(dead ? { dead: id } : { leaving: node }), deadline, ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}) });
+        if (!dead) await o.beforeStop?.(node);
         o.onProgress?.({ phase: 'stopping', node: id, version, message: `${id} owns nothing and holds nothing: stopping it and wiping its data folder` });
         await kill(id, 'SIGTERM');
         // The id is never used again (lastNodeNumber, and the folder with its log stays), so nothing can mint its dots anew.
