@@ -3,7 +3,7 @@
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 import path from 'node:path';
-import { ConfigError, loadConfig, type RawConfig } from '../node/config.js';
+import { ConfigError, loadConfig, parseSize, type RawConfig } from '../node/config.js';
 import { admin, adminNode, adminTokenOption, nodeOption, type AdminFlags } from './admin-client.js';
 import { registerAuthCommands } from './auth-commands.js';
 import { startNode, stopOnSignals } from '../node/node.js';
@@ -166,8 +166,17 @@ program
   .option('--large-seconds <s>', 'duration of each s3-large phase', int('--large-seconds', 1), 10)
   .option('--large-put-only', 'skip the s3-large get phase (to profile uploads)')
   .option('--cluster <file>', "use a running cluster's cluster.json instead of starting one")
+  // issue 10 (devlayout): the layout-change benchmark instead of the load phases (src/bench/layout-bench.ts).
+  .option('--layout', 'instead: load data into 3 nodes, add a node, time the move (MB/s) and foreground p99 before and during it')
+  .option('--layout-bytes <size>', 'with --layout: data loaded before the move, e.g. 256MiB', '1GiB')
+  .option('--layout-value-size <size>', 'with --layout: size of each loaded value', '256KiB')
+  .option('--layout-keep', 'with --layout: keep the cluster folder (node logs)')
   .action(
     async (flags: {
+      layout?: boolean;
+      layoutBytes: string;
+      layoutValueSize: string;
+      layoutKeep?: boolean;
       nodes: number;
       seconds: number;
       valueSize: number;
@@ -180,6 +189,11 @@ program
       searchFiles: number;
       cluster?: string;
     }) => {
+      if (flags.layout === true) {
+        const { layoutBench } = await import('../bench/layout-bench.js');
+        await layoutBench({ bytes: parseSize(flags.layoutBytes, '--layout-bytes'), valueBytes: parseSize(flags.layoutValueSize, '--layout-value-size'), keep: flags.layoutKeep === true });
+        return;
+      }
       const { bench, PHASE_GROUPS } = await import('../bench/bench.js');
       const concurrencies = flags.concurrency.split(',').map((c) => int('--concurrency', 1)(c.trim()));
       const phases = flags.phases.split(',').map((p) => p.trim());

@@ -68,6 +68,8 @@ export interface LayoutProgressEvent {
   readonly bytesPulled?: number;
   /** Nodes that have not reported synced for `version` yet. */
   readonly waitingFor?: readonly string[];
+  /** On `applied`: the plan that was committed (GET /cluster/layout/plan's answer before the apply: replicas and bytes moving, balance). */
+  readonly plan?: Readonly<Record<string, unknown>>;
 }
 
 export interface LayoutChangeOptions {
@@ -599,8 +601,8 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
 
     const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-    /** Stages `change`, then applies the plan as the next version (re-planning if another change raced it); returns the version. */
-    const stageAndApply = async (change: Json, deadline: number): Promise<number> => {
+    /** Stages `change`, then applies the plan as the next version (re-planning if another change raced it); returns the version and its plan. */
+    const stageAndApply = async (change: Json, deadline: number): Promise<{ version: number; plan: Json }> => {
       for (;;) {
         try {
           await admin('POST', '/cluster/layout', change);
@@ -616,7 +618,7 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
         const version = plan.nextVersion as number;
         try {
           await admin('POST', '/cluster/layout', { op: 'apply', version });
-          return version;
+          return { version, plan };
         } catch (err) {
           if (!(err instanceof AdminError && err.status === 412) || Date.now() > deadline) throw err;
           await pause(200);
@@ -777,8 +779,8 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
         writeClusterFile();
         await waitHealthy(node, child, Math.min(deadline, Date.now() + (opts.healthTimeoutMs ?? 60_000)));
         o.onProgress?.({ phase: 'joining', node: id, message: `${id} is up and has the cluster's state; assigning it (zone ${p.zone!}, capacity ${capacity} bytes)` });
-        const version = await stageAndApply({ op: 'assign', node: id, zone: p.zone!, capacity }, deadline);
-        o.onProgress?.({ phase: 'applied', node: id, version, message: `applied layout version ${version}: ${id} takes its share` });
+        const { version, plan } = await stageAndApply({ op: 'assign', node: id, zone: p.zone!, capacity }, deadline);
+        o.onProgress?.({ phase: 'applied', node: id, version, plan, message: `applied layout version ${version}: ${id} takes its share (${String(plan.replicasMoved)} partition replicas move)` });
         if (o.wait !== false) await settle(id, version, { deadline, ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}) });
         o.onProgress?.({ phase: 'done', node: id, version, message: `${id} is in the cluster: http ${node.http}, s3 ${node.s3}, grpc ${node.grpc}` });
         return node;
@@ -796,12 +798,13 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
         let version = h.currentVersion;
         if (current?.members.some((m) => m.id === id) === true) {
           o.onProgress?.({ phase: 'staging', node: id, message: dead ? `${id} is not running: removing it as dead for good; its partitions are rebuilt from the surviving replicas` : `removing ${id}: its data moves to the new owners first` });
-          version = await stageAndApply({ op: 'remove', node: id }, deadline);
-          o.onProgress?.({ phase: 'applied', node: id, version, message: `applied layout version ${version} without ${id}` });
+          const applied = await stageAndApply({ op: 'remove', node: id }, deadline);
+          version = applied.version;
+          o.onProgress?.({ phase: 'applied', node: id, version, plan: applied.plan, message: `applied layout version ${version} without ${id} (${String(applied.plan.replicasMoved)} partition replicas move)` });
         }
         if (o.wait !== false || !dead) await settle(id, version, { ...(dead ? { dead: id } : { leaving: node }), deadline, ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}) });
         if (!dead) await o.beforeStop?.(node);
-        o.onProgress?.({ phase: 'stopping', node: id, version, message: `${id} owns nothing and holds nothing: stopping it and wiping its data folder` });
+        o.onProgress?.({ phase: 'stopping', node: id, version, message: dead ? `version ${version} settled without ${id}: forgetting it and wiping its data folder` : `${id} owns nothing and holds nothing: stopping it and wiping its data folder` });
         await kill(id, 'SIGTERM');
         // The id is never used again (lastNodeNumber, and the folder with its log stays), so nothing can mint its dots anew.
         rmSync(node.data, { recursive: true, force: true });

@@ -89,7 +89,9 @@ class Ledger {
 
 test('a cluster grows, shrinks and replaces a dead node under native and S3 writes; nothing acknowledged is lost; replicas sit on the final owners only', { timeout: 900_000 }, async () => {
   const started = Date.now();
-  const cluster = await startCluster({ nodes: 3, nodeSettings: { layoutSyncRate: '2MiB' } });
+  // Anti-entropy also carries data to new owners (it pairs with the owners of every version from the read one up), unthrottled:
+  // rarer rounds leave the transfer to the layout sync, so that it lasts long enough to be interrupted.
+  const cluster = await startCluster({ nodes: 3, nodeSettings: { layoutSyncRate: '1MiB', antiEntropy: { intervalMs: 10_000 } } });
   const s3Clients = new Map<string, S3Client>();
   const s3 = (node: TestNode): S3Client => {
     let c = s3Clients.get(node.s3);
@@ -171,7 +173,7 @@ test('a cluster grows, shrinks and replaces a dead node under native and S3 writ
         objects.fail(key, digest);
       }
     };
-    for (let i = 0; i < 3; i++) await putBig();
+    for (let i = 0; i < 4; i++) await putBig();
     for (let i = 0; i < 3; i++) writers.push(nativeWriter());
     writers.push(s3Writer());
     await waitFor(() => native.ok >= 200 && objects.ok >= 40, { timeoutMs: 120_000, what: 'the writers to get going' });
@@ -181,15 +183,20 @@ test('a cluster grows, shrinks and replaces a dead node under native and S3 writ
     const interrupt = async (change: Promise<unknown>, watch: () => TestNode | undefined, victim: () => string): Promise<void> => {
       let failed: unknown;
       change.catch((err: unknown) => (failed = err));
+      // Twice in a row, 300 ms apart: the partitions already in agreement have been recorded by then (what a restart resumes from).
+      let seenAt = 0;
       await waitFor(
         async () => {
           if (failed !== undefined) throw failed;
           const w = watch();
           if (w === undefined || w.pid === 0) return false;
           const s = (await layoutOf(cluster, w)).sync;
-          return s.syncing !== null && s.bytesPulled > 0 && s.partitionsDone >= 4 && s.partitionsDone < s.partitionsTotal;
+          const moving = s.syncing !== null && s.partitionsDone >= 1 && s.partitionsDone < s.partitionsTotal;
+          if (!moving) seenAt = 0;
+          else if (seenAt === 0) seenAt = Date.now();
+          return moving && Date.now() - seenAt >= 300;
         },
-        { timeoutMs: 180_000, what: 'a layout sync to be moving data', intervalMs: 100 },
+        { timeoutMs: 180_000, what: 'a layout sync to be moving data', intervalMs: 50 },
       );
       const id = victim();
       log(`kill -9 ${id} while data moves`);
