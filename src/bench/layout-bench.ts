@@ -176,7 +176,7 @@ export async function layoutBench(opts: LayoutBenchOptions = {}): Promise<Layout
     let done = false;
     const hist = { put: new Histogram(), get: new Histogram() };
     const count = { put: 0, get: 0, putErr: 0, getErr: 0 };
-    let firstError: string | undefined;
+    const firstError: { put?: string; get?: string } = {};
     let putSeq = probeKeys;
     let tApply = 0;
     let plan: Record<string, unknown> | undefined;
@@ -191,7 +191,7 @@ export async function layoutBench(opts: LayoutBenchOptions = {}): Promise<Layout
         } catch (err) {
           if (op === 'put') count.putErr++;
           else count.getErr++;
-          firstError ??= (err as Error).message;
+          firstError[op] ??= (err as Error).message;
         }
       }
     };
@@ -217,8 +217,8 @@ export async function layoutBench(opts: LayoutBenchOptions = {}): Promise<Layout
     const tSettled = performance.now();
     const duringSeconds = (tSettled - tApply) / 1000;
     const during = [
-      summarize('put-during', 'put', probeConcurrency, duringSeconds, hist.put, count.put, count.put * probeBytes, count.putErr, firstError),
-      summarize('get-during', 'get', probeConcurrency, duringSeconds, hist.get, count.get, count.get * probeBytes, count.getErr, firstError),
+      summarize('put-during', 'put', probeConcurrency, duringSeconds, hist.put, count.put, count.put * probeBytes, count.putErr, firstError.put),
+      summarize('get-during', 'get', probeConcurrency, duringSeconds, hist.get, count.get, count.get * probeBytes, count.getErr, firstError.get),
     ];
     for (const r of during) print({ ...r });
     const bytesMoved = typeof plan?.bytesMoved === 'number' ? plan.bytesMoved : null;
