@@ -698,6 +698,8 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
             const mine = v.get(o.leaving.id);
             leftover = mine === undefined || mine.sync?.ownsNothing !== true || (await metric(o.leaving, 'ringstore_merkle_keys').catch(() => undefined)) !== 0 || (await hintsPending(o.leaving)) !== 0;
           }
+          // A tracked node this dev cluster does not run holds every change back (it never reports seen): say so.
+          const stalled = Object.keys(any.progress).filter((id) => id !== o.dead && nodes.some((n) => n.id === id && !n.running));
           const phase = oneLive && allSynced && o.leaving !== undefined ? 'dropping' : 'syncing';
           const e: LayoutProgressEvent = {
             phase,
@@ -710,7 +712,7 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
             waitingFor,
             message:
               phase === 'syncing'
-                ? `version ${version}: ${any.live.length} versions live; ${waitingFor.length === 0 ? 'old versions retiring' : `waiting for ${waitingFor.join(', ')} to sync`} (${done}/${total} partitions)`
+                ? `version ${version}: ${any.live.length} versions live; ${waitingFor.length === 0 ? 'old versions retiring' : `waiting for ${waitingFor.join(', ')} to sync`} (${done}/${total} partitions)${stalled.length > 0 ? `; ${stalled.join(', ')} ${stalled.length === 1 ? 'is' : 'are'} not running and every node waits for its reports: restart it, or remove it (dev remove-node ID) if it is gone for good` : ''}`
                 : o.leaving !== undefined
                   ? `version ${version} is the only one live; ${o.leaving.id} dropping what it held`
                   : `version ${version} is the only one live; every node has synced`,
