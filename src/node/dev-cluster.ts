@@ -453,11 +453,21 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
     };
 
     const nodes: DevNode[] = stateNodes.map(makeNode);
-    const allMembers = stateNodes.map(memberOf);
-    stateNodes.forEach((p, i) => {
-      const other = stateNodes.find((x) => x.id !== p.id);
-      writeConfig(nodes[i]!, p, allMembers, p.joined === true && other !== undefined ? `127.0.0.1:${other.httpPort}` : undefined);
-    });
+    /**
+     * Every node's config file names every current node: read only when a
+     * process starts, it lets a node restarted later reach (and accept) the
+     * nodes added or gone since it was written, even if its own Raft log is
+     * too old to know them.
+     */
+    const writeConfigs = (): void => {
+      const allMembers = stateNodes.map(memberOf);
+      stateNodes.forEach((p) => {
+        const node = nodes.find((n) => n.id === p.id)!;
+        const other = stateNodes.find((x) => x.id !== p.id);
+        writeConfig(node, p, allMembers, p.joined === true && other !== undefined ? `127.0.0.1:${other.httpPort}` : undefined);
+      });
+    };
+    writeConfigs();
 
     const clusterFile = path.join(dir, 'cluster.json');
     const writeClusterFile = (): void => {
@@ -783,6 +793,8 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
         o.onProgress?.({ phase: 'joining', node: id, message: `${id} is up and has the cluster's state; assigning it (zone ${p.zone!}, capacity ${capacity} bytes)` });
         const { version, plan } = await stageAndApply({ op: 'assign', node: id, zone: p.zone!, capacity }, deadline);
         o.onProgress?.({ phase: 'applied', node: id, version, plan, message: `applied layout version ${version}: ${id} takes its share (${String(plan.replicasMoved)} partition replicas move)` });
+        // It has the cluster's state by now: from here on its config lists everyone, as the others' do.
+        writeConfigs();
         if (o.wait !== false) await settle(id, version, { deadline, ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}) });
         o.onProgress?.({ phase: 'done', node: id, version, message: `${id} is in the cluster: http ${node.http}, s3 ${node.s3}, grpc ${node.grpc}` });
         return node;
@@ -816,6 +828,7 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
           1,
         );
         saveState();
+        writeConfigs();
         writeClusterFile();
         o.onProgress?.({ phase: 'done', node: id, version, message: `${id} removed; ${nodes.length} nodes left: ${nodes.map((n) => n.id).join(', ')}` });
       });
