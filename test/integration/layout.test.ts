@@ -61,13 +61,16 @@ class Ledger {
   readonly busy = new Set<string>();
   ok = 0;
   failed = 0;
+  /** Why attempts went unanswered (status or error), for the log. */
+  readonly reasons = new Map<string, number>();
   ack(key: string, value: string, context?: string): void {
     this.acked.set(key, value);
     this.unsure.delete(key);
     if (context !== undefined) this.context.set(key, context);
     this.ok++;
   }
-  fail(key: string, value: string): void {
+  fail(key: string, value: string, why: string): void {
+    this.reasons.set(why, (this.reasons.get(why) ?? 0) + 1);
     let s = this.unsure.get(key);
     if (s === undefined) this.unsure.set(key, (s = new Set()));
     s.add(value);
@@ -91,7 +94,8 @@ test('a cluster grows, shrinks and replaces a dead node under native and S3 writ
   const started = Date.now();
   // Anti-entropy also carries data to new owners (it pairs with the owners of every version from the read one up), unthrottled:
   // rarer rounds leave the transfer to the layout sync, so that it lasts long enough to be interrupted.
-  const cluster = await startCluster({ nodes: 3, nodeSettings: { layoutSyncRate: '1MiB', antiEntropy: { intervalMs: 10_000 } } });
+  // 64 partitions: every sync and anti-entropy round compares fewer trees (the layout logic is the same at any P).
+  const cluster = await startCluster({ nodes: 3, partitions: 64, nodeSettings: { layoutSyncRate: '1MiB', antiEntropy: { intervalMs: 10_000 } } });
   const s3Clients = new Map<string, S3Client>();
   const s3 = (node: TestNode): S3Client => {
     let c = s3Clients.get(node.s3);
@@ -132,9 +136,9 @@ test('a cluster grows, shrinks and replaces a dead node under native and S3 writ
           });
           const body = (await res.json().catch(() => ({}))) as { context?: string };
           if (res.status === 200) native.ack(key, value, body.context);
-          else native.fail(key, value);
-        } catch {
-          native.fail(key, value);
+          else native.fail(key, value, `${res.status} ${(body as { error?: { code?: string } }).error?.code ?? ''}`);
+        } catch (err) {
+          native.fail(key, value, (err as Error).name === 'TimeoutError' ? 'timeout' : ((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message));
         } finally {
           native.busy.delete(key);
         }
@@ -154,8 +158,8 @@ test('a cluster grows, shrinks and replaces a dead node under native and S3 writ
         try {
           await s3(pick(running(cluster))).send(new PutObjectCommand({ Bucket: S3_BUCKET, Key: key, Body: body }), { abortSignal: AbortSignal.timeout(20_000) });
           objects.ack(key, digest);
-        } catch {
-          objects.fail(key, digest);
+        } catch (err) {
+          objects.fail(key, digest, (err as Error).name);
         } finally {
           objects.busy.delete(key);
         }
@@ -169,8 +173,8 @@ test('a cluster grows, shrinks and replaces a dead node under native and S3 writ
       try {
         await s3(pick(running(cluster))).send(new PutObjectCommand({ Bucket: S3_BUCKET, Key: key, Body: body }), { abortSignal: AbortSignal.timeout(60_000) });
         objects.ack(key, digest);
-      } catch {
-        objects.fail(key, digest);
+      } catch (err) {
+        objects.fail(key, digest, `big: ${(err as Error).name}`);
       }
     };
     for (let i = 0; i < 4; i++) await putBig();
@@ -263,7 +267,7 @@ test('a cluster grows, shrinks and replaces a dead node under native and S3 writ
 
     stopWriters = true;
     await Promise.all(writers);
-    log(`writers stopped: native ${native.ok} acked / ${native.failed} unanswered, S3 ${objects.ok} acked / ${objects.failed} unanswered`);
+    log(`writers stopped: native ${native.ok} acked / ${native.failed} unanswered ${JSON.stringify(Object.fromEntries(native.reasons))}, S3 ${objects.ok} acked / ${objects.failed} unanswered ${JSON.stringify(Object.fromEntries(objects.reasons))}`);
 
     // ------------------------------------------------------------ the end state
     const finalIds = ['n2', 'n4', 'n5', 'n6'];
