@@ -96,6 +96,8 @@ export interface NodeConfig {
   readonly join: string | undefined;
   /** Bounds on listeners, requests, siblings and multipart uploads (node/limits.ts). */
   readonly limits: LimitSettings;
+  /** Deadline of each replica request; the coordinator's default when unset (course mode sets it well under 1 s: node/course-mode.ts). */
+  readonly replicaTimeoutMs?: number; // kvs
 }
 
 export interface HandoffSettings extends HandoffConfig {

@@ -28,7 +28,7 @@ import { antiEntropyHealth, antiEntropyMount } from './antientropy.js';
 import { componentMetrics, registerComponentGauges } from './metrics.js';
 import type { Layout } from '../ring/layout.js';
 import { Ring } from '../ring/ring.js';
-import { openLmdbStore } from '../store/lmdb-store.js';
+import { openLmdbStore, type LmdbStore } from '../store/lmdb-store.js'; // kvs: LmdbStore
 import { createGrpcTransport, type GrpcTransport } from '../transport/grpc.js';
 import type { NodeConfig } from './config.js';
 import { nodeSecurity } from './tls-identity.js'; // nodeauth: mutual TLS between nodes
@@ -63,6 +63,8 @@ export interface RunningNode {
   readonly registry: Registry;
   /** raft: the Raft-backed control plane (a ControlPlane, control/plane.ts). */
   readonly controlPlane: RaftDriver;
+  /** The node's own store, read by course mode's key counts (node/course-mode.ts). */
+  readonly store: LmdbStore; // kvs
   /** Graceful and idempotent: closes HTTP (waiting briefly for requests in flight), the transport, then the store. */
   stop(): Promise<void>;
 }
@@ -87,7 +89,7 @@ export function componentsConfig(config: NodeConfig, quorum: Quorum): NodeCompon
     members: config.members.map((m) => m.id),
     partitions: config.partitions,
     quorum,
-    coordinator: { maxSiblings: config.limits.maxSiblings }, // limits
+    coordinator: { maxSiblings: config.limits.maxSiblings, ...(config.replicaTimeoutMs !== undefined ? { replicaTimeoutMs: config.replicaTimeoutMs } : {}) }, // limits; kvs: course mode's replica deadline
     membership: config.membership === 'passive' ? { detector: 'passive', pingTimeoutMs: 1000 } : { detector: 'swim', swim: config.swim },
     handoff: { config: config.handoff, maxHints: config.handoff.maxHints, maxHintBytes: config.handoff.maxHintBytes },
     antiEntropy: {
@@ -311,6 +313,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       buckets,
       registry,
       controlPlane: control.plane, // raft
+      store: lmdb, // kvs
       stop: () => {
         stopping ??= (async () => {
           logger.info('node stopping');
