@@ -181,13 +181,12 @@ export function createKvsApi(deps: KvsDeps): (req: IncomingMessage, res: ServerR
     const seen = payloadOf(p);
     const at = place(key);
     const { existed, put } = await write(key, value, seen, at);
-    const mine = put.set.siblings.find((s) => s.value !== null && vvDescends(put.context, { [s.dot.node]: s.dot.counter })) ?? winner(put.set);
     return new KvsAnswer(existed ? 200 : 201, {
       msg: 'success',
       replaced: existed ? 1 : 0,
       partition_id: at.group,
       causal_payload: nextPayload(seen, put.context),
-      timestamp: timestampOf(winner(put.set) ?? mine, deps.now()),
+      timestamp: timestampOf(winner(put.set), deps.now()),
     });
   };
 
