@@ -212,20 +212,23 @@ class CourseCluster implements KvsCluster {
   }
 
   /** This node's keys of the course's bucket: live ones, and any it holds for a partition it owns in no live version. */
-  scan(): { live: number; foreign: number; total: number } {
+  scan(): { live: number; foreign: number; total: number; digest: string } {
     const h = this.history();
     const held = new Set(heldPartitions(h, this.node.config.id));
     const bits = 31 - Math.clz32(h.partitions);
     let live = 0;
     let foreign = 0;
     let total = 0;
-    for (const sk of this.node.store.scanBucket(KVS_BUCKET, { values: false })) {
+    // What this replica would answer for every key it holds, in key order: equal digests are replicas that agree.
+    const digest = createHash('sha256');
+    for (const sk of this.node.store.scanBucket(KVS_BUCKET, { values: true })) {
       total++;
       const w = winner(sk.set);
       if (w !== undefined && w.value !== null) live++;
       if (!held.has(partitionOfKey(bits, KVS_BUCKET, sk.key))) foreign++;
+      digest.update(`${sk.key}\u0000${w === undefined || w.value === null ? '-' : `+${Buffer.from(w.value).toString('base64')}`}\n`);
     }
-    return { live, foreign, total };
+    return { live, foreign, total, digest: digest.digest('hex').slice(0, 16) };
   }
 
   async countKeys(): Promise<number> {
@@ -484,7 +487,7 @@ export class CourseNode {
       if (inner === undefined) return sendJson(res, 200, { id: null, version: 0, live: 0, foreign: 0, count: 0 });
       const h = inner.cluster.history();
       const s = inner.cluster.scan();
-      return sendJson(res, 200, { id: inner.node.config.id, version: currentVersion(h), live: h.versions.length, foreign: s.foreign, count: s.live, keys: s.total });
+      return sendJson(res, 200, { id: inner.node.config.id, version: currentVersion(h), live: h.versions.length, foreign: s.foreign, count: s.live, keys: s.total, digest: s.digest });
     }
     if (req.method !== 'POST') return sendJson(res, 405, { msg: 'error', error: 'POST' });
     const body = JSON.parse((await readBody(req, 64 * 1024)).toString('utf8') || '{}') as { id?: unknown; via?: unknown; k?: unknown };
