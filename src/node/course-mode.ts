@@ -256,7 +256,7 @@ class CourseCluster implements KvsCluster {
     const { ip, port } = splitIpPort(ipPort, 'ip_port');
     const q = derivedPorts(port);
     // The new node learns whom to join from us, then joins as --join does.
-    await this.#tell(ipPort, 'join', { id, via: this.selfHttp, k: this.k }, 20_000);
+    await this.#tell(ipPort, 'join', { id, via: this.selfHttp, k: this.k }, 60_000);
     const member: Member = { id, zone: 'default', capacity: 1, role: 'storage', addresses: { rpc: addr(ip, q.grpc), http: addr(ip, q.http) } };
     const version = await this.#apply({ op: 'assign', member });
     await this.#moved(version, []);
