@@ -190,6 +190,16 @@ export class AntiEntropy {
     const { self, n } = this.env.deps;
     const out = new Map<NodeId, number[]>();
     for (const p of ring.partitionsOf(self, n)) {
+      if (ring.liveVersions > 1) {
+        // Data is moving: exchange with every owner from the read version up
+        // (docs/layout.md), never with an owner of an older version only.
+        for (const peer of ring.peers(p, self, n)) {
+          let list = out.get(peer);
+          if (list === undefined) out.set(peer, (list = []));
+          list.push(p);
+        }
+        continue;
+      }
       const owners = ring.preference(p, n).owners;
       const i = owners.indexOf(self);
       if (i < 0 || owners.length < 2) continue;

@@ -51,15 +51,18 @@ export class TombstoneCollector {
   async collectTombstones(): Promise<number> {
     const ring = this.env.deps.ring();
     const { self, n, clock } = this.env.deps;
-    const everyone = ring.layout.nodes.map((x) => x.id);
+    const everyone = [...ring.nodes];
     this.env.totals.gcSweeps++;
     let removed = 0;
     // Confirmations carried to the next sweep: only keys this sweep confirmed (again).
     const confirmed = new Map<string, { digest: string; atMs: number }>();
     for (const p of ring.partitionsOf(self, n)) {
       if (this.env.state.stopped) break;
-      const owners = ring.preference(p, n).owners;
-      if (owners[0] !== self) continue;
+      // The newest version's first owner sweeps; every owner in any live
+      // layout version must hold the very tombstone (docs/layout.md), and a
+      // removed node that owns nothing is not waited for.
+      if (ring.primaryOwner(p) !== self) continue;
+      const owners = ring.allOwners(p, n);
       const cutoff = clock.now() - this.env.config.tombstoneGraceMs;
       let batch: AeKeyDigest[] = [];
       // The store tracks its tombstone-only keys, so a sweep reads only those.

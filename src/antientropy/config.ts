@@ -1,6 +1,6 @@
 // Anti-entropy's configuration, injected parts, hooks and reports.
 
-import type { Ring } from '../ring/ring.js';
+import type { Placement } from '../ring/view.js';
 import type { Liveness } from '../membership/liveness.js';
 import type { Clock } from '../util/runtime.js';
 import type { NodeId } from '../version/dvv.js';
@@ -95,7 +95,7 @@ export interface AntiEntropyDeps {
   readonly store: MerkleTrackingStore;
   readonly transport: AeTransport;
   readonly clock: Clock;
-  readonly ring: () => Ring;
+  readonly ring: () => Placement;
   readonly liveness: Liveness;
   /** Replicas per partition (the cluster's default N). */
   readonly n: number;

@@ -3,7 +3,7 @@
 // the repair budget, the dot floor, the counters, and a few small steps all
 // of them take.
 
-import type { Ring } from '../ring/ring.js';
+import type { Placement } from '../ring/view.js';
 import { isTombstoneOnly, mergeInto, type NodeId, type SiblingSet } from '../version/dvv.js';
 import { keyDigestHex, leafOf } from './merkle.js';
 import type { AntiEntropyConfig, AntiEntropyDeps } from './config.js';
@@ -19,6 +19,8 @@ export class RoundCounters {
   partitionsDiffering = 0;
   keysCompared = 0;
   keysPulled = 0;
+  /** Value bytes of the copies pulled (what a layout sync throttles). */
+  bytesPulled = 0;
   keysPushed = 0;
   errors = 0;
   tombstonesCollected = 0;
@@ -63,7 +65,7 @@ export function request<R extends AeRequest>(env: AeEnv, peer: NodeId, req: R): 
  * once (a guess, then for real): `changed` is from the last run, the one
  * committed.
  */
-export async function mergeCopy(env: AeEnv, ring: Ring, bucket: string, key: string, theirs: SiblingSet): Promise<{ set: SiblingSet; changed: boolean }> {
+export async function mergeCopy(env: AeEnv, ring: Placement, bucket: string, key: string, theirs: SiblingSet): Promise<{ set: SiblingSet; changed: boolean }> {
   let changed = false;
   const set = await env.deps.store.update(ring.partitionOf(bucket, key), bucket, key, (cur) => {
     const next = mergeInto(cur, theirs);

@@ -112,7 +112,11 @@ export class MerkleExchange {
     while (want.length > 0) {
       const resp: AeSetsOk = await request(this.env, peer, { type: 'aeFetch', partition, keys: want, maxBytes: this.env.config.maxBatchBytes });
       if (resp.entries.length === 0) break;
-      for (const e of resp.entries) if (e.set !== null && e.set.siblings.length > 0) fetched.set(keyId(e.bucket, e.key), e.set);
+      for (const e of resp.entries) {
+        if (e.set === null || e.set.siblings.length === 0) continue;
+        fetched.set(keyId(e.bucket, e.key), e.set);
+        for (const sib of e.set.siblings) c.bytesPulled += sib.value?.byteLength ?? 0;
+      }
       want = want.slice(resp.entries.length);
     }
     // A peer's copies that took too long to arrive are not merged (data-age.ts); next round fetches again.

@@ -13,8 +13,7 @@
 //        {"op":"skip-dead","node":"n3"}
 //
 // Translation only: the plan is src/layout/plan.ts, the commands
-// src/control/layout-commands.ts. Not mounted yet: the wiring step mounts it
-// on the admin port once every node runs the Raft-backed control plane.
+// src/control/layout-commands.ts. Mounted under /cluster (admin tokens only).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ControlPlane } from '../control/plane.js';
@@ -29,6 +28,8 @@ export interface LayoutApiDeps {
   readonly plane: ControlPlane;
   /** Each partition's size in bytes (one replica), when the node knows it: the plan then shows bytes moving. */
   readonly partitionBytes?: () => readonly number[] | undefined;
+  /** This node's own sync progress (layout/mover.ts status), shown beside the history. */
+  readonly sync?: () => Record<string, unknown>;
 }
 
 const BODY_LIMIT = 64 * 1024;
@@ -91,7 +92,11 @@ export function createLayoutApi(deps: LayoutApiDeps): RouteHandler {
         const capacity = gateway ? 0 : ((field(body, 'capacity', 'number') as number | undefined) ?? (known?.role === 'storage' ? known.capacity : undefined));
         if (zone === undefined) throw new ApiError('InvalidArgument', `node ${id} is new: --zone is required`);
         if (capacity === undefined) throw new ApiError('InvalidArgument', `node ${id} is new: --capacity (or --gateway) is required`);
-        const member: Member = { id, zone, capacity, role: gateway ? 'gateway' : 'storage', ...(known?.addresses !== undefined ? { addresses: known.addresses } : {}) };
+        // A node that joined (server --join) is in the control plane's member list with its addresses: carry them into the layout.
+        const joined = deps.plane.state.layout().nodes.find((n) => n.id === id);
+        const addresses = known?.addresses ?? joined?.addresses;
+        if (known === undefined && joined === undefined && deps.plane.state.layout().nodes.length > 0) throw new ApiError('NotFound', `no node ${id} has joined the cluster: start it with \`ringstore server --join HOST:PORT\` first (ringstore dev add-node does both)`, {}, 404);
+        const member: Member = { id, zone, capacity, role: gateway ? 'gateway' : 'storage', ...(addresses !== undefined ? { addresses } : {}) };
         await propose({ type: 'layoutStage', change: { op: 'assign', member } });
         break;
       }
@@ -127,7 +132,7 @@ export function createLayoutApi(deps: LayoutApiDeps): RouteHandler {
     switch (url.path) {
       case '/cluster/layout':
         ctx.route = 'cluster_layout';
-        if (req.method === 'GET' || req.method === 'HEAD') return sendJson(res, 200, { ok: true, ...describeHistory(deps.plane.state.layoutHistory()) });
+        if (req.method === 'GET' || req.method === 'HEAD') return sendJson(res, 200, { ok: true, ...describeHistory(deps.plane.state.layoutHistory()), ...(deps.sync !== undefined ? { sync: deps.sync() } : {}) });
         if (req.method === 'POST') return post(req, res);
         throw methodNotAllowed('GET, HEAD, POST');
       case '/cluster/layout/plan': {

@@ -41,6 +41,8 @@ export interface ClusterApiDeps {
   readonly scanBucketHints: (bucket: string, opts: { prefix?: string; after?: string; limit?: number }) => Iterable<StoredHint>;
   /** The control plane's routes (absent: not served). */
   readonly control?: ClusterControlDeps;
+  /** issue 10: /cluster/layout and /cluster/layout/plan (api/cluster-layout.ts; absent: not served). */
+  readonly layout?: RouteHandler;
 }
 
 const KEYS_LIMIT_MAX = 10_000;
@@ -119,6 +121,7 @@ export function createClusterApi(deps: ClusterApiDeps): RouteHandler {
 
   return async (req: IncomingMessage, res: ServerResponse, url: ParsedUrl, ctx: RequestCtx): Promise<void> => {
     if (deps.control !== undefined && (await handleControlRoute(deps.control, req, res, url, ctx))) return;
+    if (deps.layout !== undefined && (url.path === '/cluster/layout' || url.path.startsWith('/cluster/layout/'))) return deps.layout(req, res, url, ctx);
     if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed('GET, HEAD');
     switch (url.path) {
       case '/cluster/members':

@@ -3,27 +3,29 @@
 // speaks to one node's admin routes (src/api/cluster-layout.ts) and prints
 // what it did and what to type next; --json prints the route's answer.
 //
-// Not yet mounted in main.ts: the wiring step adds
-//   program.addCommand(layoutCommand());
-// once nodes serve /cluster/layout.
+// Admin routes: the node and admin token come from --node / --admin-token,
+// else the environment, else .data/dev/cluster.json (cli/admin-client.ts).
 
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
+import cliProgress from 'cli-progress';
 import { parseSize } from '../node/config.js';
-
-const DEFAULT_NODE = 'http://127.0.0.1:9001';
+import { adminNode, adminToken, adminTokenOption, nodeOption } from './admin-client.js';
 
 interface Common {
   readonly node?: string;
+  readonly adminToken?: string;
   readonly json?: boolean;
 }
 
 type Json = Record<string, unknown>;
 
 async function call(flags: Common, method: 'GET' | 'POST', route: string, body?: Json): Promise<Json> {
-  const base = flags.node === undefined ? DEFAULT_NODE : flags.node.includes('://') ? flags.node : `http://${flags.node}`;
+  const base = adminNode(flags.node);
+  const token = adminToken(flags.adminToken);
+  if (token === undefined) throw new Error('admin routes need an admin token: give --admin-token, set RINGSTORE_ADMIN_TOKEN, or run where .data/dev/cluster.json is');
   let res: Response;
   try {
-    res = await fetch(new URL(route, base), { method, ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}) });
+    res = await fetch(new URL(route, base), { method, headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
   } catch (err) {
     throw new Error(`cannot reach the node at ${base}: ${(err as Error).message} (give --node http://host:port of a node's HTTP API)`);
   }
@@ -92,7 +94,7 @@ function print(flags: Common, answer: Json, text: string): void {
 }
 
 function common(c: Command): Command {
-  return c.addOption(new Option('--node <url>', `a node's HTTP API (default ${DEFAULT_NODE})`)).option('--json', 'print the JSON answer');
+  return c.addOption(nodeOption()).addOption(adminTokenOption()).option('--json', 'print the JSON answer');
 }
 
 function run(fn: () => Promise<void>): Promise<void> {
@@ -156,5 +158,75 @@ export function layoutCommand(): Command {
       print(f, a, `${node} let go; old versions may now retire without it`);
     }),
   );
+  common(layout.command('status').description('watch data move: a progress bar per node until one layout version is left').option('--once', 'print the progress once and return')).action((f: Common & { once?: boolean }) =>
+    run(async () => {
+      await watchStatus(f);
+    }),
+  );
   return layout;
+}
+
+interface SyncStatus {
+  readonly node: string;
+  readonly syncing: number | null;
+  readonly partitionsTotal: number;
+  readonly partitionsDone: number;
+  readonly bytesPulled: number;
+  readonly ownsNothing: boolean;
+  readonly lastError: string | null;
+}
+
+/** Every tracked node's own sync progress (each node's GET /cluster/layout), and the history as the first node sees it. */
+export async function layoutProgress(f: Common): Promise<{ history: Json; nodes: { id: string; http: string | undefined; sync: SyncStatus | undefined; error?: string }[] }> {
+  const history = await call(f, 'GET', '/cluster/layout');
+  const live = history.live as { members: { id: string; addresses?: { http?: string } }[] }[];
+  const byId = new Map<string, string | undefined>();
+  for (const v of live) for (const m of v.members) byId.set(m.id, m.addresses?.http ?? byId.get(m.id));
+  const nodes = await Promise.all(
+    [...byId].sort().map(async ([id, http]) => {
+      if (http === undefined) return { id, http, sync: undefined, error: 'no HTTP address in the layout' };
+      try {
+        const a = await call({ ...f, node: http }, 'GET', '/cluster/layout');
+        return { id, http, sync: a.sync as SyncStatus };
+      } catch (err) {
+        return { id, http, sync: undefined, error: (err as Error).message };
+      }
+    }),
+  );
+  return { history, nodes };
+}
+
+async function watchStatus(f: Common & { once?: boolean }): Promise<void> {
+  const done = (p: Awaited<ReturnType<typeof layoutProgress>>): boolean => (p.history.live as unknown[]).length === 1 && p.nodes.every((n) => n.sync !== undefined && n.sync.syncing === null);
+  if (f.once === true || f.json === true || !process.stdout.isTTY) {
+    for (;;) {
+      const p = await layoutProgress(f);
+      if (f.json === true) console.log(JSON.stringify(p));
+      else for (const n of p.nodes) console.log(`${n.id}: ${n.sync === undefined ? `unknown (${n.error ?? ''})` : n.sync.syncing === null ? 'synced' : `syncing version ${n.sync.syncing}: ${n.sync.partitionsDone}/${n.sync.partitionsTotal} partitions, ${bytes(n.sync.bytesPulled)} pulled`}`);
+      if (f.once === true || done(p)) return;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+  const bars = new cliProgress.MultiBar({ format: ' {node} [{bar}] {value}/{total} partitions  {state}', hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
+  const byNode = new Map<string, cliProgress.SingleBar>();
+  try {
+    for (;;) {
+      const p = await layoutProgress(f);
+      const width = Math.max(...p.nodes.map((n) => n.id.length));
+      for (const n of p.nodes) {
+        const total = Math.max(1, n.sync?.partitionsTotal ?? 1);
+        const value = n.sync === undefined ? 0 : n.sync.syncing === null ? total : n.sync.partitionsDone;
+        const state = n.sync === undefined ? `unreachable: ${n.error ?? ''}` : n.sync.ownsNothing ? 'owns nothing (may be stopped)' : n.sync.syncing === null ? `synced, ${bytes(n.sync.bytesPulled)} pulled` : `syncing version ${n.sync.syncing}, ${bytes(n.sync.bytesPulled)} pulled`;
+        let bar = byNode.get(n.id);
+        if (bar === undefined) byNode.set(n.id, (bar = bars.create(total, value, { node: n.id.padEnd(width), state })));
+        bar.setTotal(total);
+        bar.update(value, { node: n.id.padEnd(width), state });
+      }
+      if (done(p)) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  } finally {
+    bars.stop();
+  }
+  console.log('one layout version is live: every node has synced; nothing is moving');
 }

@@ -10,6 +10,7 @@ import { startNode, stopOnSignals } from '../node/node.js';
 import { runDev } from './dev.js';
 import { registerControlCommands, runForceNewCluster } from './control-commands.js'; // raft
 import { courseEnv, runCourseMode } from '../node/course-mode.js'; // kvs
+import { layoutCommand } from './layout.js'; // issue 10
 
 function int(name: string, min: number) {
   return (v: string): number => {
@@ -252,5 +253,7 @@ program
 
 registerAuthCommands(program);
 registerControlCommands(program, { adminNode, nodeOption }); // raft: status, control backup|restore
+
+program.addCommand(layoutCommand()); // issue 10
 
 await program.parseAsync(process.argv);

@@ -22,7 +22,7 @@ import type { Quorum } from '../coordinator/types.js';
 import { DotFloor } from '../version/dot-floor.js';
 import { CounterLease } from '../version/counter-lease.js';
 import { HintedHandoff, type HandoffBugs, type HandoffConfig, type HandoffDeps } from '../handoff/handoff.js';
-import type { Ring } from '../ring/ring.js';
+import type { Placement } from '../ring/view.js';
 import type { HintStore, ReplicaStore } from '../store/store.js';
 import type { Request, ResponseFor } from '../transport/messages.js';
 import type { Handler, Transport } from '../transport/transport.js';
@@ -39,7 +39,7 @@ export interface NodeParts {
   readonly transport: Transport;
   /** Replicas, the hint table and meta: one durable store, as one LMDB environment holds them. */
   readonly store: ReplicaStore & HintStore;
-  readonly ring: () => Ring;
+  readonly ring: () => Placement;
   /** SWIM's packet channel; by default `swim` requests on `transport`. */
   readonly packets?: PacketChannel;
   readonly log?: ComponentLog;
@@ -176,6 +176,15 @@ export function buildNode(parts: NodeParts, config: NodeComponentsConfig, hooks:
     hints: parts.store,
     raiseDotFloor: (c) => dotFloor.raise(c),
     config: config.handoff.config,
+    // issue 10: a hint whose owner lost the partition in a layout change goes to the current owners.
+    layout: {
+      stillOwns: (owner, p) => ring().allOwners(p, config.quorum.n).includes(owner),
+      isMember: (owner) => ring().nodes.includes(owner),
+      currentOwners: (p) => ring().writeSets(p, config.quorum.n).sets.at(-1) ?? [],
+      mergeHere: async (_p, bucket, key, set) => {
+        await coordinator.handle(self, { type: 'putReplica', bucket, key, set, hintFor: null, asOf: clock.now() });
+      },
+    },
     ...(bugs !== undefined ? { bugs } : {}),
     events: {
       delivered: (owner, hint) => hooks.handoff?.delivered?.(owner, hint),

@@ -9,6 +9,7 @@
 import type { ConfState, NodeId } from '../raft/messages.js';
 import type { LayoutNode } from './commands.js';
 import { CONTROL_SNAPSHOT_FORMAT, CONTROL_SNAPSHOT_VERSION, ControlState } from './state.js';
+import type { LayoutHistory } from '../layout/history.js';
 
 export const DEFAULT_MAX_VOTERS = 5;
 
@@ -57,7 +58,7 @@ export function initialConf(members: readonly Candidate[], maxVoters = DEFAULT_M
  * data): the founding members in the layout, version 1, nothing else. Equal
  * member lists give equal bytes.
  */
-export function initialControlState(nodes: readonly LayoutNode[]): Uint8Array {
+export function initialControlState(nodes: readonly LayoutNode[], layoutHistory?: LayoutHistory): Uint8Array {
   const sorted = [...nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const json = {
     format: CONTROL_SNAPSHOT_FORMAT,
@@ -68,6 +69,8 @@ export function initialControlState(nodes: readonly LayoutNode[]): Uint8Array {
     users: [],
     accessKeys: [],
     adminTokens: [],
+    // issue 10: the founding layout version (layout/founding.ts), when the caller computed one.
+    ...(layoutHistory !== undefined ? { layoutHistory } : {}),
   };
   // Through restore and snapshot, so that the bytes are exactly what a snapshot of that state would hold.
   return ControlState.restore(new TextEncoder().encode(JSON.stringify(json))).snapshot();

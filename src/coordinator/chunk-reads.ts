@@ -7,7 +7,7 @@
 // The quorum path (Coordinator.get) would fetch every owner's copy of a
 // 4 MiB chunk to return one.
 
-import type { Ring } from '../ring/ring.js';
+import type { Placement } from '../ring/view.js';
 import type { Transport } from '../transport/transport.js';
 import type { NodeId, SiblingSet } from '../version/dvv.js';
 
@@ -20,7 +20,7 @@ export interface ReplicaReads {
 
 export interface ChunkReadsDeps {
   readonly transport: Transport;
-  readonly ring: () => Pick<Ring, 'partitionOf' | 'preference'>;
+  readonly ring: () => Pick<Placement, 'partitionOf' | 'preference'>;
   /** Replication factor chunks are written with (the cluster's default N). */
   readonly n: number;
   /** Deadline of each replica read. */

@@ -42,9 +42,30 @@ export class Coordinator {
     this.replica = new ReplicaSide(this.env, this.hints, this.origin);
   }
 
+  /** Writes in flight by the layout version they were routed with (quietBefore). */
+  private readonly writesByVersion = new Map<number, number>();
+
   /** A write (or, with a null value, a delete) of one key (write.ts). */
   put(req: PutRequest): Promise<PutResult> {
-    return write(this.env, this.hints, this.replica, req);
+    const v = this.env.deps.ring().version;
+    // A ring fixed at start (version 0) never changes: nothing to track.
+    if (v === 0) return write(this.env, this.hints, this.replica, req);
+    this.writesByVersion.set(v, (this.writesByVersion.get(v) ?? 0) + 1);
+    return write(this.env, this.hints, this.replica, req).finally(() => {
+      const k = (this.writesByVersion.get(v) ?? 1) - 1;
+      if (k === 0) this.writesByVersion.delete(v);
+      else this.writesByVersion.set(v, k);
+    });
+  }
+
+  /**
+   * No write this node coordinates was routed with a layout version older
+   * than v: what a node must know before it reports having seen v, since
+   * such a write may skip v's owners (docs/layout.md).
+   */
+  quietBefore(v: number): boolean {
+    for (const [version, k] of this.writesByVersion) if (version < v && k > 0) return false;
+    return true;
   }
 
   /** A read of one key, with read repair after the answer (read.ts). */

@@ -3,7 +3,7 @@
 // environment the write, read, list and replica-side code share.
 
 import { DEFAULT_QUORUM, type Quorum } from './quorum.js';
-import type { Ring } from '../ring/ring.js';
+import type { Placement } from '../ring/view.js';
 import type { HintStore, ReplicaStore } from '../store/store.js';
 import type { Transport } from '../transport/transport.js';
 import type { Request, ResponseFor } from '../transport/messages.js';
@@ -83,7 +83,7 @@ export interface CoordinatorDeps {
   readonly transport: Transport;
   readonly clock: Clock;
   readonly random: Random;
-  readonly ring: () => Ring;
+  readonly ring: () => Placement;
   readonly liveness: Liveness;
   readonly config?: Partial<CoordinatorConfig>;
   readonly events?: CoordinatorEvents;

@@ -15,14 +15,23 @@ export interface Gathered<T> {
 }
 
 export function gather<T>(nodes: readonly NodeId[], call: (node: NodeId) => Promise<T>, needed: number, failure: (node: NodeId, err: unknown) => ReplicaFailure): Gathered<T> {
+  return gatherUntil(nodes, call, (ok) => ok.length >= needed, failure);
+}
+
+/**
+ * As gather, with the quorum a predicate over the successes so far: a write
+ * while a layout change is in progress needs a write quorum in the owner
+ * set of every live version, not a count (docs/layout.md).
+ */
+export function gatherUntil<T>(nodes: readonly NodeId[], call: (node: NodeId) => Promise<T>, enough: (ok: readonly { readonly node: NodeId; readonly value: T }[]) => boolean, failure: (node: NodeId, err: unknown) => ReplicaFailure): Gathered<T> {
   const ok: { node: NodeId; value: T }[] = [];
   const failed: ReplicaFailure[] = [];
   let resolveQuorum!: () => void;
   const quorum = new Promise<void>((r) => (resolveQuorum = r));
   const settle = () => {
-    if (ok.length >= needed) resolveQuorum();
+    if (enough(ok)) resolveQuorum();
   };
-  if (needed <= 0) resolveQuorum();
+  if (enough(ok)) resolveQuorum();
   const all = Promise.all(
     nodes.map((node) =>
       call(node).then(

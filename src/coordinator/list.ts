@@ -16,7 +16,7 @@ import { compareCodePoints } from '../store/key-order.js';
  */
 export async function list(env: CoordinatorEnv, req: ListRequest): Promise<ListResult> {
   const ring = env.deps.ring();
-  const members = ring.layout.nodes.map((n) => n.id);
+  const members = [...ring.nodes];
   const nodes = req.strict === true ? members : members.filter((id) => env.deps.liveness.isAlive(id));
   const limit = clampListLimit(req.limit);
   let after = req.after ?? '';

@@ -18,7 +18,7 @@ export class Reader {
     // Replicas read after this instant: a read repair's copy carries this time.
     const asOf = this.env.deps.clock.now();
     const ring = this.env.deps.ring();
-    const quorum = resolveQuorum(this.env.config.defaultQuorum, { n: req.n, r: req.r }, ring.layout.nodes.length);
+    const quorum = resolveQuorum(this.env.config.defaultQuorum, { n: req.n, r: req.r }, ring.nodes.length);
     const partition = ring.partitionOf(req.bucket, req.key);
     const { owners, fallbacks } = ring.preference(partition, quorum.n);
     const targets = chooseTargets(this.env, owners, fallbacks, req.sloppy ?? true);

@@ -20,7 +20,7 @@ import type { CoordinatorEnv } from './deps.js';
 import type { HintTable } from './hint-table.js';
 import { resolveQuorum } from './quorum.js';
 import { certainlyNotApplied, chooseTargets, replicaFailure, standIn, type Target } from './targets.js';
-import { gather } from './gather.js';
+import { gatherUntil } from './gather.js';
 import { TransportError } from '../transport/transport.js';
 import { InsufficientStorageError, TooManySiblingsError } from '../util/errors.js';
 import type { ReplicaSide } from './replica.js';
@@ -30,9 +30,13 @@ export async function write(env: CoordinatorEnv, hints: HintTable, replica: Repl
   // The origin reads the set it returns after this instant: copies of it carry this time.
   const asOf = env.deps.clock.now();
   const ring = env.deps.ring();
-  const quorum = resolveQuorum(env.config.defaultQuorum, { n: req.n, w: req.w }, ring.layout.nodes.length);
+  const quorum = resolveQuorum(env.config.defaultQuorum, { n: req.n, w: req.w }, ring.nodes.length);
   const partition = ring.partitionOf(req.bucket, req.key);
-  const { owners, fallbacks } = ring.preference(partition, quorum.n);
+  // Every live layout version's owners (one set unless data is moving,
+  // docs/layout.md): the newest version's first, so that the origin is
+  // preferably one of the owners the data is moving to.
+  const { sets, fallbacks } = ring.writeSets(partition, quorum.n);
+  const owners = [...new Set([...sets].reverse().flat())];
   const sloppy = req.sloppy ?? true;
   const targets = chooseTargets(env, owners, fallbacks, sloppy);
   const failed: ReplicaFailure[] = targets.failed.slice();
@@ -131,16 +135,22 @@ export async function write(env: CoordinatorEnv, hints: HintTable, replica: Repl
     }
   };
   const commit = localCommit;
-  const replicas = gather(
+  // W in every live version's owner set; a stand-in counts for the owner it
+  // stands in for. With one version this is "W replicas answered".
+  const quorate = (targets: readonly Target[]): boolean => {
+    const have = new Set(targets.map((t) => t.hintFor ?? t.node));
+    return sets.every((s) => s.reduce((k, o) => k + (have.has(o) ? 1 : 0), 0) >= Math.min(needed, s.length));
+  };
+  const replicas = gatherUntil(
     commit === undefined ? rest.map((t) => t.node) : [env.self, ...rest.map((t) => t.node)],
     (node) => (commit !== undefined && node === env.self ? commit.then((set) => ({ target: originTarget, set })) : sendReplica(byNode.get(node) as Target)),
-    commit === undefined ? needed - 1 : needed,
+    (ok) => quorate([...(commit === undefined ? [originTarget] : []), ...ok.map((r) => r.value.target)]),
     replicaFailure,
   );
   await replicas.quorum;
   // Snapshot now: replies still arriving must not change what we report.
   const answered: { target: Target; set: SiblingSet }[] = [...(commit === undefined ? [{ target: origin, set: shipped }] : []), ...replicas.ok.map((r) => r.value)];
-  if (answered.length < needed) {
+  if (!quorate(answered.map((a) => a.target))) {
     const all = [...failed, ...replicas.failed];
     // limits: when every replica that failed is out of room, say so (507), not "unreachable" (503).
     if (all.length > 0 && all.every((f) => f.code === 'InsufficientStorage')) throw new InsufficientStorageError(all.map((f) => f.reason).join('; '));

@@ -21,7 +21,7 @@ import type { Transport } from '../transport/transport.js';
 import type { Clock, Timer } from '../util/runtime.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { errorMessage } from '../util/errors.js';
-import { maxCounter, type NodeId } from '../version/dvv.js';
+import { maxCounter, type NodeId, type SiblingSet } from '../version/dvv.js';
 
 export interface HandoffConfig {
   /** How often the hint table is looked at. */
@@ -80,12 +80,30 @@ export interface HandoffDeps {
   /** Folds a delivered hint's own counters into the dot floor (version/dot-floor.ts) before it is deleted. */
   readonly raiseDotFloor: (counter: number) => Promise<void>;
   readonly config?: Partial<HandoffConfig>;
+  /**
+   * Where a hint goes once its owner no longer owns the partition in any
+   * live layout version (docs/layout.md): to the partition's current owners
+   * instead, so that a hint for a removed node is neither lost nor kept
+   * forever. Absent: owners never change (a ring fixed at start).
+   */
+  readonly layout?: HandoffLayout;
   /** Test-only broken behaviour (src/sim). Never set in production. */
   readonly bugs?: HandoffBugs;
   readonly events?: {
     delivered?(owner: NodeId, hint: StoredHint): void;
     failed?(owner: NodeId, reason: string): void;
   };
+}
+
+export interface HandoffLayout {
+  /** Does `owner` own `partition` in some live layout version? */
+  stillOwns(owner: NodeId, partition: number): boolean;
+  /** Is `owner` a storage node of some live layout version? A node that is not will never be back for its hints. */
+  isMember(owner: NodeId): boolean;
+  /** The partition's owners in the newest version. */
+  currentOwners(partition: number): NodeId[];
+  /** Merges a redirected hint into this node's own replicas (when this node is a current owner). */
+  mergeHere(partition: number, bucket: string, key: string, set: SiblingSet): Promise<void>;
 }
 
 export interface OwnerStatus {
@@ -174,7 +192,8 @@ export class HintedHandoff {
     for (const t of this.deps.hints.hintTotals()) {
       const owner = t.owner;
       if (owner === this.deps.self) continue; // never hinted for ourselves; nothing to hand over
-      if (!this.deps.liveness.isAlive(owner)) continue;
+      // A node no longer in the layout will never be back: its hints go to the current owners (deliver).
+      if (!this.deps.liveness.isAlive(owner) && this.deps.layout?.isMember(owner) !== false) continue;
       const st = this.state(owner);
       if (now < st.backoffUntilMs) continue;
       this.fill(owner, st);
@@ -219,7 +238,19 @@ export class HintedHandoff {
       // Stamped with the send time, though the hint may be older: a held hint
       // blocks tombstone collection of its key until the owner has merged it
       // (antientropy/data-age.ts), so its age does not matter.
-      await this.deps.transport.request(owner, { type: 'putReplica', bucket: h.bucket, key: h.key, set: h.set, hintFor: null, asOf: this.deps.clock.now() }, this.config.timeoutMs);
+      const layout = this.deps.layout;
+      if (layout !== undefined && !layout.stillOwns(owner, h.partition)) {
+        // The owner lost the partition in a layout change: every current owner gets the hint instead.
+        await Promise.all(
+          layout.currentOwners(h.partition).map((to) =>
+            to === this.deps.self
+              ? layout.mergeHere(h.partition, h.bucket, h.key, h.set)
+              : this.deps.transport.request(to, { type: 'putReplica', bucket: h.bucket, key: h.key, set: h.set, hintFor: null, asOf: this.deps.clock.now() }, this.config.timeoutMs),
+          ),
+        );
+      } else {
+        await this.deps.transport.request(owner, { type: 'putReplica', bucket: h.bucket, key: h.key, set: h.set, hintFor: null, asOf: this.deps.clock.now() }, this.config.timeoutMs);
+      }
       // The owner has it durably. Remember our own counters before forgetting the key.
       await this.deps.raiseDotFloor(maxCounter(h.set, this.deps.self));
       await this.deps.hints.removeHint(h, h.set);
@@ -229,7 +260,7 @@ export class HintedHandoff {
       this.deps.events?.delivered?.(owner, h);
       st.inFlight.delete(id);
       // Keep the pipeline full between ticks, within the same budgets.
-      if (this.running && this.deps.liveness.isAlive(owner)) this.fill(owner, st);
+      if (this.running && (this.deps.liveness.isAlive(owner) || this.deps.layout?.isMember(owner) === false)) this.fill(owner, st);
     } catch (err) {
       st.failures++;
       this.failedTotal++;

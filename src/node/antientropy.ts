@@ -13,7 +13,7 @@ import { keyDigestHex } from '../antientropy/merkle.js';
 import type { MerkleTrackingStore, RebuildStats } from '../antientropy/tracking-store.js';
 import { ApiError } from '../api/errors.js';
 import { methodNotAllowed, sendJson, type Mount } from '../api/http.js';
-import type { Ring } from '../ring/ring.js';
+import type { Placement } from '../ring/view.js';
 import { isTombstoneOnly, type NodeId } from '../version/dvv.js';
 
 /** Counters fed by the component's events (hand them to buildNode as hooks.antiEntropy). */
@@ -50,7 +50,7 @@ export interface AntiEntropyView {
   /** The node's store as the components see it, with its Merkle trees. */
   readonly store: MerkleTrackingStore;
   readonly rebuilt: RebuildStats & { readonly ms: number };
-  readonly ring: () => Ring;
+  readonly ring: () => Placement;
   /** catalog: the storage name of a bucket given by name (coordinator/buckets-types.ts storageBucket); without it, the name itself. */
   readonly storageOf?: (bucket: string) => Promise<string>;
 }

@@ -90,6 +90,8 @@ export interface NodeConfig {
   readonly s3Gc: GcSettings;
   /** Bytes of the S3 read cache of verified chunks (small objects get a quarter of it more); 0 turns both off. */
   readonly s3CacheBytes: number;
+  /** issue 10: bytes per second a layout sync may pull into this node (layout/mover.ts). */
+  readonly layoutSyncBytesPerSecond: number;
   /** raft: the control plane's timing and voters (node/control-config.ts). */
   readonly raft: RaftSettings;
   /** raft: host:port of a member to join through (a new node); undefined bootstraps from `members`. */
@@ -178,6 +180,7 @@ export interface RawConfig {
   clusterKeys?: unknown;
   s3Gc?: unknown;
   s3CacheSize?: unknown;
+  layoutSyncRate?: unknown; // issue 10: bytes per second, e.g. "64MiB"
   raft?: unknown; // raft
   join?: unknown; // raft
   limits?: unknown;
@@ -224,6 +227,7 @@ export const ENV_NAMES: Readonly<Record<keyof RawConfig | 'config', string>> = {
   clusterKeys: 'RINGSTORE_CLUSTER_KEYS',
   s3Gc: 'RINGSTORE_S3_GC',
   s3CacheSize: 'RINGSTORE_S3_CACHE_SIZE',
+  layoutSyncRate: 'RINGSTORE_LAYOUT_SYNC_RATE', // issue 10
   raft: 'RINGSTORE_RAFT', // raft
   join: 'RINGSTORE_JOIN', // raft
   limits: 'RINGSTORE_LIMITS',
@@ -382,6 +386,7 @@ export function resolveConfig(raw: RawConfig): NodeConfig {
   }
   const s3Gc = parseNumbers<GcSettings>(raw.s3Gc, 's3Gc', DEFAULT_GC_SETTINGS);
   const limits = parseNumbers<LimitSettings>(raw.limits, 'limits', DEFAULT_LIMITS); // limits
+  const layoutSyncBytesPerSecond = raw.layoutSyncRate === undefined ? 64 * 1024 * 1024 : parseSize(raw.layoutSyncRate, 'layoutSyncRate');
   const s3CacheBytes = raw.s3CacheSize === undefined ? DEFAULT_S3_CACHE_BYTES : String(raw.s3CacheSize).trim() === '0' ? 0 : parseSize(raw.s3CacheSize, 's3CacheSize');
 
   // raft: the control plane's settings, and the member to join through.
@@ -428,6 +433,7 @@ export function resolveConfig(raw: RawConfig): NodeConfig {
     clusterKeysEphemeral,
     s3Gc,
     s3CacheBytes,
+    layoutSyncBytesPerSecond,
     limits,
   };
 }
@@ -631,7 +637,7 @@ export function parseAntiEntropy(v: unknown): AntiEntropySettings {
   return out as unknown as AntiEntropySettings;
 }
 
-const UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3 };
+const UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3, t: 1e12, tb: 1e12, tib: 1024 ** 4 };
 
 /** A byte count: 16777216, "16MiB", "16 MB", "512k". */
 export function parseSize(v: unknown, name: string): number {

@@ -28,6 +28,7 @@ import { RingstoreError } from '../util/errors.js';
 import type { MemberConfig, NodeConfig } from './config.js';
 import { openLmdbRaftStorage, type LmdbRaftStorage } from './raft-log-lmdb.js';
 import { joinCluster } from './control-join.js';
+import type { LayoutHistory } from '../layout/history.js';
 
 /** The layout entry of a configured member. */
 export function layoutNodeOf(m: MemberConfig): LayoutNode {
@@ -55,6 +56,8 @@ export interface ControlWiringDeps {
   readonly registry?: Registry;
   /** Replaces the transport's address book (GrpcTransport.setPeers): members the layout adds become reachable. */
   readonly setPeers?: (peers: ReadonlyMap<string, string>) => void;
+  /** issue 10: the founding layout version a new cluster starts with (layout/founding.ts). */
+  readonly foundingLayout?: LayoutHistory;
 }
 
 export async function startControlPlane(deps: ControlWiringDeps): Promise<ControlWiring> {
@@ -68,7 +71,7 @@ export async function startControlPlane(deps: ControlWiringDeps): Promise<Contro
   try {
     if (storage.isEmpty() && config.join === undefined) {
       const conf = initialConf(config.members, settings.maxVoters);
-      await storage.bootstrap(conf, initialControlState(config.members.map(layoutNodeOf)));
+      await storage.bootstrap(conf, initialControlState(config.members.map(layoutNodeOf), deps.foundingLayout));
       bootstrapped = true;
       log.info({ voters: conf.voters, learners: conf.learners }, 'raft: founded a new cluster from the configured members');
     } else if (storage.isEmpty()) {

@@ -4,7 +4,7 @@
 import type { GrpcListenerLimits } from '../transport/grpc-limits.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import type { Quorum } from '../coordinator/types.js';
-import type { Ring } from '../ring/ring.js';
+import type { Placement } from '../ring/view.js';
 import type { Transport } from '../transport/transport.js';
 import type { NodeId } from '../version/dvv.js';
 import type { Clock } from '../util/runtime.js';
@@ -20,7 +20,7 @@ interface Log {
 export function createUserIndex(opts: {
   coordinator: Coordinator;
   transport: Transport;
-  ring: () => Ring;
+  ring: () => Placement;
   liveness: { isAlive(node: NodeId): boolean };
   quorum: Quorum;
   now: () => number;

@@ -43,7 +43,12 @@ import { sendJson, type Mount } from '../api/http.js';
 import { bindFilesApi, createUserIndex } from './files-wiring.js';
 import { createRingSyncApi } from '../api/compat-ringsync.js';
 import { createUsersApi } from '../files/users-api.js';
-import { startControlPlane, type ControlWiring } from './control-wiring.js'; // raft
+import { layoutNodeOf, startControlPlane, type ControlWiring } from './control-wiring.js'; // raft
+import { foundingHistory } from '../layout/founding.js'; // issue 10
+import type { Member } from '../layout/types.js'; // issue 10
+import { placementFrom, startLayoutWiring } from './layout-wiring.js'; // issue 10
+import { createLayoutApi } from '../api/cluster-layout.js'; // issue 10
+import type { MerkleTrackingStore } from '../antientropy/tracking-store.js';
 import type { RaftDriver } from '../control/driver.js'; // raft
 import { contextMac } from '../api/context-mac.js'; // limits: MACed context tokens
 import { deriveKey } from './cluster-keys.js'; // limits
@@ -77,6 +82,22 @@ export interface StartNodeOptions {
 }
 
 export { clampQuorum };
+
+/** A configured member as a layout member (issue 10): a storage node whose capacity is its ring weight (layoutNodeOf). */
+function memberOf(m: NodeConfig['members'][number]): Member {
+  const n = layoutNodeOf(m);
+  return { id: n.id, zone: n.zone, capacity: n.capacity, role: 'storage', addresses: n.addresses };
+}
+
+/** Bytes of one replica of each partition held here, for a plan's "bytes moving" (a scan: plans are rare). */
+function partitionBytes(store: MerkleTrackingStore, partitions: number): number[] {
+  const out = new Array<number>(partitions).fill(0);
+  for (const p of store.forest.partitions()) {
+    if (p >= partitions) continue;
+    for (const e of store.scanPartition(p)) for (const s of e.set.siblings) out[p]! += (s.value?.byteLength ?? 0) + e.key.length;
+  }
+  return out;
+}
 
 export function layoutOf(config: NodeConfig): Layout {
   return { epoch: 1, partitions: config.partitions, nodes: config.members.map((m) => ({ id: m.id, zone: m.zone, weight: m.weight })) };
@@ -157,23 +178,28 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
 
     const layout = layoutOf(config);
     const ring = new Ring(layout);
-    const clusterSize = layout.nodes.length;
-    const defaultQuorum = clampQuorum(config.quorum, clusterSize);
+    // A joining node learns the cluster's size from the layout: its own member list is only itself.
+    const defaultQuorum = config.join !== undefined ? config.quorum : clampQuorum(config.quorum, layout.nodes.length);
 
     const registry = new Registry();
     registry.setDefaultLabels({ node: config.id });
     collectDefaultMetrics({ register: registry });
 
     // raft: the control plane (node/control-wiring.ts): its log in <dataDir>/raft, its messages on the transport.
-    const control = await startControlPlane({ config, logger, transport, clock: systemClock, random: cryptoRandom, registry, setPeers: (p) => grpcTransport.setPeers(p) });
+    // issue 10: a new cluster's first layout version is today's ring over the founding members (layout/founding.ts).
+    const foundingLayout = foundingHistory(config.members.map(memberOf), ring, defaultQuorum.n);
+    const control = await startControlPlane({ config, logger, transport, clock: systemClock, random: cryptoRandom, registry, setPeers: (p) => grpcTransport.setPeers(p), foundingLayout });
     controlRef.current = control;
     cleanups.push(() => control.stop());
+    // issue 10: the data path follows the layout history once it has a version (node/layout-wiring.ts).
+    const placement = placementFrom(control.plane, ring);
+    const clusterSize = (): number => placement().nodes.length;
 
     // The node's components (failure detection, coordinator, hinted
     // handoff, anti-entropy), built as the simulator builds them but over
     // the real parts; this file adds what only a server has around them.
     const components = buildNode(
-      { self: config.id, clock: systemClock, random: cryptoRandom, transport: control.transport /* raft: routes `raft` requests */, store: lmdb, ring: () => ring, log: logger },
+      { self: config.id, clock: systemClock, random: cryptoRandom, transport: control.transport /* raft: routes `raft` requests */, store: lmdb, ring: placement, log: logger },
       componentsConfig(config, defaultQuorum),
       { ...componentMetrics(registry), memberAlive: (node) => grpcTransport.wake(node) },
     );
@@ -183,6 +209,8 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     const liveness = membership.liveness;
     components.start();
     cleanups.push(() => components.stop());
+    const layoutWiring = startLayoutWiring({ self: config.id, plane: control.plane, placement, components, clock: systemClock, logger, registry, quorum: defaultQuorum, bytesPerSecond: config.layoutSyncBytesPerSecond });
+    cleanups.push(() => layoutWiring.stop());
     // catalog: buckets in the control state; an old data folder's bucket records are imported once.
     const buckets = createBucketCatalog({ coordinator, plane: control.plane });
     cleanups.push(startLegacyImport({ store: lmdb, plane: control.plane, logger }));
@@ -191,13 +219,13 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     cleanups.push(() => auth.stop());
     const tls = tlsFiles(config);
     warnIfExposed(config, logger);
-    const userIndex = createUserIndex({ coordinator, transport, ring: () => ring, liveness, quorum: defaultQuorum, now: () => systemClock.now(), clock: systemClock, logger, isCurrent: currentBucket(control.plane) /* catalog */ });
+    const userIndex = createUserIndex({ coordinator, transport, ring: placement, liveness, quorum: defaultQuorum, now: () => systemClock.now(), clock: systemClock, logger, isCurrent: currentBucket(control.plane) /* catalog */ });
 
     const native = createNativeApi({
       self: config.id,
       coordinator,
       buckets,
-      clusterSize: () => clusterSize,
+      clusterSize,
       defaultQuorum,
       maxObjectBytes: config.maxObjectBytes,
       onInternalError: (err, what) => logger.error({ err }, `internal error in ${what}`),
@@ -230,6 +258,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
             scanBucket: (bucket, o) => lmdb.scanBucket(bucket, o),
             scanBucketHints: (bucket, o) => lmdb.scanBucketHints(bucket, o),
             control: { self: config.id, plane: control.plane, status: () => control.plane.status() }, // raft
+            layout: createLayoutApi({ plane: control.plane, partitionBytes: () => partitionBytes(components.store, config.partitions), sync: () => ({ node: config.id, ...layoutWiring.mover.status() }) }), // issue 10
           }),
         },
         { prefix: '/_faults', handler: createFaultsApi(faults) },
@@ -237,13 +266,14 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
         // Seed compatibility: RingSync's POST /create, /read, /update, /delete (api/compat-ringsync.ts).
         ...createRingSyncApi({ coordinator, quorum: defaultQuorum }).map((m) => ({ ...m, access: 'user' as const })),
         s3Mount,
-        antiEntropyMount({ self: config.id, component: components.antiEntropy, store: components.store, rebuilt: components.rebuilt, ring: () => ring, storageOf: storageOfName(buckets) /* catalog */ }),
+        antiEntropyMount({ self: config.id, component: components.antiEntropy, store: components.store, rebuilt: components.rebuilt, ring: placement, storageOf: storageOfName(buckets) /* catalog */ }),
       ],
       health: () => ({
         zone: config.zone,
         http: config.advertiseHttp,
         grpc: config.advertiseGrpc,
-        members: clusterSize,
+        members: clusterSize(),
+        layout: { version: placement().version, read_version: placement().readVersion, live_versions: placement().liveVersions }, // issue 10
         detector: membership.detector,
         down: membership.downNodes(),
         hints_pending: lmdb.hintTotals().reduce((n, t) => n + t.hints, 0),

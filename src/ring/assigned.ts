@@ -58,6 +58,21 @@ export class AssignedRing {
 
   partitionsOf(node: NodeId, n: number): number[] {
     const out: number[] = [];
+    const t = this.#table;
+    const i = t.nodes.indexOf(node);
+    if (i < 0) return out;
+    if (n <= t.replicas) {
+      // Only the assigned slots can hold the first n: no ranking needed.
+      for (let p = 0; p < this.partitions; p++) {
+        for (let r = 0; r < n; r++) {
+          if (t.owners[p * t.replicas + r] === i) {
+            out.push(p);
+            break;
+          }
+        }
+      }
+      return out;
+    }
     for (let p = 0; p < this.partitions; p++) if (this.preference(p, n).owners.includes(node)) out.push(p);
     return out;
   }

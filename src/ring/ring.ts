@@ -18,6 +18,7 @@ import { murmur3 } from '../util/hash.js';
 import type { NodeId } from '../version/dvv.js';
 import type { Layout } from './layout.js';
 import { compareIds, rankAll } from './placement.js';
+import type { Placement } from './view.js';
 
 const MAX_PARTITIONS = 65536;
 
@@ -62,7 +63,11 @@ export function partitionOfKey(bits: number, bucket: string, key: string): numbe
   return murmur3(`${bucket}\u0000${GROUPED_BUCKETS.has(bucket) ? placementGroup(key) : key}`) >>> (32 - bits);
 }
 
-export class Ring {
+/** Today's ring: one version, computed from the member list (a Placement with nothing moving). */
+export class Ring implements Placement {
+  readonly version = 0;
+  readonly readVersion = 0;
+  readonly liveVersions = 1;
   readonly layout: Layout;
   readonly partitions: number;
   readonly #bits: number;
@@ -81,6 +86,24 @@ export class Ring {
     this.#ids = nodes.map((n) => n.id);
     this.#index = new Map(this.#ids.map((id, i) => [id, i]));
     this.#order = rankAll(layout.partitions, nodes);
+  }
+
+  get nodes(): readonly NodeId[] {
+    return this.#ids;
+  }
+
+  writeSets(partition: number, n: number): { sets: NodeId[][]; fallbacks: NodeId[] } {
+    const { owners, fallbacks } = this.preference(partition, n);
+    return { sets: [owners], fallbacks };
+  }
+
+  peers(partition: number, node: NodeId, n: number): NodeId[] {
+    const owners = this.preference(partition, n).owners;
+    return owners.includes(node) ? owners.filter((x) => x !== node) : [];
+  }
+
+  allOwners(partition: number, n: number): NodeId[] {
+    return [...this.preference(partition, n).owners].sort(compareIds);
   }
 
   /**
