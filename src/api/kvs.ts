@@ -55,6 +55,8 @@ export interface KvsDeps {
   /** How long a key operation may take before it answers "not available". Default DEFAULT_BUDGET_MS. */
   readonly budgetMs?: number;
   readonly onInternalError?: (err: unknown, what: string) => void;
+  /** Why a key operation answered 503 (the cause stays out of the course's error body). */
+  readonly onUnavailable?: (why: string) => void;
 }
 
 /** An answer with a status: every error body is {"msg":"error","error":...}. */
@@ -131,6 +133,7 @@ export function createKvsApi(deps: KvsDeps): (req: IncomingMessage, res: ServerR
     if (seen === null || vvDescends(one.context, seen)) return one;
     const all = await coordinator.get({ bucket: KVS_BUCKET, key, n, r: n, sloppy: false, ...(omitValues ? { omitValues: true } : {}) });
     if (vvDescends(all.context, seen)) return all;
+    deps.onUnavailable?.(`${key}: no replica of the group has seen the client's payload yet`);
     throw fail(503, UNAVAILABLE);
   };
 
@@ -210,13 +213,18 @@ export function createKvsApi(deps: KvsDeps): (req: IncomingMessage, res: ServerR
       return await Promise.race([
         op().catch((err: unknown) => {
           if (err instanceof KvsAnswer) throw err;
-          if (err instanceof QuorumError) throw fail(503, UNAVAILABLE);
-          // A coordinator refusal of another kind (no owners yet, a layout being applied) is also "not now".
-          if (err instanceof Error && 'code' in err && typeof (err as { code: unknown }).code === 'string') throw fail(503, UNAVAILABLE);
+          // A quorum not reached, or a coordinator refusal of another kind (no owners yet, a layout being applied): "not now".
+          if (err instanceof QuorumError || (err instanceof Error && 'code' in err && typeof (err as { code: unknown }).code === 'string')) {
+            deps.onUnavailable?.((err as Error).message);
+            throw fail(503, UNAVAILABLE);
+          }
           throw err;
         }),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(fail(503, UNAVAILABLE)), budget);
+          timer = setTimeout(() => {
+            deps.onUnavailable?.(`no answer within ${budget} ms`);
+            reject(fail(503, UNAVAILABLE));
+          }, budget);
         }),
       ]);
     } finally {

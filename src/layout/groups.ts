@@ -13,7 +13,8 @@
 //
 // Pure: no clock, no I/O, no randomness.
 
-import { compareIds, ownersOf, type Assignment } from './types.js';
+import { applyVersion, emptyHistory, stage, type LayoutHistory } from './history.js';
+import { compareIds, holders, ownersOf, type Assignment, type Member } from './types.js';
 
 export interface GroupLayoutOptions {
   /** Replicas per group (the course's K): the assignment's N. */
@@ -141,4 +142,22 @@ export function groupAssignment(previous: Assignment | undefined, nodes: readonl
     for (let r = 0; r < k; r++) owners.push(r < members.length ? index.get(members[(p + r) % members.length]!)! : -1);
   }
   return { partitions: P, replicas: k, nodes: sorted, owners, groups: true };
+}
+
+/**
+ * A founding cluster's history in groups mode: its members staged and
+ * version 1 applied with their groups, so that a course-mode cluster starts
+ * in groups with nothing to move (instead of the ring's version 1 that
+ * layout/founding.ts gives a normal cluster). Equal inputs give equal bytes.
+ */
+export function foundingGroups(members: readonly Member[], opts: GroupLayoutOptions): LayoutHistory {
+  let h = emptyHistory(opts.partitions, opts.k);
+  for (const m of [...members].sort((a, b) => compareIds(a.id, b.id))) {
+    const r = stage(h, { op: 'assign', member: m });
+    if (!r.ok) throw new Error(`founding groups: ${r.refusal.message}`);
+    h = r.history;
+  }
+  const r = applyVersion(h, 1, h.stagingSeq, groupAssignment(undefined, holders(members).map((m) => m.id), opts));
+  if (!r.ok) throw new Error(`founding groups: ${r.refusal.message}`);
+  return r.history;
 }

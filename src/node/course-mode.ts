@@ -30,7 +30,7 @@ import { createKvsApi, KVS_BUCKET, kvsError, type KvsCluster } from '../api/kvs.
 import { winner } from '../api/kvs-payload.js';
 import { readBody, sendJson } from '../api/http.js';
 import { current, currentVersion, heldPartitions, stagedMembers, type LayoutHistory } from '../layout/history.js';
-import { groupAssignment, groupOfNode, groupOfPartition, groupsOf } from '../layout/groups.js';
+import { foundingGroups, groupAssignment, groupOfNode, groupOfPartition, groupsOf } from '../layout/groups.js';
 import { holders, ownersOf, type Member } from '../layout/types.js';
 import { partitionOfKey } from '../ring/ring.js';
 import { configFromEnv, ConfigError, resolveConfig, type NodeConfig, type RawConfig } from './config.js';
@@ -167,7 +167,7 @@ export function courseConfig(ce: CourseEnv, id: string, env: NodeJS.ProcessEnv, 
     raft: fromEnv.raft,
     join,
   };
-  return { ...resolveConfig(raw), replicaTimeoutMs: COURSE_REPLICA_TIMEOUT_MS };
+  return { ...resolveConfig(raw), replicaTimeoutMs: COURSE_REPLICA_TIMEOUT_MS, foundingLayout: (ms) => foundingGroups(ms, { k: ce.k, partitions: COURSE_PARTITIONS }) };
 }
 
 /** The course's partitions over a running node: its layout history read as replica groups. */
@@ -413,7 +413,7 @@ export class CourseNode {
       writeFileSync(path.join(config.dataDir, 'course-id'), config.id);
     }
     const cluster = new CourseCluster(node, this.ce.k, config.advertiseHttp, (m) => node.logger.warn(m));
-    const kvs = createKvsApi({ coordinator: node.coordinator, cluster, k: this.ce.k, now: () => systemClock.now(), onInternalError: (err, what) => node.logger.error({ err }, `kvs: internal error in ${what}`) });
+    const kvs = createKvsApi({ coordinator: node.coordinator, cluster, k: this.ce.k, now: () => systemClock.now(), onInternalError: (err, what) => node.logger.error({ err }, `kvs: internal error in ${what}`), onUnavailable: (why) => node.logger.warn({ component: 'kvs' }, `kvs: answered 503: ${why}`) });
     this.#inner = { node, cluster, kvs };
     if (this.ce.view !== undefined && join === undefined) this.#found(cluster, node, config);
   }

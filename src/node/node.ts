@@ -187,7 +187,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
 
     // raft: the control plane (node/control-wiring.ts): its log in <dataDir>/raft, its messages on the transport.
     // issue 10: a new cluster's first layout version is today's ring over the founding members (layout/founding.ts).
-    const foundingLayout = foundingHistory(config.members.map(memberOf), ring, defaultQuorum.n);
+    const foundingLayout = config.foundingLayout?.(config.members.map(memberOf)) ?? foundingHistory(config.members.map(memberOf), ring, defaultQuorum.n); // kvs: course mode founds in groups
     const control = await startControlPlane({ config, logger, transport, clock: systemClock, random: cryptoRandom, registry, setPeers: (p) => grpcTransport.setPeers(p), foundingLayout });
     controlRef.current = control;
     cleanups.push(() => control.stop());

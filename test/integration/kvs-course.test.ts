@@ -36,7 +36,7 @@ const INITIAL = [1, 2, 3, 4].map(ipPort);
 
 function start(ip: string, view?: readonly string[]): void {
   const fd = openSync(path.join(dir, `${ip.replace(/[.:]/g, '_')}.log`), 'a');
-  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], K: String(K), ip_port: ip, RINGSTORE_DATA: path.join(dir, ip.replace(/[.:]/g, '_')), RINGSTORE_FAULTS: '1', RINGSTORE_LOG_LEVEL: 'warn' };
+  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], K: String(K), ip_port: ip, RINGSTORE_DATA: path.join(dir, ip.replace(/[.:]/g, '_')), RINGSTORE_FAULTS: '1', RINGSTORE_LOG_LEVEL: process.env['KVS_TEST_LOG_LEVEL'] ?? 'warn' };
   if (view !== undefined) env['VIEW'] = view.join(',');
   const child = spawn(process.execPath, [ringstoreBin(), 'server'], { stdio: ['ignore', fd, fd], env });
   closeSync(fd);
@@ -66,6 +66,22 @@ async function kvs(ip: string, method: string, p: string, form?: Record<string, 
   });
   const body = (await res.json()) as Record<string, unknown>;
   return { status: res.status, body, ms: performance.now() - t };
+}
+
+/**
+ * A key operation that should succeed: on this busy 2-core machine (other
+ * suites run beside this one) a node may miss the course's one-second budget
+ * and answer 503, which the course counts as "unavailable", not as wrong. So
+ * it is tried again for a while, and the 503s are counted and printed.
+ */
+async function kvsOk(ip: string, method: string, p: string, form?: Record<string, string>): Promise<Answer & { retried: boolean }> {
+  const deadline = Date.now() + 30_000;
+  for (let retried = false; ; retried = true) {
+    const a = await kvs(ip, method, p, form);
+    if (a.status !== 503 || Date.now() > deadline) return { ...a, retried };
+    measured['busy_503s'] = (measured['busy_503s'] ?? 0) + 1;
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
@@ -109,22 +125,25 @@ async function checkView(view: readonly string[], keys: number): Promise<string[
 test('kvs: the course\'s script on real processes', { timeout: 15 * 60_000 }, async (t) => {
   for (const ip of INITIAL) start(ip, INITIAL);
   await waitFor(async () => (await Promise.all(INITIAL.map((ip) => kvs(ip, 'GET', '/kvs/get_all_partition_ids', undefined, 2000)))).every((a) => JSON.stringify(a.body['partition_id_list']) === '[0,1]'), { what: 'the founding groups', timeoutMs: 60_000 });
+  // Ready as the course's script assumes after its start-up pause: every node answers a key operation (a missing key: 404).
+  await waitFor(async () => (await Promise.all(INITIAL.map((ip) => kvs(ip, 'GET', '/kvs?key=nothing', undefined, 2000)))).every((a) => a.status === 404), { what: 'every node serving /kvs', timeoutMs: 60_000 });
 
   const keys = new Map<string, string>();
   let view = [...INITIAL];
 
   await t.test('4 nodes, K=2: 60 keys through random nodes, then the partition queries', async () => {
     for (let i = 0; i < 60; i++) {
-      const a = await kvs(pick(view), 'PUT', '/kvs', { key: `key${i}`, value: String(i), causal_payload: '' });
-      assert.equal(a.status, 201, JSON.stringify(a.body));
+      const a = await kvsOk(pick(view), 'PUT', '/kvs', { key: `key${i}`, value: String(i), causal_payload: '' });
+      // A retried PUT may find its own first attempt, which answered 503 but was applied (outcome unknown): then 200.
+      assert.ok(a.status === 201 || (a.retried && a.status === 200), JSON.stringify(a.body));
       assert.equal(typeof a.body['partition_id'], 'number');
       keys.set(`key${i}`, String(i));
     }
-    const again = await kvs(pick(view), 'PUT', '/kvs', { key: 'key0', value: '0', causal_payload: '' });
+    const again = await kvsOk(pick(view), 'PUT', '/kvs', { key: 'key0', value: '0', causal_payload: '' });
     assert.equal(again.status, 200);
     assert.equal(again.body['replaced'], 1);
     for (const [k, v] of keys) {
-      const a = await kvs(pick(view), 'GET', `/kvs?key=${k}&causal_payload=`);
+      const a = await kvsOk(pick(view), 'GET', `/kvs?key=${k}&causal_payload=`);
       assert.equal(a.status, 200);
       assert.equal(a.body['value'], v);
     }
@@ -162,7 +181,7 @@ test('kvs: the course\'s script on real processes', { timeout: 15 * 60_000 }, as
     }
     assert.equal(view.length, 3);
     for (const [k, v] of keys) {
-      const a = await kvs(pick(view), 'GET', `/kvs?key=${k}`);
+      const a = await kvsOk(pick(view), 'GET', `/kvs?key=${k}`);
       assert.equal(a.status, 200, `${k}: ${JSON.stringify(a.body)}`);
       assert.equal(a.body['value'], v);
     }
@@ -176,7 +195,7 @@ test('kvs: the course\'s script on real processes', { timeout: 15 * 60_000 }, as
     const ids = new Map(await Promise.all(view.map(async (ip) => [ip, (await status(ip)).id] as const)));
     let inGroup: string | undefined;
     for (const k of keys.keys()) {
-      if ((await kvs(others[0]!, 'GET', `/kvs?key=${k}`)).body['partition_id'] === full) {
+      if ((await kvsOk(others[0]!, 'GET', `/kvs?key=${k}`)).body['partition_id'] === full) {
         inGroup = k;
         break;
       }
@@ -208,9 +227,9 @@ test('kvs: the course\'s script on real processes', { timeout: 15 * 60_000 }, as
     const written: string[] = [];
     for (const k of keys.keys()) {
       if (written.length >= 5) break;
-      const r = await kvs(a, 'GET', `/kvs?key=${k}`);
+      const r = await kvsOk(a, 'GET', `/kvs?key=${k}`);
       if (r.body['partition_id'] !== full) continue;
-      const w = await kvs(a, 'PUT', '/kvs', { key: k, value: `healed-${k}`, causal_payload: String(r.body['causal_payload']) });
+      const w = await kvsOk(a, 'PUT', '/kvs', { key: k, value: `healed-${k}`, causal_payload: String(r.body['causal_payload']) });
       assert.equal(w.status, 200, JSON.stringify(w.body));
       keys.set(k, `healed-${k}`);
       written.push(k);
@@ -226,18 +245,18 @@ test('kvs: the course\'s script on real processes', { timeout: 15 * 60_000 }, as
   await t.test('a causal payload carried across nodes; a delete then 404', async () => {
     let payload = '';
     for (let i = 0; i < 6; i++) {
-      const w = await kvs(view[i % view.length]!, 'PUT', '/kvs', { key: 'causal', value: `v${i}`, causal_payload: payload });
+      const w = await kvsOk(view[i % view.length]!, 'PUT', '/kvs', { key: 'causal', value: `v${i}`, causal_payload: payload });
       assert.ok(w.status === 200 || w.status === 201);
-      const r = await kvs(view[(i + 1) % view.length]!, 'GET', `/kvs?key=causal&causal_payload=${String(w.body['causal_payload'])}`);
+      const r = await kvsOk(view[(i + 1) % view.length]!, 'GET', `/kvs?key=causal&causal_payload=${String(w.body['causal_payload'])}`);
       assert.equal(r.status, 200);
       assert.equal(r.body['value'], `v${i}`, 'a read with the payload sees the write it names');
       payload = String(r.body['causal_payload']);
       assert.match(payload, /^[A-Za-z0-9_-]+$/);
     }
-    const d = await kvs(view[0]!, 'DELETE', `/kvs?key=causal&causal_payload=${payload}`);
+    const d = await kvsOk(view[0]!, 'DELETE', `/kvs?key=causal&causal_payload=${payload}`);
     assert.equal(d.status, 200);
     for (const ip of view) {
-      const g = await kvs(ip, 'GET', `/kvs?key=causal&causal_payload=${String(d.body['causal_payload'])}`);
+      const g = await kvsOk(ip, 'GET', `/kvs?key=causal&causal_payload=${String(d.body['causal_payload'])}`);
       assert.equal(g.status, 404);
       assert.equal(g.body['msg'], 'error');
     }
