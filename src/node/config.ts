@@ -102,6 +102,8 @@ export interface NodeConfig {
   readonly limits: LimitSettings;
   /** Deadline of each replica request; the coordinator's default when unset (course mode sets it well under 1 s: node/course-mode.ts). */
   readonly replicaTimeoutMs?: number; // kvs
+  /** Deadline of each anti-entropy request; anti-entropy's default when unset (course mode: a cut peer must not hold a round for 5 s). */
+  readonly antiEntropyRequestTimeoutMs?: number; // kvs
   /** A new cluster's first layout history instead of the ring's (course mode founds in replica groups: layout/groups.ts foundingGroups). */
   readonly foundingLayout?: (members: readonly Member[]) => LayoutHistory; // kvs
 }

@@ -44,6 +44,8 @@ export const COURSE_PARTITIONS = 64;
 export const COURSE_REPLICA_TIMEOUT_MS = 250;
 /** Anti-entropy between a group's replicas: short, so that replicas agree within the course's 5 s after a heal. */
 export const COURSE_ANTI_ENTROPY_MS = 500;
+/** Deadline of an anti-entropy request and of a hint's delivery: a peer cut off must not hold up the repairs that follow a heal. */
+export const COURSE_PEER_TIMEOUT_MS = 1000;
 /** How long view_update waits for keys to move before it answers that they are still moving. */
 export const VIEW_CHANGE_TIMEOUT_MS = 90_000;
 /** Everything course mode derives its "secrets" from: public, written here on purpose. */
@@ -156,6 +158,7 @@ export function courseConfig(ce: CourseEnv, id: string, env: NodeJS.ProcessEnv, 
     partitions: COURSE_PARTITIONS,
     quorum: `${ce.k},1,1`,
     antiEntropy: JSON.stringify({ intervalMs: COURSE_ANTI_ENTROPY_MS }),
+    handoff: JSON.stringify({ timeoutMs: COURSE_PEER_TIMEOUT_MS, backoffMaxMs: COURSE_PEER_TIMEOUT_MS }),
     clusterKeys: creds.clusterKeys,
     adminToken: creds.adminToken,
     userToken: creds.userToken,
@@ -167,7 +170,7 @@ export function courseConfig(ce: CourseEnv, id: string, env: NodeJS.ProcessEnv, 
     raft: fromEnv.raft,
     join,
   };
-  return { ...resolveConfig(raw), replicaTimeoutMs: COURSE_REPLICA_TIMEOUT_MS, foundingLayout: (ms) => foundingGroups(ms, { k: ce.k, partitions: COURSE_PARTITIONS }) };
+  return { ...resolveConfig(raw), replicaTimeoutMs: COURSE_REPLICA_TIMEOUT_MS, antiEntropyRequestTimeoutMs: COURSE_PEER_TIMEOUT_MS, foundingLayout: (ms) => foundingGroups(ms, { k: ce.k, partitions: COURSE_PARTITIONS }) };
 }
 
 /** The course's partitions over a running node: its layout history read as replica groups. */

@@ -124,6 +124,7 @@ export function componentsConfig(config: NodeConfig, quorum: Quorum): NodeCompon
         gcIntervalMs: ae.gcIntervalMs,
         maxDataAgeMs: ae.maxDataAgeMs,
         maxClockSkewMs: ae.maxClockSkewMs,
+        ...(config.antiEntropyRequestTimeoutMs !== undefined ? { requestTimeoutMs: config.antiEntropyRequestTimeoutMs } : {}), // kvs: course mode
       },
     },
   };
