@@ -3,7 +3,7 @@
 // (plus a data folder and the dev fault switch), on distinct 127.x.y.z
 // addresses sharing one port. 4 nodes with K=2 and 60 keys through random
 // nodes; the partition queries; view changes 4 -> 7 -> 3 with partition and
-// key counts after each; a whole partition cut off and answered non-200;
+// key counts after each (and a removed node added back, empty); a whole partition cut off and answered non-200;
 // a heal and the replicas' agreement; a causal payload across nodes; a
 // delete then 404. The course's limits are 1 s and 5 s; CI asserts 3 s and
 // 15 s and prints what it measured (BENCHMARKS.md records it).
@@ -15,7 +15,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ringstoreBin } from '../../src/node/dev-cluster.js';
@@ -176,10 +176,17 @@ test('kvs: the course\'s script on real processes', { timeout: 15 * 60_000 }, as
       assert.equal(a.body['number_of_partitions'], expectRemove[n]);
       view = view.filter((x) => x !== ip);
       await checkView(view, keys.size);
-      // A removed node drops its data.
-      await waitFor(async () => (await kvs(ip, 'GET', '/kvs/get_number_of_keys', undefined, 2000)).body['count'] === 0, { what: `${ip} wiped`, timeoutMs: 30_000 });
+      // A removed node drops its data: its folder is wiped.
+      await waitFor(async () => (await kvs(ip, 'GET', '/kvs/get_number_of_keys', undefined, 2000)).body['count'] === 0 && !existsSync(path.join(dir, ip.replace(/[.:]/g, '_'), 'raft')), { what: `${ip} wiped`, timeoutMs: 30_000 });
     }
     assert.equal(view.length, 3);
+    // An ip_port removed earlier can be added again: it starts empty (under a new id) and gets its group's keys.
+    const back = ipPort(2);
+    const a = await kvs(pick(view), 'PUT', '/kvs/view_update', { ip_port: back, type: 'add' }, 120_000);
+    assert.ok(a.status === 200 || a.status === 201, JSON.stringify(a.body));
+    assert.equal(a.body['number_of_partitions'], 2);
+    view.push(back);
+    await checkView(view, keys.size);
     for (const [k, v] of keys) {
       const a = await kvsOk(pick(view), 'GET', `/kvs?key=${k}`);
       assert.equal(a.status, 200, `${k}: ${JSON.stringify(a.body)}`);

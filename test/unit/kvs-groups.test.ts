@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import { groupAssignment, groupOfPartition, groupsOf, groupTarget, nextGroups } from '../../src/layout/groups.js';
 import { assignmentProblem, ownersOf, type Assignment } from '../../src/layout/types.js';
 import { applyVersion, emptyHistory, stage } from '../../src/layout/history.js';
+import { AssignedRing } from '../../src/ring/assigned.js';
 
 const id = (i: number): string => `127.0.0.${i}_8080`;
 
@@ -139,4 +140,19 @@ test('groups: the layout history applies a group assignment with a short group (
   assert.ok(r.ok, r.ok ? '' : r.refusal.message);
   const { groups: _g, ...plain } = a;
   assert.match(assignmentProblem(plain) ?? '', /2 owners required/);
+});
+
+test('groups: the ring read from a group assignment gives a short group\'s partitions its members only (no stand-in owners)', () => {
+  const a = groupAssignment(undefined, [1, 2, 3, 4, 5].map(id), { k: 2, partitions: 64 });
+  const ring = new AssignedRing(a);
+  const groups = groupsOf(a);
+  for (let p = 0; p < 64; p++) {
+    const g = groups[groupOfPartition(a, p, groups)]!;
+    assert.deepEqual([...ring.preference(p, 2).owners].sort(), g, `partition ${p}`);
+    assert.equal(ring.preference(p, 2).fallbacks.length, 5 - g.length);
+  }
+  assert.deepEqual(ring.partitionsOf(id(5), 2), ring.partitionsOf(id(5), 3));
+  // A plain assignment still fills its owners up to n from the ranking.
+  const { groups: _g, ...plain } = a;
+  assert.equal(new AssignedRing(plain).preference(2, 2).owners.length, 2);
 });
