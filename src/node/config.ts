@@ -104,6 +104,8 @@ export interface NodeConfig {
   readonly replicaTimeoutMs?: number; // kvs
   /** Deadline of each anti-entropy request; anti-entropy's default when unset (course mode: a cut peer must not hold a round for 5 s). */
   readonly antiEntropyRequestTimeoutMs?: number; // kvs
+  /** The bulk lane's port (on the gRPC address); an ephemeral one when unset (course mode derives it: node/course-mode.ts). */
+  readonly bulkPort?: number; // kvs
   /** A new cluster's first layout history instead of the ring's (course mode founds in replica groups: layout/groups.ts foundingGroups). */
   readonly foundingLayout?: (members: readonly Member[]) => LayoutHistory; // kvs
 }

@@ -90,11 +90,12 @@ export function courseEnv(env: NodeJS.ProcessEnv): CourseEnv | undefined {
 /**
  * The other ports a node needs, on ip_port's address: +1 the native HTTP API
  * (admin routes, /_faults), +2 gRPC between nodes, +3 S3, +4 the gRPC file
- * API; a port above 65531 counts down instead (-1..-4).
+ * API, +5 the bulk lane between nodes (values of 64 KiB and more); a port
+ * above 65530 counts down instead (-1..-5).
  */
-export function derivedPorts(port: number): { http: number; grpc: number; s3: number; filesGrpc: number } {
-  const d = port + 4 <= 65535 ? 1 : -1;
-  return { http: port + d, grpc: port + 2 * d, s3: port + 3 * d, filesGrpc: port + 4 * d };
+export function derivedPorts(port: number): { http: number; grpc: number; s3: number; filesGrpc: number; bulk: number } {
+  const d = port + 5 <= 65535 ? 1 : -1;
+  return { http: port + d, grpc: port + 2 * d, s3: port + 3 * d, filesGrpc: port + 4 * d, bulk: port + 5 * d };
 }
 
 /** A node's id: ip_port with '_' for ':', and '-<version>' for a node added by view_update at that layout version. */
@@ -170,7 +171,7 @@ export function courseConfig(ce: CourseEnv, id: string, env: NodeJS.ProcessEnv, 
     raft: fromEnv.raft,
     join,
   };
-  return { ...resolveConfig(raw), replicaTimeoutMs: COURSE_REPLICA_TIMEOUT_MS, antiEntropyRequestTimeoutMs: COURSE_PEER_TIMEOUT_MS, foundingLayout: (ms) => foundingGroups(ms, { k: ce.k, partitions: COURSE_PARTITIONS }) };
+  return { ...resolveConfig(raw), replicaTimeoutMs: COURSE_REPLICA_TIMEOUT_MS, antiEntropyRequestTimeoutMs: COURSE_PEER_TIMEOUT_MS, bulkPort: p.bulk, foundingLayout: (ms) => foundingGroups(ms, { k: ce.k, partitions: COURSE_PARTITIONS }) };
 }
 
 /** The course's partitions over a running node: its layout history read as replica groups. */
@@ -390,7 +391,7 @@ export class CourseNode {
       [
         'ringstore course mode (seed 004, the /kvs API): OPEN BY DESIGN.',
         '  No credentials are asked for, and the nodes share no secret: the cluster key and admin token derive from a public constant.',
-        `  It binds ${this.ce.ip} only: /kvs on ${this.ce.ipPort}; native HTTP :${p.http}, gRPC between nodes :${p.grpc}, S3 :${p.s3}, gRPC files :${p.filesGrpc}.`,
+        `  It binds ${this.ce.ip} only: /kvs on ${this.ce.ipPort}; native HTTP :${p.http}, gRPC between nodes :${p.grpc}, S3 :${p.s3}, gRPC files :${p.filesGrpc}, bulk lane :${p.bulk}.`,
         `  K=${this.ce.k}; ${this.ce.view === undefined ? 'no VIEW: waiting for a view_update to add this node' : `VIEW=${this.ce.view.join(',')}`}`,
         `  data folder: ${dataDir}`,
       ].join('\n'),

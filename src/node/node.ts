@@ -162,6 +162,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       self: config.id,
       listen: `${config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host}:${config.grpc.port}`,
       peers,
+      ...(config.bulkPort !== undefined ? { bulk: { port: config.bulkPort } } : {}), // kvs: course mode's derived bulk-lane port
       log: (msg) => logger.debug({ component: 'transport' }, msg),
       // nodeauth: mutual TLS from the cluster keys; refused peers are logged as warnings (docs/security.md).
       // The layout is read through `controlRef`, set once the control plane runs: until then only configured members are.

@@ -22,9 +22,9 @@ test('course mode: K and ip_port turn it on; VIEW is optional and must list ip_p
   assert.throws(() => courseEnv({ K: '2', ip_port: '127.0.0.2:8080', VIEW: '127.0.0.3:8080' }), /does not list/);
 });
 
-test('course mode: ports +1..+4 on the same address, counting down near the top', () => {
-  assert.deepEqual(derivedPorts(8080), { http: 8081, grpc: 8082, s3: 8083, filesGrpc: 8084 });
-  assert.deepEqual(derivedPorts(65533), { http: 65532, grpc: 65531, s3: 65530, filesGrpc: 65529 });
+test('course mode: ports +1..+5 on the same address, counting down near the top', () => {
+  assert.deepEqual(derivedPorts(8080), { http: 8081, grpc: 8082, s3: 8083, filesGrpc: 8084, bulk: 8085 });
+  assert.deepEqual(derivedPorts(65533), { http: 65532, grpc: 65531, s3: 65530, filesGrpc: 65529, bulk: 65528 });
 });
 
 test('course mode: ids are ip_port with _ for the colon, -version for an added node, and map back', () => {
@@ -40,7 +40,7 @@ test('course mode: the node configuration binds ip_port\'s address only and uses
   const c = courseConfig(ce, nodeIdOf(ce.ipPort), { RINGSTORE_DATA: '/tmp/x' });
   assert.equal(c.id, '127.0.0.3_8080');
   for (const l of [c.http, c.grpc, c.s3, c.filesGrpc]) assert.equal(l.host, '127.0.0.3');
-  assert.deepEqual([c.http.port, c.grpc.port, c.s3.port, c.filesGrpc.port], [8081, 8082, 8083, 8084]);
+  assert.deepEqual([c.http.port, c.grpc.port, c.s3.port, c.filesGrpc.port, c.bulkPort], [8081, 8082, 8083, 8084, 8085]);
   assert.deepEqual(c.members.map((m) => [m.id, m.grpc]), [['127.0.0.2_8080', '127.0.0.2:8082'], ['127.0.0.3_8080', '127.0.0.3:8082'], ['127.0.0.4_8080', '127.0.0.4:8082']]);
   assert.deepEqual(c.quorum, { n: 2, r: 1, w: 1 });
   assert.equal(c.partitions, COURSE_PARTITIONS);

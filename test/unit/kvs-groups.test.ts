@@ -39,7 +39,7 @@ function check(a: Assignment, nodes: readonly string[], k: number): void {
 const changesArb = fc.record({
   k: fc.integer({ min: 1, max: 4 }),
   partitions: fc.constantFrom(16, 64, 256),
-  start: fc.uniqueArray(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 12 }),
+  start: fc.uniqueArray(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 12 }),  // at most 12 groups: fewer than the 16 partitions
   steps: fc.array(fc.record({ add: fc.boolean(), pick: fc.integer({ min: 1, max: 40 }) }), { maxLength: 12 }),
 });
 
@@ -52,7 +52,8 @@ test('groups: every step of random adds and removes gives valid groups, ids kept
       for (const s of steps) {
         const before = groupsOf(a);
         const node = id(s.pick);
-        if (s.add && !nodes.includes(node)) nodes = [...nodes, node];
+        // At most one group per ring partition (groupAssignment refuses more: the last test below).
+        if (s.add && !nodes.includes(node) && Math.ceil((nodes.length + 1) / k) <= partitions) nodes = [...nodes, node];
         else if (!s.add && nodes.includes(node) && nodes.length > 1) nodes = nodes.filter((x) => x !== node);
         else continue;
         const next = groupAssignment(a, nodes, { k, partitions });
@@ -155,4 +156,8 @@ test('groups: the ring read from a group assignment gives a short group\'s parti
   // A plain assignment still fills its owners up to n from the ranking.
   const { groups: _g, ...plain } = a;
   assert.equal(new AssignedRing(plain).preference(2, 2).owners.length, 2);
+});
+
+test('groups: more groups than ring partitions are refused', () => {
+  assert.throws(() => groupAssignment(undefined, [1, 2, 3, 4, 5].map(id), { k: 1, partitions: 4 }), /5 groups need at least 5 ring partitions/);
 });
