@@ -312,6 +312,11 @@ export class AntiEntropy {
     return this.collector.collectTombstones();
   }
 
+  /** No tombstone sweep in progress runs with a layout version older than v (collection.ts). */
+  quietBefore(v: number): boolean {
+    return this.collector.quietBefore(v);
+  }
+
   /** Answers another node's anti-entropy request (replica.ts). */
   handle(from: NodeId, req: AeRequest): Promise<AeResponse> {
     return this.replica.handle(from, req);

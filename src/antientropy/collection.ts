@@ -27,6 +27,7 @@ import { GC_SAME, GC_OTHER, type AeGcStatesOk, type AeKeyDigest } from './protoc
 import { confirmGapMs } from './data-age.js';
 import { keyId, request, sameTombstones, type AeEnv } from './env.js';
 import { errorMessage } from '../util/errors.js';
+import type { Placement } from '../ring/view.js';
 
 export class TombstoneCollector {
   /**
@@ -37,6 +38,14 @@ export class TombstoneCollector {
   private confirmed = new Map<string, { digest: string; atMs: number }>();
 
   constructor(private readonly env: AeEnv) {}
+
+  /** The layout version of the sweep in progress, or null: a node reports having seen a newer one only once this sweep is given up. */
+  private sweepVersion: number | null = null;
+
+  /** No sweep in progress runs with a layout older than v (LayoutMover's condition for reporting seen). */
+  quietBefore(v: number): boolean {
+    return this.sweepVersion === null || this.sweepVersion >= v;
+  }
 
   /** Tombstone-only keys confirmed once by the last sweep, waiting for the second confirmation. */
   get pendingConfirmation(): number {
@@ -49,7 +58,17 @@ export class TombstoneCollector {
    * identically by every replica (see the file comment). Returns keys removed.
    */
   async collectTombstones(): Promise<number> {
+    if (this.env.deps.confirmLayout !== undefined) await this.env.deps.confirmLayout();
     const ring = this.env.deps.ring();
+    this.sweepVersion = ring.version;
+    try {
+      return await this.sweep(ring);
+    } finally {
+      this.sweepVersion = null;
+    }
+  }
+
+  private async sweep(ring: Placement): Promise<number> {
     const { self, n, clock } = this.env.deps;
     const everyone = [...ring.nodes];
     this.env.totals.gcSweeps++;
@@ -58,6 +77,8 @@ export class TombstoneCollector {
     const confirmed = new Map<string, { digest: string; atMs: number }>();
     for (const p of ring.partitionsOf(self, n)) {
       if (this.env.state.stopped) break;
+      // A new layout version may add owners this sweep does not wait for: give it up (docs/layout.md).
+      if (this.env.deps.ring().version !== ring.version) break;
       // The newest version's first owner sweeps; every owner in any live
       // layout version must hold the very tombstone (docs/layout.md), and a
       // removed node that owns nothing is not waited for.
@@ -72,6 +93,7 @@ export class TombstoneCollector {
         if (this.env.deps.pendingHint?.(t.bucket, t.key) === true) continue;
         batch.push({ bucket: t.bucket, key: t.key, digest: keyDigestHex(t.bucket, t.key, set) });
         if (batch.length >= this.env.config.gcBatch) {
+          if (this.env.deps.ring().version !== ring.version) break;
           removed += await this.collectBatch(p, owners, everyone, batch, confirmed);
           batch = [];
         }

@@ -112,6 +112,13 @@ export interface AntiEntropyDeps {
    * anti-entropy opens one on its store.
    */
   readonly dotFloor?: { current(): number; raise(counter: number): Promise<void> };
+  /**
+   * Brings this node's view of the layout up to date before a tombstone
+   * sweep (a ReadIndex on the control plane, docs/layout.md): collection
+   * must wait for every owner of every live version, so it must not run on
+   * a view that misses a newer version. Absent: the layout never changes.
+   */
+  readonly confirmLayout?: () => Promise<void>;
   /** Test-only broken behaviour (src/sim). Never set in production. */
   readonly bugs?: AntiEntropyBugs;
 }

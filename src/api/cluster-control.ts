@@ -28,6 +28,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CommandError, decodeCommand, encodeCommand, type Command, type LayoutNode } from '../control/commands.js';
 import type { DriverStatus } from '../control/driver.js';
 import type { ControlPlane } from '../control/plane.js';
+import { trackedNodes } from '../layout/history.js';
 import { ApiError } from './errors.js';
 import { methodNotAllowed, readBody, sendJson, type ParsedUrl, type RequestCtx } from './http.js';
 
@@ -128,6 +129,11 @@ export async function handleControlRoute(deps: ClusterControlDeps, req: Incoming
         throw new ApiError('MalformedRequest', 'the body must be a layout node as JSON: {"id","addresses":{"rpc","http"},"zone","capacity","role"}');
       }
       await deps.plane.confirm();
+      // issue 10: a node of the layout that joins again has lost its folder; under its old id it would mint dots
+      // the lost folder already minted. A replacement takes a new id.
+      if (trackedNodes(deps.plane.state.layoutHistory()).includes(node.id)) {
+        throw new ApiError('Conflict', `node ${node.id} is in the data layout already: a node that lost its data folder must come back under a new id (ringstore layout remove ${node.id}, then join and assign the new node; docs/layout.md)`, {}, 409);
+      }
       const known = deps.plane.state.layout().nodes.find((n) => n.id === node.id);
       let result: unknown = { ok: true, unchanged: true };
       if (known === undefined || JSON.stringify(known) !== JSON.stringify(node)) {

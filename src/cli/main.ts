@@ -3,11 +3,11 @@
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 import path from 'node:path';
-import { ConfigError, loadConfig, type RawConfig } from '../node/config.js';
+import { ConfigError, loadConfig, parseSize, type RawConfig } from '../node/config.js';
 import { admin, adminNode, adminTokenOption, nodeOption, type AdminFlags } from './admin-client.js';
 import { registerAuthCommands } from './auth-commands.js';
 import { startNode, stopOnSignals } from '../node/node.js';
-import { runDev } from './dev.js';
+import { runAddNode, runDev, runRemoveNode } from './dev.js';
 import { registerControlCommands, runForceNewCluster } from './control-commands.js'; // raft
 import { courseEnv, runCourseMode } from '../node/course-mode.js'; // kvs
 import { layoutCommand } from './layout.js'; // issue 10
@@ -136,7 +136,7 @@ program
     stopOnSignals(node, { exitWithParent: flags.exitWithParent ?? false });
   });
 
-program
+const devCommand = program
   .command('dev')
   .description('start a local cluster of node processes, with its data in one folder')
   .option('-n, --nodes <n>', 'number of nodes (default 3, or what the folder was created with)', int('--nodes', 1))
@@ -145,6 +145,23 @@ program
   .option('--log-level <level>', 'node log level', 'info')
   .option('--faults', 'DEV ONLY: fault injection on every node (POST /_faults, with the admin token)')
   .action(runDev);
+// issue 10: change the node set of a running `ringstore dev` (through its DIR/dev.sock).
+devCommand
+  .command('add-node')
+  .description('start a new node in the running dev cluster, assign it and move its share of the data to it; prints its id and endpoints')
+  .option('-d, --data <dir>', 'the folder `ringstore dev` runs on (default .data/dev)')
+  .option('--zone <zone>', 'its failure domain (default "local", the founding nodes\' zone)')
+  .option('--capacity <size>', 'space it offers, e.g. 1TiB or 500GB (default 1TiB, what each founding node has)')
+  .option('--no-wait', 'return once the change is applied, without waiting for the data to move')
+  .option('--json', 'print each progress step and the answer as JSON lines')
+  // --data after the subcommand is taken by `dev` itself (commander's default), so either place counts.
+  .action(async (flags: { data?: string; zone?: string; capacity?: string; wait: boolean; json?: boolean }) => runAddNode({ ...flags, data: flags.data ?? (devCommand.opts() as { data: string }).data }));
+devCommand
+  .command('remove-node <id>')
+  .description('decommission a node of the running dev cluster: its data moves to the new owners, then it stops (a node that is not running is taken as dead for good)')
+  .option('-d, --data <dir>', 'the folder `ringstore dev` runs on (default .data/dev)')
+  .option('--json', 'print each progress step and the answer as JSON lines')
+  .action(async (id: string, flags: { data?: string; json?: boolean }) => runRemoveNode(id, { ...flags, data: flags.data ?? (devCommand.opts() as { data: string }).data }));
 
 program
   .command('bench')
@@ -160,8 +177,17 @@ program
   .option('--large-seconds <s>', 'duration of each s3-large phase', int('--large-seconds', 1), 10)
   .option('--large-put-only', 'skip the s3-large get phase (to profile uploads)')
   .option('--cluster <file>', "use a running cluster's cluster.json instead of starting one")
+  // issue 10 (devlayout): the layout-change benchmark instead of the load phases (src/bench/layout-bench.ts).
+  .option('--layout', 'instead: load data into 3 nodes, add a node, time the move (MB/s) and foreground p99 before and during it')
+  .option('--layout-bytes <size>', 'with --layout: data loaded before the move, e.g. 256MiB', '1GiB')
+  .option('--layout-value-size <size>', 'with --layout: size of each loaded value', '256KiB')
+  .option('--layout-keep', 'with --layout: keep the cluster folder (node logs)')
   .action(
     async (flags: {
+      layout?: boolean;
+      layoutBytes: string;
+      layoutValueSize: string;
+      layoutKeep?: boolean;
       nodes: number;
       seconds: number;
       valueSize: number;
@@ -174,6 +200,11 @@ program
       searchFiles: number;
       cluster?: string;
     }) => {
+      if (flags.layout === true) {
+        const { layoutBench } = await import('../bench/layout-bench.js');
+        await layoutBench({ bytes: parseSize(flags.layoutBytes, '--layout-bytes'), valueBytes: parseSize(flags.layoutValueSize, '--layout-value-size'), keep: flags.layoutKeep === true });
+        return;
+      }
       const { bench, PHASE_GROUPS } = await import('../bench/bench.js');
       const concurrencies = flags.concurrency.split(',').map((c) => int('--concurrency', 1)(c.trim()));
       const phases = flags.phases.split(',').map((p) => p.trim());

@@ -50,6 +50,9 @@ export interface ClusterStatus {
   readonly leader: string | null;
   readonly term: number | null;
   readonly layout_version: number;
+  /** The version reads use, and how many versions are live (more than 1 while data moves). */
+  readonly layout_read_version: number | null;
+  readonly layout_live_versions: number | null;
   readonly voters: readonly string[];
   readonly learners: readonly string[];
   readonly voters_reachable: number;
@@ -76,7 +79,12 @@ function baseUrl(addr: string): string {
 export async function clusterStatus(flags: StatusFlags): Promise<ClusterStatus> {
   const timeoutMs = flags.timeoutMs ?? 5000;
   const asked = baseUrl(flags.node);
-  const [control, askedRaft] = await Promise.all([getJson<ControlJson>(`${asked}/cluster/control`, timeoutMs), getJson<RaftJson>(`${asked}/cluster/raft`, timeoutMs)]);
+  const [control, askedRaft, layout] = await Promise.all([
+    getJson<ControlJson>(`${asked}/cluster/control`, timeoutMs),
+    getJson<RaftJson>(`${asked}/cluster/raft`, timeoutMs),
+    // issue 10: the data layout (the history), not the member records' counter.
+    getJson<{ currentVersion: number; readVersion: number; live: unknown[] }>(`${asked}/cluster/layout`, timeoutMs).catch(() => undefined),
+  ]);
   const members: MemberStatusLine[] = await Promise.all(
     control.layout.nodes.map(async (n): Promise<MemberStatusLine> => {
       const http = n.addresses.http === undefined ? null : baseUrl(n.addresses.http);
@@ -106,7 +114,9 @@ export async function clusterStatus(flags: StatusFlags): Promise<ClusterStatus> 
     asked,
     leader,
     term,
-    layout_version: control.layout.version,
+    layout_version: layout?.currentVersion ?? control.layout.version,
+    layout_read_version: layout?.readVersion ?? null,
+    layout_live_versions: layout?.live.length ?? null,
     voters: askedRaft.voters,
     learners: askedRaft.learners,
     voters_reachable: votersReachable,
@@ -127,7 +137,8 @@ export function formatStatus(s: ClusterStatus): string {
   const state = s.healthy ? 'healthy' : s.quorum ? 'degraded (some members unreachable)' : 'NO QUORUM: control changes (buckets, keys, layout) are refused';
   lines.push(`cluster: ${state}`);
   lines.push(`leader:  ${s.leader ?? '(none)'}${s.term !== null ? ` (term ${s.term})` : ''}`);
-  lines.push(`voters:  ${s.voters_reachable}/${s.voters.length} reachable; layout version ${s.layout_version}; ${s.buckets} buckets, ${s.users} users`);
+  const moving = s.layout_live_versions !== null && s.layout_live_versions > 1 ? ` (data moving: ${s.layout_live_versions} versions live, reads use ${s.layout_read_version}; ringstore layout status)` : '';
+  lines.push(`voters:  ${s.voters_reachable}/${s.voters.length} reachable; layout version ${s.layout_version}${moving}; ${s.buckets} buckets, ${s.users} users`);
   lines.push('');
   const head = ['MEMBER', 'ZONE', 'RAFT', 'ROLE', 'TERM', 'APPLIED', 'HTTP'];
   const rows = s.members.map((m) => [m.id, m.zone, m.member, m.reachable ? (m.raft_role ?? '?') : 'DOWN', m.term === null ? '-' : String(m.term), m.applied === null ? '-' : String(m.applied), m.http ?? '-']);

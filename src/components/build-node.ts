@@ -40,6 +40,8 @@ export interface NodeParts {
   /** Replicas, the hint table and meta: one durable store, as one LMDB environment holds them. */
   readonly store: ReplicaStore & HintStore;
   readonly ring: () => Placement;
+  /** Brings the layout view up to date before a tombstone sweep (the control plane's ReadIndex); absent in the simulator. */
+  readonly confirmLayout?: () => Promise<void>;
   /** SWIM's packet channel; by default `swim` requests on `transport`. */
   readonly packets?: PacketChannel;
   readonly log?: ComponentLog;
@@ -208,6 +210,7 @@ export function buildNode(parts: NodeParts, config: NodeComponentsConfig, hooks:
     config: aeConfig,
     // A key with an undelivered hint here is not collectable: the hint may carry an older version.
     pendingHint: (bucket, key) => parts.store.readHints(bucket, key).length > 0,
+    ...(parts.confirmLayout !== undefined ? { confirmLayout: parts.confirmLayout } : {}),
     dotFloor,
     ...(bugs !== undefined ? { bugs } : {}),
     events: {

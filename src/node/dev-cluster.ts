@@ -3,6 +3,15 @@
 // `ringstore server` child with its own LMDB folder, config file and log file
 // under one directory; ports are chosen once and remembered there, so that a
 // restart on the same directory brings back the same cluster with its data.
+//
+// The node set can change while it runs (issue 10, docs/layout.md): addNode
+// starts a process that joins through a member (`server --join`), then
+// stages, plans and applies its assignment through the admin routes, as an
+// operator would with `ringstore layout`; removeNode decommissions one (its
+// data moves to the new owners first) and stops it. dev-state.json remembers
+// the set by id, so a restart brings back exactly the nodes that are left,
+// and ids are never handed out twice in a folder: a fresh node minting
+// versions under an old id could repeat the old node's dots.
 
 import { generateClusterKey } from './cluster-keys.js';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -44,6 +53,42 @@ export interface DevClusterOptions {
   readonly onUnexpectedExit?: (node: DevNode, code: number | null, signal: NodeJS.Signals | null) => void;
 }
 
+/** What addNode and removeNode report while they work (the CLI draws it; --json prints it). */
+export interface LayoutProgressEvent {
+  readonly phase: 'starting' | 'joining' | 'staging' | 'applied' | 'syncing' | 'dropping' | 'stopping' | 'done';
+  readonly message: string;
+  readonly node: string;
+  /** The layout version being moved to, once applied. */
+  readonly version?: number;
+  /** Layout versions live (1 once nothing moves). */
+  readonly liveVersions?: number;
+  /** Over every running node: partitions synced for `version` and to sync, bytes pulled since each node started. */
+  readonly partitionsDone?: number;
+  readonly partitionsTotal?: number;
+  readonly bytesPulled?: number;
+  /** Nodes that have not reported synced for `version` yet. */
+  readonly waitingFor?: readonly string[];
+  /** On `applied`: the plan that was committed (GET /cluster/layout/plan's answer before the apply: replicas and bytes moving, balance). */
+  readonly plan?: Readonly<Record<string, unknown>>;
+}
+
+export interface LayoutChangeOptions {
+  /** Wait until the data has moved (one layout version live, every node synced). Default true. */
+  readonly wait?: boolean;
+  /** Default 30 minutes. */
+  readonly timeoutMs?: number;
+  readonly onProgress?: (e: LayoutProgressEvent) => void;
+  /** removeNode: called once the leaving node owns and holds nothing, while it still runs (a test looks at it then). */
+  readonly beforeStop?: (node: DevNode) => Promise<void>;
+}
+
+export interface AddNodeOptions extends LayoutChangeOptions {
+  /** Default "local", the zone of the founding nodes. */
+  readonly zone?: string;
+  /** Bytes the node offers; default 1 TiB, what each founding node has (weight 1). */
+  readonly capacity?: number;
+}
+
 export interface DevNode {
   readonly id: string;
   /** 0 while the node is not running. */
@@ -83,16 +128,48 @@ export interface DevCluster {
   restart(id: string): Promise<DevNode>;
   /** SIGTERM to every node, SIGKILL to any still running after the grace period; releases the directory. */
   stop(): Promise<void>;
+  /**
+   * Starts a node with a new id, lets it join, assigns it (zone, capacity)
+   * and applies the change; by default waits until the data has moved.
+   * Layout changes run one at a time.
+   */
+  addNode(opts?: AddNodeOptions): Promise<DevNode>;
+  /**
+   * Decommissions a node: stages its removal, applies it, waits until its
+   * data is on the new owners and it holds nothing, then stops it and
+   * forgets it (its data folder is wiped; the id is never used again). A
+   * node that is not running when this is called is taken as dead for good:
+   * it is let go with skip-dead and the new owners rebuild its partitions
+   * from the surviving replicas.
+   */
+  removeNode(id: string, opts?: LayoutChangeOptions): Promise<void>;
+}
+
+interface StateNode {
+  readonly id: string;
+  readonly httpPort: number;
+  readonly grpcPort: number;
+  readonly s3Port?: number;
+  readonly filesPort?: number;
+  /** Added by addNode: it joins through a member instead of founding (its config says `join`). */
+  readonly joined?: boolean;
+  readonly zone?: string;
+  /** Bytes offered (layout capacity); absent: 1 TiB (weight 1). */
+  readonly capacity?: number;
 }
 
 interface DevState {
   readonly version: 1;
   readonly partitions: number;
+  /** The bucket defaults every node was started with (kept so that a grown or shrunk cluster restarts with the same). */
+  readonly quorum?: Quorum;
+  /** The highest node number ever handed out in this folder (n1, n2, ...): a new node gets the next one. */
+  readonly lastNodeNumber?: number;
   /** The cluster keys every node of this dev cluster shares (node/cluster-keys.ts); made on first start. */
   readonly clusterKeys?: readonly { readonly id: string; readonly key: string }[];
   /** The cluster's generated credentials (no secret has a default outside this file's folder); made on first start. */
   readonly credentials?: { readonly user: string; readonly accessKey: string; readonly secretKey: string; readonly userToken: string; readonly adminToken: string };
-  readonly nodes: readonly { readonly id: string; readonly httpPort: number; readonly grpcPort: number; readonly s3Port?: number; readonly filesPort?: number }[];
+  readonly nodes: readonly StateNode[];
 }
 
 const STATE_FILE = 'dev-state.json';
@@ -230,6 +307,45 @@ async function seesAlive(observer: DevNode, id: string, sinceMs: number, adminTo
   }
 }
 
+/** A layout capacity as a node's ring weight (control-wiring.ts's layoutNodeOf reads weight as nominal TiB). */
+const TIB = 2 ** 40;
+const weightOf = (capacity: number | undefined): number => Math.max(0.001, (capacity ?? TIB) / TIB);
+
+/** The number in an id of the form n<k>, else 0. */
+function nodeNumber(id: string): number {
+  const m = /^n(\d+)$/.exec(id);
+  return m === null ? 0 : Number(m[1]);
+}
+
+type Json = Record<string, unknown>;
+
+interface NodeSync {
+  readonly syncing: number | null;
+  readonly partitionsTotal: number;
+  readonly partitionsDone: number;
+  readonly bytesPulled: number;
+  readonly ownsNothing: boolean;
+}
+
+interface LayoutAnswer {
+  readonly currentVersion: number;
+  readonly readVersion: number;
+  readonly live: readonly { readonly version: number; readonly members: readonly { readonly id: string }[]; readonly storageNodes: readonly string[] }[];
+  readonly progress: Readonly<Record<string, { readonly seen: number; readonly synced: number; readonly readSeen: number }>>;
+  readonly staged: readonly unknown[];
+  readonly sync?: NodeSync;
+}
+
+/** A refusal of an admin route, with its HTTP status (412: the plan or version moved on). */
+class AdminError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
 export async function startDevCluster(opts: DevClusterOptions): Promise<DevCluster> {
   const dir = path.resolve(opts.dir);
   mkdirSync(dir, { recursive: true });
@@ -240,29 +356,31 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
 
   try {
     const previous = readState(dir);
-    const count = opts.nodes ?? previous?.nodes.length ?? 3;
+    const count = previous?.nodes.length ?? opts.nodes ?? 3;
     if (!Number.isInteger(count) || count < 1 || count > 64) throw new Error(`--nodes must be from 1 to 64, got ${count}`);
-    if (previous !== undefined && previous.nodes.length !== count) {
+    if (previous !== undefined && opts.nodes !== undefined && previous.nodes.length !== opts.nodes) {
       throw new Error(
-        `${dir} holds a ${previous.nodes.length}-node cluster; start it with --nodes ${previous.nodes.length} (changing the layout of a dev cluster is not supported yet) or use another --data folder`,
+        `${dir} holds a ${previous.nodes.length}-node cluster (${previous.nodes.map((n) => n.id).join(', ')}); start it without --nodes (or with --nodes ${previous.nodes.length}), change its size while it runs with \`ringstore dev add-node\` / \`ringstore dev remove-node ID\`, or use another --data folder`,
       );
     }
     const partitions = previous?.partitions ?? opts.partitions ?? DEFAULT_PARTITIONS;
-    const quorum = opts.quorum ?? defaultQuorumFor(count);
+    const quorum = opts.quorum ?? previous?.quorum ?? defaultQuorumFor(count);
 
+    // The node set: the one this folder holds (by id: nodes added and removed
+    // while it ran are what they are), else n1..n<count>.
+    const wanted: StateNode[] = previous?.nodes.map((n) => ({ ...n })) ?? Array.from({ length: count }, (_, i) => ({ id: `n${i + 1}`, httpPort: 0, grpcPort: 0 }));
     // Ports: remembered ones first, then the requested base, then any free one.
     const taken = new Set<number>();
-    const ports: { id: string; httpPort: number; grpcPort: number; s3Port: number; filesPort: number }[] = [];
-    for (let i = 0; i < count; i++) {
-      const id = `n${i + 1}`;
-      const prev = previous?.nodes.find((n) => n.id === id);
+    const stateNodes: StateNode[] = [];
+    for (let i = 0; i < wanted.length; i++) {
+      const prev = previous?.nodes.find((n) => n.id === wanted[i]!.id);
       const base = opts.basePort;
       const wantHttp = base === undefined ? (prev?.httpPort ?? DEFAULT_HTTP_PORT + i) : base === 0 ? prev?.httpPort : base + i;
       const wantGrpc = base === undefined ? (prev?.grpcPort ?? DEFAULT_GRPC_PORT + i) : base === 0 ? prev?.grpcPort : base + 100 + i;
       const wantS3 = base === undefined ? (prev?.s3Port ?? DEFAULT_S3_PORT + i) : base === 0 ? prev?.s3Port : base + 200 + i;
       const wantFiles = base === undefined ? (prev?.filesPort ?? DEFAULT_FILES_GRPC_PORT + i) : base === 0 ? prev?.filesPort : base + 300 + i;
-      ports.push({
-        id,
+      stateNodes.push({
+        ...wanted[i]!,
         httpPort: await choosePort(wantHttp, taken),
         grpcPort: await choosePort(wantGrpc, taken),
         s3Port: await choosePort(wantS3, taken),
@@ -272,43 +390,57 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
     const clusterKeys = previous?.clusterKeys ?? [generateClusterKey()];
     // Generated once per folder: a restart keeps the cluster's credentials.
     const credentials = previous?.credentials ?? generateCredentials('dev');
-    const state: DevState = { version: 1, partitions, nodes: ports, clusterKeys, credentials };
-    writeJsonAtomic(path.join(dir, STATE_FILE), state);
+    let lastNodeNumber = Math.max(previous?.lastNodeNumber ?? 0, ...stateNodes.map((n) => nodeNumber(n.id)));
+    const saveState = (): void => {
+      const state: DevState = { version: 1, partitions, quorum, lastNodeNumber, nodes: stateNodes, clusterKeys, credentials };
+      writeJsonAtomic(path.join(dir, STATE_FILE), state);
+    };
+    saveState();
 
-    const members = ports.map((p) => ({ id: p.id, grpc: `127.0.0.1:${p.grpcPort}`, http: `127.0.0.1:${p.httpPort}`, zone: 'local', weight: 1 }));
-    const nodes: DevNode[] = ports.map((p) => {
+    const memberOf = (p: StateNode): Json => ({ id: p.id, grpc: `127.0.0.1:${p.grpcPort}`, http: `127.0.0.1:${p.httpPort}`, zone: p.zone ?? 'local', weight: weightOf(p.capacity) });
+    const makeNode = (p: StateNode): DevNode => {
       const home = path.join(dir, p.id);
       mkdirSync(home, { recursive: true });
-      const node: DevNode = {
+      return {
         id: p.id,
         pid: 0,
         http: `http://127.0.0.1:${p.httpPort}`,
         grpc: `127.0.0.1:${p.grpcPort}`,
-        s3: `http://127.0.0.1:${p.s3Port}`,
-        files: `127.0.0.1:${p.filesPort}`,
+        s3: `http://127.0.0.1:${p.s3Port!}`,
+        files: `127.0.0.1:${p.filesPort!}`,
         httpPort: p.httpPort,
         grpcPort: p.grpcPort,
-        s3Port: p.s3Port,
+        s3Port: p.s3Port!,
         data: path.join(home, 'data'),
         log: path.join(home, 'node.log'),
         configFile: path.join(home, 'config.json'),
         running: false,
       };
+    };
+    /**
+     * A node's config file. `members` gives the addresses of the others (the
+     * configured ones win over the layout's: a port that changed on a restart
+     * is then still found); `join` makes a node that was added later wait for
+     * the leader's snapshot instead of founding a cluster of its own, should
+     * its Raft folder be empty.
+     */
+    const writeConfig = (node: DevNode, p: StateNode, members: readonly Json[], join: string | undefined): void => {
       writeJsonAtomic(node.configFile, {
         id: p.id,
-        zone: 'local',
-        weight: 1,
+        zone: p.zone ?? 'local',
+        weight: weightOf(p.capacity),
         dataDir: node.data,
         http: `127.0.0.1:${p.httpPort}`,
         grpc: `127.0.0.1:${p.grpcPort}`,
         advertiseHttp: `127.0.0.1:${p.httpPort}`,
         advertiseGrpc: `127.0.0.1:${p.grpcPort}`,
         members,
+        ...(join !== undefined ? { join } : {}),
         partitions,
         quorum,
         logLevel: opts.logLevel ?? 'info',
-        s3: `127.0.0.1:${p.s3Port}`,
-        filesGrpc: `127.0.0.1:${p.filesPort}`,
+        s3: `127.0.0.1:${p.s3Port!}`,
+        filesGrpc: `127.0.0.1:${p.filesPort!}`,
         user: credentials.user,
         accessKey: credentials.accessKey,
         secretKey: credentials.secretKey,
@@ -318,7 +450,13 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
         ...(opts.faults === true ? { faults: true } : {}),
         ...opts.nodeSettings,
       });
-      return node;
+    };
+
+    const nodes: DevNode[] = stateNodes.map(makeNode);
+    const allMembers = stateNodes.map(memberOf);
+    stateNodes.forEach((p, i) => {
+      const other = stateNodes.find((x) => x.id !== p.id);
+      writeConfig(nodes[i]!, p, allMembers, p.joined === true && other !== undefined ? `127.0.0.1:${other.httpPort}` : undefined);
     });
 
     const clusterFile = path.join(dir, 'cluster.json');
@@ -428,6 +566,258 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
     }
     writeClusterFile();
 
+    // ------------------------------------------------------------ layout changes
+
+    /** One admin route on one node; refusals become AdminError with the route's message. */
+    const adminOn = async (node: DevNode, method: 'GET' | 'POST', route: string, body?: Json): Promise<Json> => {
+      const res = await fetch(`${node.http}${route}`, {
+        method,
+        headers: { authorization: `Bearer ${credentials.adminToken}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(30_000),
+      });
+      const answer = (await res.json().catch(() => ({}))) as Json;
+      if (!res.ok) {
+        const e = (answer.error ?? {}) as Json;
+        throw new AdminError(`${method} ${route} on ${node.id}: ${res.status} ${String(e.code ?? '')}: ${String(e.message ?? '')}`, res.status);
+      }
+      return answer;
+    };
+    /** The admin route on the first running node that answers (other than `avoid`): any member will do. */
+    const admin = async (method: 'GET' | 'POST', route: string, body?: Json, avoid?: string): Promise<Json> => {
+      let last: unknown = new Error('no node is running');
+      for (const n of nodes) {
+        if (!n.running || n.id === avoid) continue;
+        try {
+          return await adminOn(n, method, route, body);
+        } catch (err) {
+          // A refusal is the cluster's answer; only an unreachable node makes us ask the next.
+          if (err instanceof AdminError) throw err;
+          last = err;
+        }
+      }
+      throw last;
+    };
+
+    const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+    /** Stages `change`, then applies the plan as the next version (re-planning if another change raced it); returns the version and its plan. */
+    const stageAndApply = async (change: Json, deadline: number): Promise<{ version: number; plan: Json }> => {
+      for (;;) {
+        try {
+          await admin('POST', '/cluster/layout', change);
+          break;
+        } catch (err) {
+          // 404: the node has not been recorded by its join yet.
+          if (!(err instanceof AdminError && err.status === 404) || Date.now() > deadline) throw err;
+          await pause(200);
+        }
+      }
+      for (;;) {
+        const plan = await admin('GET', '/cluster/layout/plan');
+        const version = plan.nextVersion as number;
+        try {
+          await admin('POST', '/cluster/layout', { op: 'apply', version });
+          return { version, plan };
+        } catch (err) {
+          if (!(err instanceof AdminError && err.status === 412) || Date.now() > deadline) throw err;
+          await pause(200);
+        }
+      }
+    };
+
+    /** Every running node's own view (GET /cluster/layout with its `sync`); nodes that do not answer are left out. */
+    const views = async (): Promise<Map<string, LayoutAnswer>> => {
+      const out = new Map<string, LayoutAnswer>();
+      await Promise.all(
+        nodes
+          .filter((n) => n.running)
+          .map(async (n) => {
+            try {
+              out.set(n.id, (await adminOn(n, 'GET', '/cluster/layout')) as unknown as LayoutAnswer);
+            } catch {
+              // Down or restarting: it is waited for through the others' view of its progress.
+            }
+          }),
+      );
+      return out;
+    };
+
+    const metric = async (node: DevNode, name: string): Promise<number | undefined> => {
+      const res = await fetch(`${node.http}/metrics`, { headers: { authorization: `Bearer ${credentials.adminToken}` }, signal: AbortSignal.timeout(10_000) });
+      const text = await res.text();
+      const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+      return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+    };
+
+    /**
+     * Waits until `version` is the only live version in every running node's
+     * view and every node has reported synced for it; meanwhile lets a dead
+     * node go (skip-dead) each time it holds retirement back, and reports
+     * progress. `leaving`, if running, must also own nothing and hold no key
+     * and no hint before this returns.
+     */
+    const settle = async (node: string, version: number, o: { dead?: string; leaving?: DevNode; deadline: number; onProgress?: (e: LayoutProgressEvent) => void }): Promise<void> => {
+      let lastReport = '';
+      for (;;) {
+        const v = await views();
+        const any = [...v.values()][0];
+        if (any !== undefined) {
+          // A dead node never reports: seen and readSeen are taken for it, each time they move on (docs/layout.md).
+          if (o.dead !== undefined) {
+            const p = any.progress[o.dead];
+            if (p !== undefined && (p.seen < any.currentVersion || p.readSeen < any.readVersion)) {
+              await admin('POST', '/cluster/layout', { op: 'skip-dead', node: o.dead }).catch((err: unknown) => {
+                if (!(err instanceof AdminError && err.status === 404)) throw err;
+              });
+            }
+          }
+          const waitingFor = Object.entries(any.progress)
+            .filter(([id, p]) => id !== o.dead && p.synced < version && any.live.some((l) => l.version === version && l.storageNodes.includes(id)))
+            .map(([id]) => id)
+            .sort();
+          let done = 0;
+          let total = 0;
+          let bytes = 0;
+          for (const [id, a] of v) {
+            const s = a.sync;
+            if (s === undefined) continue;
+            bytes += s.bytesPulled;
+            if (s.syncing === version) {
+              done += s.partitionsDone;
+              total += s.partitionsTotal;
+            } else if ((any.progress[id]?.synced ?? 0) >= version && s.syncing === null) {
+              done += s.partitionsTotal;
+              total += s.partitionsTotal;
+            }
+          }
+          const oneLive = [...v.values()].every((a) => a.live.length === 1 && a.currentVersion === version);
+          const allSynced = waitingFor.length === 0 && [...v.values()].every((a) => a.sync === undefined || a.sync.syncing === null);
+          let leftover = false;
+          if (o.leaving !== undefined && o.leaving.running) {
+            const mine = v.get(o.leaving.id);
+            leftover = mine === undefined || mine.sync?.ownsNothing !== true || (await metric(o.leaving, 'ringstore_merkle_keys').catch(() => undefined)) !== 0 || (await hintsPending(o.leaving)) !== 0;
+          }
+          const phase = oneLive && allSynced && o.leaving !== undefined ? 'dropping' : 'syncing';
+          const e: LayoutProgressEvent = {
+            phase,
+            node,
+            version,
+            liveVersions: any.live.length,
+            partitionsDone: done,
+            partitionsTotal: total,
+            bytesPulled: bytes,
+            waitingFor,
+            message:
+              phase === 'syncing'
+                ? `version ${version}: ${any.live.length} versions live; ${waitingFor.length === 0 ? 'old versions retiring' : `waiting for ${waitingFor.join(', ')} to sync`} (${done}/${total} partitions)`
+                : o.leaving !== undefined
+                  ? `version ${version} is the only one live; ${o.leaving.id} dropping what it held`
+                  : `version ${version} is the only one live; every node has synced`,
+          };
+          const key = `${e.phase}/${e.liveVersions}/${done}/${total}/${waitingFor.join(',')}`;
+          if (key !== lastReport) {
+            lastReport = key;
+            o.onProgress?.(e);
+          }
+          if (oneLive && allSynced && !leftover) return;
+        }
+        if (Date.now() > o.deadline) throw new Error(`timed out waiting for layout version ${version} to settle (last: ${lastReport})`);
+        await pause(250);
+      }
+    };
+
+    const hintsPending = async (node: DevNode): Promise<number | undefined> => {
+      try {
+        const res = await fetch(`${node.http}/health`, { signal: AbortSignal.timeout(5000) });
+        return ((await res.json()) as { hints_pending?: number }).hints_pending;
+      } catch {
+        return undefined;
+      }
+    };
+
+    // One layout change at a time: a second would only be refused (the staging moved under its plan).
+    let queue: Promise<unknown> = Promise.resolve();
+    const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+      const run = queue.then(fn, fn);
+      queue = run.catch(() => undefined);
+      return run;
+    };
+
+    const addNode = (o: AddNodeOptions = {}): Promise<DevNode> =>
+      serial(async () => {
+        if (stopped) throw new Error('the dev cluster is stopping');
+        const deadline = Date.now() + (o.timeoutMs ?? 30 * 60_000);
+        const via = nodes.find((n) => n.running);
+        if (via === undefined) throw new Error('no node is running to join through');
+        const capacity = o.capacity ?? TIB;
+        if (!Number.isSafeInteger(capacity) || capacity <= 0) throw new Error(`capacity must be a positive number of bytes, got ${capacity}`);
+        // A number never used in this folder (and no folder of that name left behind).
+        let k = lastNodeNumber + 1;
+        while (existsSync(path.join(dir, `n${k}`))) k++;
+        const id = `n${k}`;
+        lastNodeNumber = k;
+        const taken = new Set(stateNodes.flatMap((p) => [p.httpPort, p.grpcPort, p.s3Port ?? 0, p.filesPort ?? 0]));
+        const p: StateNode = {
+          id,
+          httpPort: await choosePort(undefined, taken),
+          grpcPort: await choosePort(undefined, taken),
+          s3Port: await choosePort(undefined, taken),
+          filesPort: await choosePort(undefined, taken),
+          joined: true,
+          zone: o.zone ?? 'local',
+          capacity,
+        };
+        const node = makeNode(p);
+        // Its own member list is only itself until it has joined: the Raft snapshot brings the rest (node/control-join.ts).
+        writeConfig(node, p, [memberOf(p)], `127.0.0.1:${via.httpPort}`);
+        stateNodes.push(p);
+        nodes.push(node);
+        saveState();
+        o.onProgress?.({ phase: 'starting', node: id, message: `starting ${id} (http ${node.http}, s3 ${node.s3}); it joins through ${via.id}` });
+        const child = spawnNode(node);
+        writeClusterFile();
+        await waitHealthy(node, child, Math.min(deadline, Date.now() + (opts.healthTimeoutMs ?? 60_000)));
+        o.onProgress?.({ phase: 'joining', node: id, message: `${id} is up and has the cluster's state; assigning it (zone ${p.zone!}, capacity ${capacity} bytes)` });
+        const { version, plan } = await stageAndApply({ op: 'assign', node: id, zone: p.zone!, capacity }, deadline);
+        o.onProgress?.({ phase: 'applied', node: id, version, plan, message: `applied layout version ${version}: ${id} takes its share (${String(plan.replicasMoved)} partition replicas move)` });
+        if (o.wait !== false) await settle(id, version, { deadline, ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}) });
+        o.onProgress?.({ phase: 'done', node: id, version, message: `${id} is in the cluster: http ${node.http}, s3 ${node.s3}, grpc ${node.grpc}` });
+        return node;
+      });
+
+    const removeNode = (id: string, o: LayoutChangeOptions = {}): Promise<void> =>
+      serial(async () => {
+        if (stopped) throw new Error('the dev cluster is stopping');
+        const deadline = Date.now() + (o.timeoutMs ?? 30 * 60_000);
+        const node = find(id);
+        const dead = !children.has(id);
+        if (nodes.filter((n) => n.running && n.id !== id).length === 0) throw new Error(`${id} is the only running node: nothing could take its data`);
+        const h = (await admin('GET', '/cluster/layout', undefined, id)) as unknown as LayoutAnswer;
+        const current = h.live[h.live.length - 1];
+        let version = h.currentVersion;
+        if (current?.members.some((m) => m.id === id) === true) {
+          o.onProgress?.({ phase: 'staging', node: id, message: dead ? `${id} is not running: removing it as dead for good; its partitions are rebuilt from the surviving replicas` : `removing ${id}: its data moves to the new owners first` });
+          const applied = await stageAndApply({ op: 'remove', node: id }, deadline);
+          version = applied.version;
+          o.onProgress?.({ phase: 'applied', node: id, version, plan: applied.plan, message: `applied layout version ${version} without ${id} (${String(applied.plan.replicasMoved)} partition replicas move)` });
+        }
+        if (o.wait !== false || !dead) await settle(id, version, { ...(dead ? { dead: id } : { leaving: node }), deadline, ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}) });
+        if (!dead) await o.beforeStop?.(node);
+        o.onProgress?.({ phase: 'stopping', node: id, version, message: dead ? `version ${version} settled without ${id}: forgetting it and wiping its data folder` : `${id} owns nothing and holds nothing: stopping it and wiping its data folder` });
+        await kill(id, 'SIGTERM');
+        // The id is never used again (lastNodeNumber, and the folder with its log stays), so nothing can mint its dots anew.
+        rmSync(node.data, { recursive: true, force: true });
+        nodes.splice(nodes.indexOf(node), 1);
+        stateNodes.splice(
+          stateNodes.findIndex((p) => p.id === id),
+          1,
+        );
+        saveState();
+        writeClusterFile();
+        o.onProgress?.({ phase: 'done', node: id, version, message: `${id} removed; ${nodes.length} nodes left: ${nodes.map((n) => n.id).join(', ')}` });
+      });
+
     return {
       dir,
       clusterFile,
@@ -468,6 +858,8 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
           unlock();
         }
       },
+      addNode,
+      removeNode,
     };
   } catch (err) {
     unlock();

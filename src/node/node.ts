@@ -168,7 +168,16 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       // The layout is read through `controlRef`, set once the control plane runs: until then only configured members are.
       security: await nodeSecurity(config, {
         has: (id) => controlRef.current?.plane.state.layout().nodes.some((n) => n.id === id) === true,
-        joining: () => config.join !== undefined && controlRef.current !== undefined && controlRef.current.plane.state.layout().nodes.length === 0,
+        // devlayout: joining lasts until this node is in the Raft configuration it applied, not only until its layout is non-empty:
+        // the snapshot it installs may be older than the newest members (the bootstrap one names only the founders), and a leader
+        // that joined later would then be refused for good, so the log that names it could never arrive.
+        joining: () => {
+          const c = controlRef.current;
+          if (config.join === undefined || c === undefined) return false;
+          if (c.plane.state.layout().nodes.length === 0) return true;
+          const s = c.plane.status();
+          return !s.voters.includes(config.id) && !s.learners.includes(config.id);
+        },
       }),
       warn: (msg) => logger.warn({ component: 'transport' }, msg),
       ...(faults !== undefined ? { faults: faults.outgoing } : {}),
@@ -201,7 +210,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     // handoff, anti-entropy), built as the simulator builds them but over
     // the real parts; this file adds what only a server has around them.
     const components = buildNode(
-      { self: config.id, clock: systemClock, random: cryptoRandom, transport: control.transport /* raft: routes `raft` requests */, store: lmdb, ring: placement, log: logger },
+      { self: config.id, clock: systemClock, random: cryptoRandom, transport: control.transport /* raft: routes `raft` requests */, store: lmdb, ring: placement, confirmLayout: () => control.plane.confirm(), log: logger },
       componentsConfig(config, defaultQuorum),
       { ...componentMetrics(registry), memberAlive: (node) => grpcTransport.wake(node) },
     );

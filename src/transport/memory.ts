@@ -188,7 +188,7 @@ export class MemoryNetwork {
       const budget = deadlineMs - (this.clock.now() - sentAt - stalledMs);
       this.state(to).transport!.receive(from, id, copy as Request, budget, fromEpoch);
       return true;
-    });
+    }, req.type !== 'swim' && req.type !== 'ping' && req.type !== 'raft');
   }
 
   /** @internal Sends a response back to the requester (if both are still the same incarnations). */
@@ -202,7 +202,14 @@ export class MemoryNetwork {
   }
 
   /** The one place every message passes: faults, duplication, latency, cloning. */
-  private transmit(from: NodeId, to: NodeId, msg: Message, deliver: (copy: Message, stalledMs: number) => boolean): void {
+  /**
+   * Requests other than failure detection's that are on the wire now: a
+   * simulation has not converged while a write is still travelling to a
+   * replica (an unacknowledged write may land after the final check).
+   */
+  dataInFlight = 0;
+
+  private transmit(from: NodeId, to: NodeId, msg: Message, deliver: (copy: Message, stalledMs: number) => boolean, data = false): void {
     this.stats.sent++;
     let extraDelay = 0;
     let stalledMs = 0;
@@ -232,7 +239,9 @@ export class MemoryNetwork {
     }
     for (let i = 0; i < copies; i++) {
       const copy = structuredClone(msg);
+      if (data) this.dataInFlight++;
       this.clock.setTimer(this.latency() + extraDelay, () => {
+        if (data) this.dataInFlight--;
         if (deliver(copy, stalledMs)) this.stats.delivered++;
         else this.stats.dropped++;
       });

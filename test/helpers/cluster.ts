@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startDevCluster, type DevNode } from '../../src/node/dev-cluster.js';
+import { startDevCluster, type AddNodeOptions, type DevNode, type LayoutChangeOptions } from '../../src/node/dev-cluster.js';
 import type { Quorum } from '../../src/coordinator/types.js';
 import { signedFetch } from './auth.js';
 
@@ -46,6 +46,10 @@ export interface TestCluster {
   restart(id: string): Promise<TestNode>;
   /** Stops every node; removes the folder if the helper created it. */
   stop(): Promise<void>;
+  /** issue 10: starts a node with a new id, joins and assigns it (DevCluster.addNode); by default waits until the data has moved. */
+  addNode(opts?: AddNodeOptions): Promise<TestNode>;
+  /** issue 10: decommissions a node and forgets it (DevCluster.removeNode); a node not running is removed as dead for good (skip-dead). */
+  removeNode(id: string, opts?: LayoutChangeOptions): Promise<void>;
 }
 
 export interface StartClusterOptions {
@@ -98,6 +102,8 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Test
     fetch: (url, init) => signedFetch(dev, url, init),
     kill: (id, signal = 'SIGKILL') => dev.kill(id, signal),
     restart: (id) => dev.restart(id),
+    addNode: (o) => dev.addNode(o),
+    removeNode: (id, o) => dev.removeNode(id, o),
     stop: async () => {
       await dev.stop();
       // Keep the logs of a run where a node died on its own: they are the bug report.

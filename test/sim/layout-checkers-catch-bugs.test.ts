@@ -15,18 +15,20 @@ import type { LayoutSimBugs } from '../../src/sim/layout/config.js';
 const MAX_SEEDS = 300;
 
 const CASES: readonly { bug: keyof LayoutSimBugs; checker: string; what: string; firstSeed: number }[] = [
-  { bug: 'writeNewestOnly', checker: 'lost-write', what: 'a write that skips the owners of older live versions', firstSeed: 2 },
+  { bug: 'writeNewestOnly', checker: 'lost-write', what: 'a write that skips the owners of older live versions', firstSeed: 1 },
   { bug: 'writeNewestOnly', checker: 'readable-quorum', what: 'a write that skips the owners of older live versions', firstSeed: 1 },
   { bug: 'readUnsynced', checker: 'readable-quorum', what: 'a read from a version whose owners have not synced', firstSeed: 1 },
   { bug: 'readUnsynced', checker: 'lost-write', what: 'a read from a version whose owners have not synced', firstSeed: 1 },
   { bug: 'retireBeforeSync', checker: 'readable-quorum', what: 'an old version retired before the new one is synced', firstSeed: 1 },
   { bug: 'retireOnSynced', checker: 'no-read-of-retired', what: 'an old version retired while nodes may still read it (no readSeen)', firstSeed: 1 },
-  { bug: 'syncBeforeSeen', checker: 'readable-quorum', what: 'a sync started before every node writes to the new version', firstSeed: 2 },
-  { bug: 'wipeOnRemove', checker: 'readable-quorum', what: 'a node dropping data it still holds in an older live version', firstSeed: 1 },
+  { bug: 'syncBeforeSeen', checker: 'readable-quorum', what: 'a sync started before every node writes to the new version', firstSeed: 6 },
+  { bug: 'wipeOnRemove', checker: 'readable-quorum', what: 'a node dropping data it still holds in an older live version', firstSeed: 2 },
   { bug: 'wipeOnRemove', checker: 'lost-write', what: 'a node dropping data it still holds in an older live version', firstSeed: 2 },
-  { bug: 'neverWipe', checker: 'removed-owns-nothing', what: 'a removed node keeping its data', firstSeed: 7 },
+  { bug: 'neverWipe', checker: 'removed-owns-nothing', what: 'a removed node keeping its data', firstSeed: 1 },
   { bug: 'neverWipe', checker: 'placement', what: 'a node keeping partitions it no longer owns', firstSeed: 1 },
   { bug: 'noReadSeenReports', checker: 'liveness', what: 'nodes that never report which version they read', firstSeed: 1 },
+  { bug: 'collectIgnoringOldVersions', checker: 'no-resurrection', what: 'tombstone collection that waits only for the newest version\'s owners', firstSeed: 73 },
+  { bug: 'collectWithStaleView', checker: 'no-resurrection', what: 'tombstone collection on an unconfirmed view that carries on across a new version', firstSeed: 22 },
 ];
 
 for (const { bug, checker, what, firstSeed } of CASES) {

@@ -1,14 +1,16 @@
-// The layout simulator's checkers. `lost-write` watches every read as it
-// happens; the others look at the world after every step (`readable-quorum`,
-// `no-read-of-retired`) or at the end, after healing (`liveness`,
-// `placement`, `removed-owns-nothing`). Each is proven to catch a bug switch
+// The layout simulator's checkers. `lost-write` and `no-resurrection` watch
+// every read as it happens (src/sim/layout/world.ts, judgeRead; a delete's
+// read-first included); the others look at the world after every step
+// (`readable-quorum`, `no-read-of-retired`) or at the end, after healing
+// (`liveness`, `placement`, `removed-owns-nothing`, and `no-resurrection`
+// again on every node's store). Each is proven to catch a bug switch
 // (test/sim/layout-checkers-catch-bugs.test.ts).
 
 import { current, readSet, readVersion } from '../../layout/history.js';
 import { holders, ownersOf } from '../../layout/types.js';
 import type { LayoutWorld } from './world.js';
 
-export const LAYOUT_CHECKERS = ['lost-write', 'readable-quorum', 'no-read-of-retired', 'liveness', 'placement', 'removed-owns-nothing'] as const;
+export const LAYOUT_CHECKERS = ['lost-write', 'no-resurrection', 'readable-quorum', 'no-read-of-retired', 'liveness', 'placement', 'removed-owns-nothing'] as const;
 
 /**
  * After every step, for every node that may coordinate a read: in the read
@@ -23,12 +25,16 @@ export function checkReadableQuorum(w: LayoutWorld): void {
     const hv = w.viewOf(c);
     if (seen.has(c.view)) continue;
     seen.add(c.view);
+    const byPartition = new Map<number, string[]>();
     for (let key = 0; key < w.config.keys; key++) {
       if (w.acked[key]!.size === 0) continue;
-      const owners = readSet(hv, w.partitionOf(key), w.config.bugs).filter((o) => !w.nodes.get(o)!.dead);
+      const p = w.partitionOf(key);
+      let owners = byPartition.get(p);
+      if (owners === undefined) byPartition.set(p, (owners = readSet(hv, p, w.config.bugs).filter((o) => !w.nodes.get(o)!.dead)));
       const stores = owners.map((o) => w.nodes.get(o)!.store.get(key));
       for (const want of w.acked[key]!) {
-        const holding = owners.filter((_, i) => stores[i]?.has(want) === true);
+        if (w.mayBeDeleted[key]!.has(want)) continue;
+        const holding = owners.filter((_, i) => stores[i]?.values.has(want) === true);
         if (holding.length < owners.length - R + 1) {
           w.violation('readable-quorum', `${c.id}'s read version ${readVersion(hv, w.config.bugs)}: k${key}'s acknowledged w${want} is on ${holding.length} of owners ${owners.join(',')} (${holding.join(',') || 'none'}); a read quorum of ${R} can miss it`);
           break;
@@ -62,10 +68,10 @@ export function checkPlacement(w: LayoutWorld): void {
       if (n.dead) continue;
       const has = n.store.get(key);
       if (owners.includes(n.id)) {
-        const missing = [...w.acked[key]!].filter((id) => has?.has(id) !== true);
+        const missing = [...w.acked[key]!].filter((id) => has?.values.has(id) !== true && !w.mayBeDeleted[key]!.has(id));
         if (missing.length > 0) w.violation('placement', `k${key}: final owner ${n.id} lacks acknowledged w${missing.join(',w')}`);
       } else if (has !== undefined) {
-        w.violation('placement', `k${key} (${has.size} value(s)) sits on ${n.id}, which is not among its final owners ${owners.join(',')}`);
+        w.violation('placement', `k${key} (${has.values.size} value(s), ${has.tombs.size} tombstone(s)) sits on ${n.id}, which is not among its final owners ${owners.join(',')}`);
       }
     }
   }
@@ -79,5 +85,16 @@ export function checkRemovedOwnsNothing(w: LayoutWorld): void {
     if (storage.has(n.id) || n.dead) continue;
     if (n.store.size > 0) w.violation('removed-owns-nothing', `${n.id} is no storage node of version ${current(h)!.version} but still holds ${n.store.size} key(s)`);
     if (h.versions.some((v) => v.assignment.nodes.includes(n.id))) w.violation('removed-owns-nothing', `${n.id} still owns partitions in a live version`);
+  }
+}
+
+/** After healing: no node holds a value that an acknowledged delete covered (the reads that follow are judged too, in world.ts). */
+export function checkNoResurrectionHealed(w: LayoutWorld): void {
+  for (const n of w.nodes.values()) {
+    if (n.dead) continue;
+    for (const [key, st] of n.store) {
+      const back = [...st.values].filter((id) => w.deleted[key]!.has(id));
+      if (back.length > 0) w.violation('no-resurrection', `after healing ${n.id} holds k${key}'s w${back.join(',w')}, which an acknowledged delete covered`);
+    }
   }
 }

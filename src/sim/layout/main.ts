@@ -4,7 +4,7 @@
 //   node dist/src/sim/layout/main.js [--seeds N] [--start S] [--seed S [--trace]] [--bug NAME]...
 
 import { LAYOUT_SIM_BUG_NAMES, describeLayoutConfig, type LayoutSimBugs } from './config.js';
-import { runLayoutSeed } from './run.js';
+import { coverage, runLayoutSeed } from './run.js';
 
 const USAGE = `usage: node dist/src/sim/layout/main.js [--seeds N] [--start S] [--seed S [--trace]] [--bug NAME]...\n  bugs: ${LAYOUT_SIM_BUG_NAMES.join(', ')}`;
 
@@ -39,7 +39,9 @@ function main(argv: readonly string[]): number {
   if (one === undefined) console.log(`sim layout: seeds ${first}..${first + count - 1}`);
   const began = Date.now();
   let failed = 0;
-  const totals = { writesOk: 0, readsOk: 0, syncs: 0, changes: 0, changesWhileDown: 0, replacements: 0, retired: 0, maxLive: 0 };
+  const totals = { writesOk: 0, readsOk: 0, deletesOk: 0, syncs: 0, changes: 0, changesWhileDown: 0, replacements: 0, backToBack: 0, retired: 0, maxLive: 0, collections: 0, collectionsRestarted: 0 };
+  // Seeds that drew each of what the issue asks of every seed with more nodes than N.
+  const covered = { add: 0, remove: 0, replace: 0, whileDown: 0, backToBack: 0, all: 0 };
   for (let seed = first; seed < first + count; seed++) {
     const r = runLayoutSeed(seed, { bugs: bugs as LayoutSimBugs });
     totals.writesOk += r.stats.writesOk;
@@ -50,6 +52,12 @@ function main(argv: readonly string[]): number {
     totals.replacements += r.stats.replacements;
     totals.retired += r.stats.retired;
     totals.maxLive = Math.max(totals.maxLive, r.stats.maxLive);
+    totals.deletesOk += r.stats.deletesOk;
+    totals.backToBack += r.stats.backToBack;
+    totals.collections += r.stats.collections;
+    totals.collectionsRestarted += r.stats.collectionsRestarted;
+    const c = coverage(r.stats);
+    for (const k of Object.keys(covered) as (keyof typeof covered)[]) if (c[k]) covered[k]++;
     if (one !== undefined) console.log(`seed=${seed} ${describeLayoutConfig(r.config)} fingerprint=${r.fingerprint}`);
     if (trace) for (const line of r.trace) console.log(`  ${line}`);
     if (r.violations.length === 0) continue;
@@ -60,7 +68,8 @@ function main(argv: readonly string[]): number {
     console.log(`    replay: node dist/src/sim/layout/main.js --seed ${seed} --trace${Object.keys(bugs).map((b) => ` --bug ${b}`).join('')}`);
   }
   const wall = (Date.now() - began) / 1000;
-  console.log(`sim layout: ${count} seeds, ${failed} failed, ${wall.toFixed(1)} s wall; ${totals.changes} layout changes (${totals.replacements} replacements, ${totals.changesWhileDown} while a node was down), ${totals.retired} versions retired, up to ${totals.maxLive} live at once, ${totals.syncs} syncs, ${totals.writesOk} writes and ${totals.readsOk} reads acknowledged`);
+  console.log(`sim layout: ${count} seeds, ${failed} failed, ${wall.toFixed(1)} s wall; ${totals.changes} layout changes (${totals.replacements} replacements, ${totals.changesWhileDown} while a node was down, ${totals.backToBack} back to back), ${totals.retired} versions retired, up to ${totals.maxLive} live at once, ${totals.syncs} syncs, ${totals.writesOk} writes, ${totals.deletesOk} deletes and ${totals.readsOk} reads acknowledged, ${totals.collections} tombstones collected (${totals.collectionsRestarted} collections restarted on a new version)`);
+  console.log(`sim layout: seeds that drew an add ${covered.add}, a remove ${covered.remove}, a replacement ${covered.replace}, a change while a node was down ${covered.whileDown}, a back-to-back change ${covered.backToBack}; all five ${covered.all} of ${count}`);
   return failed > 0 ? 1 : 0;
 }
 

@@ -1,18 +1,41 @@
 // The layout simulator's world: a control log of layout histories (what Raft
 // would commit, one entry per command), nodes that each see a prefix of it
-// (their view lags), and per node a store of the write ids it holds for each
-// key. Every write is a distinct value that no later write supersedes (as
-// concurrent writes are siblings in the data path), so a write lost anywhere
-// shows: a read must return every write acknowledged before it. Writes, reads, syncs, anti-entropy and wipes follow the rules
-// the data path must follow (src/layout/history.ts), each from the acting
-// node's own view, so stale views meet changes in progress. Every operation
-// is atomic; the interleaving of operations, views and crashes is what the
-// seed draws.
+// (their view lags), and per node a store of what it holds for each key: the
+// write ids (values) and tombstones. Every write is a distinct value that no
+// later write supersedes (as concurrent writes are siblings in the data
+// path), so a write lost anywhere shows: a read must return every write
+// acknowledged before it. A delete reads first and writes a tombstone
+// covering what it read (as a context-less delete mints its tombstone with
+// the read's clock); a node holding a tombstone drops the values it covers
+// and refuses them when they arrive again, until the tombstone is collected,
+// after which a stale copy of a covered value would be taken as new: that is
+// the resurrection the `no-resurrection` checker looks for. Writes, deletes,
+// reads, syncs, anti-entropy, wipes and collection follow the rules the data
+// path must follow (src/layout/history.ts), each from the acting node's own
+// view, so stale views meet changes in progress. Every operation is atomic
+// except collection (a start, then a finish a few steps later); the
+// interleaving of operations, views and crashes is what the seed draws.
 
-import { applyVersion, antiEntropyPeers, syncSources, current, currentVersion, heldPartitions, maySync, proposeNext, readSet, readVersion, report, skipDead, stage, trackedNodes, writeSets, type LayoutHistory, type Outcome, emptyHistory } from '../../layout/history.js';
+import { applyVersion, antiEntropyPeers, collectionParticipants, syncSources, current, currentVersion, heldPartitions, maySync, proposeNext, readSet, readVersion, report, skipDead, stage, trackedNodes, writeSets, type LayoutHistory, type Outcome, emptyHistory } from '../../layout/history.js';
 import { holders, ownersOf, type Member } from '../../layout/types.js';
 import { shuffle, type Random } from '../../util/runtime.js';
 import type { ChangeKind, LayoutSimConfig } from './config.js';
+
+/** What one node holds for one key. */
+export interface KeyState {
+  /** Write ids not covered by any tombstone held here. */
+  readonly values: Set<number>;
+  /** Tombstone id -> the write ids it covers. */
+  readonly tombs: Map<number, ReadonlySet<number>>;
+}
+
+/** A collection in progress: started with the collector's view at `version`, every participant holding the tombstone then. */
+export interface Collection {
+  readonly key: number;
+  readonly tomb: number;
+  readonly version: number;
+  readonly participants: readonly string[];
+}
 
 export interface SimNode {
   readonly id: string;
@@ -23,8 +46,10 @@ export interface SimNode {
   view: number;
   /** The newest version this node has run its sync job for (a job runs once per version, as a real one would). */
   synced: number;
-  /** key -> the write ids this node holds for it. */
-  readonly store: Map<number, Set<number>>;
+  /** key -> what this node holds for it. */
+  readonly store: Map<number, KeyState>;
+  /** The tombstone collection this node is running, if any. */
+  collecting: Collection | undefined;
 }
 
 export interface LayoutViolation {
@@ -39,9 +64,34 @@ export class LayoutWorld {
   readonly nodes = new Map<string, SimNode>();
   /** Per key, the acknowledged write ids. */
   readonly acked: Set<number>[];
+  /** Per key, the write ids some delete (acknowledged or not) covered: a read need not return them any more. */
+  readonly mayBeDeleted: Set<number>[];
+  /** Per key, the write ids an acknowledged delete covered: no read may return them again. */
+  readonly deleted: Set<number>[];
   readonly trace: string[] = [];
   readonly violations: LayoutViolation[] = [];
-  readonly stats = { writes: 0, writesOk: 0, reads: 0, readsOk: 0, syncs: 0, changes: 0, changesWhileDown: 0, replacements: 0, retired: 0, maxLive: 1 };
+  readonly stats = {
+    writes: 0,
+    writesOk: 0,
+    reads: 0,
+    readsOk: 0,
+    deletes: 0,
+    deletesOk: 0,
+    syncs: 0,
+    changes: 0,
+    adds: 0,
+    removes: 0,
+    changesWhileDown: 0,
+    replacements: 0,
+    /** Changes applied while the previous version was not yet readable (its holders had not all synced it). */
+    backToBack: 0,
+    retired: 0,
+    maxLive: 1,
+    collectionsStarted: 0,
+    collections: 0,
+    /** Collections given up because the collector saw a new version before finishing. */
+    collectionsRestarted: 0,
+  };
   step = 0;
   private nextWrite = 1;
   private nextNode = 0;
@@ -51,6 +101,8 @@ export class LayoutWorld {
     private readonly random: Random,
   ) {
     this.acked = Array.from({ length: config.keys }, () => new Set<number>());
+    this.mayBeDeleted = Array.from({ length: config.keys }, () => new Set<number>());
+    this.deleted = Array.from({ length: config.keys }, () => new Set<number>());
     let h = emptyHistory(config.partitions, config.replicas);
     const founders: Member[] = [];
     for (let i = 0; i < config.initialNodes; i++) founders.push(this.newMember());
@@ -59,7 +111,11 @@ export class LayoutWorld {
     const next = proposeNext(h);
     h = must(applyVersion(h, next.version, h.stagingSeq, next.result.assignment, config.bugs));
     this.log.push(h);
-    for (const m of founders) this.nodes.set(m.id, { id: m.id, up: true, dead: false, view: 0, synced: 0, store: new Map() });
+    for (const m of founders) this.addNode(m.id, 0);
+  }
+
+  private addNode(id: string, view: number): void {
+    this.nodes.set(id, { id, up: true, dead: false, view, synced: 0, store: new Map(), collecting: undefined });
   }
 
   latest(): LayoutHistory {
@@ -140,11 +196,112 @@ export class LayoutWorld {
       return;
     }
     const asked = shuffle(owners, this.random).slice(0, R);
-    const got = new Set(asked.flatMap((o) => [...(this.nodes.get(o)!.store.get(key) ?? [])]));
+    const got = this.readFrom(asked, key);
     this.stats.readsOk++;
     this.note(`${c.id} get k${key} v${readVersion(hv, this.config.bugs)} from ${asked.join(',')} -> ${got.size} value(s)`);
-    const missing = [...this.acked[key]!].filter((id) => !got.has(id));
-    if (missing.length > 0) this.violation('lost-write', `${c.id} read k${key} at version ${readVersion(hv, this.config.bugs)} from ${asked.join(',')}; acknowledged w${missing.join(',w')} missing`);
+    this.judgeRead(c, key, readVersion(hv, this.config.bugs), asked, got);
+  }
+
+  /** What a read of these replicas returns: their values merged, less every value a tombstone among them covers. */
+  private readFrom(asked: readonly string[], key: number): Set<number> {
+    const states = asked.map((o) => this.nodes.get(o)!.store.get(key));
+    const covered = new Set<number>();
+    for (const st of states) for (const ids of st?.tombs.values() ?? []) for (const id of ids) covered.add(id);
+    const got = new Set<number>();
+    for (const st of states) for (const id of st?.values ?? []) if (!covered.has(id)) got.add(id);
+    return got;
+  }
+
+  /** The checkers that watch every read: `lost-write` and `no-resurrection`. */
+  private judgeRead(c: SimNode, key: number, rv: number, asked: readonly string[], got: ReadonlySet<number>): void {
+    const missing = [...this.acked[key]!].filter((id) => !got.has(id) && !this.mayBeDeleted[key]!.has(id));
+    if (missing.length > 0) this.violation('lost-write', `${c.id} read k${key} at version ${rv} from ${asked.join(',')}; acknowledged w${missing.join(',w')} missing`);
+    const back = [...got].filter((id) => this.deleted[key]!.has(id));
+    if (back.length > 0) this.violation('no-resurrection', `${c.id} read k${key} at version ${rv} from ${asked.join(',')}; w${back.join(',w')} came back after an acknowledged delete covered it`);
+  }
+
+  /**
+   * A delete: read first at R from the read version's owners (as a
+   * context-less delete does), then a tombstone covering what the read
+   * returned, written like a write to every live version's owners.
+   */
+  del(c: SimNode, key: number): void {
+    const hv = this.viewOf(c);
+    const p = this.partitionOf(key);
+    const R = this.config.readQuorum;
+    const rv = readVersion(hv, this.config.bugs);
+    const owners = readSet(hv, p, this.config.bugs).filter((o) => this.alive(o));
+    this.stats.deletes++;
+    if (owners.length < R) {
+      this.note(`${c.id} delete k${key} -> failed (read: ${owners.length} owners up)`);
+      return;
+    }
+    const asked = shuffle(owners, this.random).slice(0, R);
+    const covers = this.readFrom(asked, key);
+    this.judgeRead(c, key, rv, asked, covers);
+    if (covers.size === 0) {
+      this.note(`${c.id} delete k${key} -> nothing to delete`);
+      return;
+    }
+    const sets = writeSets(hv, p, this.config.bugs);
+    const id = this.nextWrite++;
+    for (const t of new Set(sets.flatMap((s) => s.owners))) if (this.alive(t)) this.putTomb(this.nodes.get(t)!, key, id, covers);
+    const acked = sets.every((s) => s.owners.filter((o) => this.alive(o)).length >= Math.min(this.config.writeQuorum, s.owners.length));
+    for (const w of covers) this.mayBeDeleted[key]!.add(w);
+    if (acked) {
+      this.stats.deletesOk++;
+      for (const w of covers) this.deleted[key]!.add(w);
+    }
+    this.note(`${c.id} delete t${id} k${key} p${p} covering w${[...covers].join(',w')} v${sets.map((s) => s.version).join('+')} -> ${acked ? 'ok' : 'failed'}`);
+  }
+
+  /**
+   * One step of tombstone collection on node n (docs/layout.md, "The rules
+   * the data path follows"): with no collection running, start one: confirm
+   * the view is current (ReadIndex: learn the log to its end), pick a
+   * tombstone of a partition n holds, and go on only if every owner of that
+   * partition in every live version (collectionParticipants) is up and holds
+   * it. With one running, finish it: remove the tombstone from the
+   * participants, unless n has seen a new version since it started (learn
+   * gives it up first).
+   */
+  collect(n: SimNode): void {
+    const bugs = this.config.bugs;
+    const c = n.collecting;
+    if (c !== undefined) {
+      n.collecting = undefined;
+      if (bugs.collectWithStaleView !== true && currentVersion(this.viewOf(n)) !== c.version) return;
+      let removed = 0;
+      for (const id of c.participants) {
+        const o = this.nodes.get(id)!;
+        if (!this.alive(id)) continue;
+        const st = o.store.get(c.key);
+        if (st === undefined || !st.tombs.delete(c.tomb)) continue;
+        removed++;
+        if (st.values.size === 0 && st.tombs.size === 0) o.store.delete(c.key);
+      }
+      this.stats.collections++;
+      this.note(`${n.id} collects t${c.tomb} k${c.key} from ${removed} of ${c.participants.join(',')}`);
+      return;
+    }
+    if (bugs.collectWithStaleView !== true) this.learn(n, Infinity);
+    const hv = this.viewOf(n);
+    const held = new Set(heldPartitions(hv, n.id));
+    const candidates: [number, number][] = [];
+    for (const [key, st] of n.store) if (held.has(this.partitionOf(key))) for (const t of st.tombs.keys()) candidates.push([key, t]);
+    if (candidates.length === 0) return;
+    candidates.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    const [key, tomb] = candidates[this.random.int(candidates.length)]!;
+    const p = this.partitionOf(key);
+    const participants = bugs.collectIgnoringOldVersions === true ? ownersOf(current(hv)!.assignment, p) : collectionParticipants(hv, p);
+    const lacking = participants.filter((id) => !this.alive(id) || this.nodes.get(id)!.store.get(key)?.tombs.has(tomb) !== true);
+    if (lacking.length > 0) {
+      this.note(`${n.id} cannot collect t${tomb} k${key} yet: ${lacking.join(',')} down or without it`);
+      return;
+    }
+    n.collecting = { key, tomb, version: currentVersion(hv), participants };
+    this.stats.collectionsStarted++;
+    this.note(`${n.id} starts collecting t${tomb} k${key} at v${currentVersion(hv)} (participants ${participants.join(',')})`);
   }
 
   /** The node pulls, for every partition it holds in a live version of its view, from a read quorum of the owners of each live version from the read version up (syncSources), then reports synced. */
@@ -187,7 +344,14 @@ export class LayoutWorld {
   learn(n: SimNode, batch: number): void {
     const to = Math.min(this.log.length - 1, n.view + batch);
     if (to === n.view) return;
+    const before = currentVersion(this.viewOf(n));
     n.view = to;
+    // A collector that sees a new version gives its collection up before it can report seen for it: a new owner's sync (which waits for everyone's seen) then cannot miss the tombstone.
+    if (n.collecting !== undefined && currentVersion(this.viewOf(n)) !== before && this.config.bugs.collectWithStaleView !== true) {
+      this.note(`${n.id} gives up collecting t${n.collecting.tomb} k${n.collecting.key}: it sees v${currentVersion(this.viewOf(n))}`);
+      n.collecting = undefined;
+      this.stats.collectionsRestarted++;
+    }
     this.wipe(n);
     this.note(`${n.id} learns entry ${to} (v${currentVersion(this.viewOf(n))})`);
   }
@@ -220,14 +384,32 @@ export class LayoutWorld {
     if (dropped > 0) this.note(`${n.id} drops ${dropped} key(s) it no longer holds`);
   }
 
+  private stateOf(n: SimNode, key: number): KeyState {
+    let st = n.store.get(key);
+    if (st === undefined) n.store.set(key, (st = { values: new Set(), tombs: new Map() }));
+    return st;
+  }
+
+  /** A value arrives: kept unless a tombstone held here covers it. */
   private put(n: SimNode, key: number, id: number): void {
-    let ids = n.store.get(key);
-    if (ids === undefined) n.store.set(key, (ids = new Set()));
-    ids.add(id);
+    const st = this.stateOf(n, key);
+    for (const covers of st.tombs.values()) if (covers.has(id)) return;
+    st.values.add(id);
+  }
+
+  /** A tombstone arrives: kept, and the values it covers dropped. */
+  private putTomb(n: SimNode, key: number, id: number, covers: ReadonlySet<number>): void {
+    const st = this.stateOf(n, key);
+    st.tombs.set(id, covers);
+    for (const w of covers) st.values.delete(w);
   }
 
   private pull(into: SimNode, from: SimNode, p: number): void {
-    for (const [key, ids] of from.store) if (this.partitionOf(key) === p) for (const id of ids) this.put(into, key, id);
+    for (const [key, st] of from.store) {
+      if (this.partitionOf(key) !== p) continue;
+      for (const [t, covers] of st.tombs) this.putTomb(into, key, t, covers);
+      for (const id of st.values) this.put(into, key, id);
+    }
   }
 
   // ------------------------------------------------------------- operator
@@ -247,7 +429,7 @@ export class LayoutWorld {
       case 'add': {
         const m = this.newMember();
         this.propose(`operator assign ${m.id}`, (x) => stage(x, { op: 'assign', member: m }));
-        this.nodes.set(m.id, { id: m.id, up: true, dead: false, view: this.log.length - 1, synced: 0, store: new Map() });
+        this.addNode(m.id, this.log.length - 1);
         break;
       }
       case 'remove': {
@@ -256,16 +438,19 @@ export class LayoutWorld {
         break;
       }
       case 'replace': {
-        const m = pick();
+        // The victim is one that is up when there is one: a node already down stays down through the change.
+        const upStorage = storage.filter((x) => this.alive(x.id));
+        const m = upStorage.length > 0 ? upStorage[this.random.int(upStorage.length)]! : pick();
         const victim = this.nodes.get(m.id)!;
         victim.up = false;
         victim.dead = true;
         victim.store.clear();
+        victim.collecting = undefined;
         this.note(`${m.id} dies for good`);
         const fresh = this.newMember(m.zone);
         this.propose(`operator remove ${m.id}`, (x) => stage(x, { op: 'remove', id: m.id }));
         this.propose(`operator assign ${fresh.id}`, (x) => stage(x, { op: 'assign', member: fresh }));
-        this.nodes.set(fresh.id, { id: fresh.id, up: true, dead: false, view: this.log.length - 1, synced: 0, store: new Map() });
+        this.addNode(fresh.id, this.log.length - 1);
         break;
       }
       case 'resize': {
@@ -284,6 +469,10 @@ export class LayoutWorld {
     const next = proposeNext(this.latest());
     this.stats.changes++;
     if (effective === 'replace') this.stats.replacements++;
+    if (effective === 'add') this.stats.adds++;
+    if (effective === 'remove') this.stats.removes++;
+    // Back to back: the version before this one is not yet readable (without the bug switches: they would move the read version).
+    if (readVersion(this.latest()) < currentVersion(this.latest())) this.stats.backToBack++;
     if ([...this.nodes.values()].some((n) => !n.dead && !n.up)) this.stats.changesWhileDown++;
     this.propose(`operator apply v${next.version} (${effective}, moves ${next.result.moved})`, (x) => applyVersion(x, next.version, x.stagingSeq, next.result.assignment, bugs));
     this.skipDeadNodes();
