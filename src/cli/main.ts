@@ -9,6 +9,7 @@ import { registerAuthCommands } from './auth-commands.js';
 import { startNode, stopOnSignals } from '../node/node.js';
 import { runAddNode, runDev, runRemoveNode } from './dev.js';
 import { registerControlCommands, runForceNewCluster } from './control-commands.js'; // raft
+import { courseEnv, runCourseMode } from '../node/course-mode.js'; // kvs
 import { layoutCommand } from './layout.js'; // issue 10
 
 function int(name: string, min: number) {
@@ -83,6 +84,16 @@ program
   .option('--force-new-cluster', 'UNSAFE disaster recovery: restart this survivor as a one-voter cluster with its state (docs/raft.md)') // raft
   .addOption(new Option('--exit-with-parent', 'stop when the spawning process goes away (used by dev)').hideHelp())
   .action(async (flags: ServerFlags) => {
+    // kvs: the course's environment (K, ip_port, VIEW; seed 004) runs course mode: /kvs on ip_port (node/course-mode.ts).
+    let course;
+    try {
+      course = courseEnv(process.env);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      console.error(`ringstore server: ${err.message}`);
+      process.exit(2);
+    }
+    if (course !== undefined) return runCourseMode(course, process.env);
     const raw: RawConfig & { config?: string } = {
       config: flags.config,
       id: flags.id,

@@ -27,6 +27,8 @@ export interface Assignment {
   readonly replicas: number;
   readonly nodes: readonly string[];
   readonly owners: readonly number[];
+  /** kvs: a replica-group assignment (layout/groups.ts): a short last group leaves its partitions' last slots empty. */
+  readonly groups?: true; // kvs
 }
 
 export function compareIds(a: string, b: string): number {
@@ -75,7 +77,8 @@ export function assignmentProblem(a: unknown): string | undefined {
   for (let i = 1; i < nodes.length; i++) if (compareIds(nodes[i - 1]!, nodes[i]!) >= 0) return 'nodes must be sorted and distinct';
   if (!Array.isArray(o.owners) || o.owners.length !== P * R) return `owners must list ${P * R} entries`;
   const owners = o.owners as unknown[];
-  const want = Math.min(R, nodes.length);
+  const want = o.groups === true ? 1 : Math.min(R, nodes.length); // kvs: groups need one owner, not min(R, nodes)
+  if (o.groups !== undefined && o.groups !== true) return 'groups must be true when given'; // kvs
   for (let p = 0; p < P; p++) {
     const seen = new Set<number>();
     for (let r = 0; r < R; r++) {

@@ -16,6 +16,8 @@ import { DEFAULT_HANDOFF_CONFIG, validateHandoffConfig, type HandoffConfig } fro
 import { DEFAULT_GC_SETTINGS, type GcSettings } from '../s3/gc.js';
 import { DEFAULT_MAX_CLOCK_SKEW_MS, DEFAULT_MAX_DATA_AGE_MS } from '../antientropy/data-age.js';
 import { parseRaftSettings, type RaftSettings } from './control-config.js'; // raft (control plane)
+import type { LayoutHistory } from '../layout/history.js'; // kvs
+import type { Member } from '../layout/types.js'; // kvs
 
 export interface HostPort {
   readonly host: string;
@@ -98,6 +100,14 @@ export interface NodeConfig {
   readonly join: string | undefined;
   /** Bounds on listeners, requests, siblings and multipart uploads (node/limits.ts). */
   readonly limits: LimitSettings;
+  /** Deadline of each replica request; the coordinator's default when unset (course mode sets it well under 1 s: node/course-mode.ts). */
+  readonly replicaTimeoutMs?: number; // kvs
+  /** Deadline of each anti-entropy request; anti-entropy's default when unset (course mode: a cut peer must not hold a round for 5 s). */
+  readonly antiEntropyRequestTimeoutMs?: number; // kvs
+  /** The bulk lane's port (on the gRPC address); an ephemeral one when unset (course mode derives it: node/course-mode.ts). */
+  readonly bulkPort?: number; // kvs
+  /** A new cluster's first layout history instead of the ring's (course mode founds in replica groups: layout/groups.ts foundingGroups). */
+  readonly foundingLayout?: (members: readonly Member[]) => LayoutHistory; // kvs
 }
 
 export interface HandoffSettings extends HandoffConfig {

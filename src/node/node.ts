@@ -28,7 +28,7 @@ import { antiEntropyHealth, antiEntropyMount } from './antientropy.js';
 import { componentMetrics, registerComponentGauges } from './metrics.js';
 import type { Layout } from '../ring/layout.js';
 import { Ring } from '../ring/ring.js';
-import { openLmdbStore } from '../store/lmdb-store.js';
+import { openLmdbStore, type LmdbStore } from '../store/lmdb-store.js'; // kvs: LmdbStore
 import { createGrpcTransport, type GrpcTransport } from '../transport/grpc.js';
 import type { NodeConfig } from './config.js';
 import { nodeSecurity } from './tls-identity.js'; // nodeauth: mutual TLS between nodes
@@ -68,6 +68,8 @@ export interface RunningNode {
   readonly registry: Registry;
   /** raft: the Raft-backed control plane (a ControlPlane, control/plane.ts). */
   readonly controlPlane: RaftDriver;
+  /** The node's own store, read by course mode's key counts (node/course-mode.ts). */
+  readonly store: LmdbStore; // kvs
   /** Graceful and idempotent: closes HTTP (waiting briefly for requests in flight), the transport, then the store. */
   stop(): Promise<void>;
 }
@@ -108,7 +110,7 @@ export function componentsConfig(config: NodeConfig, quorum: Quorum): NodeCompon
     members: config.members.map((m) => m.id),
     partitions: config.partitions,
     quorum,
-    coordinator: { maxSiblings: config.limits.maxSiblings }, // limits
+    coordinator: { maxSiblings: config.limits.maxSiblings, ...(config.replicaTimeoutMs !== undefined ? { replicaTimeoutMs: config.replicaTimeoutMs } : {}) }, // limits; kvs: course mode's replica deadline
     membership: config.membership === 'passive' ? { detector: 'passive', pingTimeoutMs: 1000 } : { detector: 'swim', swim: config.swim },
     handoff: { config: config.handoff, maxHints: config.handoff.maxHints, maxHintBytes: config.handoff.maxHintBytes },
     antiEntropy: {
@@ -122,6 +124,7 @@ export function componentsConfig(config: NodeConfig, quorum: Quorum): NodeCompon
         gcIntervalMs: ae.gcIntervalMs,
         maxDataAgeMs: ae.maxDataAgeMs,
         maxClockSkewMs: ae.maxClockSkewMs,
+        ...(config.antiEntropyRequestTimeoutMs !== undefined ? { requestTimeoutMs: config.antiEntropyRequestTimeoutMs } : {}), // kvs: course mode
       },
     },
   };
@@ -159,6 +162,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       self: config.id,
       listen: `${config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host}:${config.grpc.port}`,
       peers,
+      ...(config.bulkPort !== undefined ? { bulk: { port: config.bulkPort } } : {}), // kvs: course mode's derived bulk-lane port
       log: (msg) => logger.debug({ component: 'transport' }, msg),
       // nodeauth: mutual TLS from the cluster keys; refused peers are logged as warnings (docs/security.md).
       // The layout is read through `controlRef`, set once the control plane runs: until then only configured members are.
@@ -194,7 +198,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
 
     // raft: the control plane (node/control-wiring.ts): its log in <dataDir>/raft, its messages on the transport.
     // issue 10: a new cluster's first layout version is today's ring over the founding members (layout/founding.ts).
-    const foundingLayout = foundingHistory(config.members.map(memberOf), ring, defaultQuorum.n);
+    const foundingLayout = config.foundingLayout?.(config.members.map(memberOf)) ?? foundingHistory(config.members.map(memberOf), ring, defaultQuorum.n); // kvs: course mode founds in groups
     const control = await startControlPlane({ config, logger, transport, clock: systemClock, random: cryptoRandom, registry, setPeers: (p) => grpcTransport.setPeers(p), foundingLayout });
     controlRef.current = control;
     cleanups.push(() => control.stop());
@@ -350,6 +354,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
       buckets,
       registry,
       controlPlane: control.plane, // raft
+      store: lmdb, // kvs
       stop: () => {
         stopping ??= (async () => {
           logger.info('node stopping');

@@ -19,6 +19,8 @@ export interface OwnerTable {
   readonly nodes: readonly NodeId[];
   /** owners[p * replicas + r]: index into nodes, -1 for an empty slot. */
   readonly owners: readonly number[];
+  /** kvs: replica groups (layout/groups.ts): a short group's partitions have fewer owners than replicas, and no one else owns them. */
+  readonly groups?: true; // kvs
 }
 
 const encoder = new TextEncoder();
@@ -52,7 +54,8 @@ export class AssignedRing {
   /** The assigned owners of p in order, then every other storage node in rendezvous order: first n = owners, the rest fallbacks. */
   preference(partition: number, n: number): { owners: NodeId[]; fallbacks: NodeId[] } {
     const all = this.#ranking(partition);
-    const cut = Math.min(n, all.length);
+    const assigned = this.#table.groups === true ? this.#table.owners.slice(partition * this.#table.replicas, (partition + 1) * this.#table.replicas).filter((i) => i >= 0).length : all.length; // kvs: no stand-in owners outside a group
+    const cut = Math.min(n, all.length, assigned); // kvs: assigned
     return { owners: all.slice(0, cut), fallbacks: all.slice(cut) };
   }
 
