@@ -148,6 +148,9 @@ export class BodyReader {
       const onError = (err: Error): void => done(err);
       // Closed before 'end': the client went away (the server's handler treats ECONNRESET on a destroyed request as such).
       const onClose = (): void => done(Object.assign(new Error('request closed before its body ended'), { code: 'ECONNRESET' }));
+      // Already gone (the client left while the request was being authorised): no event will come.
+      if (req.destroyed) return onClose();
+      if (req.readableEnded) return done(new Error('BodyReader.readInline: the body was already read'));
       req.on('data', onData);
       req.on('end', onEnd);
       req.on('error', onError);
