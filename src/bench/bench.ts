@@ -223,7 +223,8 @@ export function compare(ours: readonly S3PhaseResult[], theirs: readonly S3Phase
       compare: o.phase,
       ringstore: a,
       s3rver: b,
-      ratio: { ops_per_s: ratio(a.ops_per_s, b.ops_per_s), mb_per_s: ratio(a.mb_per_s, b.mb_per_s), p99_ms: ratio(a.p99_ms, b.p99_ms), server_cpu_ms_per_op: a.server_cpu_ms_per_op === null ? null : ratio(a.server_cpu_ms_per_op, b.server_cpu_ms_per_op) },
+      // From the unrounded rates: large objects run at a few per second.
+      ratio: { ops_per_s: ratio(o.ops / o.seconds, t.ops / t.seconds), mb_per_s: ratio(a.mb_per_s, b.mb_per_s), p99_ms: ratio(a.p99_ms, b.p99_ms), server_cpu_ms_per_op: a.server_cpu_ms_per_op === null ? null : ratio(a.server_cpu_ms_per_op, b.server_cpu_ms_per_op) },
     });
   }
   return out;
