@@ -96,6 +96,15 @@ export class BodyReader {
     this.finished = true;
   }
 
+  /**
+   * The SHA-256 hex of the whole decoded body, when the signature made us
+   * compute it (a signed payload) and the body has been read; undefined
+   * otherwise. Not checked against the signature yet: verify() does that.
+   */
+  bodySha256(): string | undefined {
+    return this.finished && this.sha256 !== undefined && this.md5Hex === '' ? this.sha256.copy().digest('hex') : undefined;
+  }
+
   /** Whether readInline can read this body: a plain (not aws-chunked) body whose Content-Length is at most `max`. */
   fitsInline(max: number): boolean {
     return this.decoder === undefined && this.declaredLength !== undefined && this.declaredLength <= max;

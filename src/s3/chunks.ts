@@ -118,8 +118,9 @@ export class ChunkStore {
     this.cache = cacheBytes > 0 ? new ChunkCache(cacheBytes) : undefined;
   }
 
-  async put(data: Buffer): Promise<ChunkRef> {
-    const h = await sha256(data);
+  /** Writes a chunk; `address`, when the caller already hashed exactly these bytes, saves the hash pass. */
+  async put(data: Buffer, address?: string): Promise<ChunkRef> {
+    const h = address ?? (await sha256(data));
     await this.write(h, data);
     this.stats.written++;
     return [h, data.length];
@@ -187,17 +188,28 @@ export interface StoredBody {
  * flight; reading the source pauses while the window is full, so memory stays
  * bounded whatever the object size. Bodies up to `inlineMax` come back inline.
  */
-export async function storeStream(store: ChunkStore, source: AsyncIterable<Buffer>, inlineMax = INLINE_MAX, parallel = WRITE_PARALLEL): Promise<StoredBody> {
+export async function storeStream(
+  store: ChunkStore,
+  source: AsyncIterable<Buffer>,
+  inlineMax = INLINE_MAX,
+  parallel = WRITE_PARALLEL,
+  /**
+   * The SHA-256 hex of everything `source` yielded, once it is exhausted, if
+   * the caller computed it (a SigV4 signed payload): a body that makes one
+   * chunk uses it as the chunk's address instead of hashing the bytes again.
+   */
+  wholeSha256?: () => string | undefined,
+): Promise<StoredBody> {
   let parts: Buffer[] = [];
   let fill = 0;
   let size = 0;
   const refs: (ChunkRef | undefined)[] = [];
   const inflight = new Set<Promise<void>>();
   let failure: unknown;
-  const flush = async (buf: Buffer): Promise<void> => {
+  const flush = async (buf: Buffer, address?: string): Promise<void> => {
     const idx = refs.length;
     refs.push(undefined);
-    const p: Promise<void> = store.put(buf).then(
+    const p: Promise<void> = store.put(buf, address).then(
       (ref) => {
         refs[idx] = ref;
       },
@@ -228,7 +240,8 @@ export async function storeStream(store: ChunkStore, source: AsyncIterable<Buffe
       }
     }
     if (refs.length === 0 && fill <= inlineMax) return { inline: Buffer.concat(parts, fill), chunks: [], size };
-    if (fill > 0) await flush(Buffer.concat(parts, fill));
+    // The whole body in one chunk: the payload's hash is this chunk's address (one hash pass serves both).
+    if (fill > 0) await flush(Buffer.concat(parts, fill), refs.length === 0 ? wholeSha256?.() : undefined);
     await Promise.all(inflight);
     if (failure !== undefined) throw failure;
     return { inline: undefined, chunks: refs as ChunkRef[], size };

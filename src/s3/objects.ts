@@ -80,7 +80,7 @@ export async function putObject(ctx: Ctx): Promise<void> {
   const q = bucketQuorum(bucket);
   const body = new BodyReader(ctx.req, ctx.auth);
   // A small plain body (most PUTs) is read in one piece; anything else streams into chunks.
-  const stored = body.fitsInline(INLINE_MAX) ? { inline: await body.readInline(), chunks: [], size: body.size } : await storeStream(ctx.chunks, body.pieces());
+  const stored = body.fitsInline(INLINE_MAX) ? { inline: await body.readInline(), chunks: [], size: body.size } : await storeStream(ctx.chunks, body.pieces(), INLINE_MAX, undefined, () => body.bodySha256());
   const { md5Hex, checksum } = body.verify();
   if (hasWriteConditions(ctx.req)) {
     const cur = await loadObject(ctx.deps.coordinator, storageBucket(bucket), key, undefined, q);
