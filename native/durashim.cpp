@@ -31,7 +31,14 @@
 //   with UV_USE_IO_URING=0 so libuv uses the ordinary calls.
 // The first time a process touches a file it already finds on disk, that
 // file's current contents are taken as durable (it was restored, or a
-// previous owner closed it cleanly).
+// previous owner closed it cleanly). A sync copies the file as it is when
+// the copy runs, so a write racing a sync from another thread may count as
+// synced: the shim can under-report loss that way, never invent it.
+//
+// By hand (the tests do this through test/durability/shim.ts):
+//   g++ -O2 -shared -fPIC -o durashim.so native/durashim.cpp -ldl
+//   DURASHIM_DIR=/tmp/shadow DURASHIM_ROOT=/data UV_USE_IO_URING=0 LD_PRELOAD=$PWD/durashim.so <command>
+//   kill -9 ...; then copy each /tmp/shadow/<dev>-<ino> over the file under /data with that inode.
 
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
