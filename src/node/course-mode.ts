@@ -261,6 +261,14 @@ class CourseCluster implements KvsCluster {
     const q = derivedPorts(port);
     // The new node learns whom to join from us, then joins as --join does.
     await this.#tell(ipPort, 'join', { id, via: this.selfHttp, k: this.k }, 60_000);
+    // Its join must be recorded before the layout names it: a node the layout already tracks may not join (a lost folder's id).
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      await plane.confirm();
+      if (plane.state.layout().nodes.some((n) => n.id === id)) break;
+      if (Date.now() > deadline) throw kvsError(503, `${ipPort} did not join within 60 s`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
     const member: Member = { id, zone: 'default', capacity: 1, role: 'storage', addresses: { rpc: addr(ip, q.grpc), http: addr(ip, q.http) } };
     const version = await this.#apply({ op: 'assign', member });
     await this.#moved(version, []);
