@@ -32,7 +32,9 @@ const NATIVE_KEYS = 2000;
 const S3_KEYS = 400;
 const BIG = 9 * MiB; // three 4 MiB chunks
 
-const running = (c: TestCluster): TestNode[] => c.nodes.filter((n) => n.pid !== 0);
+/** Nodes the writers use: up and serving (a node is left out from just before it is killed until it is back, and from its start until it has joined). */
+const ready = new Set(['n1', 'n2', 'n3']);
+const running = (c: TestCluster): TestNode[] => c.nodes.filter((n) => n.pid !== 0 && ready.has(n.id));
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
 
 interface Sync {
@@ -204,8 +206,10 @@ test('a cluster grows, shrinks and replaces a dead node under native and S3 writ
       );
       const id = victim();
       log(`kill -9 ${id} while data moves`);
+      ready.delete(id);
       await cluster.kill(id, 'SIGKILL');
       await cluster.restart(id);
+      ready.add(id);
       log(`${id} restarted`);
       await change;
     };
@@ -220,6 +224,7 @@ test('a cluster grows, shrinks and replaces a dead node under native and S3 writ
       () => 'n4',
     );
     assert.ok(n4 !== undefined);
+    ready.add('n4');
     assert.match(readFileSync(n4.log, 'utf8'), /resuming an interrupted sync/, 'n4 resumed its sync from where the kill stopped it');
     await putBig();
 
@@ -230,6 +235,7 @@ test('a cluster grows, shrinks and replaces a dead node under native and S3 writ
       () => cluster.nodes.find((n) => n.id === 'n5'),
       () => 'n2',
     );
+    ready.add('n5');
     await putBig();
     assert.deepEqual(
       cluster.nodes.map((n) => n.id),
@@ -250,6 +256,7 @@ test('a cluster grows, shrinks and replaces a dead node under native and S3 writ
         }
         assert.equal(await pendingHints(cluster, node), 0);
         n1Checked = true;
+        ready.delete('n1');
       },
     });
     assert.ok(n1Checked, 'the removed node was looked at before it stopped');
@@ -259,10 +266,12 @@ test('a cluster grows, shrinks and replaces a dead node under native and S3 writ
 
     // ------------------------------------------------------------ replace a node that died for good
     log('kill -9 n3 for good');
+    ready.delete('n3');
     await cluster.kill('n3', 'SIGKILL');
     await cluster.removeNode('n3', { onProgress: progress });
     const n6 = await cluster.addNode({ onProgress: progress });
     assert.equal(n6.id, 'n6', 'a replacement never reuses an id');
+    ready.add('n6');
     await putBig();
 
     stopWriters = true;
