@@ -316,7 +316,8 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     s3Mount.handler = createS3AdminApi({ credentials: s3Credentials, collector: s3Gc, chunks: s3Server.chunks, objects: s3Server.objects });
     cleanups.push(
       startGcTimer(s3Gc, {
-        leader: () => config.members.map((m) => m.id).filter((id) => id === config.id || liveness.isAlive(id)).sort()[0] === config.id,
+        // Every member the control plane knows (a node that joined has only itself configured), not just the configured ones.
+        leader: () => [...new Set([...config.members.map((m) => m.id), ...control.plane.state.layout().nodes.map((n) => n.id)])].filter((id) => id === config.id || liveness.isAlive(id)).sort()[0] === config.id,
         onReport: (r) => (r.ok ? logger.info({ gc: r }, 's3 chunk collection') : logger.warn({ gc: r }, 's3 chunk collection aborted')),
       }),
     );
