@@ -12,7 +12,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import { request, runPhase, type PhaseResult } from './load.js';
-import { s3Bench } from './s3-bench.js';
+import { s3Bench, withMemory, type S3PhaseResult } from './s3-bench.js';
+import { startS3rver } from './s3rver.js';
 import { searchBench } from './search-bench.js';
 import { useCredentials } from './auth.js';
 
@@ -31,14 +32,16 @@ export interface BenchOptions {
   readonly clusterFile?: string;
   /** Default: all. */
   readonly phases?: readonly PhaseGroup[];
-  /** Large-object phases: object size, concurrency, seconds per phase. */
-  readonly largeBytes?: number;
-  readonly largeConcurrency?: number;
+  /** Large-object phases: object sizes and concurrencies (each size at each), seconds per phase. */
+  readonly largeBytes?: readonly number[];
+  readonly largeConcurrency?: readonly number[];
   readonly largeSeconds?: number;
   /** Only the put phase of the large objects (for profiling uploads). */
   readonly largePutOnly?: boolean;
   /** The search phase: files written (spread over 5 users) before searching. Default 100,000. */
   readonly searchFiles?: number;
+  /** Also run the S3 phases against s3rver (one unsynced copy) and print the ratios. */
+  readonly s3rver?: boolean;
 }
 
 interface ClusterInfo {
@@ -96,20 +99,32 @@ export async function bench(opts: BenchOptions): Promise<PhaseResult[]> {
   const results: PhaseResult[] = [];
   const phases = new Set(opts.phases ?? DEFAULT_PHASES);
   try {
-    if (phases.has('native')) results.push(...(await nativeBench(agent, bases, opts)));
+    if (phases.has('native')) results.push(...(await nativeBench(agent, bases, info.nodes, opts)));
     if (phases.has('s3-small') || phases.has('s3-large')) {
-      results.push(
-        ...(await s3Bench({
-          nodes: info.nodes,
-          accessKey: info.access_key,
-          secretKey: info.secret_key,
+      const s3Phases = (target: string, nodes: readonly { id: string; pid: number; s3: string }[], accessKey: string, secretKey: string): Promise<S3PhaseResult[]> =>
+        s3Bench({
+          target,
+          nodes,
+          accessKey,
+          secretKey,
           small: phases.has('s3-small') ? { valueBytes: opts.valueBytes, concurrencies: opts.concurrencies, seconds: opts.seconds } : undefined,
           large: phases.has('s3-large')
-            ? { objectBytes: opts.largeBytes ?? 64 * 1024 * 1024, concurrency: opts.largeConcurrency ?? 4, seconds: opts.largeSeconds ?? opts.seconds, skipGet: opts.largePutOnly ?? false }
+            ? { objectBytes: opts.largeBytes ?? [64 * 1024 * 1024], concurrencies: opts.largeConcurrency ?? [4], seconds: opts.largeSeconds ?? opts.seconds, skipGet: opts.largePutOnly ?? false }
             : undefined,
           print: (r) => console.log(JSON.stringify(r)),
-        })),
-      );
+        });
+      const ours = await s3Phases('ringstore', info.nodes, info.access_key, info.secret_key);
+      results.push(...ours);
+      if (opts.s3rver === true) {
+        const ref = await startS3rver();
+        try {
+          const theirs = await s3Phases('s3rver', [{ id: 's3rver', pid: ref.pid, s3: ref.url }], ref.accessKey, ref.secretKey);
+          results.push(...theirs);
+          for (const line of compare(ours, theirs)) console.log(JSON.stringify(line));
+        } finally {
+          await ref.stop();
+        }
+      }
     }
     if (phases.has('search')) results.push(...(await searchBench(agent, bases, { files: opts.searchFiles ?? 100_000, users: 5, concurrency: 64, runs: 10, print: (r) => console.log(JSON.stringify(r)) })));
   } finally {
@@ -123,7 +138,7 @@ export async function bench(opts: BenchOptions): Promise<PhaseResult[]> {
   return results;
 }
 
-async function nativeBench(agent: http.Agent, bases: readonly string[], opts: BenchOptions): Promise<PhaseResult[]> {
+async function nativeBench(agent: http.Agent, bases: readonly string[], nodes: ClusterInfo['nodes'], opts: BenchOptions): Promise<PhaseResult[]> {
   const results: PhaseResult[] = [];
   {
     const mk = await request(agent, new URL('/buckets/bench', bases[0]), 'PUT');
@@ -133,28 +148,84 @@ async function nativeBench(agent: http.Agent, bases: readonly string[], opts: Be
     let written = 0;
     for (const c of opts.concurrencies) {
       const base = written;
-      const r = await runPhase(`put-c${c}`, 'put', c, opts.seconds, async (i, w) => {
-        const k = base + i;
-        const res = await request(agent, new URL(`/buckets/bench/k${k}`, bases[w % bases.length]), 'PUT', samples[k % 256], { 'content-type': 'application/octet-stream' });
-        if (res.status !== 200) throw new Error(`put ${res.status}: ${res.body.toString().slice(0, 200)}`);
-        return { bytes: opts.valueBytes, verified: true };
-      });
+      const r = await withMemory(nodes, opts.valueBytes, () =>
+        runPhase(`put-c${c}`, 'put', c, opts.seconds, async (i, w) => {
+          const k = base + i;
+          const res = await request(agent, new URL(`/buckets/bench/k${k}`, bases[w % bases.length]), 'PUT', samples[k % 256], { 'content-type': 'application/octet-stream' });
+          if (res.status !== 200) throw new Error(`put ${res.status}: ${res.body.toString().slice(0, 200)}`);
+          return { bytes: opts.valueBytes, verified: true };
+        }),
+      );
       written = base + r.ops + r.errors;
       results.push(r);
       console.log(JSON.stringify(r));
     }
     const okKeys = written;
     for (const c of opts.concurrencies) {
-      const r = await runPhase(`get-c${c}`, 'get', c, opts.seconds, async (i, w) => {
-        const k = (i * 7919) % okKeys;
-        const res = await request(agent, new URL(`/buckets/bench/k${k}`, bases[(w + 1) % bases.length]), 'GET');
-        if (res.status === 404) return { bytes: 0, verified: true }; // a put that errored
-        if (res.status !== 200) throw new Error(`get ${res.status}: ${res.body.toString().slice(0, 200)}`);
-        return { bytes: res.body.length, verified: res.body.equals(samples[k % 256]!) };
-      });
+      const r = await withMemory(nodes, opts.valueBytes, () =>
+        runPhase(`get-c${c}`, 'get', c, opts.seconds, async (i, w) => {
+          const k = (i * 7919) % okKeys;
+          const res = await request(agent, new URL(`/buckets/bench/k${k}`, bases[(w + 1) % bases.length]), 'GET');
+          if (res.status === 404) return { bytes: 0, verified: true }; // a put that errored
+          if (res.status !== 200) throw new Error(`get ${res.status}: ${res.body.toString().slice(0, 200)}`);
+          return { bytes: res.body.length, verified: res.body.equals(samples[k % 256]!) };
+        }),
+      );
       results.push(r);
       console.log(JSON.stringify(r));
     }
   }
   return results;
+}
+
+/** Server CPU per operation in ms: every watched process's CPU over the phase's operations. */
+export function serverCpuMsPerOp(r: S3PhaseResult): number | undefined {
+  if (r.rss === undefined || r.ops === 0) return undefined;
+  const cpu = r.rss.reduce((t, n) => t + n.cpu_s, 0);
+  return Math.round((cpu * 1000 * 1000) / r.ops) / 1000;
+}
+
+export interface Comparison {
+  readonly compare: string;
+  readonly ringstore: Summary;
+  readonly s3rver: Summary;
+  /** ringstore / s3rver: above 1 means ringstore did more (ops/s, MB/s) or took longer (p99, CPU). */
+  readonly ratio: { readonly ops_per_s: number; readonly mb_per_s: number; readonly p99_ms: number; readonly server_cpu_ms_per_op: number | null };
+}
+
+interface Summary {
+  readonly ops_per_s: number;
+  readonly mb_per_s: number;
+  readonly p50_ms: number;
+  readonly p99_ms: number;
+  readonly server_cpu_ms_per_op: number | null;
+  readonly errors: number;
+}
+
+/** One line per phase both ran: ringstore's figures, s3rver's, and their ratios. */
+export function compare(ours: readonly S3PhaseResult[], theirs: readonly S3PhaseResult[]): Comparison[] {
+  const sum = (r: S3PhaseResult): Summary => ({
+    ops_per_s: r.ops_per_s,
+    mb_per_s: r.mb_per_s,
+    p50_ms: r.p50_ms,
+    p99_ms: r.p99_ms,
+    server_cpu_ms_per_op: serverCpuMsPerOp(r) ?? null,
+    errors: r.errors,
+  });
+  const ratio = (a: number | null, b: number | null): number => (a === null || b === null || b === 0 ? NaN : Math.round((a / b) * 100) / 100);
+  const out: Comparison[] = [];
+  for (const o of ours) {
+    const t = theirs.find((x) => x.phase === o.phase);
+    if (t === undefined) continue;
+    const a = sum(o);
+    const b = sum(t);
+    out.push({
+      compare: o.phase,
+      ringstore: a,
+      s3rver: b,
+      // From the unrounded rates: large objects run at a few per second.
+      ratio: { ops_per_s: ratio(o.ops / o.seconds, t.ops / t.seconds), mb_per_s: ratio(a.mb_per_s, b.mb_per_s), p99_ms: ratio(a.p99_ms, b.p99_ms), server_cpu_ms_per_op: a.server_cpu_ms_per_op === null ? null : ratio(a.server_cpu_ms_per_op, b.server_cpu_ms_per_op) },
+    });
+  }
+  return out;
 }

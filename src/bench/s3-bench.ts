@@ -19,6 +19,8 @@ export interface NodeMemory {
 }
 
 export interface S3PhaseResult extends PhaseResult {
+  /** What was measured: 'ringstore' (the cluster) or 's3rver' (the single-copy reference). */
+  readonly target?: string;
   readonly object_bytes: number;
   /** Memory and CPU of each node during the phase. */
   readonly rss?: readonly NodeMemory[];
@@ -88,7 +90,7 @@ export class NodeWatch {
   }
 }
 
-async function withMemory(nodes: readonly BenchNode[], objectBytes: number, run: () => Promise<PhaseResult>): Promise<S3PhaseResult> {
+export async function withMemory(nodes: readonly BenchNode[], objectBytes: number, run: () => Promise<PhaseResult>): Promise<S3PhaseResult> {
   const watch = new NodeWatch(nodes);
   const cpu0 = process.cpuUsage();
   try {
@@ -129,8 +131,11 @@ export interface S3BenchOptions {
   readonly accessKey: string;
   readonly secretKey: string;
   readonly small: { readonly valueBytes: number; readonly concurrencies: readonly number[]; readonly seconds: number } | undefined;
-  readonly large: { readonly objectBytes: number; readonly concurrency: number; readonly seconds: number; readonly skipGet?: boolean } | undefined;
+  /** Every size at every concurrency, a put phase then a get phase each. */
+  readonly large: { readonly objectBytes: readonly number[]; readonly concurrencies: readonly number[]; readonly seconds: number; readonly skipGet?: boolean } | undefined;
   readonly print: (r: S3PhaseResult) => void;
+  /** Recorded in every result (default 'ringstore'). */
+  readonly target?: string;
 }
 
 export async function s3Bench(opts: S3BenchOptions): Promise<S3PhaseResult[]> {
@@ -138,8 +143,9 @@ export async function s3Bench(opts: S3BenchOptions): Promise<S3PhaseResult[]> {
   const eps: S3Endpoint[] = opts.nodes.map((n) => ({ url: n.s3, accessKey: opts.accessKey, secretKey: opts.secretKey }));
   const results: S3PhaseResult[] = [];
   const push = (r: S3PhaseResult): void => {
-    results.push(r);
-    opts.print(r);
+    const tagged = { target: opts.target ?? 'ringstore', ...r };
+    results.push(tagged);
+    opts.print(tagged);
   };
   const bucket = `bench-s3-${Date.now().toString(36)}`;
   try {
@@ -179,40 +185,45 @@ export async function s3Bench(opts: S3BenchOptions): Promise<S3PhaseResult[]> {
     }
 
     if (opts.large !== undefined) {
-      const { objectBytes, concurrency, seconds } = opts.large;
-      const perWorker = Array.from({ length: concurrency }, () => new Contents(objectBytes));
-      const PIECE = 1024 * 1024;
-      const done: number[] = [];
-      const put = await withMemory(opts.nodes, objectBytes, () =>
-        runPhase(`s3-put-${mib(objectBytes)}-c${concurrency}`, 'put', concurrency, seconds, async (i, w) => {
-          const body = perWorker[w]!.stamp(i);
-          const pieces: Buffer[] = [];
-          for (let o = 0; o < body.length; o += PIECE) pieces.push(body.subarray(o, Math.min(body.length, o + PIECE)));
-          const res = await s3Request(agent, eps[w % eps.length]!, 'PUT', `/${bucket}/l/${i}`, { body: pieces, headers: { 'content-type': 'application/octet-stream' } });
-          if (res.status !== 200) throw new Error(`put ${res.status}: ${res.body.toString().slice(0, 200)}`);
-          done.push(i);
-          return { bytes: objectBytes, verified: true };
-        }),
-      );
-      push(put);
-      if (done.length > 0 && opts.large.skipGet !== true) {
-        const get = await withMemory(opts.nodes, objectBytes, () =>
-          runPhase(`s3-get-${mib(objectBytes)}-c${concurrency}`, 'get', concurrency, seconds, async (i, w) => {
-            const k = done[(i * 7919) % done.length]!;
-            const expect = perWorker[w]!.stamp(k);
-            let off = 0;
-            let same = true;
-            const res = await s3Request(agent, eps[(w + 1) % eps.length]!, 'GET', `/${bucket}/l/${k}`, {
-              onData: (c) => {
-                if (same && !c.equals(expect.subarray(off, off + c.length))) same = false;
-                off += c.length;
-              },
-            });
-            if (res.status !== 200) throw new Error(`get ${res.status}: ${res.body.toString().slice(0, 200)}`);
-            return { bytes: res.bytes, verified: same && off === objectBytes };
-          }),
-        );
-        push(get);
+      const { seconds } = opts.large;
+      for (const objectBytes of opts.large.objectBytes) {
+        for (const concurrency of opts.large.concurrencies) {
+          const perWorker = Array.from({ length: concurrency }, () => new Contents(objectBytes));
+          const PIECE = 1024 * 1024;
+          const done: number[] = [];
+          const prefix = `l${mib(objectBytes)}c${concurrency}`;
+          const put = await withMemory(opts.nodes, objectBytes, () =>
+            runPhase(`s3-put-${mib(objectBytes)}-c${concurrency}`, 'put', concurrency, seconds, async (i, w) => {
+              const body = perWorker[w]!.stamp(i);
+              const pieces: Buffer[] = [];
+              for (let o = 0; o < body.length; o += PIECE) pieces.push(body.subarray(o, Math.min(body.length, o + PIECE)));
+              const res = await s3Request(agent, eps[w % eps.length]!, 'PUT', `/${bucket}/${prefix}/${i}`, { body: pieces, headers: { 'content-type': 'application/octet-stream' } });
+              if (res.status !== 200) throw new Error(`put ${res.status}: ${res.body.toString().slice(0, 200)}`);
+              done.push(i);
+              return { bytes: objectBytes, verified: true };
+            }),
+          );
+          push(put);
+          if (done.length > 0 && opts.large.skipGet !== true) {
+            const get = await withMemory(opts.nodes, objectBytes, () =>
+              runPhase(`s3-get-${mib(objectBytes)}-c${concurrency}`, 'get', concurrency, seconds, async (i, w) => {
+                const k = done[(i * 7919) % done.length]!;
+                const expect = perWorker[w]!.stamp(k);
+                let off = 0;
+                let same = true;
+                const res = await s3Request(agent, eps[(w + 1) % eps.length]!, 'GET', `/${bucket}/${prefix}/${k}`, {
+                  onData: (c) => {
+                    if (same && !c.equals(expect.subarray(off, off + c.length))) same = false;
+                    off += c.length;
+                  },
+                });
+                if (res.status !== 200) throw new Error(`get ${res.status}: ${res.body.toString().slice(0, 200)}`);
+                return { bytes: res.bytes, verified: same && off === objectBytes };
+              }),
+            );
+            push(get);
+          }
+        }
       }
     }
   } finally {

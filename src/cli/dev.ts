@@ -260,7 +260,7 @@ async function ask(dir: string, req: Request, json: boolean): Promise<Extract<Re
     if (r.type !== 'progress') return;
     if (r.phase === 'syncing' || r.phase === 'dropping') {
       const total = Math.max(1, r.partitionsTotal ?? 0);
-      const state = `${r.liveVersions ?? '?'} versions live, ${human(r.bytesPulled ?? 0)} pulled${r.waitingFor !== undefined && r.waitingFor.length > 0 ? `, waiting for ${r.waitingFor.join(' ')}` : ''}`;
+      const state = `${r.liveVersions ?? '?'} ${r.liveVersions === 1 ? 'version' : 'versions'} live, ${human(r.bytesPulled ?? 0)} pulled${r.waitingFor !== undefined && r.waitingFor.length > 0 ? `, waiting for ${r.waitingFor.join(' ')}` : ''}`;
       if (bar !== undefined) {
         if (!barOn) bar.start(total, r.partitionsDone ?? 0, { state });
         barOn = true;

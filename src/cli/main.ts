@@ -172,8 +172,8 @@ program
   .option('--concurrency <list>', 'comma-separated concurrencies of the small-object phases', '16,64')
   .option('--phases <list>', 'comma-separated groups: native, s3-small, s3-large, search (the per-user index: 100,000 files over 5 users)', 'native,s3-small,s3-large')
   .option('--search-files <n>', 'files written before the search phase', int('--search-files', 1), 100_000)
-  .option('--large-size <bytes>', 'object size of the s3-large phases', int('--large-size', 1), 64 * 1024 * 1024)
-  .option('--large-concurrency <n>', 'concurrency of the s3-large phases', int('--large-concurrency', 1), 4)
+  .option('--large-size <list>', 'comma-separated object sizes (bytes) of the s3-large phases', String(64 * 1024 * 1024))
+  .option('--large-concurrency <list>', 'comma-separated concurrencies of the s3-large phases (each size at each)', '4')
   .option('--large-seconds <s>', 'duration of each s3-large phase', int('--large-seconds', 1), 10)
   .option('--large-put-only', 'skip the s3-large get phase (to profile uploads)')
   .option('--cluster <file>', "use a running cluster's cluster.json instead of starting one")
@@ -182,6 +182,7 @@ program
   .option('--layout-bytes <size>', 'with --layout: data loaded before the move, e.g. 256MiB', '1GiB')
   .option('--layout-value-size <size>', 'with --layout: size of each loaded value', '256KiB')
   .option('--layout-keep', 'with --layout: keep the cluster folder (node logs)')
+  .option('--s3rver', 'also run the S3 phases against s3rver (npm devDependency: one copy, no fsync) and print ringstore/s3rver ratios')
   .action(
     async (flags: {
       layout?: boolean;
@@ -193,8 +194,9 @@ program
       valueSize: number;
       concurrency: string;
       phases: string;
-      largeSize: number;
-      largeConcurrency: number;
+      largeSize: string;
+      largeConcurrency: string;
+      s3rver?: boolean;
       largeSeconds: number;
       largePutOnly?: boolean;
       searchFiles: number;
@@ -207,6 +209,8 @@ program
       }
       const { bench, PHASE_GROUPS } = await import('../bench/bench.js');
       const concurrencies = flags.concurrency.split(',').map((c) => int('--concurrency', 1)(c.trim()));
+      const largeSizes = flags.largeSize.split(',').map((c) => int('--large-size', 1)(c.trim()));
+      const largeConcurrencies = flags.largeConcurrency.split(',').map((c) => int('--large-concurrency', 1)(c.trim()));
       const phases = flags.phases.split(',').map((p) => p.trim());
       for (const p of phases) {
         if (!(PHASE_GROUPS as readonly string[]).includes(p)) throw new InvalidArgumentError(`--phases: unknown group ${p} (known: ${PHASE_GROUPS.join(', ')})`);
@@ -217,8 +221,9 @@ program
         valueBytes: flags.valueSize,
         concurrencies,
         phases: phases as (typeof PHASE_GROUPS)[number][],
-        largeBytes: flags.largeSize,
-        largeConcurrency: flags.largeConcurrency,
+        largeBytes: largeSizes,
+        largeConcurrency: largeConcurrencies,
+        s3rver: flags.s3rver ?? false,
         largeSeconds: flags.largeSeconds,
         largePutOnly: flags.largePutOnly ?? false,
         searchFiles: flags.searchFiles,

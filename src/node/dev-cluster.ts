@@ -453,11 +453,21 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
     };
 
     const nodes: DevNode[] = stateNodes.map(makeNode);
-    const allMembers = stateNodes.map(memberOf);
-    stateNodes.forEach((p, i) => {
-      const other = stateNodes.find((x) => x.id !== p.id);
-      writeConfig(nodes[i]!, p, allMembers, p.joined === true && other !== undefined ? `127.0.0.1:${other.httpPort}` : undefined);
-    });
+    /**
+     * Every node's config file names every current node: read only when a
+     * process starts, it lets a node restarted later reach (and accept) the
+     * nodes added or gone since it was written, even if its own Raft log is
+     * too old to know them.
+     */
+    const writeConfigs = (): void => {
+      const allMembers = stateNodes.map(memberOf);
+      stateNodes.forEach((p) => {
+        const node = nodes.find((n) => n.id === p.id)!;
+        const other = stateNodes.find((x) => x.id !== p.id);
+        writeConfig(node, p, allMembers, p.joined === true && other !== undefined ? `127.0.0.1:${other.httpPort}` : undefined);
+      });
+    };
+    writeConfigs();
 
     const clusterFile = path.join(dir, 'cluster.json');
     const writeClusterFile = (): void => {
@@ -698,6 +708,8 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
             const mine = v.get(o.leaving.id);
             leftover = mine === undefined || mine.sync?.ownsNothing !== true || (await metric(o.leaving, 'ringstore_merkle_keys').catch(() => undefined)) !== 0 || (await hintsPending(o.leaving)) !== 0;
           }
+          // A tracked node this dev cluster does not run holds every change back (it never reports seen): say so.
+          const stalled = Object.keys(any.progress).filter((id) => id !== o.dead && nodes.some((n) => n.id === id && !n.running));
           const phase = oneLive && allSynced && o.leaving !== undefined ? 'dropping' : 'syncing';
           const e: LayoutProgressEvent = {
             phase,
@@ -710,7 +722,7 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
             waitingFor,
             message:
               phase === 'syncing'
-                ? `version ${version}: ${any.live.length} versions live; ${waitingFor.length === 0 ? 'old versions retiring' : `waiting for ${waitingFor.join(', ')} to sync`} (${done}/${total} partitions)`
+                ? `version ${version}: ${any.live.length} versions live; ${waitingFor.length === 0 ? 'old versions retiring' : `waiting for ${waitingFor.join(', ')} to sync`} (${done}/${total} partitions)${stalled.length > 0 ? `; ${stalled.join(', ')} ${stalled.length === 1 ? 'is' : 'are'} not running and every node waits for its reports: restart it, or remove it (dev remove-node ID) if it is gone for good` : ''}`
                 : o.leaving !== undefined
                   ? `version ${version} is the only one live; ${o.leaving.id} dropping what it held`
                   : `version ${version} is the only one live; every node has synced`,
@@ -781,6 +793,8 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
         o.onProgress?.({ phase: 'joining', node: id, message: `${id} is up and has the cluster's state; assigning it (zone ${p.zone!}, capacity ${capacity} bytes)` });
         const { version, plan } = await stageAndApply({ op: 'assign', node: id, zone: p.zone!, capacity }, deadline);
         o.onProgress?.({ phase: 'applied', node: id, version, plan, message: `applied layout version ${version}: ${id} takes its share (${String(plan.replicasMoved)} partition replicas move)` });
+        // It has the cluster's state by now: from here on its config lists everyone, as the others' do.
+        writeConfigs();
         if (o.wait !== false) await settle(id, version, { deadline, ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}) });
         o.onProgress?.({ phase: 'done', node: id, version, message: `${id} is in the cluster: http ${node.http}, s3 ${node.s3}, grpc ${node.grpc}` });
         return node;
@@ -814,6 +828,7 @@ export async function startDevCluster(opts: DevClusterOptions): Promise<DevClust
           1,
         );
         saveState();
+        writeConfigs();
         writeClusterFile();
         o.onProgress?.({ phase: 'done', node: id, version, message: `${id} removed; ${nodes.length} nodes left: ${nodes.map((n) => n.id).join(', ')}` });
       });

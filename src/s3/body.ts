@@ -96,6 +96,77 @@ export class BodyReader {
     this.finished = true;
   }
 
+  /**
+   * The SHA-256 hex of the whole decoded body, when the signature made us
+   * compute it (a signed payload) and the body has been read; undefined
+   * otherwise. Not checked against the signature yet: verify() does that.
+   */
+  bodySha256(): string | undefined {
+    return this.finished && this.sha256 !== undefined && this.md5Hex === '' ? this.sha256.copy().digest('hex') : undefined;
+  }
+
+  /** Whether readInline can read this body: a plain (not aws-chunked) body whose Content-Length is at most `max`. */
+  fitsInline(max: number): boolean {
+    return this.decoder === undefined && this.declaredLength !== undefined && this.declaredLength <= max;
+  }
+
+  /**
+   * The whole body of a small plain request (fitsInline), read through
+   * 'data' events and hashed once: the same result as collecting pieces(),
+   * without an async iterator, its stream listeners and a copy per request
+   * (a small PUT's body is one socket read).
+   */
+  readInline(): Promise<Buffer> {
+    if (this.decoder !== undefined) return Promise.reject(new Error('BodyReader.readInline on an aws-chunked body'));
+    const req = this.req;
+    return new Promise<Buffer>((resolve, reject) => {
+      const parts: Buffer[] = [];
+      let size = 0;
+      let settled = false;
+      const done = (err: unknown, body?: Buffer): void => {
+        if (settled) return;
+        settled = true;
+        req.off('data', onData);
+        req.off('end', onEnd);
+        req.off('error', onError);
+        req.off('close', onClose);
+        if (err !== undefined) reject(err);
+        else resolve(body!);
+      };
+      const onData = (piece: Buffer): void => {
+        size += piece.length;
+        if (size > this.maxBytes) {
+          req.pause();
+          done(new S3Error('EntityTooLarge', `Your proposed upload exceeds the maximum allowed size of ${this.maxBytes} bytes`));
+        } else if (this.declaredLength !== undefined && size > this.declaredLength) {
+          req.pause();
+          done(new S3Error('IncompleteBody', 'the body is longer than its declared length'));
+        } else {
+          parts.push(piece);
+        }
+      };
+      const onEnd = (): void => {
+        const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+        this.size = body.length;
+        this.md5.update(body);
+        this.sha256?.update(body);
+        this.summer?.update(body);
+        this.finished = true;
+        done(undefined, body);
+      };
+      const onError = (err: Error): void => done(err);
+      // Closed before 'end': the client went away (the server's handler treats ECONNRESET on a destroyed request as such).
+      const onClose = (): void => done(Object.assign(new Error('request closed before its body ended'), { code: 'ECONNRESET' }));
+      // Already gone (the client left while the request was being authorised): no event will come.
+      if (req.destroyed) return onClose();
+      if (req.readableEnded) return done(new Error('BodyReader.readInline: the body was already read'));
+      req.on('data', onData);
+      req.on('end', onEnd);
+      req.on('error', onError);
+      req.on('close', onClose);
+    });
+  }
+
   /** Checks lengths, payload hash and checksums; call after `pieces()` is exhausted. Returns the MD5 hex. */
   verify(): { md5Hex: string; checksum?: { algo: ChecksumAlgorithm; value: string } } {
     if (!this.finished) throw new Error('BodyReader.verify before the body was read');

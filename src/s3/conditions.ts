@@ -27,12 +27,14 @@ export function checkReadConditions(req: IncomingMessage, info: ObjectInfo, pref
     return Array.isArray(v) ? v.join(',') : v;
   };
   const notModified = prefix === '' ? 'NotModified' : 'PreconditionFailed';
-  // RFC 7232 §4.1: a 304 carries the validators a 200 would have.
-  const validators: Record<string, string> = prefix === '' ? { etag: `"${info.etag}"`, 'last-modified': httpDate(info.mtimeMs) } : {};
   const ifMatch = h('if-match');
   const ifUnmod = h('if-unmodified-since');
   const ifNone = h('if-none-match');
   const ifMod = h('if-modified-since');
+  // Most reads carry no condition: nothing more to do (and no validators to format).
+  if (ifMatch === undefined && ifUnmod === undefined && ifNone === undefined && ifMod === undefined) return;
+  // RFC 7232 §4.1: a 304 carries the validators a 200 would have.
+  const validators: Record<string, string> = prefix === '' ? { etag: `"${info.etag}"`, 'last-modified': httpDate(info.mtimeMs) } : {};
   if (ifMatch !== undefined) {
     if (!etagMatches(ifMatch, info.etag)) throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-Match' });
   } else if (ifUnmod !== undefined) {

@@ -62,6 +62,8 @@ export interface StartClusterOptions {
   readonly nodeSettings?: Readonly<Record<string, unknown>>;
   /** Fault injection on every node (POST /_faults), as `ringstore dev --faults`. */
   readonly faults?: boolean;
+  /** Ring partitions (a power of two); default the dev cluster's (1024). Fewer make layout syncs and anti-entropy rounds cheaper. */
+  readonly partitions?: number;
 }
 
 export async function startCluster(opts: StartClusterOptions = {}): Promise<TestCluster> {
@@ -79,6 +81,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Test
       ...(opts.quorum !== undefined ? { quorum: opts.quorum } : {}),
       ...(opts.nodeSettings !== undefined ? { nodeSettings: opts.nodeSettings } : {}),
       ...(opts.faults === true ? { faults: true } : {}),
+      ...(opts.partitions !== undefined ? { partitions: opts.partitions } : {}),
       onUnexpectedExit: (node: DevNode, code, signal) => {
         const line = `node ${node.id} exited unexpectedly (${signal ?? `code ${code}`}); log: ${node.log}`;
         unexpected.push(line);

@@ -32,7 +32,9 @@ const NATIVE_KEYS = 2000;
 const S3_KEYS = 400;
 const BIG = 9 * MiB; // three 4 MiB chunks
 
-const running = (c: TestCluster): TestNode[] => c.nodes.filter((n) => n.pid !== 0);
+/** Nodes the writers use: up and serving (a node is left out from just before it is killed until it is back, and from its start until it has joined). */
+const ready = new Set(['n1', 'n2', 'n3']);
+const running = (c: TestCluster): TestNode[] => c.nodes.filter((n) => n.pid !== 0 && ready.has(n.id));
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
 
 interface Sync {
@@ -61,13 +63,16 @@ class Ledger {
   readonly busy = new Set<string>();
   ok = 0;
   failed = 0;
+  /** Why attempts went unanswered (status or error), for the log. */
+  readonly reasons = new Map<string, number>();
   ack(key: string, value: string, context?: string): void {
     this.acked.set(key, value);
     this.unsure.delete(key);
     if (context !== undefined) this.context.set(key, context);
     this.ok++;
   }
-  fail(key: string, value: string): void {
+  fail(key: string, value: string, why: string): void {
+    this.reasons.set(why, (this.reasons.get(why) ?? 0) + 1);
     let s = this.unsure.get(key);
     if (s === undefined) this.unsure.set(key, (s = new Set()));
     s.add(value);
@@ -91,7 +96,8 @@ test('a cluster grows, shrinks and replaces a dead node under native and S3 writ
   const started = Date.now();
   // Anti-entropy also carries data to new owners (it pairs with the owners of every version from the read one up), unthrottled:
   // rarer rounds leave the transfer to the layout sync, so that it lasts long enough to be interrupted.
-  const cluster = await startCluster({ nodes: 3, nodeSettings: { layoutSyncRate: '1MiB', antiEntropy: { intervalMs: 10_000 } } });
+  // 64 partitions: every sync and anti-entropy round compares fewer trees (the layout logic is the same at any P).
+  const cluster = await startCluster({ nodes: 3, partitions: 64, nodeSettings: { layoutSyncRate: '1MiB', antiEntropy: { intervalMs: 10_000 } } });
   const s3Clients = new Map<string, S3Client>();
   const s3 = (node: TestNode): S3Client => {
     let c = s3Clients.get(node.s3);
@@ -132,9 +138,9 @@ test('a cluster grows, shrinks and replaces a dead node under native and S3 writ
           });
           const body = (await res.json().catch(() => ({}))) as { context?: string };
           if (res.status === 200) native.ack(key, value, body.context);
-          else native.fail(key, value);
-        } catch {
-          native.fail(key, value);
+          else native.fail(key, value, `${res.status} ${(body as { error?: { code?: string } }).error?.code ?? ''}`);
+        } catch (err) {
+          native.fail(key, value, (err as Error).name === 'TimeoutError' ? 'timeout' : ((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message));
         } finally {
           native.busy.delete(key);
         }
@@ -154,8 +160,8 @@ test('a cluster grows, shrinks and replaces a dead node under native and S3 writ
         try {
           await s3(pick(running(cluster))).send(new PutObjectCommand({ Bucket: S3_BUCKET, Key: key, Body: body }), { abortSignal: AbortSignal.timeout(20_000) });
           objects.ack(key, digest);
-        } catch {
-          objects.fail(key, digest);
+        } catch (err) {
+          objects.fail(key, digest, (err as Error).name);
         } finally {
           objects.busy.delete(key);
         }
@@ -169,8 +175,8 @@ test('a cluster grows, shrinks and replaces a dead node under native and S3 writ
       try {
         await s3(pick(running(cluster))).send(new PutObjectCommand({ Bucket: S3_BUCKET, Key: key, Body: body }), { abortSignal: AbortSignal.timeout(60_000) });
         objects.ack(key, digest);
-      } catch {
-        objects.fail(key, digest);
+      } catch (err) {
+        objects.fail(key, digest, `big: ${(err as Error).name}`);
       }
     };
     for (let i = 0; i < 4; i++) await putBig();
@@ -200,8 +206,10 @@ test('a cluster grows, shrinks and replaces a dead node under native and S3 writ
       );
       const id = victim();
       log(`kill -9 ${id} while data moves`);
+      ready.delete(id);
       await cluster.kill(id, 'SIGKILL');
       await cluster.restart(id);
+      ready.add(id);
       log(`${id} restarted`);
       await change;
     };
@@ -216,6 +224,7 @@ test('a cluster grows, shrinks and replaces a dead node under native and S3 writ
       () => 'n4',
     );
     assert.ok(n4 !== undefined);
+    ready.add('n4');
     assert.match(readFileSync(n4.log, 'utf8'), /resuming an interrupted sync/, 'n4 resumed its sync from where the kill stopped it');
     await putBig();
 
@@ -226,6 +235,7 @@ test('a cluster grows, shrinks and replaces a dead node under native and S3 writ
       () => cluster.nodes.find((n) => n.id === 'n5'),
       () => 'n2',
     );
+    ready.add('n5');
     await putBig();
     assert.deepEqual(
       cluster.nodes.map((n) => n.id),
@@ -246,6 +256,7 @@ test('a cluster grows, shrinks and replaces a dead node under native and S3 writ
         }
         assert.equal(await pendingHints(cluster, node), 0);
         n1Checked = true;
+        ready.delete('n1');
       },
     });
     assert.ok(n1Checked, 'the removed node was looked at before it stopped');
@@ -255,15 +266,17 @@ test('a cluster grows, shrinks and replaces a dead node under native and S3 writ
 
     // ------------------------------------------------------------ replace a node that died for good
     log('kill -9 n3 for good');
+    ready.delete('n3');
     await cluster.kill('n3', 'SIGKILL');
     await cluster.removeNode('n3', { onProgress: progress });
     const n6 = await cluster.addNode({ onProgress: progress });
     assert.equal(n6.id, 'n6', 'a replacement never reuses an id');
+    ready.add('n6');
     await putBig();
 
     stopWriters = true;
     await Promise.all(writers);
-    log(`writers stopped: native ${native.ok} acked / ${native.failed} unanswered, S3 ${objects.ok} acked / ${objects.failed} unanswered`);
+    log(`writers stopped: native ${native.ok} acked / ${native.failed} unanswered ${JSON.stringify(Object.fromEntries(native.reasons))}, S3 ${objects.ok} acked / ${objects.failed} unanswered ${JSON.stringify(Object.fromEntries(objects.reasons))}`);
 
     // ------------------------------------------------------------ the end state
     const finalIds = ['n2', 'n4', 'n5', 'n6'];
