@@ -29,6 +29,7 @@ const CASES: readonly { bug: keyof LayoutSimBugs; checker: string; what: string;
   { bug: 'noReadSeenReports', checker: 'liveness', what: 'nodes that never report which version they read', firstSeed: 1 },
   { bug: 'collectIgnoringOldVersions', checker: 'no-resurrection', what: 'tombstone collection that waits only for the newest version\'s owners', firstSeed: 73 },
   { bug: 'collectWithStaleView', checker: 'no-resurrection', what: 'tombstone collection on an unconfirmed view that carries on across a new version', firstSeed: 22 },
+  { bug: 'collectWaitsForRemoved', checker: 'collection-done', what: 'tombstone collection that waits for removed nodes too', firstSeed: 1 },
 ];
 
 for (const { bug, checker, what, firstSeed } of CASES) {

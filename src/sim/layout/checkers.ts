@@ -3,14 +3,15 @@
 // read-first included); the others look at the world after every step
 // (`readable-quorum`, `no-read-of-retired`) or at the end, after healing
 // (`liveness`, `placement`, `removed-owns-nothing`, and `no-resurrection`
-// again on every node's store). Each is proven to catch a bug switch
+// again on every node's store; `collection-done` once collection has run
+// until it makes no progress). Each is proven to catch a bug switch
 // (test/sim/layout-checkers-catch-bugs.test.ts).
 
 import { current, readSet, readVersion } from '../../layout/history.js';
 import { holders, ownersOf } from '../../layout/types.js';
 import type { LayoutWorld } from './world.js';
 
-export const LAYOUT_CHECKERS = ['lost-write', 'no-resurrection', 'readable-quorum', 'no-read-of-retired', 'liveness', 'placement', 'removed-owns-nothing'] as const;
+export const LAYOUT_CHECKERS = ['lost-write', 'no-resurrection', 'readable-quorum', 'no-read-of-retired', 'liveness', 'placement', 'removed-owns-nothing', 'collection-done'] as const;
 
 /**
  * After every step, for every node that may coordinate a read: in the read
@@ -96,5 +97,13 @@ export function checkNoResurrectionHealed(w: LayoutWorld): void {
       const back = [...st.values].filter((id) => w.deleted[key]!.has(id));
       if (back.length > 0) w.violation('no-resurrection', `after healing ${n.id} holds k${key}'s w${back.join(',w')}, which an acknowledged delete covered`);
     }
+  }
+}
+
+/** After healing and collecting until no progress: no tombstone is left anywhere (collection never waits forever, e.g. for a removed node). */
+export function checkCollectionDone(w: LayoutWorld): void {
+  for (const n of w.nodes.values()) {
+    if (n.dead) continue;
+    for (const [key, st] of n.store) if (st.tombs.size > 0) w.violation('collection-done', `after healing and collecting, ${n.id} still holds ${st.tombs.size} tombstone(s) of k${key} (t${[...st.tombs.keys()].join(',t')})`);
   }
 }

@@ -17,9 +17,11 @@ export interface LayoutSimBugs extends LayoutBugs {
   readonly collectIgnoringOldVersions?: boolean;
   /** Tombstone collection runs on the collector's view as it is (no ReadIndex confirming it current), and carries on when the collector sees a new version. */
   readonly collectWithStaleView?: boolean;
+  /** Tombstone collection also waits for every node that ever owned the partition, removed ones included. */
+  readonly collectWaitsForRemoved?: boolean;
 }
 
-export const LAYOUT_SIM_BUG_NAMES: readonly (keyof LayoutSimBugs)[] = ['writeNewestOnly', 'readUnsynced', 'retireBeforeSync', 'retireOnSynced', 'syncBeforeSeen', 'wipeOnRemove', 'neverWipe', 'noReadSeenReports', 'collectIgnoringOldVersions', 'collectWithStaleView'];
+export const LAYOUT_SIM_BUG_NAMES: readonly (keyof LayoutSimBugs)[] = ['writeNewestOnly', 'readUnsynced', 'retireBeforeSync', 'retireOnSynced', 'syncBeforeSeen', 'wipeOnRemove', 'neverWipe', 'noReadSeenReports', 'collectIgnoringOldVersions', 'collectWithStaleView', 'collectWaitsForRemoved'];
 
 export type ChangeKind = 'add' | 'remove' | 'replace' | 'resize' | 'rezone';
 

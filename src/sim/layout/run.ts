@@ -9,7 +9,7 @@
 
 import { murmur3 } from '../../util/hash.js';
 import { SeededRandom } from '../../util/runtime.js';
-import { checkLiveness, checkNoReadOfRetired, checkNoResurrectionHealed, checkPlacement, checkReadableQuorum, checkRemovedOwnsNothing } from './checkers.js';
+import { checkCollectionDone, checkLiveness, checkNoReadOfRetired, checkNoResurrectionHealed, checkPlacement, checkReadableQuorum, checkRemovedOwnsNothing } from './checkers.js';
 import { describeLayoutConfig, drawLayoutConfig, type LayoutSimBugs, type LayoutSimConfig } from './config.js';
 import { LayoutWorld, type LayoutViolation } from './world.js';
 
@@ -132,6 +132,18 @@ export function runLayoutSeed(seed: number, opts: { readonly bugs?: LayoutSimBug
   checkNoResurrectionHealed(w);
   // Every key read once more by a node of the final version: a deleted value must not come back through a read either.
   const reader = w.coordinators()[0];
+  if (reader !== undefined) for (let key = 0; key < config.keys; key++) w.read(reader, key);
+  // Then collection runs until it makes no more progress: with every node up and one version left, no tombstone may be
+  // left behind (collection never waits for a removed node), and the reads after it must bring nothing back.
+  for (let guard = 0; guard < 10_000; guard++) {
+    const before = w.stats.collections;
+    for (const n of nodes()) {
+      w.collect(n);
+      w.collect(n);
+    }
+    if (w.stats.collections === before) break;
+  }
+  checkCollectionDone(w);
   if (reader !== undefined) for (let key = 0; key < config.keys; key++) w.read(reader, key);
 
   const fingerprint = `${(murmur3(w.trace.join('\n')) >>> 0).toString(16).padStart(8, '0')}-${w.log.length}-${w.stats.writesOk}`;

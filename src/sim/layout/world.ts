@@ -93,6 +93,8 @@ export class LayoutWorld {
     collectionsRestarted: 0,
   };
   step = 0;
+  /** Per partition, every node that owned it in some version ever applied (for the collectWaitsForRemoved switch). */
+  private readonly everOwners = new Map<number, Set<string>>();
   private nextWrite = 1;
   private nextNode = 0;
 
@@ -111,7 +113,17 @@ export class LayoutWorld {
     const next = proposeNext(h);
     h = must(applyVersion(h, next.version, h.stagingSeq, next.result.assignment, config.bugs));
     this.log.push(h);
+    this.recordOwners(h);
     for (const m of founders) this.addNode(m.id, 0);
+  }
+
+  private recordOwners(h: LayoutHistory): void {
+    const cur = current(h)!;
+    for (let p = 0; p < h.partitions; p++) {
+      let s = this.everOwners.get(p);
+      if (s === undefined) this.everOwners.set(p, (s = new Set()));
+      for (const id of ownersOf(cur.assignment, p)) s.add(id);
+    }
   }
 
   private addNode(id: string, view: number): void {
@@ -143,6 +155,7 @@ export class LayoutWorld {
       return false;
     }
     this.log.push(out.history);
+    if (currentVersion(out.history) !== currentVersion(before)) this.recordOwners(out.history);
     if (what.startsWith('operator')) this.note(what);
     const retired = before.versions.filter((v) => !out.history.versions.some((x) => x.version === v.version));
     if (retired.length > 0) {
@@ -293,7 +306,8 @@ export class LayoutWorld {
     candidates.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
     const [key, tomb] = candidates[this.random.int(candidates.length)]!;
     const p = this.partitionOf(key);
-    const participants = bugs.collectIgnoringOldVersions === true ? ownersOf(current(hv)!.assignment, p) : collectionParticipants(hv, p);
+    let participants = bugs.collectIgnoringOldVersions === true ? ownersOf(current(hv)!.assignment, p) : collectionParticipants(hv, p);
+    if (bugs.collectWaitsForRemoved === true) participants = [...new Set([...participants, ...(this.everOwners.get(p) ?? [])])].sort();
     const lacking = participants.filter((id) => !this.alive(id) || this.nodes.get(id)!.store.get(key)?.tombs.has(tomb) !== true);
     if (lacking.length > 0) {
       this.note(`${n.id} cannot collect t${tomb} k${key} yet: ${lacking.join(',')} down or without it`);
