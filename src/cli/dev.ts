@@ -16,6 +16,7 @@ import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { startDevCluster, type DevCluster, type DevNode, type LayoutProgressEvent } from '../node/dev-cluster.js';
 import { parseSize } from '../node/config.js';
+import { humanSize } from './shell/paths.js';
 
 /** The control socket of the `ringstore dev` running on `dir`. */
 export function devSocketPath(dir: string): string {
@@ -223,16 +224,7 @@ export interface DevChangeFlags {
   readonly wait?: boolean;
 }
 
-function human(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
-}
+const human = humanSize;
 
 /** Sends one request to the running dev on `dir` and renders its progress; resolves with its last reply. */
 async function ask(dir: string, req: Request, json: boolean): Promise<Extract<Reply, { type: 'done' }>> {

@@ -10,6 +10,7 @@ import { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { parseSize } from '../node/config.js';
 import { adminNode, adminToken, adminTokenOption, nodeOption } from './admin-client.js';
+import { humanSize } from './shell/paths.js';
 
 interface Common {
   readonly node?: string;
@@ -43,15 +44,7 @@ function pad(cells: readonly string[][]): string {
 }
 
 function bytes(n: unknown): string {
-  if (typeof n !== 'number') return '-';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
+  return typeof n === 'number' ? humanSize(n) : '-';
 }
 
 /** `layout show`, as text, from GET /cluster/layout's answer. */
