@@ -287,6 +287,18 @@ class CourseCluster implements KvsCluster {
     await this.#moved(version, [id]);
     // The Raft membership follows the member list (control/driver-voters.ts): the removed node leaves it too.
     if (plane.state.layout().nodes.some((n) => n.id === id)) await plane.propose({ type: 'removeNode', id } as Command).catch(() => undefined);
+    // The leader takes it out of the Raft configuration one change at a time (driver-voters.ts). Wait for that
+    // before the node stops: removing several voters in a row that stop at once would leave no majority.
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const st = plane.status();
+      if (!st.voters.includes(id) && !st.learners.includes(id)) break;
+      if (Date.now() > deadline) {
+        this.log(`${id} is still in the Raft configuration after 15 s; telling it to leave anyway`);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const leave = (): Promise<void> => this.#tell(ipPort, 'leave', { id }, 5_000).catch((err: unknown) => this.log(`could not tell ${ipPort} to leave: ${(err as Error).message}`));
     if (id === this.node.config.id) setTimeout(() => void leave(), 200);
     else await leave();
