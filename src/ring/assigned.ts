@@ -31,6 +31,10 @@ export class AssignedRing {
   readonly #table: OwnerTable;
   /** Per node id, its utf8 bytes followed by room for a partition number: fallback order is rendezvous hashing over these. */
   readonly #keys: readonly Uint8Array[];
+  /** Each partition's full ranking, computed on first use: every request asks for it, and the table never changes. */
+  readonly #rankings: (NodeId[] | undefined)[];
+  /** How many owner slots of each partition are filled. */
+  readonly #assigned: Uint8Array;
 
   constructor(table: OwnerTable) {
     const P = table.partitions;
@@ -45,6 +49,9 @@ export class AssignedRing {
       k.set(b);
       return k;
     });
+    this.#rankings = new Array<NodeId[] | undefined>(P);
+    this.#assigned = new Uint8Array(P);
+    for (let p = 0; p < P; p++) for (let r = 0; r < table.replicas; r++) if (table.owners[p * table.replicas + r]! >= 0) this.#assigned[p]!++;
   }
 
   partitionOf(bucket: string, key: string): number {
@@ -54,8 +61,8 @@ export class AssignedRing {
   /** The assigned owners of p in order, then every other storage node in rendezvous order: first n = owners, the rest fallbacks. */
   preference(partition: number, n: number): { owners: NodeId[]; fallbacks: NodeId[] } {
     const all = this.#ranking(partition);
-    const assigned = this.#table.groups === true ? this.#table.owners.slice(partition * this.#table.replicas, (partition + 1) * this.#table.replicas).filter((i) => i >= 0).length : all.length; // kvs: no stand-in owners outside a group
-    const cut = Math.min(n, all.length, assigned); // kvs: assigned
+    // kvs: a group assignment's partitions have no stand-in owners outside the group.
+    const cut = Math.min(n, all.length, this.#table.groups === true ? this.#assigned[partition]! : all.length);
     return { owners: all.slice(0, cut), fallbacks: all.slice(cut) };
   }
 
@@ -88,6 +95,10 @@ export class AssignedRing {
 
   #ranking(p: number): NodeId[] {
     if (!Number.isInteger(p) || p < 0 || p >= this.partitions) throw new RangeError(`assigned ring: partition ${p} out of range [0, ${this.partitions})`);
+    return (this.#rankings[p] ??= this.#rank(p));
+  }
+
+  #rank(p: number): NodeId[] {
     const t = this.#table;
     const assigned: number[] = [];
     for (let r = 0; r < t.replicas; r++) {
