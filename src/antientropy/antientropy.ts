@@ -189,15 +189,16 @@ export class AntiEntropy {
     const ring = this.env.deps.ring();
     const { self, n } = this.env.deps;
     const out = new Map<NodeId, number[]>();
+    const pair = (peer: NodeId, p: number): void => {
+      const list = out.get(peer);
+      if (list === undefined) out.set(peer, [p]);
+      else list.push(p);
+    };
     for (const p of ring.partitionsOf(self, n)) {
       if (ring.liveVersions > 1) {
         // Data is moving: exchange with every owner from the read version up
         // (docs/layout.md), never with an owner of an older version only.
-        for (const peer of ring.peers(p, self, n)) {
-          let list = out.get(peer);
-          if (list === undefined) out.set(peer, (list = []));
-          list.push(p);
-        }
+        for (const peer of ring.peers(p, self, n)) pair(peer, p);
         continue;
       }
       const owners = ring.preference(p, n).owners;
@@ -205,10 +206,7 @@ export class AntiEntropy {
       if (i < 0 || owners.length < 2) continue;
       // With two owners the cycle a->b->a would compare the pair twice.
       if (owners.length === 2 && i === 1) continue;
-      const peer = owners[(i + 1) % owners.length]!;
-      let list = out.get(peer);
-      if (list === undefined) out.set(peer, (list = []));
-      list.push(p);
+      pair(owners[(i + 1) % owners.length]!, p);
     }
     return out;
   }
