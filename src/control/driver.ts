@@ -273,6 +273,20 @@ export class RaftDriver implements ControlPlane {
       if (busy || this.leaderSince === null || this.raw.raft.state !== 'leader') return;
       const s = this.raw.status();
       const now = this.opts.clock.now();
+      // A leader the member list no longer has hands leadership to a voter it hears from (dissertation §3.10),
+      // so that the next leader takes it out of the configuration: nextVoterStep never removes the leader itself.
+      const members = this.sm.layout().nodes;
+      if (members.length > 0 && !members.some((m) => m.id === this.opts.id)) {
+        const to = s.conf.voters.find((v) => {
+          const t = this.lastContact.get(v);
+          return v !== this.opts.id && t !== undefined && now - t <= policy.replaceAfterMs;
+        });
+        if (to !== undefined) {
+          this.log('info', `raft: this node left the member list: handing leadership to ${to}`, { to });
+          this.transferLeader(to);
+        }
+        return;
+      }
       const step = nextVoterStep({
         self: this.opts.id,
         conf: s.conf,
