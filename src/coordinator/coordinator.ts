@@ -20,6 +20,7 @@ import type { Handler } from '../transport/transport.js';
 import { TransportError } from '../transport/transport.js';
 import type { Request, ResponseFor } from '../transport/messages.js';
 import type { NodeId } from '../version/dvv.js';
+import { replicaDeadlineMs } from './deadline.js';
 
 export { DEFAULT_COORDINATOR_CONFIG, type CoordinatorBugs, type CoordinatorConfig, type CoordinatorDeps, type CoordinatorEvents, type HintDeps } from './deps.js';
 export { HintsFullError } from './hint-table.js';
@@ -86,7 +87,7 @@ export class Coordinator {
   private async call<R extends Request>(node: NodeId, req: R): Promise<ResponseFor[R['type']]> {
     const { transport, liveness } = this.env.deps;
     try {
-      const resp = await transport.request(node, req, this.env.config.replicaTimeoutMs);
+      const resp = await transport.request(node, req, replicaDeadlineMs(this.env.config, req));
       if (node !== this.self) liveness.reportSuccess(node);
       return resp;
     } catch (err) {

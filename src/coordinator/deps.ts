@@ -15,8 +15,10 @@ import { DEFAULT_MAX_DATA_AGE_MS } from '../antientropy/data-age.js';
 
 export interface CoordinatorConfig {
   readonly defaultQuorum: Quorum;
-  /** Deadline of each replica request. */
+  /** Deadline of each replica request that carries no values (deadline.ts adds time for the bytes of those that do). */
   readonly replicaTimeoutMs: number;
+  /** The slowest transfer rate a replica may show before it counts as failed (deadline.ts). */
+  readonly replicaFloorBytesPerSec?: number;
   /** Compare late read replies and repair stale replicas (Dynamo §4.7 read repair). */
   readonly readRepair: boolean;
   /** Bound on read repairs in flight; beyond it, repairs are skipped (anti-entropy catches up). */
