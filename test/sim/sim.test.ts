@@ -58,9 +58,9 @@ const REGRESSIONS: readonly { seed: number; why: string }[] = [
   { seed: 11, why: 'read-first put superseded values concurrent with the tombstone it read' },
 ];
 
-test('three hundred seeds run clean on the landed code (the 10,000-seed runs are in BENCHMARKS.md)', async () => {
+test('a hundred and fifty seeds run clean on the landed code (the 10,000-seed runs are in BENCHMARKS.md)', async () => {
   const failures: string[] = [];
-  for (let seed = 1; seed <= 300; seed++) {
+  for (let seed = 1; seed <= 150; seed++) {
     const r = await runSeed(seed);
     if (r.violations.length > 0) failures.push(verdict(r));
   }
