@@ -27,6 +27,12 @@ export type { FileInfoMsg, ListResponseMsg, StatResponseMsg, UploadResponseMsg }
 export interface FilesClientOptions extends AccessCredentials {
   /** host:port of a node's file API (cluster.json `files_grpc`). */
   readonly address: string;
+  /**
+   * Connect with TLS (a node with tlsCert/tlsKey serves it), verifying the
+   * node's certificate against `ca` (PEM), or against the system's roots
+   * when `ca` is left out.
+   */
+  readonly tls?: { readonly ca?: Buffer };
 }
 
 export interface UploadOptions {
@@ -54,7 +60,8 @@ export class FilesClient {
 
   constructor(private readonly opts: FilesClientOptions) {
     const Ctor = fileServiceDefinition();
-    this.raw = new Ctor(opts.address, grpc.credentials.createInsecure(), {
+    const creds = opts.tls === undefined ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(opts.tls.ca ?? null);
+    this.raw = new Ctor(opts.address, creds, {
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     }) as unknown as RawClient;

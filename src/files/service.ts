@@ -19,6 +19,7 @@ import * as grpc from '@grpc/grpc-js';
 import { storageBucket, type BucketCatalogApi, type BucketInfo } from '../coordinator/buckets-types.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { QuorumError, type GetResult } from '../coordinator/types.js';
+import { DEFAULT_QUORUM, sameQuorum, type Quorum } from '../coordinator/quorum.js';
 import { ApiError, toApiError } from '../api/errors.js';
 import { validateBucketName, validateKey } from '../api/native-params.js';
 import { readRange, storeStream, type ChunkStore } from '../s3/chunks.js';
@@ -55,6 +56,8 @@ export interface FilesServiceDeps {
   readonly credentials: CredentialStore;
   readonly index: Pick<UserIndex, 'list' | 'search' | 'written' | 'deleted'>;
   readonly now: () => number;
+  /** The node's configured quorum: what a bucket created without one (by S3 or by this API) uses, as S3 does. */
+  readonly defaultQuorum: Quorum;
   readonly logger?: { error(obj: object, msg: string): void };
 }
 
@@ -165,8 +168,18 @@ export class FileService {
     return info;
   }
 
+  /**
+   * The bucket's quorum: its own if it was created with one (native API),
+   * else the node's configured default, as S3 reads it (s3/context.ts
+   * bucketQuorum): a one-node cluster's buckets must not ask for three copies.
+   */
+  private quorum(info: BucketInfo): Quorum {
+    return sameQuorum(info.quorum, DEFAULT_QUORUM) ? this.deps.defaultQuorum : info.quorum;
+  }
+
   private async current(info: BucketInfo, key: string, r?: number): Promise<{ read: GetResult; object: StoredObject | undefined }> {
-    const read = await this.deps.coordinator.get({ bucket: storageBucket(info), key, n: info.quorum.n, r: r ?? info.quorum.r });
+    const q = this.quorum(info);
+    const read = await this.deps.coordinator.get({ bucket: storageBucket(info), key, n: q.n, r: r ?? q.r });
     const s = s3Winner(read.set);
     return { read, object: s === undefined || s.value === null ? undefined : decodeObject(s) };
   }
@@ -207,7 +220,7 @@ export class FileService {
     const contentType = header.content_type || 'application/octet-stream';
     const etag = md5.digest('hex');
     const enc = encodeObject({ etag, size: stored.size, contentType, headers: {} }, stored.inline !== undefined ? { inline: stored.inline } : { chunks: stored.chunks });
-    const q = info.quorum;
+    const q = this.quorum(info);
     const result = await this.deps.coordinator.put({ bucket: storageBucket(info), key: header.key, value: enc.value, meta: enc.meta, context: read.context, supersedeVisible: true, n: q.n, w: q.w });
     await this.deps.index.written({ owner, bucket: info.name, bucketId: info.id, key: header.key, size: stored.size, contentType, etag, w: q.w });
     const mine = s3Winner(result.set);
@@ -261,7 +274,7 @@ export class FileService {
     // Ask every replica, to show every clock; with one down, a quorum will do.
     let cur: Awaited<ReturnType<FileService['current']>>;
     try {
-      cur = await this.current(info, call.request.key, info.quorum.n);
+      cur = await this.current(info, call.request.key, this.quorum(info).n);
     } catch (err) {
       if (!(err instanceof QuorumError)) throw err;
       cur = await this.current(info, call.request.key);
@@ -318,11 +331,12 @@ export class FileService {
     const info = await this.ownedBucket(call.request.bucket, owner);
     const key = call.request.key;
     // Only dots and clocks matter: the tombstone supersedes what this read saw.
-    const read = await this.deps.coordinator.get({ bucket: storageBucket(info), key, n: info.quorum.n, r: info.quorum.r, omitValues: true });
+    const q = this.quorum(info);
+    const read = await this.deps.coordinator.get({ bucket: storageBucket(info), key, n: q.n, r: q.r, omitValues: true });
     const winner = s3Winner(read.set);
     if (winner === undefined || winner.value === null) throw new ApiError('NoSuchKey', `file ${JSON.stringify(`${info.name}/${key}`)} does not exist`);
-    await this.deps.coordinator.put({ bucket: storageBucket(info), key, value: null, context: read.context, supersedeVisible: true, n: info.quorum.n, w: info.quorum.w });
-    await this.deps.index.deleted({ owner, bucket: info.name, bucketId: info.id, key, w: info.quorum.w });
+    await this.deps.coordinator.put({ bucket: storageBucket(info), key, value: null, context: read.context, supersedeVisible: true, n: q.n, w: q.w });
+    await this.deps.index.deleted({ owner, bucket: info.name, bucketId: info.id, key, w: q.w });
     return { deleted: true };
   }
 }
@@ -341,10 +355,19 @@ export const FILES_GRPC_LIMITS: GrpcListenerLimits = { maxConnections: 1024, max
  * (`ringstore dev` picks free ones) is not taken meanwhile, and serves once
  * the coordinator and the chunk store exist.
  */
-export async function bindFilesServer(listen: string, limits: GrpcListenerLimits = FILES_GRPC_LIMITS): Promise<BoundFilesServer> {
+/** The certificate chain and key the file API serves TLS with (the node's tlsCert/tlsKey, as the HTTP ports). */
+export interface FilesTls {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+export async function bindFilesServer(listen: string, limits: GrpcListenerLimits = FILES_GRPC_LIMITS, tls?: FilesTls): Promise<BoundFilesServer> {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES, 'grpc.max_send_message_length': MAX_MESSAGE_BYTES, ...grpcLimitOptions(limits) });
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err !== null ? reject(err) : resolve(p)));
+    // With a certificate, TLS without client certificates: callers prove who
+    // they are with the call signature (auth.ts), as S3 clients do with SigV4.
+    const creds = tls === undefined ? grpc.ServerCredentials.createInsecure() : grpc.ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false);
+    server.bindAsync(listen, creds, (err, p) => (err !== null ? reject(err) : resolve(p)));
   });
   capGrpcConnections(server, limits.maxConnections); // limits
   let closing: Promise<void> | undefined;

@@ -22,7 +22,6 @@ import type { ControlPlane } from '../control/plane.js';
 import { deriveKey } from './cluster-keys.js';
 import type { NodeConfig } from './config.js';
 import { systemClock } from './real-runtime.js';
-import type { TlsFiles } from '../api/http.js';
 
 export interface NodeAuth {
   readonly plane: ControlPlane;
@@ -127,7 +126,7 @@ function printOnce(c: Required<BootstrapCredentials>, config: NodeConfig): void 
 }
 
 /** The certificate and key the HTTP ports serve, when configured. */
-export function tlsFiles(config: NodeConfig): TlsFiles | undefined {
+export function tlsFiles(config: NodeConfig): { readonly cert: Buffer; readonly key: Buffer } | undefined {
   if (config.tlsCert === undefined || config.tlsKey === undefined) return undefined;
   return { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };
 }
@@ -139,12 +138,11 @@ export function warnIfExposed(config: NodeConfig, logger: Logger): void {
   const ports = [
     ['http', config.http, config.tlsCert !== undefined],
     ['s3', config.s3, config.tlsCert !== undefined],
-    // Its calls are signed (no secret crosses the wire) but their data is not encrypted.
-    ['files gRPC', config.filesGrpc, false],
+    ['files gRPC', config.filesGrpc, config.tlsCert !== undefined],
   ] as const;
   for (const [what, hp, tls] of ports) {
     if (!tls && !LOOPBACK.test(hp.host)) {
-      logger.warn({ listen: `${hp.host}:${hp.port}` }, `the ${what} port listens beyond loopback without TLS: requests and data cross the network in clear text${what === 'files gRPC' ? '' : ' (set tlsCert and tlsKey)'}`);
+      logger.warn({ listen: `${hp.host}:${hp.port}` }, `the ${what} port listens beyond loopback without TLS: requests and data cross the network in clear text (set tlsCert and tlsKey)`);
     }
   }
 }

@@ -9,7 +9,7 @@ import type { Transport } from '../transport/transport.js';
 import type { NodeId } from '../version/dvv.js';
 import type { Clock } from '../util/runtime.js';
 import type { HostPort } from '../node/config.js';
-import { bindFilesServer, type BoundFilesServer } from '../files/service.js';
+import { bindFilesServer, type BoundFilesServer, type FilesTls } from '../files/service.js';
 import { UserIndex } from '../coordinator/user-index.js';
 
 interface Log {
@@ -45,7 +45,7 @@ export function createUserIndex(opts: {
 }
 
 /** Binds the file API's port: first thing in startNode, so nothing takes the port meanwhile. */
-export function bindFilesApi(listen: HostPort, limits?: GrpcListenerLimits): Promise<BoundFilesServer> {
+export function bindFilesApi(listen: HostPort, limits?: GrpcListenerLimits, tls?: FilesTls): Promise<BoundFilesServer> {
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
-  return bindFilesServer(`${host}:${listen.port}`, limits);
+  return bindFilesServer(`${host}:${listen.port}`, limits, tls);
 }

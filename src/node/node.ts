@@ -144,7 +144,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
   };
 
   try {
-    const filesApi = await bindFilesApi(config.filesGrpc, filesGrpcLimits(config.limits)); // limits
+    const filesApi = await bindFilesApi(config.filesGrpc, filesGrpcLimits(config.limits) /* limits */, tlsFiles(config));
     const gate = new RequestGate(config.limits); // limits: requests and bytes in flight, all HTTP listeners
     cleanups.push(() => filesApi.close());
     mkdirSync(config.dataDir, { recursive: true });
@@ -326,7 +326,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     await listen(s3Server, config.s3.host, config.s3.port);
     const s3Port = (s3Server.address() as AddressInfo).port;
     cleanups.push(() => closeHttp(s3Server, opts.drainMs ?? 5000));
-    filesApi.serve({ coordinator, buckets, chunks: s3Server.chunks, credentials: s3Credentials, index: userIndex, now: () => systemClock.now(), logger });
+    filesApi.serve({ coordinator, buckets, chunks: s3Server.chunks, credentials: s3Credentials, index: userIndex, now: () => systemClock.now(), defaultQuorum, logger });
     cleanups.push(() => filesApi.close());
 
     logger.info(
