@@ -183,9 +183,8 @@ export class LayoutMover {
     const { self } = this.#deps;
     let h = this.#deps.history();
     if (h.versions.length === 0) return;
-    const tracked = trackedNodes(h).includes(self);
     const cur = currentVersion(h);
-    if (tracked) {
+    if (trackedNodes(h).includes(self)) {
       const mine = progressOf(h, self);
       const rv = readVersion(h);
       const want: { seen?: number; readSeen?: number } = {};
@@ -193,8 +192,15 @@ export class LayoutMover {
       if (mine.readSeen < rv) want.readSeen = rv;
       if (want.seen !== undefined || want.readSeen !== undefined) await this.#deps.report(want);
       h = this.#deps.history();
-      if (progressOf(h, self).synced < currentVersion(h) && maySync(h, currentVersion(h))) await this.#sync(currentVersion(h));
     }
+    // Asked again after the report: a leaving node's own readSeen can be the
+    // report that retires the last version it was in. It is then tracked no
+    // more (progressOf answers zeros for it), has nothing to sync, and a
+    // synced report would be refused (NoSuchNode) and leave `syncing` set for
+    // good, holding back everyone who waits for the move to end (the layout
+    // test's decommission hung on it under load).
+    if (!trackedNodes(h).includes(self)) this.#syncing = null;
+    else if (progressOf(h, self).synced < currentVersion(h) && maySync(h, currentVersion(h))) await this.#sync(currentVersion(h));
     await this.#drop();
   }
 

@@ -124,3 +124,51 @@ test('a node drops the partitions no live version gives it, and only those', asy
   for (const p of held) assert.ok(w.stored.has(p), `kept ${p}`);
   m1.stop();
 });
+
+test('a leaving node whose own readSeen report retires its last version stops there: no sync, no refused synced report, syncing cleared', async () => {
+  const ring = new Ring({ epoch: 1, partitions: P, nodes: ['n1', 'n2', 'n3', 'n4'].map((id) => ({ id, zone: 'z', weight: 1 })) });
+  let h = foundingHistory(['n1', 'n2', 'n3', 'n4'].map(member), ring, 3);
+  h = ok(stage(h, { op: 'remove', id: 'n4' }));
+  h = ok(applyVersion(h, 2, h.stagingSeq, proposeNext(h).result.assignment));
+  for (const id of ['n1', 'n2', 'n3', 'n4']) h = ok(report(h, id, { seen: 2, synced: 2 }));
+  for (const id of ['n1', 'n2', 'n3']) h = ok(report(h, id, { readSeen: 2 }));
+  assert.equal(h.versions.length, 2, 'version 1 waits for n4 to read version 2');
+  const state = { h };
+  const reports: string[] = [];
+  const errors: string[] = [];
+  const stored = new Set<number>(Array.from({ length: P }, (_, p) => p));
+  const m4 = new LayoutMover(
+    {
+      self: 'n4',
+      clock: frozen,
+      history: () => state.h,
+      placement: () => new HistoryPlacement(state.h),
+      report: async (p) => {
+        reports.push(JSON.stringify(p));
+        state.h = ok(report(state.h, 'n4', p));
+      },
+      quietBefore: () => true,
+      isAlive: () => true,
+      exchange: async () => ({ bytes: 0 }),
+      compareRoots: async () => [],
+      storedPartitions: () => [...stored],
+      dropPartition: async (p) => (stored.delete(p) ? 1 : 0),
+      loadSync: () => ({ version: 2, done: [] }),
+      saveSync: async () => undefined,
+      log: (level, msg, fields) => {
+        if (level === 'warn') errors.push(`${msg} ${JSON.stringify(fields)}`);
+      },
+    },
+    { intervalMs: 1000, bytesPerSecond: 1e9, partitionsInFlight: 2, r: 2, n: 3 },
+  );
+  m4.start();
+  await settle(m4);
+  assert.equal(state.h.versions.length, 1, "n4's readSeen retired version 1");
+  assert.deepEqual(reports, [JSON.stringify({ readSeen: 2 })]);
+  assert.deepEqual(errors, []);
+  const st = m4.status();
+  assert.equal(st.syncing, null);
+  assert.equal(st.ownsNothing, true);
+  assert.equal(stored.size, 0, 'n4 dropped everything');
+  m4.stop();
+});
