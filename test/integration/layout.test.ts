@@ -92,6 +92,14 @@ class Ledger {
   }
 }
 
+/**
+ * Each layout change must settle well within the test's own timeout, so that
+ * one that never does fails with what it was waiting for (dev-cluster.ts
+ * settle) and the cluster is stopped, instead of the test timing out with
+ * its processes still running.
+ */
+const CHANGE_TIMEOUT_MS = 240_000;
+
 test('a cluster grows, shrinks and replaces a dead node under native and S3 writes; nothing acknowledged is lost; replicas sit on the final owners only', { timeout: 900_000 }, async () => {
   const started = Date.now();
   // Anti-entropy also carries data to new owners (it pairs with the owners of every version from the read one up), unthrottled:
@@ -217,7 +225,7 @@ test('a cluster grows, shrinks and replaces a dead node under native and S3 writ
     // ------------------------------------------------------------ add two nodes
     // The first: its receiving end killed mid-transfer.
     let n4: TestNode | undefined;
-    const addFirst = cluster.addNode({ onProgress: progress });
+    const addFirst = cluster.addNode({ onProgress: progress, timeoutMs: CHANGE_TIMEOUT_MS });
     await interrupt(
       addFirst,
       () => (n4 = cluster.nodes.find((n) => n.id === 'n4')),
@@ -229,7 +237,7 @@ test('a cluster grows, shrinks and replaces a dead node under native and S3 writ
     await putBig();
 
     // The second: a sending end killed mid-transfer (n2 holds a share of every partition n5 pulls from a read quorum of three).
-    const addSecond = cluster.addNode({ onProgress: progress });
+    const addSecond = cluster.addNode({ onProgress: progress, timeoutMs: CHANGE_TIMEOUT_MS });
     await interrupt(
       addSecond,
       () => cluster.nodes.find((n) => n.id === 'n5'),
@@ -246,6 +254,7 @@ test('a cluster grows, shrinks and replaces a dead node under native and S3 writ
     let n1Checked = false;
     await cluster.removeNode('n1', {
       onProgress: progress,
+      timeoutMs: CHANGE_TIMEOUT_MS,
       beforeStop: async (node) => {
         // Still running: it owns nothing in its own view and stores no key, replica or hint, of any bucket.
         assert.equal((await layoutOf(cluster, node)).sync.ownsNothing, true);
@@ -268,8 +277,8 @@ test('a cluster grows, shrinks and replaces a dead node under native and S3 writ
     log('kill -9 n3 for good');
     ready.delete('n3');
     await cluster.kill('n3', 'SIGKILL');
-    await cluster.removeNode('n3', { onProgress: progress });
-    const n6 = await cluster.addNode({ onProgress: progress });
+    await cluster.removeNode('n3', { onProgress: progress, timeoutMs: CHANGE_TIMEOUT_MS });
+    const n6 = await cluster.addNode({ onProgress: progress, timeoutMs: CHANGE_TIMEOUT_MS });
     assert.equal(n6.id, 'n6', 'a replacement never reuses an id');
     ready.add('n6');
     await putBig();
