@@ -68,7 +68,8 @@ interface Pending {
   readonly fail: (err: unknown) => void;
 }
 
-function frame(seq: number, payload: Uint8Array): Buffer {
+/** One record's bytes as they go into a segment. */
+export function frame(seq: number, payload: Uint8Array): Buffer {
   const buf = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payload.byteLength);
   buf.writeUInt32LE(payload.byteLength, 0);
   buf.writeBigUInt64LE(BigInt(seq), 8);
