@@ -148,7 +148,7 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     const gate = new RequestGate(config.limits); // limits: requests and bytes in flight, all HTTP listeners
     cleanups.push(() => filesApi.close());
     mkdirSync(config.dataDir, { recursive: true });
-    const lmdb = await openLmdbStore(config.dataDir);
+    const lmdb = await openLmdbStore(config.dataDir, config.storeLog !== undefined ? { log: config.storeLog } : {});
     guardStorage(lmdb, config.id, (err) => logger.error({ err }, 'store full: refusing writes (507), still serving reads')); // limits
     cleanups.push(() => lmdb.close());
 

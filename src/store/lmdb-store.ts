@@ -30,6 +30,9 @@ const FORMAT_META_KEY = 'store.format';
 const LOG_META_KEY = 'store.log';
 const LOG_DIR = 'wal';
 
+/** Whether the write log is on when openLmdbStore's options do not say. */
+export const DEFAULT_STORE_LOG = false;
+
 interface LogCheckpoint {
   readonly applied: number;
   readonly resumedAt: number;
@@ -41,8 +44,8 @@ export interface LmdbStoreOptions {
   /**
    * issue 13 §2: small replica updates and removes go through the write log
    * (write-log.ts, logged-replicas.ts) and are acknowledged after its
-   * fdatasync. Default off. Whatever the setting, a log left by an earlier
-   * run is replayed on open (and removed when the log is off).
+   * fdatasync. Default DEFAULT_STORE_LOG. Whatever the setting, a log left
+   * by an earlier run is replayed on open (and removed when the log is off).
    */
   log?: boolean | (WriteLogOptions & LoggedReplicasOptions);
 }
@@ -93,7 +96,8 @@ export async function openLmdbStore(dir: string, opts: LmdbStoreOptions = {}): P
   if (format !== FORMAT_VERSION || store.getMeta<number>(FORMAT_META_KEY) === undefined) await store.putMeta(FORMAT_META_KEY, FORMAT_VERSION);
   store.removeOrphanBlobs();
   const walDir = path.join(dir, LOG_DIR);
-  const logOpts = opts.log === true ? {} : opts.log === false || opts.log === undefined ? undefined : opts.log;
+  const log = opts.log ?? DEFAULT_STORE_LOG;
+  const logOpts = log === true ? {} : log === false ? undefined : log;
   if (logOpts !== undefined || existsSync(walDir)) {
     try {
       await store.openLog(walDir, logOpts ?? {}, logOpts !== undefined);
