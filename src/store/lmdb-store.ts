@@ -31,7 +31,7 @@ const LOG_META_KEY = 'store.log';
 const LOG_DIR = 'wal';
 
 /** Whether the write log is on when openLmdbStore's options do not say. */
-export const DEFAULT_STORE_LOG = false;
+export const DEFAULT_STORE_LOG = true;
 
 interface LogCheckpoint {
   readonly applied: number;
@@ -98,11 +98,18 @@ export async function openLmdbStore(dir: string, opts: LmdbStoreOptions = {}): P
   const walDir = path.join(dir, LOG_DIR);
   const log = opts.log ?? DEFAULT_STORE_LOG;
   const logOpts = log === true ? {} : log === false ? undefined : log;
-  if (logOpts !== undefined || existsSync(walDir)) {
+  const hadLog = existsSync(walDir);
+  if (logOpts !== undefined || hadLog) {
     try {
       await store.openLog(walDir, logOpts ?? {}, logOpts !== undefined);
       if (logOpts === undefined) rmSync(walDir, { recursive: true, force: true });
     } catch (err) {
+      // No room for a new log's segments (a small disk): run without the log, as before it existed.
+      if (!hadLog && (err as NodeJS.ErrnoException).code === 'ENOSPC') {
+        rmSync(walDir, { recursive: true, force: true });
+        store.logUnavailable = `no space for the write log's segments: ${(err as Error).message}`;
+        return store;
+      }
       await store.close();
       throw err;
     }
@@ -120,6 +127,8 @@ export class LmdbStore implements ReplicaStore, HintStore {
   private readonly blobs: BlobDir;
   /** The write log in front of the replica tables, when on. */
   private logged: LoggedReplicas | undefined;
+  /** Why the write log is off although it was asked for (the node logs it). */
+  logUnavailable: string | undefined;
   /** What the last open's replay did (tests, logs). */
   replayed: { records: number; applied: number; nextSeq: number } | undefined;
 
@@ -209,8 +218,10 @@ export class LmdbStore implements ReplicaStore, HintStore {
     if (this.closed) return;
     // The overlay into LMDB and the last checkpoint, so that the next open replays nothing.
     if (this.logged !== undefined) {
-      await this.logged.drain();
+      const logged = this.logged;
       this.logged = undefined;
+      // A failure leaves the rest in the log (durable) for the next open; closing goes on.
+      await logged.drain().catch(() => undefined);
     }
     if (this.closed) return;
     this.closed = true;

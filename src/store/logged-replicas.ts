@@ -83,10 +83,19 @@ function visible(e: Entry | undefined): Entry | undefined {
 export interface LoggedReplicasOptions {
   /** How long the applier lets the overlay fill before a pass. Default 100 ms. */
   readonly applyDelayMs?: number;
+  /**
+   * Entries one applier pass writes at most. Default 256. A pass's LMDB
+   * transaction runs on the main thread (decode, encode, put per entry), so
+   * an unbounded pass stalls every request for tens of milliseconds.
+   */
+  readonly applyBatchMax?: number;
 }
 
 /** Writes the checkpoint into the applier's transaction (the store's meta table). */
 export type CheckpointWriter = (applied: number) => void;
+
+/** How long the applier waits before it retries a failed pass. */
+const APPLY_RETRY_MS = 1000;
 
 function idOf(bucket: string, key: string): string {
   return `${bucket.length}:${bucket}${key}`;
@@ -151,9 +160,18 @@ export class LoggedReplicas {
   private applying: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /**
+   * Set while the applier's LMDB commits fail (disk or map full): new writes
+   * fail with it, as they would without the log, so that the caller sees a
+   * storage failure (node/limits.ts answers 507) rather than waiting for
+   * room that never comes. Passes are retried every APPLY_RETRY_MS.
+   */
+  private applyFailure: unknown;
+  private retryTimer: NodeJS.Timeout | undefined;
   private readonly applyDelayMs: number;
+  private readonly applyBatchMax: number;
   /** Applier passes run and entries they wrote (tests, metrics). */
-  readonly stats = { passes: 0, applied: 0, bypassed: 0 };
+  readonly stats = { passes: 0, applied: 0, bypassed: 0, failedPasses: 0 };
 
   constructor(
     private readonly replicas: LmdbReplicas,
@@ -163,6 +181,7 @@ export class LoggedReplicas {
     opts: LoggedReplicasOptions = {},
   ) {
     this.applyDelayMs = opts.applyDelayMs ?? 100;
+    this.applyBatchMax = Math.max(1, opts.applyBatchMax ?? 256);
     log.onNeedCheckpoint = () => this.kick();
   }
 
@@ -232,6 +251,7 @@ export class LoggedReplicas {
    * and the log has room, else once both hold (in arrival order per key).
    */
   private inTurn<T>(id: string, run: () => Promise<T>): Promise<T> {
+    if (this.applyFailure !== undefined) return Promise.reject(this.applyFailure as Error);
     if (!this.chains.has(id) && this.roomWaiters.length === 0 && this.log.hasRoom()) return run();
     return (async () => {
       for (;;) {
@@ -240,6 +260,7 @@ export class LoggedReplicas {
           await chain;
           continue;
         }
+        if (this.applyFailure !== undefined) throw this.applyFailure;
         if (!this.log.hasRoom()) {
           this.kick();
           await new Promise<void>((ok) => this.roomWaiters.push(ok));
@@ -355,17 +376,22 @@ export class LoggedReplicas {
 
   /** A pass now, unless one is running (it reschedules when it ends and more is pending). */
   private kick(): void {
-    if (this.applying !== undefined || this.stopped) return;
+    if (this.applying !== undefined || this.stopped || this.retryTimer !== undefined) return;
     void this.applyPass().catch(() => undefined);
   }
 
   /**
-   * One applier pass over every overlay entry present now: written to LMDB
-   * with the checkpoint (the last seq appended, which every record up to it
-   * is either in this pass or superseded by one in it, or was applied
-   * before) in one synced commit; then the entries that did not change
+   * One applier pass: the oldest (by seq) applyBatchMax of the entries reads
+   * see (each key's newest synced one) are written to LMDB with the
+   * checkpoint in one synced commit; then the entries that did not change
    * meanwhile leave the overlay and the log may reuse the covered segments.
    * Resolves when this pass (or the one running) has ended.
+   *
+   * The checkpoint X is the synced seq, or, when entries are left for a later
+   * pass, one less than the oldest of them. Every record up to X is then in
+   * LMDB or superseded by a key's newer entry that is not; the latter has a
+   * seq above X, so a replay from X + 1 writes it again over whatever older
+   * state LMDB holds for the key.
    */
   applyPass(): Promise<void> {
     if (this.applying !== undefined) return this.applying;
@@ -375,12 +401,18 @@ export class LoggedReplicas {
     }
     // Each key's newest synced entry: every record up to the log's synced seq
     // is one of them or superseded by one.
-    const through = this.log.syncedSeq;
-    const entries: [string, Entry][] = [];
+    const synced = this.log.syncedSeq;
+    let entries: [string, Entry][] = [];
     for (const [id, latest] of this.overlay) {
       let e: Entry | undefined = latest;
-      while (e !== undefined && e.seq > through) e = e.prior;
+      while (e !== undefined && e.seq > synced) e = e.prior;
       if (e !== undefined) entries.push([id, e]);
+    }
+    let through = synced;
+    if (entries.length > this.applyBatchMax) {
+      entries.sort((a, b) => a[1].seq - b[1].seq);
+      through = entries[this.applyBatchMax]![1].seq - 1;
+      entries = entries.slice(0, this.applyBatchMax);
     }
     this.applying = (async () => {
       try {
@@ -403,25 +435,48 @@ export class LoggedReplicas {
           }
         }
         this.log.checkpointed(through);
+        this.applyFailure = undefined;
+      } catch (err) {
+        this.applyFailure = err;
+        this.stats.failedPasses++;
+        if (!this.stopped && this.retryTimer === undefined) {
+          this.retryTimer = setTimeout(() => {
+            this.retryTimer = undefined;
+            this.kick();
+          }, APPLY_RETRY_MS);
+          this.retryTimer.unref();
+        }
+        throw err;
       } finally {
         this.applying = undefined;
         for (const w of this.roomWaiters.splice(0)) w();
-        if (this.overlay.size > 0 && !this.stopped) this.schedule();
+        if (this.applyFailure !== undefined) {
+          // the retry timer runs the next pass
+        } else if (this.overlay.size >= this.applyBatchMax) setImmediate(() => this.kick());
+        else if (this.overlay.size > 0 && !this.stopped) this.schedule();
       }
     })();
     return this.applying;
   }
 
-  /** Waits for every append to be synced, then applies everything (close). */
+  /**
+   * Waits for every append to be synced, then applies everything (close).
+   * If LMDB cannot take it, what is left stays in the log, durable, for the
+   * next open's replay.
+   */
   async drain(): Promise<void> {
     await this.log.idle();
     while (this.applying !== undefined) await this.applying.catch(() => undefined);
     while (this.chains.size > 0) await Promise.all(this.chains.values());
-    await this.applyPass();
-    while (this.overlay.size > 0) await this.applyPass();
-    this.stopped = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    await this.log.close();
+    try {
+      await this.applyPass();
+      while (this.overlay.size > 0) await this.applyPass();
+    } finally {
+      this.stopped = true;
+      if (this.timer !== undefined) clearTimeout(this.timer);
+      if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+      await this.log.close();
+    }
   }
 
   /** Waits for every append so far to be synced (close hooks run after it). */

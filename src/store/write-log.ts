@@ -40,7 +40,7 @@ export const RECORD_HEADER_BYTES = 16;
 export interface WriteLogOptions {
   /** Segment files (at least 2). Default 3. */
   readonly segments?: number;
-  /** Bytes of each new segment file. Default 32 MiB. Existing files keep their size. */
+  /** Bytes of each new segment file. Default 16 MiB. Existing files keep their size. */
   readonly segmentBytes?: number;
   /**
    * Test-only bug switch: acknowledge a batch after its write(2) but before
@@ -51,7 +51,7 @@ export interface WriteLogOptions {
 }
 
 export const DEFAULT_SEGMENTS = 3;
-export const DEFAULT_SEGMENT_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
 
 /** What the segments held when the log was opened, for replay. */
 export interface ScannedLog {

@@ -145,16 +145,16 @@ suite('MemoryStore', async () => {
   };
 });
 
-suite('LmdbStore', async () => {
+suite('LmdbStore without the write log', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ringstore-hints-'));
-  let store: Both = await openLmdbStore(dir);
+  let store: Both = await openLmdbStore(dir, { log: false });
   return {
     get store() {
       return store;
     },
     reopen: async () => {
       await store.close();
-      store = await openLmdbStore(dir);
+      store = await openLmdbStore(dir, { log: false });
       return store;
     },
     cleanup: async () => {

@@ -38,7 +38,7 @@ function blobFiles(dir: string): string[] {
 }
 
 for (const [name, opts] of [
-  ['LmdbStore', {}],
+  ['LmdbStore without the write log', { log: false }],
   ['LmdbStore with the write log', { log: { segments: 3, segmentBytes: 1 << 20, applyDelayMs: 20 } }],
 ] as const) {
 async function withStore(fn: (store: LmdbStore, dir: string) => Promise<void>): Promise<void> {

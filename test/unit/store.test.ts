@@ -438,13 +438,13 @@ suite('MemoryStore', async () => {
   return h;
 });
 
-suite('LmdbStore', async () => {
+suite('LmdbStore without the write log', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ringstore-store-'));
   const h: Harness = {
-    store: await openLmdbStore(dir),
+    store: await openLmdbStore(dir, { log: false }),
     reopen: async () => {
       await h.store.close();
-      return openLmdbStore(dir);
+      return openLmdbStore(dir, { log: false });
     },
     cleanup: async () => {
       await h.store.close();
