@@ -168,6 +168,8 @@ export class LoggedReplicas {
    */
   private applyFailure: unknown;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** The last checkpoint committed (0 until the first pass after open). */
+  private checkpoint = 0;
   private readonly applyDelayMs: number;
   private readonly applyBatchMax: number;
   /** Applier passes run and entries they wrote (tests, metrics). */
@@ -414,6 +416,8 @@ export class LoggedReplicas {
       through = entries[this.applyBatchMax]![1].seq - 1;
       entries = entries.slice(0, this.applyBatchMax);
     }
+    // A checkpoint never moves back: the segments past it may be reused already.
+    if (through < this.checkpoint) return Promise.reject(new Error(`logged-replicas: checkpoint would move back from ${this.checkpoint} to ${through}`));
     this.applying = (async () => {
       try {
         await this.replicas.applyLogged(
@@ -434,6 +438,7 @@ export class LoggedReplicas {
             if (n.prior === e) n.prior = undefined;
           }
         }
+        this.checkpoint = through;
         this.log.checkpointed(through);
         this.applyFailure = undefined;
       } catch (err) {

@@ -17,7 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import { open } from 'lmdb';
 import { buildShim, restoreSynced, shimEnv, type Built } from './shim.js';
 import { openLmdbStore } from '../../src/store/lmdb-store.js';
-import { CRASH_BUCKET, CRASH_LOG, crashSet, crashStoreOptions } from '../fixtures/store-crash-writer.js';
+import { CRASH_BUCKET, CRASH_LOG, crashSet } from '../fixtures/store-crash-writer.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const childScript = path.join(here, 'child.js');
