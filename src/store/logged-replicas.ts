@@ -44,7 +44,7 @@ import { compareCodePoints, compareKeyRefs } from './key-order.js';
 import { SPILL_BYTES } from './blobs.js';
 import { checkKey, normalizeSet } from './lmdb-encoding.js';
 import type { LmdbReplicas, LoggedWrite } from './lmdb-replicas.js';
-import type { WriteLog } from './write-log.js';
+import { RECORD_HEADER_BYTES, type WriteLog } from './write-log.js';
 
 /**
  * A key's write in the overlay. It keeps the record's bytes, not the set:
@@ -69,9 +69,9 @@ interface Entry {
   prior: Entry | undefined;
 }
 
-/** The entry's set, decoded afresh; null if removed. */
-function setOf(e: Entry): SiblingSet | null {
-  return e.removed ? null : decodeRecord(e.payload).set;
+/** The entry's set, decoded afresh (values copied unless `copy` is false); null if removed. */
+function setOf(e: Entry, copy = true): SiblingSet | null {
+  return e.removed ? null : decodeRecord(e.payload, copy).set;
 }
 
 /** What a read sees of a key with overlay entry `e`: the newest synced entry, or undefined for LMDB's value. */
@@ -109,7 +109,8 @@ function idOf(bucket: string, key: string): string {
 
 type HeaderSibling = [Sibling['dot'], Sibling['past'], Sibling['meta'], number];
 
-export function encodeRecord(w: LoggedWrite): Buffer {
+/** The record's payload, after `headroom` blank bytes (the log's header goes there). */
+export function encodeRecord(w: LoggedWrite, headroom = 0): Buffer {
   const values: Uint8Array[] = [];
   const sibs =
     w.set === null
@@ -119,12 +120,25 @@ export function encodeRecord(w: LoggedWrite): Buffer {
           return [s.dot, s.past, s.meta, s.value === null ? -1 : s.value.byteLength];
         });
   const header = Buffer.from(JSON.stringify([w.partition, w.bucket, w.key, sibs]), 'utf8');
-  const len = Buffer.allocUnsafe(4);
-  len.writeUInt32LE(header.length, 0);
-  return Buffer.concat([len, header, ...values]);
+  let total = headroom + 4 + header.length;
+  for (const v of values) total += v.byteLength;
+  const out = Buffer.allocUnsafe(total);
+  out.fill(0, 0, headroom);
+  out.writeUInt32LE(header.length, headroom);
+  let off = headroom + 4 + header.copy(out, headroom + 4);
+  for (const v of values) {
+    out.set(v, off);
+    off += v.byteLength;
+  }
+  return out;
 }
 
-export function decodeRecord(buf: Buffer): LoggedWrite {
+/**
+ * The write a record's payload holds. With `copy` false the values are views
+ * of `buf` (for the applier, which hands them to LMDB's encoder at once);
+ * else copies, which the caller may keep or change.
+ */
+export function decodeRecord(buf: Buffer, copy = true): LoggedWrite {
   const hlen = buf.readUInt32LE(0);
   const [partition, bucket, key, sibs] = JSON.parse(buf.toString('utf8', 4, 4 + hlen)) as [number, string, string, HeaderSibling[] | null];
   let off = 4 + hlen;
@@ -134,8 +148,7 @@ export function decodeRecord(buf: Buffer): LoggedWrite {
       : normalizeSet({
           siblings: sibs.map(([dot, past, meta, n]): Sibling => {
             if (n < 0) return { dot, past, meta, value: null };
-            // A copy: the segment buffer it comes from is not kept.
-            const value = Buffer.from(buf.subarray(off, off + n));
+            const value = copy ? Buffer.from(buf.subarray(off, off + n)) : buf.subarray(off, off + n);
             off += n;
             return { dot, past, meta, value };
           }),
@@ -292,18 +305,20 @@ export class LoggedReplicas {
     }
     const w: LoggedWrite = { partition, bucket, key, set: next.siblings.length === 0 ? null : next };
     if (w.set !== null && holdsBigValue(w.set)) return this.direct(id, partition, bucket, key, fn);
-    const payload = encodeRecord(w);
-    if (payload.byteLength > this.log.maxPayloadBytes) return this.direct(id, partition, bucket, key, fn);
-    return this.logWrite(w, payload).then(() => next);
+    const record = encodeRecord(w, RECORD_HEADER_BYTES);
+    if (record.byteLength - RECORD_HEADER_BYTES > this.log.maxPayloadBytes) return this.direct(id, partition, bucket, key, fn);
+    return this.logWrite(w, record).then(() => next);
   }
 
-  private logWrite(w: LoggedWrite, payload: Buffer = encodeRecord(w)): Promise<void> {
+  /** Appends the write (its record encoded with the log's header room) and puts it in the overlay. */
+  private logWrite(w: LoggedWrite, record: Buffer = encodeRecord(w, RECORD_HEADER_BYTES)): Promise<void> {
     let appended: { seq: number; durable: Promise<void> };
     try {
-      appended = this.log.append(payload);
+      appended = this.log.append(record);
     } catch (err) {
       return Promise.reject(err as Error);
     }
+    const payload = record.subarray(RECORD_HEADER_BYTES);
     const e: Entry = { partition: w.partition, bucket: w.bucket, key: w.key, removed: w.set === null, payload, seq: appended.seq, durable: appended.durable, synced: false, prior: this.overlay.get(idOf(w.bucket, w.key)) };
     this.put(e);
     this.schedule();
@@ -421,7 +436,7 @@ export class LoggedReplicas {
     this.applying = (async () => {
       try {
         await this.replicas.applyLogged(
-          entries.map(([, e]) => ({ partition: e.partition, bucket: e.bucket, key: e.key, set: setOf(e) })),
+          entries.map(([, e]) => ({ partition: e.partition, bucket: e.bucket, key: e.key, set: setOf(e, false) })),
           () => this.writeCheckpoint(through),
         );
         this.stats.passes++;

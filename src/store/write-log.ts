@@ -31,7 +31,7 @@
 //
 // Segment files are named *.wal (the durability shim ignores *.log files).
 
-import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, write, writeSync, fdatasyncSync } from 'node:fs';
+import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, writev, writeSync, fdatasyncSync } from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 
@@ -71,11 +71,17 @@ interface Pending {
 /** One record's bytes as they go into a segment. */
 export function frame(seq: number, payload: Uint8Array): Buffer {
   const buf = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payload.byteLength);
-  buf.writeUInt32LE(payload.byteLength, 0);
-  buf.writeBigUInt64LE(BigInt(seq), 8);
   buf.set(payload, RECORD_HEADER_BYTES);
-  buf.writeUInt32LE(recordCrc(buf, payload.byteLength), 4);
+  writeHeader(buf, seq);
   return buf;
+}
+
+/** Fills in the header of a record whose payload is already at RECORD_HEADER_BYTES. */
+function writeHeader(buf: Buffer, seq: number): void {
+  const len = buf.length - RECORD_HEADER_BYTES;
+  buf.writeUInt32LE(len, 0);
+  buf.writeBigUInt64LE(BigInt(seq), 8);
+  buf.writeUInt32LE(recordCrc(buf, len), 4);
 }
 
 function recordCrc(buf: Buffer, len: number): number {
@@ -129,11 +135,12 @@ function syncDir(dir: string): void {
   }
 }
 
-function writeAt(fd: number, buf: Buffer, position: number): Promise<void> {
+/** One pwritev of the batch's records (no copy into one buffer). */
+function writeAt(fd: number, bufs: Buffer[], bytes: number, position: number): Promise<void> {
   return new Promise((ok, no) => {
-    write(fd, buf, 0, buf.length, position, (err, n) => {
+    writev(fd, bufs, position, (err, n) => {
       if (err !== null) no(err);
-      else if (n !== buf.length) no(new Error(`write-log: short write (${n} of ${buf.length} bytes)`));
+      else if (n !== bytes) no(new Error(`write-log: short write (${n} of ${bytes} bytes)`));
       else ok();
     });
   });
@@ -269,15 +276,19 @@ export class WriteLog {
   }
 
   /**
-   * Queues a record; its seq is assigned now, in call order. `durable`
-   * resolves once it is written and fdatasynced.
+   * Queues a record: `record` holds its payload from RECORD_HEADER_BYTES on
+   * (the header is written here, in place, so the payload is not copied).
+   * Its seq is assigned now, in call order. `durable` resolves once it is
+   * written and fdatasynced. The caller must not change `record` after.
    */
-  append(payload: Uint8Array): { seq: number; durable: Promise<void> } {
+  append(record: Buffer): { seq: number; durable: Promise<void> } {
     if (this.closed) throw new Error('write-log: closed');
-    if (payload.byteLength === 0 || payload.byteLength > this.maxPayloadBytes) throw new RangeError(`write-log: payload of ${payload.byteLength} bytes`);
+    const payloadBytes = record.length - RECORD_HEADER_BYTES;
+    if (payloadBytes <= 0 || payloadBytes > this.maxPayloadBytes) throw new RangeError(`write-log: payload of ${payloadBytes} bytes`);
     if (this.failed !== undefined) return { seq: 0, durable: Promise.reject(this.failed as Error) };
     const seq = this.nextSeq++;
-    const buf = frame(seq, payload);
+    const buf = record;
+    writeHeader(buf, seq);
     this.unapplied.push([seq, buf.length]);
     this.unappliedBytes += buf.length;
     const durable = new Promise<void>((done, fail) => this.queue.push({ seq, buf, done, fail }));
@@ -328,8 +339,7 @@ export class WriteLog {
             continue;
           }
           const part = batch.slice(start, i);
-          const buf = part.length === 1 ? part[0]!.buf : Buffer.concat(part.map((p) => p.buf), bytes);
-          await writeAt(this.fds[this.cur]!, buf, this.offset);
+          await writeAt(this.fds[this.cur]!, part.map((p) => p.buf), bytes, this.offset);
           this.offset += bytes;
           this.segMaxSeq[this.cur] = part[part.length - 1]!.seq;
 
