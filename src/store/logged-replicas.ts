@@ -352,7 +352,11 @@ export class LoggedReplicas {
   private put(e: Entry): void {
     const id = idOf(e.bucket, e.key);
     const old = this.overlay.get(id);
-    if (old !== undefined) this.unindex(id, old);
+    if (old !== undefined) {
+      this.unindex(id, old);
+      // Moved to the end: the overlay iterates in the order of each key's last write, oldest first.
+      this.overlay.delete(id);
+    }
     this.overlay.set(id, e);
     let p = this.byPartition.get(e.partition);
     if (p === undefined) this.byPartition.set(e.partition, (p = new Map()));
@@ -398,14 +402,14 @@ export class LoggedReplicas {
   }
 
   /**
-   * One applier pass: the oldest (by seq) applyBatchMax of the entries reads
-   * see (each key's newest synced one) are written to LMDB with the
+   * One applier pass: applyBatchMax of the entries reads see (each key's
+   * newest synced one; the keys written least recently first) are written to LMDB with the
    * checkpoint in one synced commit; then the entries that did not change
    * meanwhile leave the overlay and the log may reuse the covered segments.
    * Resolves when this pass (or the one running) has ended.
    *
    * The checkpoint X is the synced seq, or, when entries are left for a later
-   * pass, one less than the oldest of them. Every record up to X is then in
+   * pass, one less than the oldest of those. Every record up to X is then in
    * LMDB or superseded by a key's newer entry that is not; the latter has a
    * seq above X, so a replay from X + 1 writes it again over whatever older
    * state LMDB holds for the key.
@@ -419,17 +423,14 @@ export class LoggedReplicas {
     // Each key's newest synced entry: every record up to the log's synced seq
     // is one of them or superseded by one.
     const synced = this.log.syncedSeq;
-    let entries: [string, Entry][] = [];
+    const entries: [string, Entry][] = [];
+    let through = synced;
     for (const [id, latest] of this.overlay) {
       let e: Entry | undefined = latest;
       while (e !== undefined && e.seq > synced) e = e.prior;
-      if (e !== undefined) entries.push([id, e]);
-    }
-    let through = synced;
-    if (entries.length > this.applyBatchMax) {
-      entries.sort((a, b) => a[1].seq - b[1].seq);
-      through = entries[this.applyBatchMax]![1].seq - 1;
-      entries = entries.slice(0, this.applyBatchMax);
+      if (e === undefined) continue;
+      if (entries.length < this.applyBatchMax) entries.push([id, e]);
+      else if (e.seq <= through) through = e.seq - 1;
     }
     // A checkpoint never moves back: the segments past it may be reused already.
     if (through < this.checkpoint) return Promise.reject(new Error(`logged-replicas: checkpoint would move back from ${this.checkpoint} to ${through}`));
