@@ -20,6 +20,7 @@ import { MemoryStore } from '../../src/store/memory-store.js';
 import { SPILL_BYTES } from '../../src/store/blobs.js';
 import { RECORD_HEADER_BYTES, frame, scanSegment } from '../../src/store/write-log.js';
 import type { ReplicaStore, StoredKey } from '../../src/store/store.js';
+import { ConfigError, loadConfig } from '../../src/node/config.js';
 import type { Sibling, SiblingSet } from '../../src/version/dvv.js';
 
 /** Small segments; the applier waits "forever" unless a test or the log's fill level asks for a pass. */
@@ -388,4 +389,15 @@ describe('write log: the applier cannot commit', () => {
         await store.close();
       }
     }));
+});
+
+describe('write log: the node setting', () => {
+  test('storeLog comes from RINGSTORE_STORE_LOG or the config file, and is left to the store when unset', () => {
+    const base = { id: 'n1' };
+    assert.equal(loadConfig(base, {}).storeLog, undefined);
+    assert.equal(loadConfig(base, { RINGSTORE_STORE_LOG: '0' }).storeLog, false);
+    assert.equal(loadConfig(base, { RINGSTORE_STORE_LOG: 'on' }).storeLog, true);
+    assert.equal(loadConfig({ ...base, storeLog: false }, {}).storeLog, false);
+    assert.throws(() => loadConfig(base, { RINGSTORE_STORE_LOG: 'maybe' }), ConfigError);
+  });
 });
