@@ -8,6 +8,12 @@
 // durable: for LMDB the put's promise with overlappingSync off (as
 // store/lmdb-store.ts opens it), for the log the fdatasync of the batch its
 // record went out in. Both batch whatever arrives while a sync is in flight.
+//
+// `store` and `store+log` are the real ReplicaStore.update() of a node's
+// store (store/lmdb-store.ts) without and with the write log in front
+// (store/write-log.ts, issue 13 §2), each update a new key of `size` bytes;
+// cpuUs is this process's CPU per update (less sensitive to a busy machine
+// than the throughput). --kinds picks which to run (default all five).
 
 import { mkdtempSync, openSync, rmSync, writeSync, fdatasyncSync, closeSync } from 'node:fs';
 import { fdatasync, write } from 'node:fs';
@@ -15,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { open } from 'lmdb';
+import { openLmdbStore } from '../store/lmdb-store.js';
 
 const fdatasyncP = promisify(fdatasync);
 const writeP = promisify(write);
@@ -26,6 +33,7 @@ interface Result {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly syncs: number;
+  readonly cpuUs?: number;
 }
 
 function pct(sorted: number[], p: number): number {
@@ -140,6 +148,28 @@ async function preallocLogRun(dir: string, concurrency: number, seconds: number,
   return { kind: 'log-prealloc', concurrency, opsPerS: r.ops / r.wallS, p50Ms: pct(r.lat, 0.5), p99Ms: pct(r.lat, 0.99), syncs };
 }
 
+/** The node's store, update() of fresh keys, with or without the write log. */
+async function storeRun(dir: string, concurrency: number, seconds: number, size: number, log: boolean): Promise<Result> {
+  const store = await openLmdbStore(join(dir, `store-${log ? 'log' : 'lmdb'}-${concurrency}`), { log });
+  const value = new Uint8Array(size).fill(7);
+  const cpu0 = process.cpuUsage();
+  const r = await closedLoop(concurrency, seconds, async (i) => {
+    await store.update(i % 64, 'bench', `k/${i}`, () => ({ siblings: [{ dot: { node: 'b', counter: i + 1 }, past: {}, value, meta: { ts: i } }] }));
+  });
+  const cpu = process.cpuUsage(cpu0);
+  const passes = store.writeLog?.stats.passes ?? 0;
+  await store.close();
+  return { kind: log ? 'store+log' : 'store', concurrency, opsPerS: r.ops / r.wallS, p50Ms: pct(r.lat, 0.5), p99Ms: pct(r.lat, 0.99), syncs: passes, cpuUs: (cpu.user + cpu.system) / Math.max(1, r.ops) };
+}
+
+const RUNS: Record<string, (dir: string, c: number, seconds: number, size: number) => Promise<Result>> = {
+  lmdb: lmdbRun,
+  log: logRun,
+  'log-prealloc': preallocLogRun,
+  store: (d, c, s, z) => storeRun(d, c, s, z, false),
+  'store+log': (d, c, s, z) => storeRun(d, c, s, z, true),
+};
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const arg = (name: string, dflt: string): string => {
@@ -149,12 +179,15 @@ async function main(): Promise<void> {
   const seconds = Number(arg('seconds', '5'));
   const size = Number(arg('size', '4096'));
   const conc = arg('concurrency', '1,16,64').split(',').map(Number);
+  const kinds = arg('kinds', Object.keys(RUNS).join(',')).split(',');
+  for (const k of kinds) if (RUNS[k] === undefined) throw new Error(`unknown kind ${k} (known: ${Object.keys(RUNS).join(', ')})`);
   const dir = mkdtempSync(join(arg('dir', tmpdir()), 'rs-commit-bench-'));
   try {
     for (const c of conc) {
-      for (const run of [lmdbRun, logRun, preallocLogRun]) {
-        const r = await run(dir, c, seconds, size);
-        console.log(JSON.stringify({ ...r, opsPerS: Math.round(r.opsPerS), p50Ms: +r.p50Ms.toFixed(2), p99Ms: +r.p99Ms.toFixed(2), perSync: +(r.opsPerS * seconds / Math.max(1, r.syncs)).toFixed(1) }));
+      for (const k of kinds) {
+        const r = await RUNS[k]!(dir, c, seconds, size);
+        // For the store kinds `syncs` is the applier's LMDB passes (0 without the log), so perSync is updates per pass.
+        console.log(JSON.stringify({ ...r, opsPerS: Math.round(r.opsPerS), p50Ms: +r.p50Ms.toFixed(2), p99Ms: +r.p99Ms.toFixed(2), perSync: +(r.opsPerS * seconds / Math.max(1, r.syncs)).toFixed(1), ...(r.cpuUs !== undefined ? { cpuUs: Math.round(r.cpuUs) } : {}) }));
       }
     }
   } finally {

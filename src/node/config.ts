@@ -81,6 +81,12 @@ export interface NodeConfig {
   /** Dev-only fault injection switch (POST /_faults); off unless enabled at start. */
   readonly faults: boolean;
   /**
+   * issue 13 §2: small replica writes go through a group-committed write log
+   * before LMDB (store/write-log.ts, store/logged-replicas.ts). Unset: the
+   * store's default (store/lmdb-store.ts DEFAULT_STORE_LOG).
+   */
+  readonly storeLog?: boolean;
+  /**
    * The secrets every node of the cluster shares (node/cluster-keys.ts): the
    * first signs and encrypts, all verify and decrypt. When none is
    * configured, one is made up for this process and `clusterKeysEphemeral`
@@ -185,6 +191,7 @@ export interface RawConfig {
   swim?: unknown;
   handoff?: unknown;
   faults?: unknown;
+  storeLog?: unknown;
   clusterKeys?: unknown;
   s3Gc?: unknown;
   s3CacheSize?: unknown;
@@ -232,6 +239,7 @@ export const ENV_NAMES: Readonly<Record<keyof RawConfig | 'config', string>> = {
   swim: 'RINGSTORE_SWIM',
   handoff: 'RINGSTORE_HANDOFF',
   faults: 'RINGSTORE_FAULTS',
+  storeLog: 'RINGSTORE_STORE_LOG',
   clusterKeys: 'RINGSTORE_CLUSTER_KEYS',
   s3Gc: 'RINGSTORE_S3_GC',
   s3CacheSize: 'RINGSTORE_S3_CACHE_SIZE',
@@ -381,6 +389,7 @@ export function resolveConfig(raw: RawConfig): NodeConfig {
     throw new ConfigError((err as Error).message);
   }
   const faults = parseBool(raw.faults, 'faults') ?? false;
+  const storeLog = parseBool(raw.storeLog, 'storeLog');
   let clusterKeys: ClusterKey[];
   try {
     clusterKeys = raw.clusterKeys === undefined || raw.clusterKeys === '' ? [] : parseClusterKeys(raw.clusterKeys);
@@ -437,6 +446,7 @@ export function resolveConfig(raw: RawConfig): NodeConfig {
     swim,
     handoff,
     faults,
+    ...(storeLog !== undefined ? { storeLog } : {}),
     clusterKeys,
     clusterKeysEphemeral,
     s3Gc,

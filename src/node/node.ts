@@ -148,7 +148,8 @@ export async function startNode(config: NodeConfig, opts: StartNodeOptions = {})
     const gate = new RequestGate(config.limits); // limits: requests and bytes in flight, all HTTP listeners
     cleanups.push(() => filesApi.close());
     mkdirSync(config.dataDir, { recursive: true });
-    const lmdb = await openLmdbStore(config.dataDir);
+    const lmdb = await openLmdbStore(config.dataDir, config.storeLog !== undefined ? { log: config.storeLog } : {});
+    if (lmdb.logUnavailable !== undefined) logger.warn(`store: running without the write log: ${lmdb.logUnavailable}`);
     guardStorage(lmdb, config.id, (err) => logger.error({ err }, 'store full: refusing writes (507), still serving reads')); // limits
     cleanups.push(() => lmdb.close());
 

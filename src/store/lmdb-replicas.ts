@@ -30,6 +30,14 @@ import { checkKey, normalizeSet } from './lmdb-encoding.js';
 type DataKey = [number, string, string];
 type IndexKey = [string, string];
 
+/** One key's state as the write log holds it (logged-replicas.ts): a set, or null for removed. */
+export interface LoggedWrite {
+  readonly partition: number;
+  readonly bucket: string;
+  readonly key: string;
+  readonly set: SiblingSet | null;
+}
+
 export class LmdbReplicas {
   private readonly data: Database<SiblingSet, DataKey>;
   private readonly byBucket: Database<number, IndexKey>;
@@ -150,6 +158,47 @@ export class LmdbReplicas {
         return blob === undefined ? s : { ...rest, value: this.blobs.readSync(blob, size ?? -1) };
       }),
     };
+  }
+
+  /**
+   * Writes entries taken from the write log (logged-replicas.ts) in one
+   * batched, synced transaction, with `alsoInTransaction` (the checkpoint)
+   * in the same commit. A null set removes the key. The sets hold no values
+   * of SPILL_BYTES or more (those never go through the log), so they are
+   * stored inline; the blob files the replaced versions used are released.
+   */
+  async applyLogged(entries: Iterable<LoggedWrite>, alsoInTransaction: () => void): Promise<void> {
+    this.checkOpen();
+    let released: string[] = [];
+    await this.data.transaction(() => {
+      released = [];
+      for (const e of entries) this.putSync(e.partition, e.bucket, e.key, e.set, released);
+      alsoInTransaction();
+    });
+    this.blobs.release(released);
+  }
+
+  /** Inside a write transaction: the key now holds `next` (or nothing), under `partition`. */
+  private putSync(partition: number, bucket: string, key: string, next: SiblingSet | null, released: string[]): void {
+    const indexKey: IndexKey = [bucket, key];
+    const heldIn = this.byBucket.get(indexKey);
+    if (heldIn !== undefined) released.push(...blobsOf(this.data.get([heldIn, bucket, key])));
+    if (next === null || next.siblings.length === 0) {
+      if (heldIn !== undefined) {
+        this.data.removeSync([heldIn, bucket, key]);
+        this.byBucket.removeSync(indexKey);
+      }
+      if (heldIn !== partition && this.data.doesExist([partition, bucket, key])) {
+        released.push(...blobsOf(this.data.get([partition, bucket, key])));
+        this.data.removeSync([partition, bucket, key]);
+      }
+      return;
+    }
+    this.data.putSync([partition, bucket, key], next);
+    if (heldIn !== partition) {
+      this.byBucket.putSync(indexKey, partition);
+      if (heldIn !== undefined) this.data.removeSync([heldIn, bucket, key]);
+    }
   }
 
   async remove(partition: number, bucket: string, key: string): Promise<void> {

@@ -5,9 +5,12 @@
 //   hints, hintsByKey       the hints it holds for other owners (lmdb-hints.ts)
 //   meta      name -> any msgpack value
 //
-// and big values in blob files beside it (blobs.ts, lmdb-blob-refs.ts). This
-// file opens the environment (durability settings, format version) and puts
-// the parts behind the store interfaces.
+// and big values in blob files beside it (blobs.ts, lmdb-blob-refs.ts). With
+// the `log` option, small replica writes go first to a group-committed write
+// log in wal/ and reach LMDB in the background (write-log.ts,
+// logged-replicas.ts); hints, meta and the Raft log always commit to LMDB
+// directly. This file opens the environment (durability settings, format
+// version), replays the log, and puts the parts behind the store interfaces.
 
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { HintKey, HintStore, HintTotals, ReplicaStore, StoredHint, StoredKey } from './store.js';
@@ -15,14 +18,36 @@ import type { NodeId, SiblingSet } from '../version/dvv.js';
 import { BlobDir } from './blobs.js';
 import { LmdbHints } from './lmdb-hints.js';
 import { LmdbReplicas } from './lmdb-replicas.js';
+import { LoggedReplicas, type LoggedReplicasOptions } from './logged-replicas.js';
+import { WriteLog, type WriteLogOptions } from './write-log.js';
+import { existsSync, rmSync } from 'node:fs';
+import path from 'node:path';
 
 /** 1: values inline; 2: big values may be in blob files (blobs.ts). A format-1 store is upgraded on open. */
 const FORMAT_VERSION = 2;
 const FORMAT_META_KEY = 'store.format';
+/** The write log's checkpoint: every record up to `applied` is in LMDB; writing resumed at `resumedAt` after the last open. */
+const LOG_META_KEY = 'store.log';
+const LOG_DIR = 'wal';
+
+/** Whether the write log is on when openLmdbStore's options do not say. */
+export const DEFAULT_STORE_LOG = true;
+
+interface LogCheckpoint {
+  readonly applied: number;
+  readonly resumedAt: number;
+}
 
 export interface LmdbStoreOptions {
   /** Initial map size. Default: lmdb-js chooses and grows the map as needed. */
   mapSizeBytes?: number;
+  /**
+   * issue 13 §2: small replica updates and removes go through the write log
+   * (write-log.ts, logged-replicas.ts) and are acknowledged after its
+   * fdatasync. Default DEFAULT_STORE_LOG. Whatever the setting, a log left
+   * by an earlier run is replayed on open (and removed when the log is off).
+   */
+  log?: boolean | (WriteLogOptions & LoggedReplicasOptions);
 }
 
 export async function openLmdbStore(dir: string, opts: LmdbStoreOptions = {}): Promise<LmdbStore> {
@@ -70,6 +95,25 @@ export async function openLmdbStore(dir: string, opts: LmdbStoreOptions = {}): P
   // Format 2 may hold blob references, which format-1 builds would misread.
   if (format !== FORMAT_VERSION || store.getMeta<number>(FORMAT_META_KEY) === undefined) await store.putMeta(FORMAT_META_KEY, FORMAT_VERSION);
   store.removeOrphanBlobs();
+  const walDir = path.join(dir, LOG_DIR);
+  const log = opts.log ?? DEFAULT_STORE_LOG;
+  const logOpts = log === true ? {} : log === false ? undefined : log;
+  const hadLog = existsSync(walDir);
+  if (logOpts !== undefined || hadLog) {
+    try {
+      await store.openLog(walDir, logOpts ?? {}, logOpts !== undefined);
+      if (logOpts === undefined) rmSync(walDir, { recursive: true, force: true });
+    } catch (err) {
+      // No room for a new log's segments (a small disk): run without the log, as before it existed.
+      if (!hadLog && (err as NodeJS.ErrnoException).code === 'ENOSPC') {
+        rmSync(walDir, { recursive: true, force: true });
+        store.logUnavailable = `no space for the write log's segments: ${(err as Error).message}`;
+        return store;
+      }
+      await store.close();
+      throw err;
+    }
+  }
   return store;
 }
 
@@ -81,6 +125,12 @@ export class LmdbStore implements ReplicaStore, HintStore {
   private readonly closeHooks: (() => Promise<void>)[] = [];
 
   private readonly blobs: BlobDir;
+  /** The write log in front of the replica tables, when on. */
+  private logged: LoggedReplicas | undefined;
+  /** Why the write log is off although it was asked for (the node logs it). */
+  logUnavailable: string | undefined;
+  /** What the last open's replay did (tests, logs). */
+  replayed: { records: number; applied: number; nextSeq: number } | undefined;
 
   /** Use openLmdbStore. */
   constructor(
@@ -97,23 +147,23 @@ export class LmdbStore implements ReplicaStore, HintStore {
   // ---- replicas (ReplicaStore) ---------------------------------------------
 
   read(bucket: string, key: string): SiblingSet | undefined {
-    return this.replicas.read(bucket, key);
+    return (this.logged ?? this.replicas).read(bucket, key);
   }
 
   update(partition: number, bucket: string, key: string, fn: (current: SiblingSet | undefined) => SiblingSet): Promise<SiblingSet> {
-    return this.replicas.update(partition, bucket, key, fn);
+    return (this.logged ?? this.replicas).update(partition, bucket, key, fn);
   }
 
   remove(partition: number, bucket: string, key: string): Promise<void> {
-    return this.replicas.remove(partition, bucket, key);
+    return (this.logged ?? this.replicas).remove(partition, bucket, key);
   }
 
   scanPartition(partition: number, after?: { readonly bucket: string; readonly key: string }): Iterable<StoredKey> {
-    return this.replicas.scanPartition(partition, after);
+    return (this.logged ?? this.replicas).scanPartition(partition, after);
   }
 
   scanBucket(bucket: string, opts: { prefix?: string; after?: string; limit?: number; values?: boolean }): Iterable<StoredKey> {
-    return this.replicas.scanBucket(bucket, opts);
+    return (this.logged ?? this.replicas).scanBucket(bucket, opts);
   }
 
   getMeta<T>(name: string): T | undefined {
@@ -161,8 +211,18 @@ export class LmdbStore implements ReplicaStore, HintStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // Every logged write already queued is synced before the hooks run.
+    await this.logged?.flush();
     // Queued after every write already queued; lmdb-js commits in order.
     for (const fn of this.closeHooks.splice(0)) await fn();
+    if (this.closed) return;
+    // The overlay into LMDB and the last checkpoint, so that the next open replays nothing.
+    if (this.logged !== undefined) {
+      const logged = this.logged;
+      this.logged = undefined;
+      // A failure leaves the rest in the log (durable) for the next open; closing goes on.
+      await logged.drain().catch(() => undefined);
+    }
     if (this.closed) return;
     this.closed = true;
     // Waits for queued writes to commit before closing the environment.
@@ -177,6 +237,39 @@ export class LmdbStore implements ReplicaStore, HintStore {
    */
   removeOrphanBlobs(): number {
     return this.replicas.removeOrphanBlobs();
+  }
+
+  /**
+   * Opens the write log in `walDir`, replays into LMDB what it holds after
+   * the checkpoint (one synced commit, with the new checkpoint), and, if
+   * `serve`, puts it in front of the replica tables. Run by openLmdbStore
+   * before the store is handed to anyone.
+   */
+  async openLog(walDir: string, opts: WriteLogOptions & LoggedReplicasOptions, serve: boolean): Promise<void> {
+    const { log, scanned } = WriteLog.open(walDir, opts);
+    try {
+      const cp = (this.meta.get(LOG_META_KEY) as LogCheckpoint | undefined) ?? { applied: 0, resumedAt: 1 };
+      let resumedAt = cp.resumedAt;
+      const r = await LoggedReplicas.replay(this.replicas, log, scanned, cp, (applied, resumeAt) => {
+        resumedAt = resumeAt;
+        this.meta.putSync(LOG_META_KEY, { applied, resumedAt: resumeAt } satisfies LogCheckpoint);
+      });
+      this.replayed = { records: r.replayed, applied: r.applied, nextSeq: r.nextSeq };
+      if (!serve) {
+        await log.close();
+        return;
+      }
+      const checkOpen = (): void => this.checkOpen();
+      this.logged = new LoggedReplicas(this.replicas, log, (applied) => this.meta.putSync(LOG_META_KEY, { applied, resumedAt } satisfies LogCheckpoint), checkOpen, opts);
+    } catch (err) {
+      await log.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** The write log's overlay and applier, when on (tests). */
+  get writeLog(): LoggedReplicas | undefined {
+    return this.logged;
   }
 
   private checkOpen(): void {

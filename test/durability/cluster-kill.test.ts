@@ -7,12 +7,16 @@
 // replica its answer named (`replicas_written`, at least W), read offline
 // from the restored files. Then the cluster restarts and serves every one.
 //
+// With RINGSTORE_STORE_LOG=1 in the test's environment the nodes run with the
+// write log in front of LMDB (store/write-log.ts), and the offline check
+// opens each store with it, replaying what it holds.
+//
 // A plain kill -9 cannot tell these apart: the page cache outlives the
 // process. shim.test.ts shows the shim losing LMDB commits that were
 // acknowledged without fdatasync.
 
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, it } from 'node:test';
@@ -49,6 +53,9 @@ after(async () => {
   if (process.env['RINGSTORE_KEEP_TEST_DATA'] === undefined) rmSync(dir, { recursive: true, force: true });
 });
 
+/** The nodes' config files say so (dev clusters ignore RINGSTORE_* variables). */
+const storeLog = process.env['RINGSTORE_STORE_LOG'] === '1' || process.env['RINGSTORE_STORE_LOG'] === 'true';
+
 it('kill -9 of every node, unsynced bytes discarded: each acknowledged write is on the replicas that acknowledged it', { timeout: 240_000 }, async () => {
   const { shim } = buildShim();
   const home = path.join(dir, 'cluster');
@@ -57,7 +64,7 @@ it('kill -9 of every node, unsynced bytes discarded: each acknowledged write is 
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);
   try {
-    cluster = await startCluster({ nodes: 3, dir: home, logLevel: 'warn', quorum: { n: 3, r: 2, w: 2 } });
+    cluster = await startCluster({ nodes: 3, dir: home, logLevel: 'warn', quorum: { n: 3, r: 2, w: 2 }, ...(storeLog ? { nodeSettings: { storeLog: true } } : {}) });
   } finally {
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];
@@ -121,7 +128,9 @@ it('kill -9 of every node, unsynced bytes discarded: each acknowledged write is 
   // ---- offline: every acknowledged write is in every store that acknowledged it -----
   let copies = 0;
   for (const n of c.nodes) {
-    const store = await openLmdbStore(path.join(home, n.id, 'data'));
+    if (storeLog) assert.ok(existsSync(path.join(home, n.id, 'data', 'wal')), `node ${n.id} ran with the write log`);
+    const store = await openLmdbStore(path.join(home, n.id, 'data'), { log: storeLog });
+    if (storeLog) process.stdout.write(`# ${n.id}: replayed ${store.replayed?.records ?? 0} write-log records\n`);
     try {
       for (const [i, written] of acked) {
         if (!written.includes(n.id)) continue;

@@ -145,16 +145,35 @@ suite('MemoryStore', async () => {
   };
 });
 
-suite('LmdbStore', async () => {
+suite('LmdbStore without the write log', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ringstore-hints-'));
-  let store: Both = await openLmdbStore(dir);
+  let store: Both = await openLmdbStore(dir, { log: false });
   return {
     get store() {
       return store;
     },
     reopen: async () => {
       await store.close();
-      store = await openLmdbStore(dir);
+      store = await openLmdbStore(dir, { log: false });
+      return store;
+    },
+    cleanup: async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+suite('LmdbStore with the write log', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ringstore-hints-'));
+  let store: Both = await openLmdbStore(dir, { log: { segments: 3, segmentBytes: 1 << 20, applyDelayMs: 20 } });
+  return {
+    get store() {
+      return store;
+    },
+    reopen: async () => {
+      await store.close();
+      store = await openLmdbStore(dir, { log: { segments: 3, segmentBytes: 1 << 20, applyDelayMs: 20 } });
       return store;
     },
     cleanup: async () => {

@@ -37,9 +37,13 @@ function blobFiles(dir: string): string[] {
   return readdirSync(root).flatMap((d) => readdirSync(path.join(root, d)));
 }
 
+for (const [name, opts] of [
+  ['LmdbStore without the write log', { log: false }],
+  ['LmdbStore with the write log', { log: { segments: 3, segmentBytes: 1 << 20, applyDelayMs: 20 } }],
+] as const) {
 async function withStore(fn: (store: LmdbStore, dir: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ringstore-blobs-'));
-  const store = await openLmdbStore(dir);
+  const store = await openLmdbStore(dir, opts);
   try {
     await fn(store, dir);
   } finally {
@@ -50,7 +54,7 @@ async function withStore(fn: (store: LmdbStore, dir: string) => Promise<void>): 
 
 const BIG = SPILL_BYTES + 17;
 
-describe('LmdbStore blob files', () => {
+describe(`${name}: blob files`, () => {
   test('big values go to files, small ones stay in LMDB; reads give them back', () =>
     withStore(async (store, dir) => {
       const big = bytes(BIG, 1);
@@ -70,7 +74,7 @@ describe('LmdbStore blob files', () => {
   test('an update that keeps a big value keeps its file; one that drops it deletes the file (after close at the latest)', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'ringstore-blobs-'));
     try {
-      let store = await openLmdbStore(dir);
+      let store = await openLmdbStore(dir, opts);
       const first = bytes(BIG, 1);
       await store.update(1, 'b', 'k', () => set(sib('a', 1, first)));
       const [file] = blobFiles(dir);
@@ -87,7 +91,7 @@ describe('LmdbStore blob files', () => {
       await store.close();
       assert.equal(blobFiles(dir).length, 1);
       // Reopened, the value is there.
-      store = await openLmdbStore(dir);
+      store = await openLmdbStore(dir, opts);
       assert.deepStrictEqual(vals(store.read('b', 'k')), [buf(third)]);
       // A tombstone replacing it, then removal of the key, leave no file.
       await store.update(1, 'b', 'k', () => set(sib('a', 3, null, { a: 2 })));
@@ -150,14 +154,14 @@ describe('LmdbStore blob files', () => {
   test('files nothing refers to (a crash between file and commit) are removed at open', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'ringstore-blobs-'));
     try {
-      let store = await openLmdbStore(dir);
+      let store = await openLmdbStore(dir, opts);
       const v = bytes(BIG, 1);
       await store.update(1, 'b', 'k', () => set(sib('a', 1, v)));
       await store.close();
       const orphan = path.join(dir, 'blobs', 'ab', 'ab0123456789abcdef012345');
       writeFileSync(orphan, 'left by a crash');
       assert.equal(blobFiles(dir).length, 2);
-      store = await openLmdbStore(dir);
+      store = await openLmdbStore(dir, opts);
       assert.equal(blobFiles(dir).length, 1);
       assert.deepStrictEqual(vals(store.read('b', 'k')), [buf(bytes(BIG, 1))]);
       await store.close();
@@ -166,3 +170,4 @@ describe('LmdbStore blob files', () => {
     }
   });
 });
+}

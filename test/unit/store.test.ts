@@ -438,13 +438,32 @@ suite('MemoryStore', async () => {
   return h;
 });
 
-suite('LmdbStore', async () => {
+suite('LmdbStore without the write log', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ringstore-store-'));
   const h: Harness = {
-    store: await openLmdbStore(dir),
+    store: await openLmdbStore(dir, { log: false }),
     reopen: async () => {
       await h.store.close();
-      return openLmdbStore(dir);
+      return openLmdbStore(dir, { log: false });
+    },
+    cleanup: async () => {
+      await h.store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return h;
+});
+
+// The same contract with the write log in front (issue 13 §2), small segments so each test's preallocation is cheap.
+export const TEST_LOG = { segments: 3, segmentBytes: 1 << 20, applyDelayMs: 20 } as const;
+
+suite('LmdbStore with the write log', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ringstore-store-log-'));
+  const h: Harness = {
+    store: await openLmdbStore(dir, { log: TEST_LOG }),
+    reopen: async () => {
+      await h.store.close();
+      return openLmdbStore(dir, { log: TEST_LOG });
     },
     cleanup: async () => {
       await h.store.close();
