@@ -42,6 +42,8 @@ export interface BenchOptions {
   readonly searchFiles?: number;
   /** Also run the S3 phases against s3rver (one unsynced copy) and print the ratios. */
   readonly s3rver?: boolean;
+  /** The dev cluster's nodes with the write log in front of the store or without (on/off); default theirs. */
+  readonly storeLog?: string;
 }
 
 interface ClusterInfo {
@@ -64,9 +66,9 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
   }
 }
 
-async function startDevCluster(nodes: number): Promise<{ info: ClusterInfo; child: ChildProcess; dir: string }> {
+async function startDevCluster(nodes: number, storeLog?: string): Promise<{ info: ClusterInfo; child: ChildProcess; dir: string }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ringstore-bench-'));
-  const child = spawn(process.execPath, [BIN, 'dev', '--nodes', String(nodes), '--data', dir, '--base-port', '0'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [BIN, 'dev', '--nodes', String(nodes), '--data', dir, '--base-port', '0', ...(storeLog !== undefined ? ['--store-log', storeLog] : [])], { stdio: ['ignore', 'ignore', 'inherit'] });
   const file = path.join(dir, 'cluster.json');
   const agent = new http.Agent({ keepAlive: true });
   const info = await waitFor('the dev cluster', 60_000, async () => {
@@ -91,7 +93,7 @@ function valueFor(i: number, size: number): Buffer {
 }
 
 export async function bench(opts: BenchOptions): Promise<PhaseResult[]> {
-  const started = opts.clusterFile === undefined ? await startDevCluster(opts.nodes) : undefined;
+  const started = opts.clusterFile === undefined ? await startDevCluster(opts.nodes, opts.storeLog) : undefined;
   const info = started?.info ?? (JSON.parse(readFileSync(opts.clusterFile as string, 'utf8')) as ClusterInfo);
   useCredentials({ userToken: info.user_token, adminToken: info.admin_token });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });

@@ -125,6 +125,8 @@ export interface DevFlags {
   readonly logLevel: string;
   /** Fault injection on every node (POST /_faults with the admin token). */
   readonly faults?: boolean;
+  /** The nodes' storeLog setting (on/off), when given. */
+  readonly storeLog?: string;
 }
 
 export async function runDev(flags: DevFlags): Promise<void> {
@@ -157,6 +159,7 @@ export async function runDev(flags: DevFlags): Promise<void> {
       ...(flags.basePort !== undefined ? { basePort: flags.basePort } : {}),
       logLevel: flags.logLevel,
       ...(flags.faults === true ? { faults: true } : {}),
+      ...(flags.storeLog !== undefined ? { nodeSettings: { storeLog: flags.storeLog } } : {}),
       onUnexpectedExit: (node, code, signal) => {
         console.error(
           `ringstore dev: node ${node.id} (pid ${node.pid}) exited unexpectedly (${signal ?? `code ${code}`}); the others keep running. Its log: ${node.log}`,
