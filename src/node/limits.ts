@@ -123,7 +123,12 @@ export function applyHttpLimits(server: Server, limits: LimitSettings, gate: Req
   server.maxConnections = limits.maxConnections;
   server.headersTimeout = limits.headersTimeoutMs;
   server.requestTimeout = limits.requestTimeoutMs;
-  server.keepAliveTimeout = Math.min(server.keepAliveTimeout, limits.idleTimeoutMs);
+  // The Keep-Alive header a client plans its connection reuse by must not
+  // promise more than the header deadline below keeps (it closes an idle
+  // connection after headersTimeoutMs): a client told 60 s reused a
+  // connection closed at 20 s and failed the request ("fetch failed" in the
+  // raft-cluster test under load).
+  server.keepAliveTimeout = Math.min(server.keepAliveTimeout, limits.idleTimeoutMs, limits.headersTimeoutMs);
   // node:http reads the header limit from the server at each connection (a createServer option otherwise).
   (server as unknown as { maxHeaderSize: number }).maxHeaderSize = limits.maxHeaderBytes;
   server.setTimeout(limits.idleTimeoutMs, (socket: Socket) => socket.destroy());
