@@ -176,12 +176,18 @@ export function applyHttpLimits(server: Server, limits: LimitSettings, gate: Req
 function headerDeadlines(ms: number): { arm(s: Socket): void; started(s: Socket): void; finished(s: Socket): void } {
   const state = new WeakMap<Socket, { timer: NodeJS.Timeout | undefined; active: number }>();
   const arm = (s: Socket): void => {
-    const st = state.get(s) ?? { timer: undefined, active: 0 };
-    state.set(s, st);
+    let st = state.get(s);
+    if (st === undefined) {
+      const fresh: { timer: NodeJS.Timeout | undefined; active: number } = { timer: undefined, active: 0 };
+      state.set(s, (st = fresh));
+      // Once per connection, not per request: a keep-alive connection is
+      // armed again after every answer, and a listener each time piled up
+      // (MaxListenersExceededWarning after 11 requests, and a leak).
+      s.once('close', () => clearTimeout(fresh.timer));
+    }
     if (st.timer !== undefined || st.active > 0 || s.destroyed) return;
     st.timer = setTimeout(() => s.destroy(), ms);
     st.timer.unref();
-    s.once('close', () => clearTimeout(st.timer));
   };
   return {
     arm,

@@ -4,7 +4,7 @@
 // oversized headers refused, and /health still answering under load.
 
 import { strict as assert } from 'node:assert';
-import { createServer, type Server } from 'node:http';
+import { Agent, createServer, get as httpGet, type Server } from 'node:http';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { applyHttpLimits, DEFAULT_LIMITS, refuseJson, RequestGate } from '../../src/node/limits.js';
@@ -117,6 +117,33 @@ describe('HTTP listener limits', () => {
       // A client told 60 s would reuse a connection the header deadline closed at 3 s.
       assert.equal(res.headers.get('keep-alive'), 'timeout=3');
     } finally {
+      own.closeAllConnections();
+      await new Promise((r) => own.close(r));
+    }
+  });
+
+  it('adds one close listener per connection, however many requests a keep-alive connection carries', async () => {
+    const own = createServer((_req, res) => res.end('ok'));
+    applyHttpLimits(own, LIMITS, new RequestGate(LIMITS), refuseJson);
+    let socket: net.Socket | undefined;
+    own.on('connection', (s: net.Socket) => (socket = s));
+    await new Promise<void>((r) => own.listen(0, '127.0.0.1', r));
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const port = (own.address() as net.AddressInfo).port;
+      const get = (): Promise<void> =>
+        new Promise((resolve, reject) => {
+          httpGet({ port, host: '127.0.0.1', path: '/', agent }, (res) => {
+            res.resume();
+            res.on('end', () => resolve());
+          }).on('error', reject);
+        });
+      await get();
+      const first = socket!.listenerCount('close');
+      for (let i = 0; i < 20; i++) await get();
+      assert.equal(socket!.listenerCount('close'), first, 'twenty more requests on the same connection added no listener');
+    } finally {
+      agent.destroy();
       own.closeAllConnections();
       await new Promise((r) => own.close(r));
     }
