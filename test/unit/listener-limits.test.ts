@@ -124,9 +124,11 @@ describe('HTTP listener limits', () => {
 
   it('adds one close listener per connection, however many requests a keep-alive connection carries', async () => {
     const own = createServer((_req, res) => res.end('ok'));
-    applyHttpLimits(own, LIMITS, new RequestGate(LIMITS), refuseJson);
+    const limits = { ...LIMITS, headersTimeoutMs: 5000, idleTimeoutMs: 60_000 };
+    applyHttpLimits(own, limits, new RequestGate(limits), refuseJson);
+    const sockets = new Set<net.Socket>();
     let socket: net.Socket | undefined;
-    own.on('connection', (s: net.Socket) => (socket = s));
+    own.on('connection', (s: net.Socket) => sockets.add((socket = s)));
     await new Promise<void>((r) => own.listen(0, '127.0.0.1', r));
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
@@ -141,6 +143,7 @@ describe('HTTP listener limits', () => {
       await get();
       const first = socket!.listenerCount('close');
       for (let i = 0; i < 20; i++) await get();
+      assert.equal(sockets.size, 1, 'the requests shared one connection');
       assert.equal(socket!.listenerCount('close'), first, 'twenty more requests on the same connection added no listener');
     } finally {
       agent.destroy();
