@@ -53,6 +53,10 @@ export interface LmdbStoreOptions {
 export async function openLmdbStore(dir: string, opts: LmdbStoreOptions = {}): Promise<LmdbStore> {
   const env = open({
     path: dir,
+    // A directory whatever its name: lmdb-js takes a path that looks like it
+    // has an extension ("n1.data", "/srv/ringstore.1") for a file name, and
+    // the blob and log folders inside it then fail with ENOTDIR.
+    noSubdir: false,
     // Durability: an update/remove/putMeta promise must mean "fsynced".
     //
     // lmdb-js's default on Linux/macOS is `overlappingSync: true`, and its

@@ -2,7 +2,7 @@
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -485,6 +485,22 @@ describe('LmdbStore specifics', () => {
     } finally {
       await store.close();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a data folder whose name looks like a file name ("n1.data") is a folder, and reopens', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'ringstore-store-'));
+    const dir = join(parent, 'n1.data');
+    try {
+      let store = await openLmdbStore(dir);
+      await store.update(0, 'b', 'k', increment);
+      await store.close();
+      assert.ok((await stat(dir)).isDirectory());
+      store = await openLmdbStore(dir);
+      assert.deepEqual(keysOf(store.scanBucket('b', {})), ['k']);
+      await store.close();
+    } finally {
+      await rm(parent, { recursive: true, force: true });
     }
   });
 });
