@@ -11,6 +11,7 @@ import type { IncomingMessage } from 'node:http';
 import { AwsChunkedDecoder } from './aws-chunked.js';
 import { CHECKSUM_ALGORITHMS, DIGEST_BYTES, isChecksumAlgorithm, newChecksummer, type ChecksumAlgorithm, type Checksummer } from './checksum.js';
 import { S3Error } from './errors.js';
+import { ChunkHasher, HASH_OFFLOAD_MIN, type BodyDigests } from './hash-worker.js';
 import { STREAMING_SIGNED, STREAMING_SIGNED_TRAILER, STREAMING_UNSIGNED_TRAILER, UNSIGNED_PAYLOAD, type AuthResult } from './sigv4.js';
 
 /** S3's single-PUT limit. */
@@ -36,6 +37,8 @@ export class BodyReader {
   private finished = false;
   private md5Hex = '';
   private computed: string | undefined;
+  /** Set by offloadHashes(): the MD5 and payload SHA-256 are the worker's, not pieces()'s. */
+  private hasher: ChunkHasher | undefined;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -88,12 +91,29 @@ export class BodyReader {
       this.size += piece.length;
       if (this.size > this.maxBytes) throw new S3Error('EntityTooLarge', `Your proposed upload exceeds the maximum allowed size of ${this.maxBytes} bytes`);
       if (this.declaredLength !== undefined && this.size > this.declaredLength) throw new S3Error('IncompleteBody', 'the body is longer than its declared length');
-      this.md5.update(piece);
-      this.sha256?.update(piece);
+      if (this.hasher === undefined) {
+        this.md5.update(piece);
+        this.sha256?.update(piece);
+      }
       this.summer?.update(piece);
       yield piece;
     }
     this.finished = true;
+  }
+
+  /**
+   * For a large body (HASH_OFFLOAD_MIN or more, or of unknown length): a
+   * hasher that computes its MD5 and, for a signed payload, its SHA-256 on a
+   * worker thread (hash-worker.ts), chunk by chunk as the caller passes the
+   * decoded bytes on; pieces() then leaves those two digests alone, and
+   * verify() must be given the hasher's result. Undefined for a small body
+   * (hashed here, as before). Call before reading.
+   */
+  offloadHashes(): ChunkHasher | undefined {
+    if (this.size > 0 || this.finished) throw new Error('BodyReader.offloadHashes after reading began');
+    if (this.declaredLength !== undefined && this.declaredLength < HASH_OFFLOAD_MIN) return undefined;
+    this.hasher = new ChunkHasher(this.sha256 !== undefined);
+    return this.hasher;
   }
 
   /**
@@ -102,7 +122,7 @@ export class BodyReader {
    * otherwise. Not checked against the signature yet: verify() does that.
    */
   bodySha256(): string | undefined {
-    return this.finished && this.sha256 !== undefined && this.md5Hex === '' ? this.sha256.copy().digest('hex') : undefined;
+    return this.finished && this.sha256 !== undefined && this.hasher === undefined && this.md5Hex === '' ? this.sha256.copy().digest('hex') : undefined;
   }
 
   /** Whether readInline can read this body: a plain (not aws-chunked) body whose Content-Length is at most `max`. */
@@ -167,17 +187,22 @@ export class BodyReader {
     });
   }
 
-  /** Checks lengths, payload hash and checksums; call after `pieces()` is exhausted. Returns the MD5 hex. */
-  verify(): { md5Hex: string; checksum?: { algo: ChecksumAlgorithm; value: string } } {
+  /**
+   * Checks lengths, payload hash and checksums; call after `pieces()` is
+   * exhausted, with the hasher's digests when offloadHashes() gave one.
+   * Returns the MD5 hex.
+   */
+  verify(offloaded?: BodyDigests): { md5Hex: string; checksum?: { algo: ChecksumAlgorithm; value: string } } {
     if (!this.finished) throw new Error('BodyReader.verify before the body was read');
+    if ((this.hasher !== undefined) !== (offloaded !== undefined)) throw new Error('BodyReader.verify: digests must come from the hasher exactly when offloadHashes() gave one');
     if (this.md5Hex === '') {
       if (this.declaredLength !== undefined && this.size !== this.declaredLength) {
         throw new S3Error('IncompleteBody', `You did not provide the number of bytes specified by the Content-Length HTTP header (${this.size} of ${this.declaredLength})`);
       }
-      if (this.sha256 !== undefined && this.sha256.digest('hex') !== this.auth.payloadHash) {
+      if (this.sha256 !== undefined && (offloaded !== undefined ? offloaded.sha256Hex : this.sha256.digest('hex')) !== this.auth.payloadHash) {
         throw new S3Error('XAmzContentSHA256Mismatch', 'The provided x-amz-content-sha256 header does not match what was computed.');
       }
-      const md5 = this.md5.digest();
+      const md5 = offloaded !== undefined ? Buffer.from(offloaded.md5Hex, 'hex') : this.md5.digest();
       if (this.contentMd5 !== undefined && md5.toString('base64') !== this.contentMd5) throw new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.');
       this.md5Hex = md5.toString('hex');
       if (this.checksum !== undefined && this.summer !== undefined) {

@@ -19,6 +19,7 @@ import { webcrypto } from 'node:crypto';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import type { NodeId, SiblingSet } from '../version/dvv.js';
 import { S3Error } from './errors.js';
+import type { BodyDigests, ChunkHasher } from './hash-worker.js';
 
 export const CHUNK_BUCKET = '__chunks';
 export const CHUNK_SIZE = 4 * 1024 * 1024;
@@ -181,6 +182,15 @@ export interface StoredBody {
   readonly inline: Buffer | undefined;
   readonly chunks: ChunkRef[];
   readonly size: number;
+  /** The body's digests, when a hasher computed them (storeStream's `offload`). */
+  readonly digests?: BodyDigests;
+}
+
+/** A body hashed on a worker as it is stored (BodyReader.offloadHashes). */
+export interface HashOffload {
+  readonly hasher: ChunkHasher;
+  /** The body's decoded length when declared: chunk buffers are allocated at their final size. */
+  readonly expectedBytes: number | undefined;
 }
 
 /**
@@ -199,17 +209,33 @@ export async function storeStream(
    * chunk uses it as the chunk's address instead of hashing the bytes again.
    */
   wholeSha256?: () => string | undefined,
+  /**
+   * Hash on a worker instead: every chunk goes to `hasher` (which gives back
+   * its address with the body's running MD5 advanced), and the result
+   * carries the body's digests. Pieces are copied straight into each
+   * chunk's own buffer (the one copy Buffer.concat made), which the worker
+   * borrows without copying.
+   */
+  offload?: HashOffload,
 ): Promise<StoredBody> {
   let parts: Buffer[] = [];
   let fill = 0;
   let size = 0;
+  // With offload: the chunk being filled, allocated at its final size when the body's length is known.
+  let cur: Buffer | undefined;
+  let flushed = 0;
+  const hasher = offload?.hasher;
   const refs: (ChunkRef | undefined)[] = [];
   const inflight = new Set<Promise<void>>();
   let failure: unknown;
+  let finished = false;
   const flush = async (buf: Buffer, address?: string): Promise<void> => {
     const idx = refs.length;
     refs.push(undefined);
-    const p: Promise<void> = store.put(buf, address).then(
+    flushed += buf.length;
+    // hasher.chunk posts to the worker before its first await, so chunks reach it in body order.
+    const stored = hasher !== undefined ? hasher.chunk(buf).then((h) => store.put(h.buf, h.address)) : store.put(buf, address);
+    const p: Promise<void> = stored.then(
       (ref) => {
         refs[idx] = ref;
       },
@@ -222,11 +248,37 @@ export async function storeStream(
     while (inflight.size >= parallel) await Promise.race(inflight);
     if (failure !== undefined) throw failure;
   };
+  const nextChunk = (): Buffer => {
+    const left = offload?.expectedBytes !== undefined ? offload.expectedBytes - flushed : CHUNK_SIZE;
+    // allocUnsafeSlow: a buffer that owns its ArrayBuffer, so the worker can borrow it (never the shared pool).
+    return Buffer.allocUnsafeSlow(left > 0 ? Math.min(CHUNK_SIZE, left) : CHUNK_SIZE);
+  };
+  /** The filled part of `cur` as a buffer of exactly that size (a copy only when the body was not as long as declared). */
+  const exact = (b: Buffer, n: number): Buffer => {
+    if (b.length === n) return b;
+    const out = Buffer.allocUnsafeSlow(n);
+    b.copy(out, 0, 0, n);
+    return out;
+  };
   try {
     for await (const piece of source) {
       size += piece.length;
       let off = 0;
       while (off < piece.length) {
+        if (hasher !== undefined) {
+          cur ??= nextChunk();
+          const take = Math.min(cur.length - fill, piece.length - off);
+          piece.copy(cur, fill, off, off + take);
+          fill += take;
+          off += take;
+          if (fill === cur.length) {
+            const buf = cur;
+            cur = undefined;
+            fill = 0;
+            await flush(buf);
+          }
+          continue;
+        }
         const take = Math.min(CHUNK_SIZE - fill, piece.length - off);
         parts.push(piece.subarray(off, off + take));
         fill += take;
@@ -239,6 +291,21 @@ export async function storeStream(
         }
       }
     }
+    if (hasher !== undefined) {
+      if (refs.length === 0 && fill <= inlineMax) {
+        // Short for a hashed body (it declared more, or nothing): still hashed by the worker, kept inline.
+        const inline = (await hasher.chunk(exact(cur ?? Buffer.allocUnsafeSlow(0), fill))).buf;
+        finished = true;
+        return { inline, chunks: [], size, digests: await hasher.finish() };
+      }
+      if (fill > 0) await flush(exact(cur!, fill));
+      const digests = hasher.finish();
+      digests.catch(() => undefined); // awaited below, unless a chunk write fails first
+      finished = true;
+      await Promise.all(inflight);
+      if (failure !== undefined) throw failure;
+      return { inline: undefined, chunks: refs as ChunkRef[], size, digests: await digests };
+    }
     if (refs.length === 0 && fill <= inlineMax) return { inline: Buffer.concat(parts, fill), chunks: [], size };
     // The whole body in one chunk: the payload's hash is this chunk's address (one hash pass serves both).
     if (fill > 0) await flush(Buffer.concat(parts, fill), refs.length === 0 ? wholeSha256?.() : undefined);
@@ -246,6 +313,7 @@ export async function storeStream(
     if (failure !== undefined) throw failure;
     return { inline: undefined, chunks: refs as ChunkRef[], size };
   } finally {
+    if (!finished) hasher?.abort();
     await Promise.allSettled([...inflight]);
   }
 }

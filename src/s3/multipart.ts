@@ -208,8 +208,9 @@ export async function uploadPart(ctx: Ctx): Promise<void> {
   const rec = await requireUpload(ctx, storageBucket(bucket), key);
   const body = new BodyReader(ctx.req, ctx.auth, MAX_PART_BYTES);
   // Parts are always chunked, even small ones: Complete only concatenates chunk lists.
-  const stored = await storeStream(ctx.chunks, body.pieces(), -1, undefined, () => body.bodySha256());
-  const { md5Hex, checksum } = body.verify();
+  const hasher = body.offloadHashes();
+  const stored = await storeStream(ctx.chunks, body.pieces(), -1, undefined, () => body.bodySha256(), hasher !== undefined ? { hasher, expectedBytes: body.declaredLength } : undefined);
+  const { md5Hex, checksum } = body.verify(stored.digests);
   const part: PartRecord = { etag: md5Hex, size: stored.size, chunks: stored.chunks, mtimeMs: ctx.deps.clock.now(), ...(checksum !== undefined ? { checksum } : {}) };
   await putRecord(ctx, PARTS_BUCKET, `${rec.uploadId}/${pad(n)}`, part);
   await confirmPart(ctx, rec, n);

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { dotKey, lwwWinner, siblingClock } from '../version/dvv.js';
 import { loadObjectCached } from './cache.js';
 import { BodyReader } from './body.js';
-import { INLINE_MAX, readRange, storeStream } from './chunks.js';
+import { INLINE_MAX, readRange, storeStream, type StoredBody } from './chunks.js';
 import { checkReadConditions, checkWriteConditions, hasWriteConditions, parseRange } from './conditions.js';
 import { bucketQuorum, checkKey, denyUnlessBucketReadable, requireBucket, requireKey, requireReadableBucket, type Ctx } from './context.js';
 import { aclAllowsRead, requestAcl } from './acl.js';
@@ -80,8 +80,14 @@ export async function putObject(ctx: Ctx): Promise<void> {
   const q = bucketQuorum(bucket);
   const body = new BodyReader(ctx.req, ctx.auth);
   // A small plain body (most PUTs) is read in one piece; anything else streams into chunks.
-  const stored = body.fitsInline(INLINE_MAX) ? { inline: await body.readInline(), chunks: [], size: body.size } : await storeStream(ctx.chunks, body.pieces(), INLINE_MAX, undefined, () => body.bodySha256());
-  const { md5Hex, checksum } = body.verify();
+  let stored: StoredBody;
+  if (body.fitsInline(INLINE_MAX)) stored = { inline: await body.readInline(), chunks: [], size: body.size };
+  else {
+    // A large body's MD5 (and signed SHA-256) are computed on a worker, chunk by chunk (hash-worker.ts).
+    const hasher = body.offloadHashes();
+    stored = await storeStream(ctx.chunks, body.pieces(), INLINE_MAX, undefined, () => body.bodySha256(), hasher !== undefined ? { hasher, expectedBytes: body.declaredLength } : undefined);
+  }
+  const { md5Hex, checksum } = body.verify(stored.digests);
   if (hasWriteConditions(ctx.req)) {
     const cur = await loadObject(ctx.deps.coordinator, storageBucket(bucket), key, undefined, q);
     checkWriteConditions(ctx.req, cur.object?.info);

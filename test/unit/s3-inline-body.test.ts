@@ -11,6 +11,7 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client 
 import { SignatureV4 } from '@smithy/signature-v4';
 import { startHarness, s3Failure, KEY, Sha256, type Harness } from './s3-harness.js';
 import { CHUNK_BUCKET, CHUNK_SIZE, INLINE_MAX } from '../../src/s3/chunks.js';
+import { HASH_OFFLOAD_MIN } from '../../src/s3/hash-worker.js';
 
 /** A PUT signed with the SDK's signer over the payload's SHA-256 (not UNSIGNED-PAYLOAD), sent raw. */
 async function signedPut(h: Harness, path: string, body: Buffer, claimedSha = createHash('sha256').update(body).digest('hex')): Promise<{ status: number; body: string }> {
@@ -63,6 +64,19 @@ describe('S3 PUT bodies, inline and chunked', () => {
     await s3.send(new PutObjectCommand({ Bucket: 'inline', Key: 'md5', Body: body, ContentMD5: right }));
   });
 
+  it('a large body (MD5 on the worker) with a wrong Content-MD5 is refused, with the right one stored under its ETag', async () => {
+    const body = randomBytes(HASH_OFFLOAD_MIN + CHUNK_SIZE + 5);
+    const wrong = createHash('md5').update('something else').digest('base64');
+    const f = await s3Failure(s3.send(new PutObjectCommand({ Bucket: 'inline', Key: 'md5-big', Body: body, ContentMD5: wrong })));
+    assert.equal(f.code, 'BadDigest');
+    assert.equal((await s3Failure(s3.send(new GetObjectCommand({ Bucket: 'inline', Key: 'md5-big' })))).code, 'NoSuchKey');
+    const right = createHash('md5').update(body).digest('base64');
+    const ok = await s3.send(new PutObjectCommand({ Bucket: 'inline', Key: 'md5-big', Body: body, ContentMD5: right }));
+    assert.equal(ok.ETag, `"${md5(body)}"`);
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'inline', Key: 'md5-big' }));
+    assert.deepEqual(Buffer.from(await got.Body!.transformToByteArray()), body);
+  });
+
   it('a wrong x-amz-checksum-sha256 header is refused', async () => {
     const body = randomBytes(100);
     const wrong = createHash('sha256').update('something else').digest('base64');
@@ -88,6 +102,11 @@ describe('S3 PUT bodies, inline and chunked', () => {
       const got = await s3.send(new GetObjectCommand({ Bucket: 'inline', Key: key }));
       assert.deepEqual(Buffer.from(await got.Body!.transformToByteArray()), body);
     }
+    // Past HASH_OFFLOAD_MIN the payload hash comes from the worker (hash-worker.ts): a wrong one is refused the same way.
+    const badBig = await signedPut(h, '/inline/signed-bad-big', two, sha(Buffer.from('something else')));
+    assert.equal(badBig.status, 400);
+    assert.match(badBig.body, /XAmzContentSHA256Mismatch/);
+    assert.equal((await s3Failure(s3.send(new GetObjectCommand({ Bucket: 'inline', Key: 'signed-bad-big' })))).code, 'NoSuchKey');
     const bad = await signedPut(h, '/inline/signed-bad', one, sha(Buffer.from('something else')));
     assert.equal(bad.status, 400);
     assert.match(bad.body, /XAmzContentSHA256Mismatch/);
