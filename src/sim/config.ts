@@ -60,6 +60,12 @@ export interface LayoutScript {
   readonly moverIntervalMs: number;
   readonly partitionsInFlight: number;
   readonly bytesPerSecond: number;
+  /**
+   * Anti-entropy's round interval in this run when slower than drawn
+   * (production rounds are far apart): then what only the mover's sync
+   * brings to a new owner is not brought by a round first.
+   */
+  readonly aeIntervalMs: number | undefined;
 }
 
 /** Hinted handoff's knobs for one run, and the coordinator's hint-table bounds. */
@@ -244,7 +250,9 @@ export function drawConfig(seed: number, opts: DrawOptions = {}): RunConfig {
   // Some runs use many keys, so that partitions and Merkle leaves hold
   // several and anti-entropy's paging and batching have work.
   const keys = chance(more, 0.15) ? 8 + more.int(17) : base.keys;
-  const antiEntropy = drawAntiEntropy(seed, nodes, base.replicaTimeoutMs, faults);
+  const layout = opts.layout === true || hasMoverBug(opts.bugs ?? {}) ? drawLayout(seed, nodes, base.opsPerClient * ((slowClients ? 500 : base.thinkMs) + 4 * base.latencyMs)) : undefined;
+  const drawnAe = drawAntiEntropy(seed, nodes, base.replicaTimeoutMs, faults);
+  const antiEntropy = layout?.aeIntervalMs === undefined ? drawnAe : { ...drawnAe, config: { ...drawnAe.config, intervalMs: layout.aeIntervalMs } };
   const cleanup = chance(more, 0.4);
   const cleanupPauseMs = antiEntropy.config.tombstoneGraceMs + antiEntropy.config.gcIntervalMs + more.int(3000) + (chance(more, 0.5) ? confirmGapMs(antiEntropy.config) : 0);
   return {
@@ -260,7 +268,7 @@ export function drawConfig(seed: number, opts: DrawOptions = {}): RunConfig {
     finalCleanup: cleanup && chance(more, 0.5),
     strictShare: chance(more, 0.3) ? 0.6 : 0.15,
     commitMs: drawCommitMs(seed, faults),
-    layout: opts.layout === true || hasMoverBug(opts.bugs ?? {}) ? drawLayout(seed, nodes, base.opsPerClient * ((slowClients ? 500 : base.thinkMs) + 4 * base.latencyMs)) : undefined,
+    layout,
   };
 }
 
@@ -295,12 +303,13 @@ function drawLayout(seed: number, nodes: number, clientMs: number): LayoutScript
     moverIntervalMs: 50 + r.int(950),
     partitionsInFlight: 1 + r.int(4),
     bytesPerSecond: pick(r, [2000, 64 * 1024, 64 * 1024 * 1024]),
+    aeIntervalMs: chance(r, 0.4) ? 3000 + r.int(12_000) : undefined,
   };
 }
 
 export function describeLayout(l: LayoutScript): string {
   const steps = l.steps.map((s) => `@${s.atMs}${s.add.map((x) => `+${x}`).join('')}${s.remove.map((x) => `-${x}`).join('')}`);
-  return `layout=${steps.join(',')},lag=${l.viewLagMaxMs}ms,mover=${l.moverIntervalMs}ms`;
+  return `layout=${steps.join(',')},lag=${l.viewLagMaxMs}ms,mover=${l.moverIntervalMs}ms${l.aeIntervalMs !== undefined ? `,slow-ae` : ''}`;
 }
 
 /** A stream of its own, so that the draws of existing seeds stay what they were. */

@@ -41,6 +41,8 @@ export class SimLayout {
     private readonly lagMaxMs: number,
     /** A node's view changed (the world pokes its mover and updates its member list). */
     private readonly onView: (node: NodeId) => void,
+    /** Every placement a node's view holds, from when (for the checkers). */
+    private readonly record: (node: NodeId, placement: HistoryPlacement) => void,
   ) {
     this.#committed = founding;
     this.#placement = new HistoryPlacement(founding);
@@ -59,7 +61,10 @@ export class SimLayout {
   /** A node's view; a node seen for the first time starts with the committed history (it read the Raft log at start). */
   view(node: NodeId): View {
     let v = this.#views.get(node);
-    if (v === undefined) this.#views.set(node, (v = { seq: this.#seq, history: this.#committed, placement: this.#placement }));
+    if (v === undefined) {
+      this.#views.set(node, (v = { seq: this.#seq, history: this.#committed, placement: this.#placement }));
+      this.record(node, v.placement);
+    }
     return v;
   }
 
@@ -102,6 +107,7 @@ export class SimLayout {
         v.seq = seq;
         v.history = h;
         v.placement = placement;
+        this.record(node, placement);
         const waiting = this.#waiters.get(node) ?? [];
         const due = waiting.filter((w) => w.seq <= seq);
         this.#waiters.set(node, waiting.filter((w) => w.seq > seq));

@@ -297,7 +297,7 @@ export class World implements FaultTarget {
       // Version 1 is the fixed ring's owners (founding.ts), so the data
       // path starts where a seed without layout changes does.
       const members: Member[] = this.allIds.map((id, i) => ({ id, zone: `z${i % 3}`, capacity: 1, role: 'storage' }));
-      this.layout = new SimLayout(sched, new SeededRandom(config.seed ^ 0x1a9), foundingHistory(members, this.ring, config.n), config.layout.viewLagMaxMs, (node) => this.viewChanged(node));
+      this.layout = new SimLayout(sched, new SeededRandom(config.seed ^ 0x1a9), foundingHistory(members, this.ring, config.n), config.layout.viewLagMaxMs, (node) => this.viewChanged(node), (node, placement) => history.observeLayoutView(node, sched.now, placement));
       for (const id of this.allIds) this.layout.view(id);
     }
     this.net = new MemoryNetwork({
