@@ -116,6 +116,8 @@ export class History {
   readonly anomalies: Anomaly[] = [];
   /** Tombstone collections, in the order they happened. */
   readonly collections: Collection[] = [];
+  /** Replicas the layout mover dropped (runs with layout changes): node, key, the set it held. */
+  readonly drops: { readonly node: string; readonly key: string; readonly set: SiblingSet; readonly at: number }[] = [];
   /** Runs with layout changes: per node, the placements its view of the layout held, each from the time it began. */
   readonly layoutViews = new Map<string, { readonly at: number; readonly placement: Placement }[]>();
   private nextOp = 0;
@@ -137,6 +139,18 @@ export class History {
 
   addRead(op: ReadOp): void {
     this.ops.push(op);
+  }
+
+  /** The layout mover dropped `key` from `node` (its partition is held in no live version of the node's view). */
+  observeDropped(node: string, key: string, set: SiblingSet, at: number): void {
+    this.drops.push({ node, key, set, at });
+  }
+
+  /** Dots (dotKey) of `key` that some node held when it dropped the key. */
+  droppedDots(key: string): Set<string> {
+    const out = new Set<string>();
+    for (const d of this.drops) if (d.key === key) for (const s of d.set.siblings) out.add(dotKey(s.dot));
+    return out;
   }
 
   /** A node's view of the layout changed at `at` (or the node started with it). */

@@ -541,7 +541,10 @@ export class World implements FaultTarget {
         removed: (key, before) => {
           // The mover's drop (dropPartition below) empties a replica through the same update as collection.
           const k = `${id}\u0000${key}`;
-          if (this.dropping.delete(k)) this.drops.add(k);
+          if (this.dropping.delete(k)) {
+            this.drops.add(k);
+            this.history.observeDropped(id, key, before, this.sched.now);
+          }
           else this.onRemoved(id, key, before);
         },
         hintRemoved: (h, set) => this.onHintRemoved(id, h, set),
