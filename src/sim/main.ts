@@ -235,7 +235,8 @@ async function main(): Promise<number> {
   console.log(
     `sim: handoff delivered ${total.hintsDelivered} hints, anti-entropy repaired ${total.aeKeysPulled + total.aeKeysPushed} keys ` +
       `(${total.aeKeysPulled} pulled, ${total.aeKeysPushed} pushed), collection removed ${total.tombstonesCollected} tombstones, ` +
-      `${total.staleRefused} copies refused as too old`,
+      `${total.staleRefused} copies refused as too old` +
+      (args.layout || total.moverKeysDropped > 0 ? `; layout movers pulled ${total.moverBytesPulled} bytes and dropped ${total.moverKeysDropped} keys` : ''),
   );
   return failures > 0 || raftTotal.failures > 0 ? 1 : 0;
 }

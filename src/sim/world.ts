@@ -208,10 +208,13 @@ export interface MechanismStats {
   tombstonesCollected: number;
   /** Copies of sets not merged (or not kept as hints) because they were read too long ago (data-age.ts). */
   staleRefused: number;
+  /** Layout changes: bytes the movers' syncs pulled, keys they dropped (partitions a node no longer holds). */
+  moverBytesPulled: number;
+  moverKeysDropped: number;
 }
 
 export function noStats(): MechanismStats {
-  return { hintsDelivered: 0, aeKeysPulled: 0, aeKeysPushed: 0, tombstonesCollected: 0, staleRefused: 0 };
+  return { hintsDelivered: 0, aeKeysPulled: 0, aeKeysPushed: 0, tombstonesCollected: 0, staleRefused: 0, moverBytesPulled: 0, moverKeysDropped: 0 };
 }
 
 /** Adds `b` into `into`, field by field. */
@@ -227,6 +230,9 @@ function addStats(into: MechanismStats, n: SimNode): void {
   into.aeKeysPushed += ae?.keysPushed ?? 0;
   into.tombstonesCollected += ae?.tombstonesCollected ?? 0;
   into.staleRefused += ae?.staleRefused ?? 0;
+  const mover = n.mover?.status();
+  into.moverBytesPulled += mover?.bytesPulled ?? 0;
+  into.moverKeysDropped += mover?.keysDropped ?? 0;
 }
 
 export interface KeyState {
