@@ -678,8 +678,12 @@ export class World implements FaultTarget {
    * that supersede them, or a tombstone since collected).
    */
   private onHintRemoved(node: NodeId, h: HintKey, set: SiblingSet): void {
-    // A hint for a node that owns its partition in no live version any more goes to the current owners instead (handoff's currentOwners); not judged here.
-    if (this.layout !== undefined && (!this.layout.placement.allOwners(this.ring.partitionOf(h.bucket, h.key), this.config.n).includes(h.owner) || this.drops.has(`${h.owner}\u0000${h.key}`))) return;
+    // A hint for a node that owns its partition in no live version of the
+    // handing-off node's view goes to that view's current owners instead
+    // (handoff's currentOwners), and the new owner gets it by its sync: not
+    // judged here (seed 1623 with --layout: a view that had not seen the
+    // version adding the owner yet).
+    if (this.layout !== undefined && (!this.layout.view(node).placement.allOwners(this.ring.partitionOf(h.bucket, h.key), this.config.n).includes(h.owner) || this.drops.has(`${h.owner}\u0000${h.key}`))) return;
     const held = this.node(h.owner).disk.read(h.bucket, h.key);
     const missing = set.siblings.filter((s) => {
       if (held?.siblings.some((x) => dotKey(x.dot) === dotKey(s.dot) || covers(x.past, s.dot)) === true) return false;
