@@ -47,7 +47,23 @@ export interface LayoutMoverConfig {
   readonly r: number;
   /** Replication factor N (the history's). */
   readonly n: number;
+  /** Deliberate bugs for the simulator (src/sim/); never set in production. */
+  readonly bugs?: LayoutMoverBugs;
 }
+
+/**
+ * Deliberately wrong behaviours of the mover, all off unless set: the
+ * data-path simulator (src/sim/, `--bug`) turns one on and its checkers must
+ * catch it. Production code never sets them.
+ */
+export interface LayoutMoverBugs {
+  /** Drops a partition as soon as the newest version does not give it to this node, ignoring the older live versions (so before the new owners synced it, while reads still use this node). */
+  readonly dropNotNewest?: boolean;
+  /** Syncs each partition from the owners of the newest version only, not from every live version from the read version up, and reports synced all the same. */
+  readonly syncNewestOnly?: boolean;
+}
+
+export const LAYOUT_MOVER_BUG_NAMES: readonly (keyof LayoutMoverBugs)[] = ['dropNotNewest', 'syncNewestOnly'];
 
 export const DEFAULT_MOVER_CONFIG: Omit<LayoutMoverConfig, 'r' | 'n'> = {
   intervalMs: 1000,
@@ -296,7 +312,8 @@ export class LayoutMover {
   #sourcesFor(h: LayoutHistory, p: number): NodeId[] | undefined {
     const { self } = this.#deps;
     const peers = new Set<NodeId>();
-    for (const src of syncSources(h, p, self)) {
+    const sources = syncSources(h, p, self);
+    for (const src of this.#config.bugs?.syncNewestOnly === true ? sources.slice(-1) : sources) {
       const version = h.versions.find((x) => x.version === src.version);
       if (version === undefined) continue;
       const owners = ownersOf(version.assignment, p);
@@ -341,6 +358,11 @@ export class LayoutMover {
     const h = this.#deps.history();
     if (h.versions.length === 0) return;
     const keep = new Set(placement.partitionsOf(this.#deps.self, this.#config.n));
+    if (this.#config.bugs?.dropNotNewest === true) {
+      const newest = h.versions[h.versions.length - 1]!.assignment;
+      keep.clear();
+      for (let p = 0; p < newest.partitions; p++) if (ownersOf(newest, p).includes(this.#deps.self)) keep.add(p);
+    }
     for (const p of this.#deps.storedPartitions()) {
       if (keep.has(p) || !this.#running) continue;
       const removed = await this.#deps.dropPartition(p);

@@ -9,13 +9,14 @@ import type { AntiEntropyBugs, AntiEntropyConfig } from '../antientropy/antientr
 import { confirmGapMs } from '../antientropy/data-age.js';
 import type { TreeShape } from '../antientropy/merkle.js';
 import type { ReadFirstBugs } from '../coordinator/read-first.js';
+import { LAYOUT_MOVER_BUG_NAMES, type LayoutMoverBugs } from '../layout/mover.js';
 
 /**
  * Every deliberate bug the simulator can switch on (BUGGIFY): the
  * coordinator's, read-first writes', hinted handoff's and anti-entropy's,
  * each off unless set.
  */
-export type SimBugs = CoordinatorBugs & HandoffBugs & AntiEntropyBugs & ReadFirstBugs;
+export type SimBugs = CoordinatorBugs & HandoffBugs & AntiEntropyBugs & ReadFirstBugs & LayoutMoverBugs;
 
 /** Every switch's name (for --bug). */
 export const BUG_NAMES: readonly (keyof SimBugs)[] = [
@@ -32,7 +33,40 @@ export const BUG_NAMES: readonly (keyof SimBugs)[] = [
   'deleteFromOriginOnly',
   'leaseNotPersisted',
   'mintFromCommitted',
+  ...LAYOUT_MOVER_BUG_NAMES,
 ];
+
+/** The layout mover's switches: they need a layout change to show, so a run with one always draws one. */
+export function hasMoverBug(bugs: SimBugs): boolean {
+  return LAYOUT_MOVER_BUG_NAMES.some((b) => bugs[b] === true);
+}
+
+/** One layout change: nodes started empty and added, nodes removed (each stopped once it owns nothing), as one version. */
+export interface LayoutStep {
+  /** Virtual ms after the start of the run. */
+  readonly atMs: number;
+  readonly add: readonly string[];
+  readonly remove: readonly string[];
+}
+
+/**
+ * The layout changes a run makes (docs/sim.md, "Layout changes") and the
+ * knobs of the real mover (src/layout/mover.ts) every node runs.
+ */
+export interface LayoutScript {
+  readonly steps: readonly LayoutStep[];
+  /** How late a node's view of the control state may be behind the committed one, ms (a model of Raft's replication and apply). */
+  readonly viewLagMaxMs: number;
+  readonly moverIntervalMs: number;
+  readonly partitionsInFlight: number;
+  readonly bytesPerSecond: number;
+  /**
+   * Anti-entropy's round interval in this run when slower than drawn
+   * (production rounds are far apart): then what only the mover's sync
+   * brings to a new owner is not brought by a round first.
+   */
+  readonly aeIntervalMs: number | undefined;
+}
 
 /** Hinted handoff's knobs for one run, and the coordinator's hint-table bounds. */
 export interface HandoffKnobs {
@@ -131,6 +165,8 @@ export interface RunConfig {
    * healing keeps it.
    */
   readonly commitMs: number;
+  /** Layout changes during the safety phase (undefined: the founding layout stays, as a fixed ring). */
+  readonly layout: LayoutScript | undefined;
   readonly bugs: SimBugs;
 }
 
@@ -150,6 +186,8 @@ export interface DrawOptions {
   readonly bugs?: SimBugs;
   /** Force a fault-free run (e.g. to exercise read-your-writes). */
   readonly faulty?: boolean;
+  /** Every seed draws layout changes (a stream of its own, so the rest of its draws are what they were); a mover bug implies it. */
+  readonly layout?: boolean;
 }
 
 function chance(random: Random, p: number): boolean {
@@ -212,7 +250,9 @@ export function drawConfig(seed: number, opts: DrawOptions = {}): RunConfig {
   // Some runs use many keys, so that partitions and Merkle leaves hold
   // several and anti-entropy's paging and batching have work.
   const keys = chance(more, 0.15) ? 8 + more.int(17) : base.keys;
-  const antiEntropy = drawAntiEntropy(seed, nodes, base.replicaTimeoutMs, faults);
+  const layout = opts.layout === true || hasMoverBug(opts.bugs ?? {}) ? drawLayout(seed, nodes, base.opsPerClient * ((slowClients ? 500 : base.thinkMs) + 4 * base.latencyMs)) : undefined;
+  const drawnAe = drawAntiEntropy(seed, nodes, base.replicaTimeoutMs, faults);
+  const antiEntropy = layout?.aeIntervalMs === undefined ? drawnAe : { ...drawnAe, config: { ...drawnAe.config, intervalMs: layout.aeIntervalMs } };
   const cleanup = chance(more, 0.4);
   const cleanupPauseMs = antiEntropy.config.tombstoneGraceMs + antiEntropy.config.gcIntervalMs + more.int(3000) + (chance(more, 0.5) ? confirmGapMs(antiEntropy.config) : 0);
   return {
@@ -228,7 +268,48 @@ export function drawConfig(seed: number, opts: DrawOptions = {}): RunConfig {
     finalCleanup: cleanup && chance(more, 0.5),
     strictShare: chance(more, 0.3) ? 0.6 : 0.15,
     commitMs: drawCommitMs(seed, faults),
+    layout,
   };
+}
+
+/**
+ * Layout changes, a stream of their own: an added node, a removed node, or
+ * both (in one version, or as two versions applied while the first still
+ * moves data, so that three versions are live). Times fall within the first
+ * 60% of a client's expected working time, so that clients write and delete
+ * while data moves; the run's safety phase waits for every step anyway. At
+ * least three storage nodes remain (N = 3).
+ */
+function drawLayout(seed: number, nodes: number, clientMs: number): LayoutScript {
+  const r = new SeededRandom(seed ^ 0x1a7047);
+  const at = (): number => 50 + r.int(Math.max(200, Math.floor(clientMs * 0.6)));
+  const fresh = `n${nodes + 1}`;
+  const victim = `n${1 + r.int(nodes)}`;
+  const kind = nodes <= 3 ? pick(r, ['add', 'both', 'both-apart'] as const) : pick(r, ['add', 'remove', 'both', 'both-apart'] as const);
+  const steps: LayoutStep[] = [];
+  if (kind === 'add') steps.push({ atMs: at(), add: [fresh], remove: [] });
+  else if (kind === 'remove') steps.push({ atMs: at(), add: [], remove: [victim] });
+  else if (kind === 'both') steps.push({ atMs: at(), add: [fresh], remove: [victim] });
+  else {
+    const a = at();
+    const b = at();
+    // Either order: a removal first leaves N = 3 nodes for a while only when the cluster had 4 or more.
+    if (nodes > 3 && chance(r, 0.5)) steps.push({ atMs: Math.min(a, b), add: [], remove: [victim] }, { atMs: Math.max(a, b) + 1, add: [fresh], remove: [] });
+    else steps.push({ atMs: Math.min(a, b), add: [fresh], remove: [] }, { atMs: Math.max(a, b) + 1, add: [], remove: [victim] });
+  }
+  return {
+    steps,
+    viewLagMaxMs: pick(r, [0, 20, 200, 1000]),
+    moverIntervalMs: 50 + r.int(950),
+    partitionsInFlight: 1 + r.int(4),
+    bytesPerSecond: pick(r, [2000, 64 * 1024, 64 * 1024 * 1024]),
+    aeIntervalMs: chance(r, 0.4) ? 3000 + r.int(12_000) : undefined,
+  };
+}
+
+export function describeLayout(l: LayoutScript): string {
+  const steps = l.steps.map((s) => `@${s.atMs}${s.add.map((x) => `+${x}`).join('')}${s.remove.map((x) => `-${x}`).join('')}`);
+  return `layout=${steps.join(',')},lag=${l.viewLagMaxMs}ms,mover=${l.moverIntervalMs}ms${l.aeIntervalMs !== undefined ? `,slow-ae` : ''}`;
 }
 
 /** A stream of its own, so that the draws of existing seeds stay what they were. */
@@ -368,6 +449,7 @@ export function describeConfig(c: RunConfig): string {
     (c.handoff.maxHintBytes < 1024 ? `,maxHintBytes=${c.handoff.maxHintBytes}` : '') +
     (c.readRepair ? '' : ' no-read-repair') +
     (c.cleanup ? ` cleanup${c.finalCleanup ? 'x2' : ''}` : '') +
+    (c.layout !== undefined ? ` ${describeLayout(c.layout)}` : '') +
     (bugs.length > 0 ? ` bugs=${bugs.join(',')}` : '')
   );
 }

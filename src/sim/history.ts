@@ -11,6 +11,7 @@
 
 import type { Supersede } from '../coordinator/read-first.js';
 import { ActorHistory } from './actor-history.js';
+import type { Placement } from '../ring/view.js';
 import { covers, dotKey, type Dot, type Sibling, type SiblingSet, type VersionVector } from '../version/dvv.js';
 
 export type Outcome = 'ok' | 'failed' | 'unknown' | 'pending';
@@ -115,6 +116,10 @@ export class History {
   readonly anomalies: Anomaly[] = [];
   /** Tombstone collections, in the order they happened. */
   readonly collections: Collection[] = [];
+  /** Replicas the layout mover dropped (runs with layout changes): node, key, the set it held. */
+  readonly drops: { readonly node: string; readonly key: string; readonly set: SiblingSet; readonly at: number }[] = [];
+  /** Runs with layout changes: per node, the placements its view of the layout held, each from the time it began. */
+  readonly layoutViews = new Map<string, { readonly at: number; readonly placement: Placement }[]>();
   private nextOp = 0;
   private readonly actors = new ActorHistory();
   private nextWrite = 0;
@@ -134,6 +139,35 @@ export class History {
 
   addRead(op: ReadOp): void {
     this.ops.push(op);
+  }
+
+  /** The layout mover dropped `key` from `node` (its partition is held in no live version of the node's view). */
+  observeDropped(node: string, key: string, set: SiblingSet, at: number): void {
+    this.drops.push({ node, key, set, at });
+  }
+
+  /** Dots (dotKey) of `key` that some node held when it dropped the key. */
+  droppedDots(key: string): Set<string> {
+    const out = new Set<string>();
+    for (const d of this.drops) if (d.key === key) for (const s of d.set.siblings) out.add(dotKey(s.dot));
+    return out;
+  }
+
+  /** A node's view of the layout changed at `at` (or the node started with it). */
+  observeLayoutView(node: string, at: number, placement: Placement): void {
+    let list = this.layoutViews.get(node);
+    if (list === undefined) this.layoutViews.set(node, (list = []));
+    list.push({ at, placement });
+  }
+
+  /** The placement `node` routed by at `at` (undefined in runs without layout changes). */
+  layoutViewAt(node: string, at: number): Placement | undefined {
+    let out: Placement | undefined;
+    for (const v of this.layoutViews.get(node) ?? []) {
+      if (v.at > at) break;
+      out = v.placement;
+    }
+    return out;
   }
 
   /** Called with every sibling set a store persists (`hint`: into a hint table). */

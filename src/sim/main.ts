@@ -1,4 +1,4 @@
-// npm run sim -- [--seeds N] [--start S] [--seed S [--trace]] [--bug NAME] [--no-raft | --raft-only] [--verbose]
+// npm run sim -- [--seeds N] [--start S] [--seed S [--trace]] [--bug NAME] [--layout] [--no-raft | --raft-only] [--verbose]
 //
 // Runs seeds start..start+N-1 (default: 100 seeds from a random start, so
 // that every run explores new ground; the start is printed), prints one line
@@ -26,12 +26,14 @@ interface Args {
   verbose: boolean;
   data: boolean;
   raft: boolean;
+  /** Every seed draws layout changes (a mover --bug implies it). */
+  layout: boolean;
 }
 
-const USAGE = `usage: npm run sim -- [--seeds N] [--start S] [--seed S [--trace]] [--bug ${[...BUG_NAMES, ...RAFT_BUG_NAMES].join('|')}] [--no-raft | --raft-only] [--verbose]`;
+const USAGE = `usage: npm run sim -- [--seeds N] [--start S] [--seed S [--trace]] [--bug ${[...BUG_NAMES, ...RAFT_BUG_NAMES].join('|')}] [--layout] [--no-raft | --raft-only] [--verbose]`;
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { seeds: 100, start: undefined, seed: undefined, trace: false, bugs: {}, raftBugs: {}, verbose: false, data: true, raft: true };
+  const a: Args = { seeds: 100, start: undefined, seed: undefined, trace: false, bugs: {}, raftBugs: {}, verbose: false, data: true, raft: true, layout: false };
   const num = (i: number): number => {
     const v = Number(argv[i]);
     if (!Number.isSafeInteger(v) || v < 0) throw new Error(`${argv[i - 1]} needs a non-negative integer\n${USAGE}`);
@@ -62,6 +64,9 @@ function parseArgs(argv: readonly string[]): Args {
         } else throw new Error(`unknown bug ${name}\n${USAGE}`);
         break;
       }
+      case '--layout':
+        a.layout = true;
+        break;
       case '--no-raft':
         a.raft = false;
         break;
@@ -88,10 +93,10 @@ function parseArgs(argv: readonly string[]): Args {
  * first violation names (found by replaying the seed with the full trace,
  * which is also a determinism check), else the last lines of the run.
  */
-async function shortTrace(r: RunResult, bugs: SimBugs): Promise<string[]> {
+async function shortTrace(r: RunResult, bugs: SimBugs, layout: boolean): Promise<string[]> {
   const ids = new Set((r.violations[0]?.message ?? '').match(/\bw\d+\b/g) ?? []);
   if (ids.size === 0) return r.traceTail.slice(-6);
-  const full = await runSeed(r.seed, { traceAll: true, bugs });
+  const full = await runSeed(r.seed, { traceAll: true, bugs, layout });
   if (full.fingerprint !== r.fingerprint) return [`REPLAY DIVERGED: ${r.fingerprint} then ${full.fingerprint} (nondeterminism bug in the simulator)`];
   const hits = (full.trace ?? []).filter((l) => !l.includes(' swim') && [...ids].some((id) => new RegExp(`\\b${id}\\b`).test(l)));
   return hits.slice(-8);
@@ -105,7 +110,7 @@ function failureLine(r: RunResult, trace: readonly string[]): string {
     `FAIL seed=${r.seed} checker=${checkers} (${r.violations.length} violations)\n` +
     `    config: ${describeConfig(r.config)}\n` +
     `    first:  ${v?.message.split('\n')[0] ?? ''}\n` +
-    `    trace (replay: npm run sim -- --seed ${r.seed} --trace${bugFlags(r)}):\n${tail}`
+    `    trace (replay: npm run sim -- --seed ${r.seed} --trace${r.config.layout !== undefined ? ' --layout' : ''}${bugFlags(r)}):\n${tail}`
   );
 }
 
@@ -154,7 +159,7 @@ function raftFailureLine(r: RaftRunResult): string {
 }
 
 async function replayData(seed: number, args: Args): Promise<number> {
-  const r = await runSeed(seed, { traceAll: args.trace, bugs: args.bugs as SimBugs });
+  const r = await runSeed(seed, { traceAll: args.trace, bugs: args.bugs as SimBugs, layout: args.layout });
   if (args.trace) for (const line of r.trace ?? []) console.log(line);
   console.log(`seed=${seed} ${describeConfig(r.config)}`);
   console.log(`events=${r.events} simulated=${(r.simulatedMs / 1000).toFixed(1)}s ops=${r.ops} ok=${r.opsOk} fingerprint=${r.fingerprint}`);
@@ -195,13 +200,13 @@ async function main(): Promise<number> {
       }
     }
     if (!args.data) continue;
-    const r = await runSeed(seed, { bugs: args.bugs as SimBugs });
+    const r = await runSeed(seed, { bugs: args.bugs as SimBugs, layout: args.layout });
     simulatedMs += r.simulatedMs;
     events += r.events;
     sumStats(total, r.stats);
     if (r.violations.length > 0) {
       failures++;
-      console.log(failureLine(r, await shortTrace(r, args.bugs as SimBugs)));
+      console.log(failureLine(r, await shortTrace(r, args.bugs as SimBugs, args.layout)));
     } else if (args.verbose) {
       const st = r.stats;
       console.log(
@@ -230,7 +235,8 @@ async function main(): Promise<number> {
   console.log(
     `sim: handoff delivered ${total.hintsDelivered} hints, anti-entropy repaired ${total.aeKeysPulled + total.aeKeysPushed} keys ` +
       `(${total.aeKeysPulled} pulled, ${total.aeKeysPushed} pushed), collection removed ${total.tombstonesCollected} tombstones, ` +
-      `${total.staleRefused} copies refused as too old`,
+      `${total.staleRefused} copies refused as too old` +
+      (args.layout || total.moverKeysDropped > 0 ? `; layout movers pulled ${total.moverBytesPulled} bytes and dropped ${total.moverKeysDropped} keys` : ''),
   );
   return failures > 0 || raftTotal.failures > 0 ? 1 : 0;
 }

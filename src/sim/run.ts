@@ -72,10 +72,12 @@ export async function runSeed(seed: number, opts: RunOptions = {}): Promise<RunR
     // ---------------------------------------------------- safety phase
     if (config.faulty) world.faultyNetwork();
     faults.start();
+    world.startLayoutChanges();
     const clients = Array.from({ length: config.clients }, (_, i) => new Client(i + 1, config, world, sched, runner, new SeededRandom(workloadRandom.int(2 ** 31))));
     for (const c of clients) c.start();
     const pendingOps = () => history.ops.some((o) => o.outcome === 'pending');
-    await sched.runUntil(config.safetyMs, () => clients.every((c) => c.finished) && !pendingOps());
+    // Every layout step is applied while faults are on, however early the clients finish.
+    await sched.runUntil(config.safetyMs, () => clients.every((c) => c.finished) && !pendingOps() && world.layoutStepsLeft() === 0);
 
     // --------------------------------------------------- healing phase
     // Clients that did not finish within the bound issue nothing more; what they have in flight completes.
@@ -96,7 +98,8 @@ export async function runSeed(seed: number, opts: RunOptions = {}): Promise<RunR
     const done = (): boolean => clients.every((c) => c.finished) && !pendingOps() && world.allViewsAlive() && world.converged() && (!collect || world.tombstoneKeys() === 0);
     await waitFor(sched, done, healedAt + boundMs);
     if (!world.converged()) {
-      runErrors.push(`convergence: not converged ${(boundMs / 1000).toFixed(0)} s after the views healed: ${world.pendingHints()} hints pending, ${world.differingPartitions().length} partitions with differing Merkle roots`);
+      const layout = world.layout === undefined || world.layoutSettled() ? '' : `, layout not settled (live versions ${world.layout.history.versions.map((v) => v.version).join(',')})`;
+      runErrors.push(`convergence: not converged ${(boundMs / 1000).toFixed(0)} s after the views healed: ${world.pendingHints()} hints pending, ${world.differingPartitions().length} partitions with differing Merkle roots${layout}`);
     } else if (collect && world.tombstoneKeys() > 0) {
       runErrors.push(`collection: ${world.tombstoneKeys()} tombstone-only keys still held ${(boundMs / 1000).toFixed(1)} s after the views healed (grace ${gc.tombstoneGraceMs} ms, sweep every ${gc.gcIntervalMs} ms)`);
     }

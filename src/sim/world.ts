@@ -34,6 +34,13 @@ import { Datagrams } from './gossip.js';
 import { DEFAULT_SWIM_CONFIG, type SwimConfig } from '../membership/swim.js';
 import type { History } from './history.js';
 import { NodeClock, type Scheduler } from './scheduler.js';
+import { RoundCounters } from '../antientropy/env.js';
+import { foundingHistory } from '../layout/founding.js';
+import { ownsNothing } from '../layout/history.js';
+import { LayoutMover, type SyncState } from '../layout/mover.js';
+import type { Member } from '../layout/types.js';
+import type { Placement } from '../ring/view.js';
+import { SimLayout } from './layout-change.js';
 
 export const BUCKET = 'sim';
 export const PARTITIONS = 64;
@@ -185,6 +192,10 @@ interface SimNode {
   components: NodeComponents | undefined;
   /** The store wrapper of this incarnation (its write queue). */
   store: ObservedStore | undefined;
+  /** The layout mover of this incarnation (runs with layout changes only). */
+  mover: LayoutMover | undefined;
+  /** Removed from the layout, emptied and stopped for good (its data folder wiped). */
+  retired: boolean;
   /** What the node's dead incarnations did (their components' counters die with them). */
   readonly past: MechanismStats;
 }
@@ -197,10 +208,13 @@ export interface MechanismStats {
   tombstonesCollected: number;
   /** Copies of sets not merged (or not kept as hints) because they were read too long ago (data-age.ts). */
   staleRefused: number;
+  /** Layout changes: bytes the movers' syncs pulled, keys they dropped (partitions a node no longer holds). */
+  moverBytesPulled: number;
+  moverKeysDropped: number;
 }
 
 export function noStats(): MechanismStats {
-  return { hintsDelivered: 0, aeKeysPulled: 0, aeKeysPushed: 0, tombstonesCollected: 0, staleRefused: 0 };
+  return { hintsDelivered: 0, aeKeysPulled: 0, aeKeysPushed: 0, tombstonesCollected: 0, staleRefused: 0, moverBytesPulled: 0, moverKeysDropped: 0 };
 }
 
 /** Adds `b` into `into`, field by field. */
@@ -216,6 +230,9 @@ function addStats(into: MechanismStats, n: SimNode): void {
   into.aeKeysPushed += ae?.keysPushed ?? 0;
   into.tombstonesCollected += ae?.tombstonesCollected ?? 0;
   into.staleRefused += ae?.staleRefused ?? 0;
+  const mover = n.mover?.status();
+  into.moverBytesPulled += mover?.bytesPulled ?? 0;
+  into.moverKeysDropped += mover?.keysDropped ?? 0;
 }
 
 export interface KeyState {
@@ -228,7 +245,8 @@ export interface KeyState {
 
 /** One way the final state breaks an invariant of the trees, the hint tables or data placement. */
 export interface StateProblem {
-  readonly what: 'roots' | 'tree' | 'placement';
+  /** layout: the final layout history or where data sits after a layout change (the layout checker). */
+  readonly what: 'roots' | 'tree' | 'placement' | 'layout';
   readonly message: string;
 }
 
@@ -239,10 +257,21 @@ export class World implements FaultTarget {
   /** SWIM's packets (when the run uses SWIM). */
   readonly datagrams: Datagrams;
   readonly ring: Ring;
-  readonly nodeIds: readonly NodeId[];
+  /** Every node the run ever had, in the order it joined. */
+  private readonly allIds: NodeId[];
   private readonly nodes = new Map<NodeId, SimNode>();
-  /** partition -> its owners (the layout is fixed). */
-  private readonly owners: NodeId[][];
+  /** partition -> its owners, for the placement of the time (cached per placement object). */
+  private owners: NodeId[][];
+  private ownersFor: Placement;
+  /** The layout history and each node's view of it (runs with layout changes only). */
+  readonly layout: SimLayout | undefined;
+  /** Layout steps applied so far. */
+  private layoutSteps = 0;
+  /** Node ids that dropped a key (`node\0key`): a drop legitimately empties a replica the run-time oracles would otherwise look at. */
+  private readonly drops = new Set<string>();
+  /** Keys the mover is dropping now (`node\0key`), so that their removal is not taken for a collection. */
+  private readonly dropping = new Set<string>();
+  private readonly layoutRandom: Random;
   private readonly crashListeners: ((node: NodeId) => void)[] = [];
   /** Coordinators' refusals of old copies (putReplica, local hints), over every boot. */
   private coordinatorStaleRefused = 0;
@@ -260,14 +289,23 @@ export class World implements FaultTarget {
     readonly history: History,
   ) {
     this.random = new SeededRandom(config.seed);
-    this.nodeIds = Array.from({ length: config.nodes }, (_, i) => `n${i + 1}`);
+    this.allIds = Array.from({ length: config.nodes }, (_, i) => `n${i + 1}`);
     const layout: Layout = {
       epoch: 1,
       partitions: PARTITIONS,
-      nodes: this.nodeIds.map((id, i) => ({ id, zone: `z${i % 3}`, weight: 1 })),
+      nodes: this.allIds.map((id, i) => ({ id, zone: `z${i % 3}`, weight: 1 })),
     };
     this.ring = new Ring(layout);
+    this.ownersFor = this.ring;
     this.owners = Array.from({ length: PARTITIONS }, (_, p) => this.ring.preference(p, config.n).owners);
+    this.layoutRandom = new SeededRandom(config.seed ^ 0x1a7e55);
+    if (config.layout !== undefined) {
+      // Version 1 is the fixed ring's owners (founding.ts), so the data
+      // path starts where a seed without layout changes does.
+      const members: Member[] = this.allIds.map((id, i) => ({ id, zone: `z${i % 3}`, capacity: 1, role: 'storage' }));
+      this.layout = new SimLayout(sched, new SeededRandom(config.seed ^ 0x1a9), foundingHistory(members, this.ring, config.n), config.layout.viewLagMaxMs, (node) => this.viewChanged(node), (node, placement) => history.observeLayoutView(node, sched.now, placement));
+      for (const id of this.allIds) this.layout.view(id);
+    }
     this.net = new MemoryNetwork({
       clock: new TrueClock(sched),
       random: new SeededRandom(config.seed ^ 0x6e6574),
@@ -291,26 +329,116 @@ export class World implements FaultTarget {
       suspicionMultiplier: 1 + knobs.int(4),
       suspicionMaxMultiplier: 1 + knobs.int(6),
     };
-    this.nodeIds.forEach((id, i) => {
-      const c = clocks[i] ?? { skewMs: 0, rate: 1 };
-      this.nodes.set(id, {
-        id,
-        skewMs: c.skewMs,
-        rate: c.rate,
-        disk: new MemoryStore(),
-        diskDelayMs: 0,
-        crashAtWrite: undefined,
-        crashScheduled: false,
-        incarnation: 0,
-        up: false,
-        clock: undefined,
-        transport: undefined,
-        components: undefined,
-        store: undefined,
-        past: noStats(),
-      });
+    this.allIds.forEach((id, i) => this.addNode(id, clocks[i] ?? { skewMs: 0, rate: 1 }));
+    for (const id of this.allIds) this.boot(id);
+  }
+
+  private addNode(id: NodeId, c: { skewMs: number; rate: number }): void {
+    this.nodes.set(id, {
+      id,
+      skewMs: c.skewMs,
+      rate: c.rate,
+      disk: new MemoryStore(),
+      diskDelayMs: 0,
+      crashAtWrite: undefined,
+      crashScheduled: false,
+      incarnation: 0,
+      up: false,
+      clock: undefined,
+      transport: undefined,
+      components: undefined,
+      store: undefined,
+      mover: undefined,
+      retired: false,
+      past: noStats(),
     });
-    for (const id of this.nodeIds) this.boot(id);
+  }
+
+  /** The nodes of the cluster now: every node that joined and was not retired (what clients, faults and healing pick from). */
+  get nodeIds(): readonly NodeId[] {
+    if (this.layout === undefined) return this.allIds;
+    return this.allIds.filter((id) => !this.node(id).retired);
+  }
+
+  /** The placement the run is judged by: the fixed ring, or the committed layout history's. */
+  placement(): Placement {
+    return this.layout?.placement ?? this.ring;
+  }
+
+  // ------------------------------------------------------------ layout changes
+
+  /** Layout steps not applied yet. */
+  layoutStepsLeft(): number {
+    return (this.config.layout?.steps.length ?? 0) - this.layoutSteps;
+  }
+
+  /** Schedules the run's layout changes, and the check that stops removed nodes once they are empty. */
+  startLayoutChanges(): void {
+    const script = this.config.layout;
+    if (script === undefined || this.layout === undefined) return;
+    for (const step of script.steps) {
+      this.sched.schedule(step.atMs, '', () => {
+        const members: Member[] = step.add.map((id) => {
+          // Started empty before the version that adds it is applied, as an operator starts the process first.
+          const f = this.config.faults;
+          const skewMs = f.skewMs > 0 ? (this.layoutRandom.next() * 2 - 1) * f.skewMs : 0;
+          const rate = f.driftMax > 0 ? 1 + (this.layoutRandom.next() * 2 - 1) * f.driftMax : 1;
+          this.allIds.push(id);
+          this.addNode(id, { skewMs, rate });
+          this.layout!.view(id);
+          this.boot(id);
+          return { id, zone: `z${(this.allIds.length - 1) % 3}`, capacity: 1, role: 'storage' };
+        });
+        this.layout!.apply(members, step.remove);
+        this.layoutSteps++;
+      });
+    }
+    const tick = (): void => {
+      this.retireEmptied();
+      this.sched.schedule(100, '', tick);
+    };
+    this.sched.schedule(100, '', tick);
+  }
+
+  /**
+   * Stops for good every removed node that owns nothing (in the committed
+   * history and in its own view), holds no replica and no hint, and has no
+   * write on its disk queue: an operator then wipes its data folder.
+   */
+  private retireEmptied(): void {
+    const layout = this.layout;
+    if (layout === undefined) return;
+    for (const id of this.allIds) {
+      const n = this.node(id);
+      if (n.retired || !n.up || n.incarnation === 0) continue;
+      if (!ownsNothing(layout.history, id) || !ownsNothing(layout.view(id).history, id)) continue;
+      if ((n.store?.pending ?? 0) > 0 || [...n.disk.hintTotals()].some((t) => t.hints > 0)) continue;
+      if (heldPartitions(n.disk).length > 0) continue;
+      this.sched.note(`LAYOUT ${id} owns nothing and is empty: stopped for good`);
+      this.crash(id);
+      n.retired = true;
+    }
+  }
+
+  /** A node's view of the layout changed: its mover looks again, and SWIM follows the members (as node/layout-wiring.ts does). */
+  private viewChanged(id: NodeId): void {
+    const n = this.node(id);
+    if (!n.up) return;
+    n.mover?.poke();
+    const swim = n.components?.membership.swim?.swim;
+    if (swim === undefined || this.layout === undefined) return;
+    const ids = new Set<string>();
+    for (const v of this.layout.view(id).history.versions) for (const m of v.members) ids.add(m.id);
+    for (const x of ids) swim.addMember(x);
+    for (const m of swim.members()) if (!ids.has(m.id) && m.id !== id) swim.removeMember(m.id);
+  }
+
+  /** Every node of the run's current layout view of `id` (for its failure detector's member list). */
+  private membersOf(id: NodeId): NodeId[] {
+    if (this.layout === undefined) return this.allIds;
+    const ids = new Set<string>();
+    for (const v of this.layout.view(id).history.versions) for (const m of v.members) ids.add(m.id);
+    return [...ids].sort();
   }
 
   // -------------------------------------------------------------- network
@@ -388,18 +516,19 @@ export class World implements FaultTarget {
     addStats(n.past, n);
     n.up = false;
     n.clock?.kill();
+    n.mover?.stop();
     n.components?.halt();
     void n.transport?.close();
     this.datagrams.bind(node, undefined);
     // The old handle closes: stores the dead process had not applied fail.
     n.disk = n.disk.reopen();
-    n.clock = n.transport = n.components = n.store = undefined;
+    n.clock = n.transport = n.components = n.store = n.mover = undefined;
     for (const fn of this.crashListeners) fn(node);
   }
 
   restart(node: NodeId): void {
     const n = this.node(node);
-    if (n.up) return;
+    if (n.up || n.retired) return;
     this.net.restart(node);
     this.boot(node);
   }
@@ -415,7 +544,15 @@ export class World implements FaultTarget {
       n.disk,
       {
         persisted: (key, set, hint) => this.history.observePersisted(id, key, set, this.sched.now, hint),
-        removed: (key, before) => this.onRemoved(id, key, before),
+        removed: (key, before) => {
+          // The mover's drop (dropPartition below) empties a replica through the same update as collection.
+          const k = `${id}\u0000${key}`;
+          if (this.dropping.delete(k)) {
+            this.drops.add(k);
+            this.history.observeDropped(id, key, before, this.sched.now);
+          }
+          else this.onRemoved(id, key, before);
+        },
         hintRemoved: (h, set) => this.onHintRemoved(id, h, set),
         writeStarted: () => this.writeStarted(id),
       },
@@ -430,12 +567,12 @@ export class World implements FaultTarget {
         random: new SeededRandom(c.seed ^ murmur3(`${id}/${n.incarnation}`)),
         transport,
         store,
-        ring: () => this.ring,
+        ring: this.layout === undefined ? () => this.ring : () => this.layout!.view(id).placement,
         // SWIM's packets travel as datagrams; MemoryNetwork carries request/response pairs only.
         packets: { send: (to, msg) => this.datagrams.send(id, to, msg), listen: (receive) => this.datagrams.bind(id, receive) },
       },
       {
-        members: this.nodeIds,
+        members: this.membersOf(id),
         partitions: PARTITIONS,
         quorum: { n: c.n, r: c.r, w: c.w },
         membership:
@@ -454,7 +591,55 @@ export class World implements FaultTarget {
     n.transport = transport;
     n.components = components;
     n.store = store;
+    if (this.layout !== undefined && c.layout !== undefined) n.mover = this.startMover(id, clock, components);
     if (n.incarnation > 1) this.sched.note(`${id} restarted (incarnation ${n.incarnation})`);
+  }
+
+  /** The real mover over this incarnation's components, wired as node/layout-wiring.ts wires it. */
+  private startMover(id: NodeId, clock: Clock, components: NodeComponents): LayoutMover {
+    const layout = this.layout!;
+    const script = this.config.layout!;
+    const store = components.store;
+    const mover = new LayoutMover(
+      {
+        self: id,
+        clock,
+        history: () => layout.view(id).history,
+        placement: () => layout.view(id).placement,
+        report: (p) => layout.report(id, p),
+        quietBefore: (v) => components.coordinator.quietBefore(v) && components.antiEntropy.quietBefore(v),
+        isAlive: (node) => components.membership.liveness.isAlive(node),
+        exchange: async (peer, p) => {
+          const c = new RoundCounters();
+          await components.antiEntropy.exchangePartition(peer, p, c);
+          return { bytes: c.bytesPulled };
+        },
+        compareRoots: (peer, ps) => components.antiEntropy.compareRoots(peer, ps),
+        storedPartitions: () => store.forest.partitions(),
+        dropPartition: async (p) => {
+          const keys = [...store.scanPartition(p)].map((e) => ({ bucket: e.bucket, key: e.key }));
+          for (const k of keys) this.dropping.add(`${id}\u0000${k.key}`);
+          await Promise.all(keys.map((k) => store.remove(p, k.bucket, k.key)));
+          for (const k of keys) this.dropping.delete(`${id}\u0000${k.key}`);
+          return keys.length;
+        },
+        loadSync: () => store.getMeta<SyncState>('layout.sync'),
+        saveSync: (st) => store.putMeta('layout.sync', st),
+        log: (level, msg, fields) => {
+          if (level === 'info' || msg.includes('failed')) this.sched.note(`${id} ${msg}${fields === undefined ? '' : ` ${JSON.stringify(fields)}`}`);
+        },
+      },
+      {
+        intervalMs: script.moverIntervalMs,
+        bytesPerSecond: script.bytesPerSecond,
+        partitionsInFlight: script.partitionsInFlight,
+        r: this.config.r,
+        n: this.config.n,
+        bugs: { dropNotNewest: this.config.bugs.dropNotNewest, syncNewestOnly: this.config.bugs.syncNewestOnly },
+      },
+    );
+    mover.start();
+    return mover;
   }
 
   // ------------------------------------------------------------ run-time oracles
@@ -468,9 +653,11 @@ export class World implements FaultTarget {
   private onRemoved(node: NodeId, key: string, before: SiblingSet): void {
     const at = this.sched.now;
     this.history.observeCollected(node, key, before, at);
-    const { owners } = this.ownersOf(key);
+    // Whom the collector waited for: every owner in any live version of its own view.
+    const p = this.ring.partitionOf(BUCKET, key);
+    const owners = this.layout === undefined ? this.ownersOf(key).owners : this.layout.view(node).placement.allOwners(p, this.config.n);
     for (const o of owners) {
-      if (o === node) continue;
+      if (o === node || this.drops.has(`${o}\u0000${key}`)) continue;
       const held = this.node(o).disk.read(BUCKET, key);
       const missing = before.siblings.filter((s) => {
         if (held?.siblings.some((h) => dotKey(h.dot) === dotKey(s.dot) || covers(h.past, s.dot)) === true) return false;
@@ -491,6 +678,12 @@ export class World implements FaultTarget {
    * that supersede them, or a tombstone since collected).
    */
   private onHintRemoved(node: NodeId, h: HintKey, set: SiblingSet): void {
+    // A hint for a node that owns its partition in no live version of the
+    // handing-off node's view goes to that view's current owners instead
+    // (handoff's currentOwners), and the new owner gets it by its sync: not
+    // judged here (seed 1623 with --layout: a view that had not seen the
+    // version adding the owner yet).
+    if (this.layout !== undefined && (!this.layout.view(node).placement.allOwners(this.ring.partitionOf(h.bucket, h.key), this.config.n).includes(h.owner) || this.drops.has(`${h.owner}\u0000${h.key}`))) return;
     const held = this.node(h.owner).disk.read(h.bucket, h.key);
     const missing = set.siblings.filter((s) => {
       if (held?.siblings.some((x) => dotKey(x.dot) === dotKey(s.dot) || covers(x.past, s.dot)) === true) return false;
@@ -518,10 +711,12 @@ export class World implements FaultTarget {
 
   /** Every up node's liveness view holds every other node alive (the view has healed). */
   allViewsAlive(): boolean {
-    for (const n of this.nodes.values()) {
+    const ids = this.nodeIds;
+    for (const id of ids) {
+      const n = this.node(id);
       const liveness = n.components?.membership.liveness;
       if (!n.up || liveness === undefined) return false;
-      for (const other of this.nodeIds) if (!liveness.isAlive(other)) return false;
+      for (const other of ids) if (!liveness.isAlive(other)) return false;
     }
     return true;
   }
@@ -536,6 +731,11 @@ export class World implements FaultTarget {
   /** Partitions whose owners' Merkle roots differ (a node that is down counts as differing). */
   differingPartitions(): number[] {
     const out: number[] = [];
+    const placement = this.placement();
+    if (placement !== this.ownersFor) {
+      this.ownersFor = placement;
+      this.owners = Array.from({ length: PARTITIONS }, (_, p) => placement.preference(p, this.config.n).owners);
+    }
     for (let p = 0; p < PARTITIONS; p++) {
       let ref: Hash64 | undefined;
       for (const o of this.owners[p] as NodeId[]) {
@@ -561,9 +761,34 @@ export class World implements FaultTarget {
    * among the owners of every partition.
    */
   converged(): boolean {
-    for (const n of this.nodes.values()) if (!n.up || (n.store?.pending ?? 0) > 0) return false;
+    for (const id of this.nodeIds) {
+      const n = this.node(id);
+      if (!n.up || (n.store?.pending ?? 0) > 0) return false;
+    }
+    if (this.layout !== undefined && !this.layoutSettled()) return false;
     // A write still on its way to a replica may land after the final check (seed 191566967).
     return this.pendingHints() === 0 && this.differingPartitions().length === 0 && this.net.dataInFlight === 0;
+  }
+
+  /**
+   * The layout change is over: every step applied, one live version left,
+   * every node's view at it, every removed node stopped for good, and no
+   * node holding a partition it does not own.
+   */
+  layoutSettled(): boolean {
+    const layout = this.layout;
+    if (layout === undefined) return true;
+    if (this.layoutStepsLeft() > 0 || layout.history.versions.length !== 1) return false;
+    const placement = layout.placement;
+    for (const id of this.allIds) {
+      const n = this.node(id);
+      if (n.retired) continue;
+      if (!placement.nodes.includes(id)) return false;
+      if (layout.view(id).history !== layout.history) return false;
+      const owned = new Set(placement.partitionsOf(id, this.config.n));
+      for (const p of heldPartitions(n.disk)) if (!owned.has(p)) return false;
+    }
+    return true;
   }
 
   /** Tombstone-only keys held anywhere (candidates for collection). */
@@ -583,8 +808,9 @@ export class World implements FaultTarget {
    */
   stateProblems(): StateProblem[] {
     const out: StateProblem[] = [];
+    const placement = this.placement();
     for (const p of this.differingPartitions()) {
-      const owners = this.ring.preference(p, this.config.n).owners;
+      const owners = placement.preference(p, this.config.n).owners;
       const roots = owners.map((o) => {
         const t = this.node(o).components?.store;
         return `${o}=${t === undefined ? 'down' : hashHex(t.forest.root(p))}`;
@@ -592,8 +818,9 @@ export class World implements FaultTarget {
       out.push({ what: 'roots', message: `partition ${p}: owners' Merkle roots differ: ${roots.join(' ')}` });
     }
     const shape = this.config.antiEntropy.shape;
+    out.push(...this.layoutProblems());
     for (const n of this.nodes.values()) {
-      const owned = new Set(this.ring.partitionsOf(n.id, this.config.n));
+      const owned = new Set(placement.partitionsOf(n.id, this.config.n));
       for (let p = 0; p < PARTITIONS; p++) {
         const entries = [...n.disk.scanPartition(p)];
         const tracking = n.components?.store;
@@ -610,9 +837,47 @@ export class World implements FaultTarget {
     return out;
   }
 
+  /**
+   * The placement checker's view of the final state after layout changes:
+   * the history retired down to one version, with every step applied;
+   * every node of it up; every removed node stopped, its replicas and hint
+   * table empty; every key held by exactly its final owners (or, a
+   * tombstone collected everywhere, by none).
+   */
+  private layoutProblems(): StateProblem[] {
+    const layout = this.layout;
+    if (layout === undefined) return [];
+    const out: StateProblem[] = [];
+    const h = layout.history;
+    const what = 'layout';
+    if (this.layoutStepsLeft() > 0) out.push({ what, message: `${this.layoutStepsLeft()} layout steps never applied` });
+    if (h.versions.length !== 1) out.push({ what, message: `the layout history still holds versions ${h.versions.map((v) => v.version).join(',')} (not retired down to one)` });
+    const placement = layout.placement;
+    for (const id of this.allIds) {
+      const n = this.node(id);
+      const member = placement.nodes.includes(id);
+      if (member && n.retired) out.push({ what, message: `${id} is in the final layout but was stopped as removed` });
+      if (!member && !n.retired) out.push({ what, message: `${id} was removed from the layout but never stopped (owns nothing: ${ownsNothing(h, id)}, holds ${heldPartitions(n.disk).length} partitions, ${[...n.disk.hintTotals()].reduce((a, t) => a + t.hints, 0)} hints)` });
+      if (!member) {
+        const held = heldPartitions(n.disk);
+        if (held.length > 0) out.push({ what, message: `removed node ${id} still holds replicas of partitions ${held.join(',')}` });
+      }
+    }
+    const keys = new Set<string>();
+    for (const n of this.nodes.values()) for (let p = 0; p < PARTITIONS; p++) for (const e of n.disk.scanPartition(p)) keys.add(e.key);
+    for (const key of [...keys].sort()) {
+      const { owners } = this.ownersOf(key);
+      const holders = this.allIds.filter((id) => this.node(id).disk.read(BUCKET, key) !== undefined);
+      const want = [...owners].sort().join(',');
+      if (holders.sort().join(',') !== want) out.push({ what, message: `${key} is held by ${holders.join(',')}, its final owners are ${want}` });
+    }
+    return out;
+  }
+
   ownersOf(key: string): { partition: number; owners: NodeId[] } {
-    const partition = this.ring.partitionOf(BUCKET, key);
-    return { partition, owners: this.ring.preference(partition, this.config.n).owners };
+    const placement = this.placement();
+    const partition = placement.partitionOf(BUCKET, key);
+    return { partition, owners: placement.preference(partition, this.config.n).owners };
   }
 
   /** What every node's store holds for `key` (read straight from the "disks"). */
@@ -628,6 +893,13 @@ export class World implements FaultTarget {
     if (n === undefined) throw new Error(`unknown node ${id}`);
     return n;
   }
+}
+
+/** Partitions a store holds any replica in. */
+function heldPartitions(disk: MemoryStore): number[] {
+  const out: number[] = [];
+  for (let p = 0; p < PARTITIONS; p++) if (!disk.scanPartition(p)[Symbol.iterator]().next().done) out.push(p);
+  return out;
 }
 
 function describeSet(set: SiblingSet | undefined): string {

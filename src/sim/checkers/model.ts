@@ -128,6 +128,23 @@ export class KeyModel {
     return this.events.get(id)?.tombstone === true && this.collected.has(id);
   }
 
+  /**
+   * Layout changes: a write that was never acknowledged may be held only by
+   * a node that then gave its partition up. The new owners synced from a
+   * read quorum of the old ones (docs/layout.md), which need not include
+   * that node, so the event may leave with its drop: an event of an
+   * unacknowledged write that some node dropped, that no owner holds at the
+   * end and that was never collected is taken as never having existed.
+   */
+  forgetDropped(history: History, heldByOwners: ReadonlySet<string>): void {
+    for (const id of history.droppedDots(this.key)) {
+      const e = this.events.get(id);
+      // Collected somewhere: every owner held it then (collection waits for all of them).
+      if (e === undefined || heldByOwners.has(id) || this.collected.has(id) || history.writes.get(e.writeId)?.outcome === 'ok') continue;
+      this.events.delete(id);
+    }
+  }
+
   /** The sibling dots every owner must hold after healing (tombstones that were collected may be gone: mayVanish). */
   expected(): Set<string> {
     const out = new Set<string>();

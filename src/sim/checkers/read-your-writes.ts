@@ -12,6 +12,14 @@
 //   run's quorum) and both the write and the read were answered only by the
 //   key's owners (no sloppy quorum), so by pigeonhole they share an owner.
 //
+// - with layout changes (docs/layout.md), R + W > N where the read was
+//   answered only by owners of the read version of its coordinator's view
+//   and the write only by owners of the live versions of its coordinator's
+//   view: a write reaches a write quorum in every live version, and a node
+//   reports a version synced only after pulling from a read quorum of each
+//   older live version, so the read version's owners hold it (the layout
+//   mover's syncNewestOnly switch breaks exactly this).
+//
 // The second rule is the user-facing promise of R + W > N; it checks the
 // coordinator's claim that W replicas stored the write. Sloppy quorums void
 // it (a write may land on fallbacks only), hence the owner condition; with no
@@ -43,7 +51,8 @@ export const readYourWrites: Checker = {
         if (w.key !== read.key || w.completedAt >= read.invokedAt) continue;
         const shared = w.replicas.some((n) => owners.has(n) && read.replicas.includes(n));
         const byQuorum = read.r + w.w > config.n && readOwnersOnly && w.replicas.every((n) => owners.has(n));
-        if (!shared && !byQuorum) continue;
+        const byLayout = !shared && !byQuorum && acrossVersions(input, read, w);
+        if (!shared && !byQuorum && !byLayout) continue;
         const seen = (d: Dot): boolean => returned.some((e) => model.reaches(e, d)) || history.wasCollected(undefined, read.key, d, read.completedAt);
         // The dots the answer named must all be seen. When the answer named
         // none (a concurrent write had superseded the write by then), one
@@ -55,7 +64,7 @@ export const readYourWrites: Checker = {
         for (const d of missing) {
           out.push({
             checker: this.name,
-            message: `${describeRead(read)} misses ${showWrite(w)} (dot ${dotKey(d)}, written to ${w.replicas.join(',')}; ${shared ? 'a replica answered both' : `R+W>N over owners ${[...owners].join(',')}`})`,
+            message: `${describeRead(read)} misses ${showWrite(w)} (dot ${dotKey(d)}, written to ${w.replicas.join(',')}; ${shared ? 'a replica answered both' : byQuorum ? `R+W>N over owners ${[...owners].join(',')}` : `R+W>N across layout versions: read from read-version owners ${readVersionOwners(input, read).join(',')}`})`,
           });
         }
       }
@@ -63,6 +72,24 @@ export const readYourWrites: Checker = {
     return out;
   },
 };
+
+/** The read version's owners of the read's key in its coordinator's view when it began (layout runs only). */
+function readVersionOwners(input: CheckInput, read: ReadOp): string[] {
+  const view = input.history.layoutViewAt(read.node, read.invokedAt);
+  const p = input.final.byKey.get(read.key)?.partition;
+  return view === undefined || p === undefined ? [] : view.preference(p, input.config.n).owners;
+}
+
+/** The third rule: R + W > N, the read answered only by its read version's owners, the write only by owners of its live versions. */
+function acrossVersions(input: CheckInput, read: ReadOp, w: WriteOp): boolean {
+  if (read.r + w.w <= input.config.n) return false;
+  const wview = input.history.layoutViewAt(w.node, w.invokedAt);
+  const p = input.final.byKey.get(read.key)?.partition;
+  if (wview === undefined || p === undefined) return false;
+  const readOwners = readVersionOwners(input, read);
+  const writeOwners = wview.allOwners(p, input.config.n);
+  return read.replicas.every((n) => readOwners.includes(n)) && w.replicas.every((n) => writeOwners.includes(n));
+}
 
 /** The events of a write that some store had persisted by the time it was acknowledged. */
 function persistedBy(history: History, w: WriteOp): Dot[] {

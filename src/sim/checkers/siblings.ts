@@ -4,7 +4,9 @@
 // no client wrote. Writes whose outcome was unknown count iff some store
 // persisted them; a write reported failed ('not applied') must not exist.
 // A tombstone that tombstone collection removed may be missing (a fully
-// deleted key may vanish), but what it superseded must still be gone.
+// deleted key may vanish), but what it superseded must still be gone. After
+// a layout change, an unacknowledged write held only by a node that gave
+// its partition up may be gone with it (KeyModel.forgetDropped).
 
 import { dotKey } from '../../version/dvv.js';
 import { dotsOf, KeyModel, ownersState, showSet, type Checker, type CheckInput, type Violation } from './model.js';
@@ -21,8 +23,9 @@ export const siblingsExact: Checker = {
     }
     for (const key of input.final.keys) {
       const model = new KeyModel(key, input.history);
-      const expected = model.expected();
       const { owners, sets } = ownersState(input, key);
+      model.forgetDropped(input.history, new Set(owners.flatMap((o) => [...dotsOf(sets.get(o))])));
+      const expected = model.expected();
       for (const o of owners) {
         const held = dotsOf(sets.get(o));
         const missing = [...expected].filter((d) => !held.has(d) && !model.mayVanish(d));
