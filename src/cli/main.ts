@@ -81,7 +81,7 @@ program
   .option('--log-level <level>', 'trace|debug|info|warn|error (env RINGSTORE_LOG_LEVEL; default info)')
   .option('--membership <detector>', 'failure detection: swim (gossip) or passive (request outcomes only) (env RINGSTORE_MEMBERSHIP; default swim)')
   .option('--faults', 'DEV ONLY: enable fault injection (POST /_faults drops or delays traffic with chosen peers) (env RINGSTORE_FAULTS=1; default off)')
-  .option('--store-log <on|off>', 'a group-committed write log in front of the store: one fdatasync per batch of small writes (env RINGSTORE_STORE_LOG; default on)')
+  .option('--store-log <on|off>', 'a group-committed write log in front of the store: one fdatasync per batch of small writes (env RINGSTORE_STORE_LOG; default off: BENCHMARKS.md, session 6)')
   .option('--join <host:port>', "join an existing cluster through any member's HTTP address (a node with an empty data folder; env RINGSTORE_JOIN)") // raft
   .option('--force-new-cluster', 'UNSAFE disaster recovery: restart this survivor as a one-voter cluster with its state (docs/raft.md)') // raft
   .addOption(new Option('--exit-with-parent', 'stop when the spawning process goes away (used by dev)').hideHelp())
@@ -147,7 +147,7 @@ const devCommand = program
   .option('--base-port <port>', 'first HTTP port (gRPC: +100); 0 picks free ports (default 9001, or the ports the folder used last)', int('--base-port', 0))
   .option('--log-level <level>', 'node log level', 'info')
   .option('--faults', 'DEV ONLY: fault injection on every node (POST /_faults, with the admin token)')
-  .option('--store-log <on|off>', "every node's write log in front of its store (default on; see `ringstore server --help`)")
+  .option('--store-log <on|off>', "every node's write log in front of its store (default off; see `ringstore server --help`)")
   .action(runDev);
 // issue 10: change the node set of a running `ringstore dev` (through its DIR/dev.sock).
 devCommand
@@ -187,7 +187,7 @@ program
   .option('--layout-value-size <size>', 'with --layout: size of each loaded value', '256KiB')
   .option('--layout-keep', 'with --layout: keep the cluster folder (node logs)')
   .option('--s3rver', 'also run the S3 phases against s3rver (npm devDependency: one copy, no fsync) and print ringstore/s3rver ratios')
-  .option('--store-log <on|off>', "the dev cluster's nodes with or without the write log in front of the store (default: the nodes' default, on)")
+  .option('--store-log <on|off>', "the dev cluster's nodes with or without the write log in front of the store (default: the nodes' default, off)")
   .action(
     async (flags: {
       layout?: boolean;
