@@ -34,7 +34,7 @@ const LOG_DIR = 'wal';
  * Whether the write log is on when openLmdbStore's options do not say. Off:
  * measured on a 3-node dev cluster sharing one disk, the log's extra write
  * stream and its background LMDB commits cost more than the fdatasync it
- * saves (puts/s at c16 and c64 lower in both pairs, CPU per put up 10-35%;
+ * saves (puts/s at c16 and c64 lower in both pairs, CPU per put up 6-37%;
  * BENCHMARKS.md, session 6). It is there for a node whose disk rewards one
  * sequential sync per batch, opted into with storeLog.
  */
