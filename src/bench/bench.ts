@@ -96,7 +96,13 @@ export async function bench(opts: BenchOptions): Promise<PhaseResult[]> {
   const started = opts.clusterFile === undefined ? await startDevCluster(opts.nodes, opts.storeLog) : undefined;
   const info = started?.info ?? (JSON.parse(readFileSync(opts.clusterFile as string, 'utf8')) as ClusterInfo);
   useCredentials({ userToken: info.user_token, adminToken: info.admin_token });
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  // Idle sockets leave the pool after 10 s: a node closes a connection idle
+  // for 20 s, and Node 20's agent ignores the Keep-Alive hint, so a socket
+  // idle for about that long (the three a c4 phase had not needed since the
+  // c4 phase before it) was reused as the node closed it and a 64 MiB PUT
+  // failed with EPIPE. The request timeout (s3-client.ts) replaces this one
+  // while a socket is in use.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256, timeout: 10_000 });
   const bases = info.nodes.map((n) => n.http);
   const results: PhaseResult[] = [];
   const phases = new Set(opts.phases ?? DEFAULT_PHASES);

@@ -139,7 +139,7 @@ export interface S3BenchOptions {
 }
 
 export async function s3Bench(opts: S3BenchOptions): Promise<S3PhaseResult[]> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256, timeout: 10_000 }); // idle sockets: see bench.ts
   const eps: S3Endpoint[] = opts.nodes.map((n) => ({ url: n.s3, accessKey: opts.accessKey, secretKey: opts.secretKey }));
   const results: S3PhaseResult[] = [];
   const push = (r: S3PhaseResult): void => {

@@ -123,12 +123,19 @@ export function applyHttpLimits(server: Server, limits: LimitSettings, gate: Req
   server.maxConnections = limits.maxConnections;
   server.headersTimeout = limits.headersTimeoutMs;
   server.requestTimeout = limits.requestTimeoutMs;
-  // The Keep-Alive header a client plans its connection reuse by must not
-  // promise more than the header deadline below keeps (it closes an idle
-  // connection after headersTimeoutMs): a client told 60 s reused a
-  // connection closed at 20 s and failed the request ("fetch failed" in the
-  // raft-cluster test under load).
+  // The Keep-Alive header a client plans its connection reuse by must
+  // promise less than the node keeps. An idle connection is closed after
+  // keepAliveTimeout (node:http) and the header deadline below; a client told
+  // 60 s reused one closed at 20 s ("fetch failed" in the raft-cluster test).
+  // Told exactly 20 s, a client reuses up to 19 s (Node's agent keeps a 1 s
+  // margin) and still lost the race now and then: a 64 MiB upload's first
+  // bytes arrived while the node's event loop was busy with three others,
+  // the idle timer fired first, and the upload failed with EPIPE (about one
+  // 64 MiB PUT in seven at c4 in the bench). So the header says three
+  // quarters of the real idle limit (15 s of 20 s), set here because
+  // node:http would otherwise advertise keepAliveTimeout itself.
   server.keepAliveTimeout = Math.min(server.keepAliveTimeout, limits.idleTimeoutMs, limits.headersTimeoutMs);
+  const keepAliveHeader = `timeout=${Math.max(1, Math.floor((server.keepAliveTimeout * 3) / 4 / 1000))}`;
   // node:http reads the header limit from the server at each connection (a createServer option otherwise).
   (server as unknown as { maxHeaderSize: number }).maxHeaderSize = limits.maxHeaderBytes;
   server.setTimeout(limits.idleTimeoutMs, (socket: Socket) => socket.destroy());
@@ -145,6 +152,7 @@ export function applyHttpLimits(server: Server, limits: LimitSettings, gate: Req
     server.removeAllListeners(event);
     server.on(event, (req: IncomingMessage, res: ServerResponse) => {
       headers.started(req.socket);
+      res.setHeader('keep-alive', keepAliveHeader);
       res.once('close', () => headers.finished(req.socket));
       if (UNGATED.test(req.url ?? '')) {
         for (const h of handlers) h.call(server, req, res);
