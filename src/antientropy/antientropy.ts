@@ -195,12 +195,16 @@ export class AntiEntropy {
       else list.push(p);
     };
     for (const p of ring.partitionsOf(self, n)) {
-      if (ring.liveVersions > 1) {
-        // Data is moving: exchange with every owner from the read version up
-        // (docs/layout.md), never with an owner of an older version only.
-        for (const peer of ring.peers(p, self, n)) pair(peer, p);
-        continue;
-      }
+      // While data moves (more than one live layout version), the pairing
+      // stays among the owners of the read version (`preference`): a node
+      // that owns p only in a newer version gets it from its layout mover,
+      // which pulls from a read quorum of every source version, verifies,
+      // and is throttled (layoutSyncRate), and from writes, which go to every
+      // live version. Rounds that also paired with the new owners carried
+      // most of a move themselves, unthrottled, and raced the mover (a sync
+      // that was over before anyone saw it; docs/layout.md). The layout
+      // simulator already runs moves without anti-entropy: sync alone must
+      // carry every write.
       const owners = ring.preference(p, n).owners;
       const i = owners.indexOf(self);
       if (i < 0 || owners.length < 2) continue;
