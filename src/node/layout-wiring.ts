@@ -9,14 +9,13 @@ import { Gauge, type Registry } from 'prom-client';
 import type { RaftDriver } from '../control/driver.js';
 import type { NodeComponents } from '../components/build-node.js';
 import { HistoryPlacement } from '../layout/placement.js';
-import { DEFAULT_MOVER_CONFIG, LayoutMover, type SyncState } from '../layout/mover.js';
+import { DEFAULT_MOVER_CONFIG, LayoutMover } from '../layout/mover.js';
 import type { LayoutHistory } from '../layout/history.js';
 import type { Placement } from '../ring/view.js';
 import type { Ring } from '../ring/ring.js';
 import type { Clock } from '../util/runtime.js';
-import { RoundCounters } from '../antientropy/env.js';
+import { moverDepsFrom } from '../components/mover-deps.js';
 
-const SYNC_META = 'layout.sync';
 
 /** The data path's placement: the layout history once it has a version, the ring from configuration before. */
 export function placementFrom(plane: Pick<RaftDriver, 'state'>, fallback: Ring): () => Placement {
@@ -53,7 +52,6 @@ export interface LayoutWiring {
 export function startLayoutWiring(deps: LayoutWiringDeps): LayoutWiring {
   const { self, plane, components, logger } = deps;
   const log = logger.child({ component: 'layout' });
-  const store = components.store;
   const mover = new LayoutMover(
     {
       self,
@@ -65,27 +63,7 @@ export function startLayoutWiring(deps: LayoutWiringDeps): LayoutWiring {
         if (!r.ok) throw new Error(`layoutProgress refused: ${r.code}: ${r.message}`);
         log.info(p, 'layout: progress reported');
       },
-      // Seen only once no write and no tombstone sweep still runs with an older view (docs/layout.md).
-      quietBefore: (v) => components.coordinator.quietBefore(v) && components.antiEntropy.quietBefore(v),
-      isAlive: (node) => components.membership.liveness.isAlive(node),
-      exchange: async (peer, p) => {
-        const c = new RoundCounters();
-        await components.antiEntropy.exchangePartition(peer, p, c);
-        return { bytes: c.bytesPulled };
-      },
-      compareRoots: (peer, ps) => components.antiEntropy.compareRoots(peer, ps),
-      storedPartitions: () => store.forest.partitions(),
-      dropPartition: async (p) => {
-        const keys = [...store.scanPartition(p)].map((e) => ({ bucket: e.bucket, key: e.key }));
-        // devlayout: removes in batches the store commits together (the Merkle
-        // tracking store allows concurrent updates); one fsynced remove after
-        // another took about a minute to empty a decommissioned node of a few
-        // thousand keys on the busy 2-core machine.
-        for (let i = 0; i < keys.length; i += 256) await Promise.all(keys.slice(i, i + 256).map((k) => store.remove(p, k.bucket, k.key)));
-        return keys.length;
-      },
-      loadSync: () => store.getMeta<SyncState>(SYNC_META),
-      saveSync: (s) => store.putMeta(SYNC_META, s),
+      ...moverDepsFrom(components),
       log: (level, msg, fields) => log[level](fields ?? {}, msg),
     },
     { ...DEFAULT_MOVER_CONFIG, n: deps.quorum.n, r: deps.quorum.r, ...(deps.bytesPerSecond !== undefined ? { bytesPerSecond: deps.bytesPerSecond } : {}), ...(deps.intervalMs !== undefined ? { intervalMs: deps.intervalMs } : {}) },

@@ -19,6 +19,7 @@
 
 import { buildTree, hashEquals, hashHex, ZERO_HASH, type Hash64 } from '../antientropy/merkle.js';
 import { buildNode, type NodeComponents } from '../components/build-node.js';
+import { moverDepsFrom } from '../components/mover-deps.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { Ring } from '../ring/ring.js';
 import type { Layout } from '../ring/layout.js';
@@ -34,10 +35,9 @@ import { Datagrams } from './gossip.js';
 import { DEFAULT_SWIM_CONFIG, type SwimConfig } from '../membership/swim.js';
 import type { History } from './history.js';
 import { NodeClock, type Scheduler } from './scheduler.js';
-import { RoundCounters } from '../antientropy/env.js';
 import { foundingHistory } from '../layout/founding.js';
 import { ownsNothing } from '../layout/history.js';
-import { LayoutMover, type SyncState } from '../layout/mover.js';
+import { LayoutMover } from '../layout/mover.js';
 import type { Member } from '../layout/types.js';
 import type { Placement } from '../ring/view.js';
 import { SimLayout } from './layout-change.js';
@@ -599,7 +599,6 @@ export class World implements FaultTarget {
   private startMover(id: NodeId, clock: Clock, components: NodeComponents): LayoutMover {
     const layout = this.layout!;
     const script = this.config.layout!;
-    const store = components.store;
     const mover = new LayoutMover(
       {
         self: id,
@@ -607,24 +606,12 @@ export class World implements FaultTarget {
         history: () => layout.view(id).history,
         placement: () => layout.view(id).placement,
         report: (p) => layout.report(id, p),
-        quietBefore: (v) => components.coordinator.quietBefore(v) && components.antiEntropy.quietBefore(v),
-        isAlive: (node) => components.membership.liveness.isAlive(node),
-        exchange: async (peer, p) => {
-          const c = new RoundCounters();
-          await components.antiEntropy.exchangePartition(peer, p, c);
-          return { bytes: c.bytesPulled };
-        },
-        compareRoots: (peer, ps) => components.antiEntropy.compareRoots(peer, ps),
-        storedPartitions: () => store.forest.partitions(),
-        dropPartition: async (p) => {
-          const keys = [...store.scanPartition(p)].map((e) => ({ bucket: e.bucket, key: e.key }));
-          for (const k of keys) this.dropping.add(`${id}\u0000${k.key}`);
-          await Promise.all(keys.map((k) => store.remove(p, k.bucket, k.key)));
-          for (const k of keys) this.dropping.delete(`${id}\u0000${k.key}`);
-          return keys.length;
-        },
-        loadSync: () => store.getMeta<SyncState>('layout.sync'),
-        saveSync: (st) => store.putMeta('layout.sync', st),
+        ...moverDepsFrom(components, {
+          dropping: (k, done) => {
+            if (done) this.dropping.delete(`${id}\u0000${k.key}`);
+            else this.dropping.add(`${id}\u0000${k.key}`);
+          },
+        }),
         log: (level, msg, fields) => {
           if (level === 'info' || msg.includes('failed')) this.sched.note(`${id} ${msg}${fields === undefined ? '' : ` ${JSON.stringify(fields)}`}`);
         },
