@@ -19,7 +19,8 @@ import * as grpc from '@grpc/grpc-js';
 import { storageBucket, type BucketCatalogApi, type BucketInfo } from '../coordinator/buckets-types.js';
 import type { Coordinator } from '../coordinator/coordinator.js';
 import { QuorumError, type GetResult } from '../coordinator/types.js';
-import { DEFAULT_QUORUM, sameQuorum, type Quorum } from '../coordinator/quorum.js';
+import type { Quorum } from '../coordinator/quorum.js';
+import { bucketQuorum } from '../s3/context.js';
 import { ApiError, toApiError } from '../api/errors.js';
 import { validateBucketName, validateKey } from '../api/native-params.js';
 import { readRange, storeStream, type ChunkStore } from '../s3/chunks.js';
@@ -169,12 +170,12 @@ export class FileService {
   }
 
   /**
-   * The bucket's quorum: its own if it was created with one (native API),
-   * else the node's configured default, as S3 reads it (s3/context.ts
-   * bucketQuorum): a one-node cluster's buckets must not ask for three copies.
+   * The bucket's quorum: the node's configured default under the bucket's
+   * own overrides, exactly as S3 reads it (bucketQuorum): a one-node
+   * cluster's buckets must not ask for three copies.
    */
   private quorum(info: BucketInfo): Quorum {
-    return sameQuorum(info.quorum, DEFAULT_QUORUM) ? this.deps.defaultQuorum : info.quorum;
+    return { ...this.deps.defaultQuorum, ...bucketQuorum(info) };
   }
 
   private async current(info: BucketInfo, key: string, r?: number): Promise<{ read: GetResult; object: StoredObject | undefined }> {
